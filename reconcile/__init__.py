@@ -1,0 +1,1 @@
+"""reconcile: invoice reconciliation and audit rules engine."""

@@ -1,0 +1,256 @@
+"""What every provider module shares: pages in, canonical rows out (pure, no I/O).
+
+A provider module exposes ``normalize(pages, source) -> Normalized``. It reads
+each page's exact wire JSON (numbers with a fraction become ``Decimal``; see
+:func:`load_json`) and returns canonical invoice and line rows. A record that
+cannot be parsed (wrong type, missing field, amount beyond int64, unknown
+currency where one is needed to convert) becomes a :class:`Reject`, named with
+its page and position, and the rest of the page goes on. A page that is not the
+documented shape at all (HTML error page, truncated JSON, wrong envelope)
+raises :class:`~reconcile.errors.InputDataError`: the source would be
+incomplete, so the run stops with exit 3.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any, Protocol
+
+from reconcile import money
+from reconcile.errors import InputDataError
+
+
+@dataclass(frozen=True)
+class Page:
+    """One API response body as received."""
+
+    body: bytes
+    #: where it came from, for error messages: a recording file or a URL (no secrets)
+    location: str
+    #: the endpoint it answers, e.g. ``GET /v1/invoices``; providers with
+    #: several endpoints (Commet list + get) dispatch on ``kind``
+    endpoint: str = ""
+    kind: str = "list"
+
+
+@dataclass(frozen=True)
+class Reject:
+    """A record that is not in the canonical frame, and why."""
+
+    source: str
+    location: str  # page and record position, e.g. "0002.json record 3"
+    reason: str
+    invoice_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Residue:
+    """A major-unit amount that was rounded to minor units (see money.ROUNDING)."""
+
+    source: str
+    invoice_id: str
+    field: str
+    currency: str
+    exact: str  # the exact value in minor units, as a decimal string
+    minor: int
+    residue: Decimal
+
+
+@dataclass
+class Normalized:
+    invoices: list[dict[str, Any]] = field(default_factory=list)
+    lines: list[dict[str, Any]] = field(default_factory=list)
+    rejects: list[Reject] = field(default_factory=list)
+    residues: list[Residue] = field(default_factory=list)
+    #: canonical invoice columns this source actually sends (others are N/A)
+    provided: frozenset[str] = frozenset()
+    #: whether this source sends line items at all
+    has_lines: bool = False
+    #: records read from the pages (= invoices kept + rejects)
+    records_read: int = 0
+    #: identical records repeated across pages, dropped once each
+    duplicates_dropped: int = 0
+
+
+class Normalizer(Protocol):
+    def __call__(self, pages: Sequence[Page], source: str) -> Normalized: ...
+
+
+class RecordError(ValueError):
+    """Raised inside a record parser: the record becomes a Reject."""
+
+
+# --- parsing helpers ------------------------------------------------------------
+
+
+def load_json(page: Page, source: str) -> Any:
+    """Parse a page body exactly: fractional numbers as Decimal, never float."""
+    text = page.body.decode("utf-8-sig", errors="strict").strip() if page.body else ""
+    if not text:
+        return None
+    try:
+        return json.loads(text, parse_float=Decimal)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        snippet = text[:60].replace("\n", " ")
+        raise InputDataError(
+            f"page is not valid JSON ({exc}); starts with {snippet!r}",
+            source=source,
+            location=page.location,
+        ) from None
+
+
+def shape_error(page: Page, source: str, expected: str) -> InputDataError:
+    return InputDataError(
+        f"page is not the documented shape: expected {expected}",
+        source=source,
+        location=page.location,
+    )
+
+
+def req(rec: Mapping[str, Any], key: str) -> Any:
+    if key not in rec or rec[key] is None:
+        raise RecordError(f"missing required field {key!r}")
+    return rec[key]
+
+
+def opt(rec: Mapping[str, Any], key: str, default: Any = None) -> Any:
+    value = rec.get(key, default)
+    return default if value is None else value
+
+
+def text(value: Any, key: str) -> str:
+    if not isinstance(value, str):
+        raise RecordError(f"field {key!r} should be a string, got {type(value).__name__}")
+    return value
+
+
+def opt_text(rec: Mapping[str, Any], key: str) -> str | None:
+    value = rec.get(key)
+    if value is None or value == "":
+        return None
+    return text(value, key)
+
+
+def minor(rec: Mapping[str, Any], key: str, *, required: bool = True) -> int | None:
+    """An integer minor-unit amount (JSON integer or int64 string)."""
+    value = rec.get(key)
+    if value is None:
+        if required:
+            raise RecordError(f"missing required field {key!r}")
+        return None
+    try:
+        return money.minor_int(value)
+    except money.MoneyError as exc:
+        raise RecordError(f"field {key!r}: {exc}") from None
+
+
+def currency_code(value: Any, key: str = "currency") -> str:
+    code = text(value, key).strip().upper()
+    if len(code) != 3 or not code.isalpha():
+        raise RecordError(f"field {key!r}: {value!r} is not a three-letter currency code")
+    return code
+
+
+def exact_decimal(value: Any, key: str, places: int) -> Decimal | None:
+    """An exact decimal (quantity, unit price) that must fit ``places`` decimals."""
+    if value is None:
+        return None
+    try:
+        dec = money.to_decimal(value)
+    except money.MoneyError as exc:
+        raise RecordError(f"field {key!r}: {exc}") from None
+    if dec != dec.quantize(Decimal(1).scaleb(-places)):
+        raise RecordError(f"field {key!r}: {value} has more than {places} decimals")
+    return dec
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def epoch_seconds(value: Any, key: str) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise RecordError(f"field {key!r} should be epoch seconds (integer), got {value!r}")
+    return _EPOCH + timedelta(seconds=value)
+
+
+def rfc3339(value: Any, key: str) -> datetime | None:
+    """RFC 3339 with 0-9 fractional digits (nanoseconds truncated to microseconds)."""
+    if value is None or value == "":
+        return None
+    raw = text(value, key).strip()
+    head, _, tail = raw.partition(".")
+    if tail:
+        digits = len(tail) - len(tail.lstrip("0123456789"))
+        frac, zone = tail[:digits], tail[digits:]
+        raw = f"{head}.{frac[:6].ljust(6, '0')}{zone}" if frac else head + zone
+    try:
+        parsed = datetime.fromisoformat(raw.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise RecordError(f"field {key!r}: {value!r} is not an RFC 3339 timestamp") from None
+    if parsed.tzinfo is None:
+        raise RecordError(f"field {key!r}: {value!r} has no time zone")
+    return parsed.astimezone(UTC)
+
+
+def enum_value(raw: str | None, mapping: Mapping[str, str]) -> str:
+    """Map a provider enum case-insensitively; unknown values become ``unknown``."""
+    if raw is None:
+        return "unknown"
+    return mapping.get(raw.strip().lower(), "unknown")
+
+
+class Converter:
+    """Major units to minor units for one source, collecting rounding residues."""
+
+    def __init__(self, source: str, provider: str | None, residues: list[Residue]) -> None:
+        self.source, self.provider, self.residues = source, provider, residues
+
+    def __call__(self, value: Any, currency: str, invoice_id: str, key: str) -> int:
+        try:
+            converted = money.major_to_minor(value, currency, self.provider)
+        except money.MoneyError as exc:
+            raise RecordError(f"field {key!r}: {exc}") from None
+        if converted.residue:
+            self.residues.append(
+                Residue(
+                    self.source,
+                    invoice_id,
+                    key,
+                    currency,
+                    str(money.to_decimal(value).scaleb(money.exponent(currency, self.provider))),
+                    converted.minor,
+                    converted.residue,
+                )
+            )
+        return converted.minor
+
+
+def each_record(
+    out: Normalized,
+    source: str,
+    page: Page,
+    records: Iterable[Any],
+    parse: Callable[[Mapping[str, Any], str], None],
+    *,
+    id_key: str | None = None,
+) -> None:
+    """Run ``parse(record, location)`` per record; failures become Rejects."""
+    for index, record in enumerate(records):
+        location = f"{page.location} record {index}"
+        out.records_read += 1
+        if not isinstance(record, Mapping):
+            out.rejects.append(Reject(source, location, "record is not a JSON object"))
+            continue
+        try:
+            parse(record, location)
+        except RecordError as exc:
+            rid = record.get(id_key) if id_key else None
+            out.rejects.append(
+                Reject(source, location, str(exc), rid if isinstance(rid, str) else None)
+            )

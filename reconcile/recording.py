@@ -1,0 +1,93 @@
+"""Recorded API pages: a folder holding response bodies exactly as received.
+
+Layout (the same as the raw snapshot a live run writes)::
+
+    <folder>/manifest.json
+    <folder>/0001.json, 0002.json, ...        bodies, byte for byte (``.gz`` allowed)
+
+``manifest.json``::
+
+    {"format": "reconcile-recording/1", "provider": "stripe",
+     "pages": [{"file": "0001.json", "kind": "list", "method": "GET",
+                "url": "/v1/invoices", "query": {"limit": "100"}, "status": 200,
+                "sha256": "<hex of the stored bytes>"}]}
+
+Pages are replayed in manifest order; a missing file or a SHA-256 mismatch is an
+input-data error (exit 3), so a tampered or truncated recording never passes as
+complete.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from reconcile.errors import InputDataError
+from reconcile.providers._base import Page
+
+FORMAT = "reconcile-recording/1"
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def write_recording(folder: Path, provider: str, pages: Sequence[dict[str, Any]]) -> Path:
+    """Write bodies and a manifest. Each page: body (bytes), kind, method, url, query, status."""
+    folder.mkdir(parents=True, exist_ok=True)
+    entries = []
+    for number, page in enumerate(pages, start=1):
+        name = f"{number:04d}.json"
+        body: bytes = page["body"]
+        (folder / name).write_bytes(body)
+        entries.append(
+            {
+                "file": name,
+                "kind": page.get("kind", "list"),
+                "method": page.get("method", "GET"),
+                "url": page["url"],
+                "query": page.get("query", {}),
+                "status": page.get("status", 200),
+                "sha256": sha256(body),
+            }
+        )
+    manifest = {"format": FORMAT, "provider": provider, "pages": entries}
+    path = folder / "manifest.json"
+    path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return path
+
+
+def read_recording(folder: Path, source: str) -> tuple[str, list[Page]]:
+    """Return (provider, pages) from a recording folder."""
+    manifest_path = folder / "manifest.json"
+    if not manifest_path.is_file():
+        raise InputDataError("no manifest.json in the recording folder", source=source,
+                             location=str(folder))
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        provider = manifest["provider"]
+        entries = manifest["pages"]
+        if manifest.get("format") != FORMAT:
+            raise ValueError(f"format is {manifest.get('format')!r}, expected {FORMAT!r}")
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InputDataError(f"manifest is unreadable: {exc}", source=source,
+                             location=str(manifest_path)) from None
+    pages = []
+    for entry in entries:
+        path = folder / entry["file"]
+        if not path.is_file():
+            raise InputDataError("page listed in manifest.json is missing", source=source,
+                                 location=str(path))
+        stored = path.read_bytes()
+        if sha256(stored) != entry["sha256"]:
+            raise InputDataError("page does not match its SHA-256 in manifest.json",
+                                 source=source, location=str(path))
+        body = gzip.decompress(stored) if path.suffix == ".gz" else stored
+        endpoint = f"{entry.get('method', 'GET')} {entry.get('url', '')}"
+        pages.append(Page(body=body, location=str(path), endpoint=endpoint,
+                          kind=entry.get("kind", "list")))
+    return provider, pages

@@ -1,0 +1,267 @@
+"""The canonical model: invoices, line items and findings, as Pandera models.
+
+Every source (provider API or file) is normalized into these frames. Money is
+``*_minor`` Int64 beside an upper-case ``currency``; instants are UTC
+microseconds. A column a provider does not send stays null for that source and
+is left out of the source's *provided* set, so rules that need it are reported
+as not applicable (N/A) there instead of passing or failing.
+
+Validation is eager with ``lazy=True`` so every failure is collected; each
+failing row becomes a ``schema.*`` finding and is quarantined (kept out of the
+rules), never silently dropped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+import polars as pl
+
+UTC_US: Final = pl.Datetime("us", "UTC")
+QUANTITY_DTYPE: Final = pl.Decimal(38, 9)
+UNIT_AMOUNT_DTYPE: Final = pl.Decimal(38, 12)
+
+STATUSES: Final = ("draft", "open", "paid", "void", "uncollectible", "refunded", "unknown")
+
+MONEY_COLUMNS: Final = (
+    "subtotal_minor",
+    "discount_minor",
+    "credit_minor",
+    "tax_minor",
+    "shipping_minor",
+    "total_minor",
+    "amount_due_minor",
+    "amount_paid_minor",
+    "amount_remaining_minor",
+    # provider-specific subtotals used by their identities
+    "subtotal_excluding_tax_minor",  # Stripe
+    "total_excluding_tax_minor",  # Stripe
+    "item_price_minor",  # Amberflo totalBill.itemPrice (usage)
+    "fixed_price_minor",  # Amberflo totalBill.fixPrice (plan fees)
+)
+
+INVOICE_SCHEMA: Final[dict[str, pl.DataType]] = {
+    "source": pl.String(),
+    "invoice_id": pl.String(),
+    "invoice_number": pl.String(),
+    "external_ref": pl.String(),  # e.g. Frontier provider_id (the Stripe id), ledger reference
+    "customer_id": pl.String(),
+    "customer_name": pl.String(),
+    "currency": pl.String(),
+    "status": pl.String(),
+    "raw_status": pl.String(),
+    **{c: pl.Int64() for c in MONEY_COLUMNS},
+    "period_start": UTC_US,
+    "period_end": UTC_US,
+    "issued_at": UTC_US,
+    "due_at": UTC_US,
+    "memo": pl.String(),
+    "record_ref": pl.String(),  # where the record came from: page file / row, record index
+}
+
+LINE_SCHEMA: Final[dict[str, pl.DataType]] = {
+    "source": pl.String(),
+    "invoice_id": pl.String(),
+    "line_no": pl.Int32(),
+    "line_id": pl.String(),
+    "line_type": pl.String(),
+    "description": pl.String(),
+    "quantity": QUANTITY_DTYPE,
+    "unit_amount": UNIT_AMOUNT_DTYPE,  # exact, in minor units of `currency`
+    "amount_minor": pl.Int64(),
+    "currency": pl.String(),
+    "record_ref": pl.String(),
+}
+
+FINDING_SCHEMA: Final[dict[str, pl.DataType]] = {
+    "finding_id": pl.String(),
+    "rule_id": pl.String(),
+    "rule_type": pl.String(),
+    "severity": pl.String(),
+    "source": pl.String(),
+    "invoice_id": pl.String(),
+    "counterpart_source": pl.String(),
+    "counterpart_invoice_id": pl.String(),
+    "field": pl.String(),
+    "expected": pl.String(),
+    "actual": pl.String(),
+    "delta_minor": pl.Int64(),
+    "currency": pl.String(),
+    "message": pl.String(),
+    "location": pl.String(),
+}
+
+#: Columns every invoice must have whatever the source.
+ALWAYS_PROVIDED: Final = frozenset(
+    {"source", "invoice_id", "currency", "status", "record_ref"}
+)
+LINE_ALWAYS_PROVIDED: Final = frozenset(
+    {"source", "invoice_id", "line_no", "amount_minor", "currency", "record_ref"}
+)
+SEVERITIES: Final = ("error", "warning", "info")
+
+
+def empty_invoices() -> pl.DataFrame:
+    return pl.DataFrame(schema=INVOICE_SCHEMA)
+
+
+def empty_lines() -> pl.DataFrame:
+    return pl.DataFrame(schema=LINE_SCHEMA)
+
+
+def empty_findings() -> pl.DataFrame:
+    return pl.DataFrame(schema=FINDING_SCHEMA)
+
+
+# --- Pandera models -----------------------------------------------------------
+# Imported lazily: commands that only compile rules should not pay for pandera.
+
+
+def _models() -> tuple[type, type, type]:
+    import pandera.polars as pa
+
+    class Invoices(pa.DataFrameModel):
+        source: str = pa.Field(str_length={"min_value": 1})
+        invoice_id: str = pa.Field(str_length={"min_value": 1})
+        invoice_number: str = pa.Field(nullable=True)
+        external_ref: str = pa.Field(nullable=True)
+        customer_id: str = pa.Field(nullable=True)
+        customer_name: str = pa.Field(nullable=True)
+        currency: str = pa.Field(str_matches=r"^[A-Z]{3}$")
+        status: str = pa.Field(isin=STATUSES)
+        raw_status: str = pa.Field(nullable=True)
+        subtotal_minor: pl.Int64 = pa.Field(nullable=True)
+        discount_minor: pl.Int64 = pa.Field(nullable=True)
+        credit_minor: pl.Int64 = pa.Field(nullable=True)
+        tax_minor: pl.Int64 = pa.Field(nullable=True)
+        shipping_minor: pl.Int64 = pa.Field(nullable=True)
+        total_minor: pl.Int64 = pa.Field(nullable=True)
+        amount_due_minor: pl.Int64 = pa.Field(nullable=True)
+        amount_paid_minor: pl.Int64 = pa.Field(nullable=True)
+        amount_remaining_minor: pl.Int64 = pa.Field(nullable=True)
+        subtotal_excluding_tax_minor: pl.Int64 = pa.Field(nullable=True)
+        total_excluding_tax_minor: pl.Int64 = pa.Field(nullable=True)
+        item_price_minor: pl.Int64 = pa.Field(nullable=True)
+        fixed_price_minor: pl.Int64 = pa.Field(nullable=True)
+        period_start: UTC_US = pa.Field(nullable=True)  # type: ignore[valid-type]
+        period_end: UTC_US = pa.Field(nullable=True)  # type: ignore[valid-type]
+        issued_at: UTC_US = pa.Field(nullable=True)  # type: ignore[valid-type]
+        due_at: UTC_US = pa.Field(nullable=True)  # type: ignore[valid-type]
+        memo: str = pa.Field(nullable=True)
+        record_ref: str
+
+        @pa.dataframe_check(name="period_start_not_after_period_end")
+        @classmethod
+        def period_order(cls, data: pa.PolarsData) -> pl.LazyFrame:
+            start, end = pl.col("period_start"), pl.col("period_end")
+            return data.lazyframe.select(start.is_null() | end.is_null() | (start <= end))
+
+        class Config:
+            strict = True
+            coerce = False
+
+    class LineItems(pa.DataFrameModel):
+        source: str = pa.Field(str_length={"min_value": 1})
+        invoice_id: str = pa.Field(str_length={"min_value": 1})
+        line_no: pl.Int32 = pa.Field(ge=0)
+        line_id: str = pa.Field(nullable=True)
+        line_type: str = pa.Field(nullable=True)
+        description: str = pa.Field(nullable=True)
+        quantity: QUANTITY_DTYPE = pa.Field(nullable=True)  # type: ignore[valid-type]
+        unit_amount: UNIT_AMOUNT_DTYPE = pa.Field(nullable=True)  # type: ignore[valid-type]
+        amount_minor: pl.Int64
+        currency: str = pa.Field(str_matches=r"^[A-Z]{3}$")
+        record_ref: str
+
+        class Config:
+            strict = True
+            coerce = False
+
+    class Findings(pa.DataFrameModel):
+        finding_id: str = pa.Field(unique=True)
+        rule_id: str
+        rule_type: str
+        severity: str = pa.Field(isin=SEVERITIES)
+        source: str = pa.Field(nullable=True)
+        invoice_id: str = pa.Field(nullable=True)
+        counterpart_source: str = pa.Field(nullable=True)
+        counterpart_invoice_id: str = pa.Field(nullable=True)
+        field: str = pa.Field(nullable=True)
+        expected: str = pa.Field(nullable=True)
+        actual: str = pa.Field(nullable=True)
+        delta_minor: pl.Int64 = pa.Field(nullable=True)
+        currency: str = pa.Field(nullable=True)
+        message: str
+        location: str = pa.Field(nullable=True)
+
+        class Config:
+            strict = True
+            coerce = False
+
+    return Invoices, LineItems, Findings
+
+
+@dataclass(frozen=True)
+class Validated:
+    valid: pl.DataFrame
+    #: one row per failing (row, column, check): row index, column, check, failure_case
+    failures: pl.DataFrame
+    #: the full rows that failed (kept for the findings, out of the rules)
+    quarantined: pl.DataFrame
+
+
+_FAILURE_SCHEMA = {
+    "row": pl.Int64,
+    "column": pl.String,
+    "check": pl.String,
+    "failure_case": pl.String,
+}
+
+
+def _validate(frame: pl.DataFrame, schema: object) -> Validated:
+    import pandera.polars as pa
+
+    try:
+        schema.validate(frame, lazy=True)  # type: ignore[attr-defined]
+    except pa.errors.SchemaErrors as exc:
+        fc = exc.failure_cases
+        failures = (
+            fc.filter(pl.col("index").is_not_null())
+            .select(
+                pl.col("index").cast(pl.Int64).alias("row"),
+                pl.col("column").cast(pl.String).fill_null("<row>"),
+                pl.col("check").cast(pl.String).fill_null("not_nullable"),
+                pl.col("failure_case").cast(pl.String),
+            )
+            .unique()
+            .sort("row", "column", "check")
+        )
+        whole = fc.filter(pl.col("index").is_null())
+        if whole.height:
+            # A schema-level failure (missing column, wrong dtype) is our bug:
+            # normalizers build frames with the canonical schema.
+            raise RuntimeError(f"canonical frame violates its schema:\n{whole}") from exc
+        bad = failures.get_column("row").unique().sort()
+        mask = pl.int_range(pl.len()).is_in(bad.implode())
+        return Validated(frame.filter(~mask), failures, frame.filter(mask))
+    return Validated(frame, pl.DataFrame(schema=_FAILURE_SCHEMA), frame.clear())
+
+
+def validate_invoices(frame: pl.DataFrame, provided: frozenset[str]) -> Validated:
+    """Validate canonical invoices; the columns the source *provides* must be non-null."""
+    invoices_model, _, _ = _models()
+    schema = invoices_model.to_schema()
+    required = {c: {"nullable": False} for c in provided if c in INVOICE_SCHEMA}
+    return _validate(frame, schema.update_columns(required) if required else schema)
+
+
+def validate_lines(frame: pl.DataFrame) -> Validated:
+    _, lines_model, _ = _models()
+    return _validate(frame, lines_model.to_schema())
+
+
+def validate_findings(frame: pl.DataFrame) -> None:
+    """Findings are our own output: a failure here is a bug (exit 4)."""
+    _, _, findings_model = _models()
+    findings_model.validate(frame, lazy=True)
