@@ -1,1 +1,3 @@
 """reconcile: invoice reconciliation and audit rules engine."""
+
+__version__ = "0.1.0"

@@ -46,6 +46,7 @@ INVOICE_SCHEMA: Final[dict[str, pl.DataType]] = {
     "invoice_id": pl.String(),
     "invoice_number": pl.String(),
     "external_ref": pl.String(),  # e.g. Frontier provider_id (the Stripe id), ledger reference
+    "origin_system": pl.String(),  # ledger/ERP rows: the billing system the entry books
     "customer_id": pl.String(),
     "customer_name": pl.String(),
     "currency": pl.String(),
@@ -126,6 +127,7 @@ def _models() -> tuple[type, type, type]:
         invoice_id: str = pa.Field(str_length={"min_value": 1})
         invoice_number: str = pa.Field(nullable=True)
         external_ref: str = pa.Field(nullable=True)
+        origin_system: str = pa.Field(nullable=True)
         customer_id: str = pa.Field(nullable=True)
         customer_name: str = pa.Field(nullable=True)
         currency: str = pa.Field(str_matches=r"^[A-Z]{3}$")

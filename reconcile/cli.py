@@ -1,0 +1,133 @@
+"""The single door to click, the only module that prints, and where exit codes are decided.
+
+Exit codes: 0 clean; 1 findings at or above ``--fail-on``; 2 usage, config or
+rule-file error; 3 provider or input-data failure; 4 internal error.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from pathlib import Path
+
+import click
+
+from reconcile.errors import ExitCode, ReconcileError
+from reconcile.schema import SEVERITIES
+
+FAIL_ON = ("error", "warning", "info", "never")
+
+
+def exit_code_for(severity_counts: dict[str, int], fail_on: str) -> ExitCode:
+    """1 when any finding is at or above ``fail_on`` (error > warning > info)."""
+    if fail_on == "never":
+        return ExitCode.CLEAN
+    gate = SEVERITIES[: SEVERITIES.index(fail_on) + 1]
+    return ExitCode.FINDINGS if any(severity_counts.get(s, 0) for s in gate) else ExitCode.CLEAN
+
+
+class _Group(click.Group):
+    def main(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        kwargs.setdefault("standalone_mode", True)
+        try:
+            return super().main(*args, **kwargs)
+        except SystemExit:
+            raise
+
+
+def _fail(exc: BaseException) -> None:
+    if isinstance(exc, ReconcileError):
+        click.echo(f"reconcile: error: {exc}", err=True)
+        sys.exit(int(exc.exit_code))
+    first = (str(exc).strip().splitlines() or [""])[0][:500]
+    click.echo(f"reconcile: internal error (a bug, not a finding): {type(exc).__name__}: "
+               f"{first}", err=True)
+    frames = traceback.extract_tb(exc.__traceback__)[-3:]
+    click.echo("".join(traceback.format_list(frames)), err=True)
+    sys.exit(int(ExitCode.INTERNAL))
+
+
+@click.group(cls=_Group)
+@click.version_option(package_name="reconcile")
+def main() -> None:
+    """Invoice reconciliation and audit rules for month-end close."""
+
+
+@main.command()
+@click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Directory for the reports and findings.")
+@click.option("--fail-on", type=click.Choice(FAIL_ON), default="error", show_default=True,
+              help="Exit 1 when a finding at or above this severity exists.")
+@click.option("--rules", "rule_paths", multiple=True,
+              type=click.Path(exists=False, path_type=Path),
+              help="Rule files or directories (default: the config's, else the built-in pack).")
+@click.option("--quiet", is_flag=True, help="No progress output.")
+def run(config: Path, out_dir: Path, fail_on: str, rule_paths: tuple[Path, ...],
+        quiet: bool) -> None:
+    """Run the month-end close described by CONFIG and write reports into --out."""
+    show = not quiet and sys.stderr.isatty()
+
+    def progress(message: str) -> None:
+        if show:
+            click.echo(f"  … {message}", err=True)
+
+    try:
+        from reconcile import outputs, pipeline, report
+
+        result = pipeline.run(config, rule_paths=list(rule_paths) or None, progress=progress)
+        model = report.build(result, fail_on=fail_on, generated_at=pipeline.now_utc())
+        written = outputs.write_all(out_dir, result.findings, model, result.config.outputs,
+                                    result.config.templates)
+    except Exception as exc:
+        _fail(exc)
+        return
+    counts = model["severity_counts"]
+    for s in model["sources"]:
+        click.echo(f"{s['name']:>10}: read {s['records_read']}, quarantined {s['quarantined']}, "
+                   f"out of period {s['out_of_period']}, checked {s['checked']}")
+    click.echo(f"findings: {model['total_findings']} ({counts['error']} error, "
+               f"{counts['warning']} warning, {counts['info']} info)")
+    for path in written:
+        click.echo(f"wrote {path}")
+    sys.exit(int(exit_code_for(counts, fail_on)))
+
+
+@main.group()
+def rules() -> None:
+    """Check and list rule files."""
+
+
+@rules.command("check")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+def rules_check(paths: tuple[Path, ...]) -> None:
+    """Compile rule files (default: the built-in pack) without reading any data."""
+    from reconcile.ruleset import default_rules_dir, load_rules
+
+    try:
+        loaded = load_rules(list(paths) or [default_rules_dir()])
+    except Exception as exc:
+        _fail(exc)
+        return
+    click.echo(f"ok: {len(loaded)} rules compiled")
+
+
+@rules.command("list")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+def rules_list(paths: tuple[Path, ...]) -> None:
+    """List the rules loaded from PATHS (default: the built-in pack)."""
+    from reconcile.ruleset import default_rules_dir, load_rules
+
+    try:
+        loaded = load_rules(list(paths) or [default_rules_dir()])
+    except Exception as exc:
+        _fail(exc)
+        return
+    for r in loaded:
+        tol = "" if r.tolerance.is_zero else f"  tolerance {r.tolerance.default}"
+        click.echo(f"{r.id:<34} {r.severity:<8} {r.type:<11} {r.scope.describe()}{tol}")
+        click.echo(f"{'':<34} {r.title}  ({r.where.path.name}:{r.where.line})")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,183 @@
+"""The one orchestrator: config and rules → sources → validation → rules → findings.
+
+Every record read ends up counted in exactly one place per source:
+
+    records read = quarantined (schema findings) + valid
+    valid        = out of period + in period
+    in period    = checked + repeated ids set aside (named by the uniqueness rule)
+
+Nothing here prints; ``cli.py`` does. Progress is reported through a callback.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from reconcile import engine, schema
+from reconcile.config import Config, load_config
+from reconcile.matching import match
+from reconcile.providers._base import Reject, Residue
+from reconcile.rule_types._common import PairData, SourceData
+from reconcile.ruleset import Rule, default_rules_dir, load_rules
+from reconcile.sources import Loaded, load_source
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class SourceSummary:
+    name: str
+    provider: str
+    records_read: int
+    valid: int
+    quarantined: int
+    out_of_period: int
+    in_period: int
+    repeated_ids: int  # valid in-period rows whose invoice_id repeats (set aside after the first)
+    checked: int
+    identical_repeats_dropped: int
+    lines_read: int
+    lines_valid: int
+    lines_quarantined: int
+    provided: frozenset[str]
+    has_lines: bool
+    period_field: str
+
+
+@dataclass
+class RunResult:
+    config: Config
+    rules: list[Rule]
+    findings: pl.DataFrame
+    engine: engine.EngineResult
+    sources: list[SourceSummary]
+    #: checked invoices of every source (for control totals)
+    checked: pl.DataFrame
+    residues: list[Residue]
+    pairings: list[PairData] = field(default_factory=list)
+
+
+def _slug(check: str) -> str:
+    return re.sub(r"[^a-z0-9_]+", "_", check.split("(")[0].strip().lower()).strip("_") or "check"
+
+
+def _schema_findings(source: str, rows: pl.DataFrame, failures: pl.DataFrame,
+                     prefix: str) -> pl.DataFrame:
+    """One finding per failing (row, column, check); rows come from the quarantined frame."""
+    if failures.is_empty():
+        return schema.empty_findings().drop("finding_id")
+    indexed = rows.with_row_index("__row")
+    joined = failures.join(
+        indexed.select(pl.col("__row").cast(pl.Int64).alias("row"), "invoice_id", "currency",
+                       "record_ref").unique("row"),
+        on="row", how="left")
+    return joined.select(
+        pl.concat_str([pl.lit(f"schema.{prefix}"), pl.col("column"),
+                       pl.col("check").map_elements(_slug, return_dtype=pl.String)],
+                      separator=".").str.replace_all(r"\.<row>\.", ".row.").alias("rule_id"),
+        pl.lit("schema").alias("rule_type"), pl.lit("error").alias("severity"),
+        pl.lit(source).alias("source"), pl.col("invoice_id"),
+        pl.lit(None, pl.String).alias("counterpart_source"),
+        pl.lit(None, pl.String).alias("counterpart_invoice_id"),
+        pl.col("column").replace("<row>", None).alias("field"),
+        pl.col("check").alias("expected"), pl.col("failure_case").alias("actual"),
+        pl.lit(None, pl.Int64).alias("delta_minor"), pl.col("currency"),
+        pl.format("{} {}: {} {} fails the check {}; the record is quarantined (kept out of "
+                  "the rules).", pl.lit(source), pl.col("invoice_id").fill_null("(no id)"),
+                  pl.col("column"), pl.col("failure_case").fill_null("(empty)"),
+                  pl.col("check")).alias("message"),
+        pl.col("record_ref").alias("location"),
+    )
+
+
+def _reject_findings(rejects: Sequence[Reject]) -> pl.DataFrame:
+    rows = [{
+        "rule_id": "schema.unreadable_record", "rule_type": "schema", "severity": "error",
+        "source": r.source, "invoice_id": r.invoice_id, "counterpart_source": None,
+        "counterpart_invoice_id": None, "field": None, "expected": None, "actual": None,
+        "delta_minor": None, "currency": None,
+        "message": f"{r.source}: {r.location}: {r.reason}; the record is quarantined.",
+        "location": r.location,
+    } for r in rejects]
+    cols = {c: t for c, t in schema.FINDING_SCHEMA.items() if c != "finding_id"}
+    return pl.DataFrame(rows, schema=cols) if rows else pl.DataFrame(schema=cols)
+
+
+def _prepare(cfg: Config, loaded: Loaded) -> tuple[SourceData, SourceSummary, pl.DataFrame]:
+    src_cfg = next(s for s in cfg.sources if s.name == loaded.name)
+    out = loaded.normalized
+    inv = schema.validate_invoices(loaded.invoices, out.provided)
+    lines = schema.validate_lines(loaded.lines)
+    findings = pl.concat([
+        _reject_findings(out.rejects),
+        _schema_findings(loaded.name, inv.quarantined, inv.failures, ""),
+        _schema_findings(loaded.name, lines.quarantined, lines.failures, "line."),
+    ])
+    valid = inv.valid
+    if src_cfg.period_field != "none":
+        moment = pl.col(src_cfg.period_field)
+        in_period = moment.is_null() | ((moment >= cfg.period_start) & (moment < cfg.period_end))
+        scoped = valid.filter(in_period)
+    else:
+        scoped = valid
+    checked = scoped.unique("invoice_id", keep="first", maintain_order=True)
+    valid_lines = lines.valid.join(checked.select("invoice_id"), on="invoice_id", how="semi")
+    data = SourceData(
+        name=loaded.name, provider=src_cfg.provider, invoices=checked.lazy(),
+        all_invoices=scoped.lazy(), lines=valid_lines.lazy(),
+        provided=out.provided, has_lines=out.has_lines,
+    )
+    line_rejects = sum(1 for r in out.rejects if r.location.startswith(
+        str(src_cfg.lines.path) if src_cfg.lines else "\0"))
+    summary = SourceSummary(
+        name=loaded.name, provider=src_cfg.provider,
+        records_read=out.records_read, valid=valid.height,
+        quarantined=out.records_read - valid.height,
+        out_of_period=valid.height - scoped.height, in_period=scoped.height,
+        repeated_ids=scoped.height - checked.height, checked=checked.height,
+        identical_repeats_dropped=out.duplicates_dropped,
+        lines_read=loaded.lines.height + line_rejects, lines_valid=lines.valid.height,
+        lines_quarantined=lines.quarantined.height + line_rejects,
+        provided=out.provided, has_lines=out.has_lines, period_field=src_cfg.period_field,
+    )
+    return data, summary, findings.with_columns(pl.col("currency").cast(pl.String))
+
+
+def run(config_path: Path, *, rule_paths: Sequence[Path] | None = None,
+        progress: Progress | None = None) -> RunResult:
+    say = progress or (lambda _msg: None)
+    cfg = load_config(config_path)
+    # Rules compile and column-check before any data is read.
+    rules = load_rules(rule_paths or cfg.rule_paths or [default_rules_dir()])
+    say(f"{len(rules)} rules compiled")
+    sources: list[SourceData] = []
+    summaries: list[SourceSummary] = []
+    schema_findings: list[pl.DataFrame] = []
+    residues: list[Residue] = []
+    for src_cfg in cfg.sources:
+        say(f"reading {src_cfg.name} ({src_cfg.provider})")
+        loaded = load_source(src_cfg)
+        data, summary, findings = _prepare(cfg, loaded)
+        sources.append(data)
+        summaries.append(summary)
+        schema_findings.append(findings)
+        residues.extend(loaded.normalized.residues)
+    by_name = {s.name: s for s in sources}
+    pairs = [match(p, by_name[p.left.source], by_name[p.right.source]) for p in cfg.pairings]
+    say(f"evaluating {len(rules)} rules over {len(sources)} sources and {len(pairs)} pairings")
+    result = engine.evaluate(rules, sources, pairs)
+    findings = engine.with_finding_ids(pl.concat([
+        *schema_findings, result.findings.drop("finding_id")]))
+    schema.validate_findings(findings)
+    checked = pl.concat([s.invoices for s in sources]).collect()
+    return RunResult(cfg, rules, findings, result, summaries, checked, residues, pairs)
+
+
+def now_utc() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(microsecond=0)

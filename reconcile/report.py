@@ -1,0 +1,147 @@
+"""The report model: everything the templates show, computed and formatted here.
+
+Templates only lay it out (no arithmetic, no formatting logic in Jinja). The
+model is plain dicts and lists, sorted, so the same input renders to the same
+bytes apart from ``generated_at``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from decimal import Decimal
+from typing import Any
+
+import polars as pl
+
+from reconcile import __version__, money
+from reconcile.pipeline import RunResult
+from reconcile.schema import SEVERITIES
+
+
+def _amount(minor: int | None, currency: str | None) -> str:
+    if minor is None:
+        return ""
+    text = money.format_minor(int(minor), currency)
+    head, _, tail = text.lstrip("-").partition(".")
+    grouped = f"{int(head):,}" + (f".{tail}" if tail else "")
+    return ("-" if text.startswith("-") else "") + grouped
+
+
+def control_totals(result: RunResult) -> list[dict[str, Any]]:
+    """Per source and currency: invoices checked and the sum of their totals."""
+    checked = result.checked
+    if checked.is_empty():
+        return []
+    rows = (checked.group_by("source", "currency")
+            .agg(pl.len().alias("invoices"), pl.col("total_minor").sum().alias("total_minor"),
+                 pl.col("total_minor").is_null().sum().alias("missing_total"))
+            .sort("source", "currency"))
+    return [{**r, "total": _amount(r["total_minor"], r["currency"])} for r in rows.to_dicts()]
+
+
+def _rule_titles(result: RunResult) -> dict[str, dict[str, str]]:
+    return {r.id: {"title": r.title, "type": r.type, "severity": r.severity,
+                   "description": r.description, "scope": r.scope.describe(),
+                   "where": f"{r.where.path.name}:{r.where.line}"} for r in result.rules}
+
+
+def _schema_title(rule_id: str) -> str:
+    if rule_id == "schema.unreadable_record":
+        return "Record could not be read (wrong type, missing field, amount out of range)"
+    return "Record fails the canonical schema: " + rule_id.removeprefix("schema.")
+
+
+def build(result: RunResult, *, fail_on: str, generated_at: dt.datetime) -> dict[str, Any]:
+    cfg = result.config
+    findings = result.findings
+    titles = _rule_titles(result)
+    severity_counts = {s: 0 for s in SEVERITIES}
+    for sev, n in findings.group_by("severity").len().iter_rows():
+        severity_counts[sev] = n
+
+    by_rule = []
+    for (rule_id,), group in findings.group_by("rule_id", maintain_order=True):
+        meta = titles.get(str(rule_id)) or {"title": _schema_title(str(rule_id)),
+                                            "type": "schema", "severity": "error",
+                                            "description": "", "scope": "", "where": ""}
+        rows = []
+        for f in group.to_dicts():
+            rows.append({**f, "delta": _amount(f["delta_minor"], f["currency"])})
+        by_rule.append({"rule_id": rule_id, **meta, "count": group.height, "findings": rows})
+    rank = {s: i for i, s in enumerate(SEVERITIES)}
+    by_rule.sort(key=lambda g: (rank[g["severity"]], g["rule_id"]))
+
+    stats = {(r["rule_id"], r["target"]): r for r in result.engine.stats.to_dicts()}
+    coverage = []
+    for c in sorted(result.engine.coverage, key=lambda c: (c.rule_id, c.target)):
+        s = stats.get((c.rule_id, c.target), {})
+        coverage.append({
+            "rule_id": c.rule_id, "target": c.target, "applicable": c.applicable,
+            "missing": ", ".join(c.missing), "checked": s.get("checked", 0),
+            "failed": s.get("failed", 0), "not_applicable_rows": s.get("not_applicable_rows", 0),
+            "absorbed": s.get("absorbed", 0),
+        })
+
+    absorbed = [{**a, "amount": _amount(a["absorbed_minor"], a["currency"])}
+                for a in result.engine.absorbed.to_dicts()]
+
+    residue_sum: dict[tuple[str, str, str], list[Any]] = defaultdict(lambda: [0, Decimal(0)])
+    for r in result.residues:
+        entry = residue_sum[(r.source, r.currency, r.field)]
+        entry[0] += 1
+        entry[1] += r.residue
+    residues = [{"source": s, "currency": c, "field": f, "values": n,
+                 "residue_minor": str(total.normalize() if total else 0)}
+                for (s, c, f), (n, total) in sorted(residue_sum.items())]
+
+    sources = [{
+        "name": s.name, "provider": s.provider, "records_read": s.records_read,
+        "valid": s.valid, "quarantined": s.quarantined, "out_of_period": s.out_of_period,
+        "in_period": s.in_period, "repeated_ids": s.repeated_ids, "checked": s.checked,
+        "identical_repeats_dropped": s.identical_repeats_dropped,
+        "lines_read": s.lines_read, "lines_valid": s.lines_valid,
+        "lines_quarantined": s.lines_quarantined, "has_lines": s.has_lines,
+        "period_field": s.period_field,
+        "balanced": s.records_read == s.valid + s.quarantined,
+    } for s in result.sources]
+
+    pairings = [{"name": p.name, "describe": p.describe(),
+                 "left_filter": p.left.filter_sql or "", "right_filter": p.right.filter_sql or ""}
+                for p in cfg.pairings]
+    gate = [s for s in SEVERITIES[: SEVERITIES.index(fail_on) + 1]] if fail_on != "never" else []
+    blocking = sum(severity_counts[s] for s in gate)
+    return {
+        "title": cfg.name,
+        "period_start": cfg.period_start.date().isoformat(),
+        "period_end": cfg.period_end.date().isoformat(),
+        "generated_at": generated_at.isoformat().replace("+00:00", "Z"),
+        "version": __version__,
+        "config": cfg.path.name,
+        "fail_on": fail_on,
+        "status": "exceptions" if blocking else "clean",
+        "blocking": blocking,
+        "total_findings": findings.height,
+        "severity_counts": severity_counts,
+        "rules_count": len(result.rules),
+        "rounding": money.ROUNDING_NAME,
+        "sources": sources,
+        "control_totals": control_totals(result),
+        "pairings": pairings,
+        "by_rule": by_rule,
+        "coverage": coverage,
+        "not_applicable": [c for c in coverage if not c["applicable"]],
+        "absorbed": absorbed,
+        "residues": residues,
+    }
+
+
+def summary_json(model: dict[str, Any]) -> dict[str, Any]:
+    """The machine-readable part of the report (no finding rows, no timestamp noise)."""
+    keys = ("title", "period_start", "period_end", "generated_at", "version", "fail_on",
+            "status", "total_findings", "severity_counts", "sources", "control_totals",
+            "coverage", "absorbed", "residues")
+    out = {k: model[k] for k in keys}
+    out["findings_by_rule"] = [{"rule_id": g["rule_id"], "severity": g["severity"],
+                                "count": g["count"]} for g in model["by_rule"]]
+    return out

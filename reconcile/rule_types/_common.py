@@ -1,0 +1,86 @@
+"""What every rule type shares: the targets it reads and the shape it returns.
+
+A rule type has two steps. ``evaluate`` returns a LazyFrame of *evaluated
+units* (invoices, invoice pairs, keys) with at least ``ok``, ``delta_minor`` and
+``currency``: ``ok`` is True for a pass, False for a failure and null when an
+input was null (not applicable for that row, counted as N/A, never as a pass);
+``delta_minor`` is actual − expected when the check is numeric, and a pass with
+a non-zero delta only held thanks to tolerance (counted as absorbed).
+``render`` turns the *failing* units only into the :data:`EVALUATED` finding
+columns (messages, formatted amounts), so a clean row costs no string work.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import polars as pl
+
+from reconcile.money import format_minor_expr
+
+EVALUATED: dict[str, pl.DataType] = {
+    "source": pl.String(),
+    "invoice_id": pl.String(),
+    "counterpart_source": pl.String(),
+    "counterpart_invoice_id": pl.String(),
+    "field": pl.String(),
+    "currency": pl.String(),
+    "ok": pl.Boolean(),
+    "delta_minor": pl.Int64(),
+    "expected": pl.String(),
+    "actual": pl.String(),
+    "message": pl.String(),
+    "location": pl.String(),
+}
+
+RIGHT = "__r"  # suffix of the right side's columns in a matched pairing
+
+
+@dataclass(frozen=True)
+class SourceData:
+    """One source's checked invoices (valid, in period, duplicates removed) and lines."""
+
+    name: str
+    provider: str
+    #: checked invoices: one row per invoice_id (the first when an id repeats)
+    invoices: pl.LazyFrame
+    #: every valid in-period row, duplicates included (what uniqueness reads)
+    all_invoices: pl.LazyFrame
+    lines: pl.LazyFrame
+    provided: frozenset[str]
+    has_lines: bool
+
+
+@dataclass(frozen=True)
+class PairData:
+    """A pairing after matching: matched rows (left columns + right columns with ``__r``)."""
+
+    name: str
+    left: SourceData
+    right: SourceData
+    left_key: str
+    right_key: str
+    matched: pl.LazyFrame
+    left_only: pl.LazyFrame
+    right_only: pl.LazyFrame
+
+
+def evaluated(frame: pl.LazyFrame, **columns: Any) -> pl.LazyFrame:
+    """Select the EVALUATED columns; missing ones are null of the right type."""
+    exprs = []
+    for name, dtype in EVALUATED.items():
+        value = columns.get(name)
+        if value is None:
+            exprs.append(pl.lit(None, dtype).alias(name))
+        elif isinstance(value, pl.Expr):
+            exprs.append(value.cast(dtype).alias(name))
+        else:
+            exprs.append(pl.lit(value, dtype).alias(name))
+    return frame.select(exprs)
+
+
+def money(expr: pl.Expr, currency: pl.Expr = pl.col("currency")) -> pl.Expr:
+    """A minor-unit amount formatted with its currency's decimals, e.g. ``12.50 USD``."""
+    return pl.concat_str([format_minor_expr(expr, currency), pl.lit(" "), currency])
+

@@ -1,0 +1,75 @@
+"""Aggregate: line items summed per invoice must equal a header field.
+
+``sum`` is a SQL expression over line columns (default ``amount_minor``);
+``lines_filter`` selects the lines that count (e.g. charge lines only). An
+invoice without any counted line sums to zero.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import polars as pl
+
+from reconcile import yamlio
+from reconcile.rule_types._common import SourceData, evaluated, money
+from reconcile.schema import INVOICE_SCHEMA, LINE_SCHEMA
+
+
+@dataclass(frozen=True)
+class Aggregate:
+    name: ClassVar[str] = "aggregate"
+    keys: ClassVar[frozenset[str]] = frozenset({"lines_filter", "sum", "field"})
+    pairwise: ClassVar[bool] = False
+
+    field: str
+    total: pl.Expr
+    lines_filter: pl.Expr | None
+    needs_lines: ClassVar[bool] = True
+
+    @classmethod
+    def compile(cls, raw: Mapping[str, Any], where: Any) -> Aggregate:
+        from reconcile.ruleset import compile_sql
+
+        field = raw.get("field")
+        if INVOICE_SCHEMA.get(field) != pl.Int64():
+            raise where.error(f"'field' must be a minor-unit money column (got {field!r})",
+                              yamlio.line_of(raw, "field"))
+        total = compile_sql(raw.get("sum", "amount_minor"), where, "sum", schema=LINE_SCHEMA,
+                            line=yamlio.line_of(raw, "sum"))
+        lines_filter = None
+        if "lines_filter" in raw:
+            lines_filter = compile_sql(raw["lines_filter"], where, "lines_filter",
+                                       schema=LINE_SCHEMA, boolean=True,
+                                       line=yamlio.line_of(raw, "lines_filter"))
+        return cls(field, total, lines_filter)
+
+    def invoice_columns(self) -> frozenset[str]:
+        return frozenset({self.field, "currency"})
+
+    def evaluate(self, rule: Any, src: SourceData) -> pl.LazyFrame:
+        lines = src.lines
+        if self.lines_filter is not None:
+            lines = lines.filter(self.lines_filter)
+        sums = lines.group_by("invoice_id").agg(
+            self.total.sum().cast(pl.Int64).alias("__sum"))
+        joined = src.invoices.join(sums, on="invoice_id", how="left").with_columns(
+            pl.col("__sum").fill_null(0))
+        delta = pl.col(self.field) - pl.col("__sum")
+        return joined.with_columns(
+            (delta.abs() <= rule.tolerance.expr(pl.col("currency"))).alias("ok"),
+            delta.alias("delta_minor"))
+
+    def render(self, rule: Any, failed: pl.LazyFrame) -> pl.LazyFrame:
+        actual, expected, delta = pl.col(self.field), pl.col("__sum"), pl.col("delta_minor")
+        return evaluated(
+            failed, source=pl.col("source"), invoice_id=pl.col("invoice_id"),
+            currency=pl.col("currency"), location=pl.col("record_ref"), field=self.field,
+            delta_minor=delta, ok=pl.col("ok"), expected=money(expected), actual=money(actual),
+            message=pl.format(
+                "{} invoice {}: line items sum to {} but {} is {}, a difference of {}.",
+                pl.col("source"), pl.col("invoice_id"), money(expected), pl.lit(self.field),
+                money(actual), money(delta)),
+        )

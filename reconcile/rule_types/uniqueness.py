@@ -1,0 +1,64 @@
+"""Uniqueness: a key (invoice id, invoice number, ledger reference) occurs once per source.
+
+One finding per duplicated key value, naming every record that carries it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import polars as pl
+
+from reconcile import yamlio
+from reconcile.rule_types._common import SourceData, evaluated
+from reconcile.schema import INVOICE_SCHEMA
+
+
+@dataclass(frozen=True)
+class Uniqueness:
+    name: ClassVar[str] = "uniqueness"
+    keys: ClassVar[frozenset[str]] = frozenset({"key"})
+    pairwise: ClassVar[bool] = False
+    #: uniqueness reads every valid row, before duplicates are set aside
+    reads_all_rows: ClassVar[bool] = True
+
+    key: str
+
+    @classmethod
+    def compile(cls, raw: Mapping[str, Any], where: Any) -> Uniqueness:
+        key = raw.get("key", "invoice_id")
+        if INVOICE_SCHEMA.get(key) != pl.String():
+            raise where.error(f"'key' must be a canonical text column (got {key!r})",
+                              yamlio.line_of(raw, "key"))
+        return cls(key)
+
+    def invoice_columns(self) -> frozenset[str]:
+        return frozenset({self.key})
+
+    def evaluate(self, rule: Any, src: SourceData) -> pl.LazyFrame:
+        groups = (
+            src.all_invoices.filter(pl.col(self.key).is_not_null())
+            .group_by(self.key)
+            .agg(
+                pl.col("source").first(),
+                pl.col("invoice_id").first(),
+                pl.col("currency").first(),
+                pl.col("record_ref").first(),
+                pl.len().alias("__n"),
+                pl.col("invoice_id").str.join(", ").alias("__ids"),
+            )
+        )
+        return groups.with_columns((pl.col("__n") == 1).alias("ok"),
+                                   pl.lit(None, pl.Int64).alias("delta_minor"))
+
+    def render(self, rule: Any, failed: pl.LazyFrame) -> pl.LazyFrame:
+        return evaluated(
+            failed, source=pl.col("source"), invoice_id=pl.col("invoice_id"),
+            field=self.key, currency=pl.col("currency"), location=pl.col("record_ref"),
+            ok=pl.col("ok"), expected=pl.lit("1"), actual=pl.col("__n").cast(pl.String),
+            message=pl.format("{} has {} records with {} = {}: {}.", pl.col("source"),
+                              pl.col("__n"), pl.lit(self.key), pl.col(self.key),
+                              pl.col("__ids")),
+        )

@@ -1,0 +1,58 @@
+"""Validity: a column holds an allowed value; ``allowed: iso4217`` = active ISO 4217 code."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import polars as pl
+
+from reconcile import yamlio
+from reconcile.money import active_codes
+from reconcile.rule_types._common import SourceData, evaluated
+from reconcile.schema import INVOICE_SCHEMA
+
+
+@dataclass(frozen=True)
+class Validity:
+    name: ClassVar[str] = "validity"
+    keys: ClassVar[frozenset[str]] = frozenset({"field", "allowed"})
+    pairwise: ClassVar[bool] = False
+
+    field: str
+    allowed: tuple[str, ...]
+    allowed_name: str
+
+    @classmethod
+    def compile(cls, raw: Mapping[str, Any], where: Any) -> Validity:
+        field = raw.get("field", "currency")
+        if INVOICE_SCHEMA.get(field) != pl.String():
+            raise where.error(f"'field' must be a canonical text column (got {field!r})",
+                              yamlio.line_of(raw, "field"))
+        allowed = raw.get("allowed", "iso4217")
+        if allowed == "iso4217":
+            return cls(field, tuple(sorted(active_codes())), "an active ISO 4217 code")
+        if isinstance(allowed, list) and allowed and all(isinstance(a, str) for a in allowed):
+            return cls(field, tuple(allowed), "one of " + ", ".join(allowed))
+        raise where.error("'allowed' must be 'iso4217' or a list of values",
+                          yamlio.line_of(raw, "allowed"))
+
+    def invoice_columns(self) -> frozenset[str]:
+        return frozenset({self.field})
+
+    def evaluate(self, rule: Any, src: SourceData) -> pl.LazyFrame:
+        allowed = pl.Series(self.allowed, dtype=pl.String).implode()
+        return src.invoices.with_columns(pl.col(self.field).is_in(allowed).alias("ok"),
+                                         pl.lit(None, pl.Int64).alias("delta_minor"))
+
+    def render(self, rule: Any, failed: pl.LazyFrame) -> pl.LazyFrame:
+        value = pl.col(self.field)
+        return evaluated(
+            failed, source=pl.col("source"), invoice_id=pl.col("invoice_id"),
+            field=self.field, currency=pl.col("currency"), location=pl.col("record_ref"),
+            ok=pl.col("ok"), expected=pl.lit(self.allowed_name), actual=value,
+            message=pl.format("{} invoice {}: {} {} is not {}.", pl.col("source"),
+                              pl.col("invoice_id"), pl.lit(self.field), value,
+                              pl.lit(self.allowed_name)),
+        )

@@ -1,0 +1,318 @@
+"""Rule files: YAML in, compiled rules out, before any data is read.
+
+A rule file is ``{rules: [...]}``; each rule has ``id``, ``title``, ``severity``
+(error/warning/info), ``type`` (one of :data:`reconcile.rule_types.RULE_TYPES`),
+what it applies to (``applies_to`` for one source / provider / all sources, or
+``pairings`` for cross-source types), an optional SQL ``filter``, type-specific
+keys, and a ``tolerance`` in minor units (default 0; a number or
+``{default: N, JPY: M}``).
+
+Every SQL expression is compiled with ``pl.sql_expr`` (never ``eval``) and run
+against an empty frame with the canonical schema, so an unknown column or a
+type error fails here, with file, line and rule id, in milliseconds. Row
+expressions may not contain subqueries, window functions or aggregates.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from reconcile import yamlio
+from reconcile.errors import RuleError
+from reconcile.schema import INVOICE_SCHEMA, LINE_SCHEMA, SEVERITIES
+
+COMMON_KEYS = frozenset(
+    {"id", "title", "severity", "type", "description", "applies_to", "pairings", "filter",
+     "tolerance"}
+)
+_ID = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
+_FORBIDDEN = re.compile(r"\b(select|over|from|join|union)\b", re.IGNORECASE)
+_STRINGS = re.compile(r"'(?:[^']|'')*'")
+
+
+@dataclass(frozen=True)
+class Where:
+    """Where a rule sits: for error messages."""
+
+    path: Path
+    line: int | None
+    rule_id: str | None
+
+    def error(self, message: str, line: int | None = None) -> RuleError:
+        return RuleError(message, path=self.path, line=line or self.line, rule_id=self.rule_id)
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    default: int = 0
+    per_currency: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def is_zero(self) -> bool:
+        return self.default == 0 and not any(self.per_currency.values())
+
+    def expr(self, currency: pl.Expr) -> pl.Expr:
+        if not self.per_currency:
+            return pl.lit(self.default, pl.Int64)
+        codes = list(self.per_currency)
+        return currency.replace_strict(
+            codes, [self.per_currency[c] for c in codes], default=self.default,
+            return_dtype=pl.Int64,
+        )
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What a rule applies to: sources (by name/provider/all) or pairings (names/all)."""
+
+    sources: tuple[str, ...] = ()
+    providers: tuple[str, ...] = ()
+    all_sources: bool = False
+    pairings: tuple[str, ...] = ()
+    all_pairings: bool = False
+
+    def matches_source(self, name: str, provider: str) -> bool:
+        return self.all_sources or name in self.sources or provider in self.providers
+
+    def matches_pairing(self, name: str) -> bool:
+        return self.all_pairings or name in self.pairings
+
+    def describe(self) -> str:
+        if self.all_pairings or self.pairings:
+            return "all pairings" if self.all_pairings else "pairings " + ", ".join(self.pairings)
+        if self.all_sources:
+            return "all sources"
+        parts = [f"provider {p}" for p in self.providers] + [f"source {s}" for s in self.sources]
+        return ", ".join(parts)
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    title: str
+    severity: str
+    type: str
+    scope: Scope
+    tolerance: Tolerance
+    where: Where
+    filter: pl.Expr | None
+    filter_sql: str | None
+    check: Any  # the compiled rule type (reconcile.rule_types.*)
+    description: str = ""
+
+    @property
+    def invoice_columns(self) -> frozenset[str]:
+        cols = set(self.check.invoice_columns())
+        if self.filter is not None:
+            cols |= set(self.filter.meta.root_names())
+        return frozenset(cols)
+
+
+# --- SQL compilation --------------------------------------------------------------
+
+
+def compile_sql(
+    sql: Any,
+    where: Where,
+    key: str,
+    *,
+    schema: Mapping[str, pl.DataType] = INVOICE_SCHEMA,
+    boolean: bool = False,
+    line: int | None = None,
+) -> pl.Expr:
+    """Compile a row-level SQL expression and check it against the canonical schema."""
+    if not isinstance(sql, str) or not sql.strip():
+        raise where.error(f"{key!r} must be a non-empty SQL expression string", line)
+    bare = _STRINGS.sub("''", sql)
+    if _FORBIDDEN.search(bare):
+        raise where.error(
+            f"{key!r}: subqueries, joins and window functions are not allowed in a row "
+            f"expression: {sql!r}", line)
+    try:
+        expr = pl.sql_expr(sql)
+    except Exception as exc:  # polars raises several error types for bad SQL
+        raise where.error(f"{key!r}: invalid SQL expression {sql!r}: {_first_line(exc)}",
+                          line) from None
+    unknown = sorted(set(expr.meta.root_names()) - set(schema))
+    if unknown:
+        raise where.error(
+            f"{key!r}: unknown column(s) {', '.join(unknown)} in {sql!r} "
+            f"(canonical columns: {', '.join(sorted(schema))})", line)
+    probe = pl.DataFrame(schema=dict(schema)).extend(
+        pl.DataFrame([{}, {}], schema=dict(schema))
+    )
+    try:
+        out = probe.lazy().select(expr.alias("__out")).collect()
+    except Exception as exc:
+        raise where.error(f"{key!r}: {sql!r} does not type-check: {_first_line(exc)}",
+                          line) from None
+    if out.height != probe.height:
+        raise where.error(f"{key!r}: {sql!r} aggregates rows; a row expression must "
+                          "give one value per row", line)
+    if boolean and out.schema["__out"] != pl.Boolean:
+        raise where.error(f"{key!r}: {sql!r} must be a boolean condition, "
+                          f"not {out.schema['__out']}", line)
+    return expr
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+# --- loading ------------------------------------------------------------------------
+
+
+def default_rules_dir() -> Path:
+    """The packaged rules (inside the wheel), or the repo's ``rules/`` in a checkout."""
+    packaged = Path(str(resources.files("reconcile") / "_data" / "rules"))
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parent.parent / "rules"
+
+
+def rule_files(paths: Iterable[Path]) -> list[Path]:
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files.extend(sorted(p for p in path.iterdir() if p.suffix in {".yaml", ".yml"}))
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise RuleError("no such rule file or directory", path=path, line=None)
+    return files
+
+
+def load_rules(paths: Iterable[Path]) -> list[Rule]:
+    """Load, validate and compile every rule; ids must be unique across files."""
+    rules: list[Rule] = []
+    seen: dict[str, Where] = {}
+    for path in rule_files(paths):
+        for rule in load_rule_file(path):
+            if rule.id in seen:
+                first = seen[rule.id]
+                raise rule.where.error(
+                    f"duplicate rule id (first defined at {first.path}:{first.line})")
+            seen[rule.id] = rule.where
+            rules.append(rule)
+    return rules
+
+
+def load_rule_file(path: Path) -> list[Rule]:
+    where = Where(path, None, None)
+    try:
+        doc = yamlio.load(path)
+    except yamlio.YamlSyntaxError as exc:
+        raise where.error(str(exc), exc.line) from None
+    except OSError as exc:
+        raise where.error(f"cannot read: {exc}") from None
+    if not isinstance(doc, Mapping) or "rules" not in doc:
+        raise where.error("a rule file is a mapping with a 'rules:' list", yamlio.line_of(doc))
+    extra = yamlio.unknown_keys(doc, {"rules"})
+    if extra:
+        raise where.error(f"unknown top-level key(s): {', '.join(extra)}",
+                          yamlio.line_of(doc, extra[0]))
+    items = doc["rules"]
+    if not isinstance(items, list):
+        raise where.error("'rules:' must be a list", yamlio.line_of(doc, "rules"))
+    return [compile_rule(item, Where(path, yamlio.line_of(items, i), None))
+            for i, item in enumerate(items)]
+
+
+def compile_rule(raw: Any, where: Where) -> Rule:
+    from reconcile.rule_types import RULE_TYPES
+
+    if not isinstance(raw, Mapping):
+        raise where.error("a rule must be a mapping")
+    rule_id = raw.get("id")
+    if not isinstance(rule_id, str) or not _ID.match(rule_id):
+        raise where.error("'id' must be lower-case letters, digits, '.', '_' or '-' "
+                          f"(got {rule_id!r})", yamlio.line_of(raw, "id"))
+    where = Where(where.path, where.line, rule_id)
+    kind = raw.get("type")
+    if kind not in RULE_TYPES:
+        raise where.error(f"'type' must be one of {', '.join(sorted(RULE_TYPES))} "
+                          f"(got {kind!r})", yamlio.line_of(raw, "type"))
+    rule_type = RULE_TYPES[kind]
+    extra = yamlio.unknown_keys(raw, COMMON_KEYS | rule_type.keys)
+    if extra:
+        raise where.error(f"unknown key(s) for a {kind} rule: {', '.join(extra)}",
+                          yamlio.line_of(raw, extra[0]))
+    title = raw.get("title")
+    if not isinstance(title, str) or not title.strip():
+        raise where.error("'title' is required", yamlio.line_of(raw))
+    severity = raw.get("severity", "error")
+    if severity not in SEVERITIES:
+        raise where.error(f"'severity' must be one of {', '.join(SEVERITIES)} "
+                          f"(got {severity!r})", yamlio.line_of(raw, "severity"))
+    scope = _scope(raw, where, pairwise=rule_type.pairwise)
+    filter_sql = raw.get("filter")
+    filt = None
+    if filter_sql is not None:
+        filt = compile_sql(filter_sql, where, "filter", boolean=True,
+                           line=yamlio.line_of(raw, "filter"))
+    check = rule_type.compile(raw, where)
+    return Rule(
+        id=rule_id, title=title.strip(), severity=severity, type=kind, scope=scope,
+        tolerance=_tolerance(raw.get("tolerance", 0), where, yamlio.line_of(raw, "tolerance")),
+        where=where, filter=filt, filter_sql=filter_sql, check=check,
+        description=str(raw.get("description") or "").strip(),
+    )
+
+
+def _names(value: Any, where: Where, key: str, line: int | None) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    raise where.error(f"{key!r} must be a name or a list of names", line)
+
+
+def _scope(raw: Mapping[str, Any], where: Where, *, pairwise: bool) -> Scope:
+    if pairwise:
+        if "applies_to" in raw:
+            raise where.error("cross-source rules use 'pairings:', not 'applies_to:'",
+                              yamlio.line_of(raw, "applies_to"))
+        value = raw.get("pairings", "all")
+        if value == "all":
+            return Scope(all_pairings=True)
+        return Scope(pairings=_names(value, where, "pairings", yamlio.line_of(raw, "pairings")))
+    if "pairings" in raw:
+        raise where.error("'pairings:' is only for compare and presence rules",
+                          yamlio.line_of(raw, "pairings"))
+    value = raw.get("applies_to", "all")
+    line = yamlio.line_of(raw, "applies_to")
+    if value == "all":
+        return Scope(all_sources=True)
+    if not isinstance(value, Mapping) or not value:
+        raise where.error("'applies_to' must be 'all' or {provider: ...} / {source: ...}", line)
+    extra = yamlio.unknown_keys(value, {"provider", "source"})
+    if extra:
+        raise where.error(f"unknown key(s) in applies_to: {', '.join(extra)}", line)
+    return Scope(
+        sources=_names(value["source"], where, "source", line) if "source" in value else (),
+        providers=_names(value["provider"], where, "provider", line)
+        if "provider" in value else (),
+    )
+
+
+def _tolerance(value: Any, where: Where, line: int | None) -> Tolerance:
+    def amount(v: Any) -> int:
+        if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+            raise where.error("'tolerance' is a whole, non-negative number of minor units "
+                              f"(got {v!r})", line)
+        return v
+
+    if isinstance(value, Mapping):
+        per = {str(k).upper(): amount(v) for k, v in value.items() if k != "default"}
+        return Tolerance(amount(value.get("default", 0)), per)
+    return Tolerance(amount(value))
+
+
+LINE_COLUMNS = frozenset(LINE_SCHEMA)

@@ -1,0 +1,271 @@
+"""Reading a configured source into canonical frames.
+
+* Provider sources replay a recording folder (``recording.py``) through the
+  provider's pure normalizer (``providers/``).
+* File sources read a ledger/ERP export (CSV, Parquet or JSON) through a column
+  mapping. ``amounts: major`` reads decimal strings in major units (converted
+  with the currency's exponent, rounding by the money policy, residues kept);
+  ``amounts: minor`` reads integers. A float money column in Parquet or JSON
+  numbers with a fraction are parsed exactly (never through float). A row
+  that cannot be read becomes a reject naming file and row.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from reconcile import money
+from reconcile.config import FileSpec, SourceConfig
+from reconcile.errors import InputDataError
+from reconcile.providers._base import Converter, Normalized, Reject, rfc3339
+from reconcile.providers.registry import NORMALIZERS
+from reconcile.recording import read_recording
+from reconcile.schema import (
+    INVOICE_SCHEMA,
+    LINE_SCHEMA,
+    QUANTITY_DTYPE,
+    UNIT_AMOUNT_DTYPE,
+    UTC_US,
+)
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """A source's canonical frames before validation, with what it could not read."""
+
+    name: str
+    provider: str
+    invoices: pl.DataFrame
+    lines: pl.DataFrame
+    normalized: Normalized  # rejects, residues, provided, counts
+
+
+def frame(rows: list[dict[str, Any]], schema: Mapping[str, pl.DataType]) -> pl.DataFrame:
+    """Rows (dicts with canonical keys) to a frame with exactly the canonical schema."""
+    if not rows:
+        return pl.DataFrame(schema=dict(schema))
+    return pl.DataFrame(rows, schema=dict(schema), strict=True, infer_schema_length=None)
+
+
+def load_source(cfg: SourceConfig) -> Loaded:
+    if cfg.provider == "file":
+        return _load_file_source(cfg)
+    assert cfg.recording is not None
+    provider, pages = read_recording(cfg.recording, cfg.name)
+    if provider != cfg.provider:
+        raise InputDataError(f"recording is of provider {provider!r}, config says "
+                             f"{cfg.provider!r}", source=cfg.name, location=str(cfg.recording))
+    out = NORMALIZERS[provider](pages, cfg.name, cfg.options)
+    for row in out.invoices:
+        row["source"] = cfg.name
+    for row in out.lines:
+        row["source"] = cfg.name
+    return Loaded(cfg.name, provider, frame(out.invoices, INVOICE_SCHEMA),
+                  frame(out.lines, LINE_SCHEMA), out)
+
+
+# --- files ------------------------------------------------------------------------
+
+
+def _read_table(spec: FileSpec, source: str) -> pl.DataFrame:
+    try:
+        if spec.format == "csv":
+            return pl.read_csv(spec.path, infer_schema=False, encoding="utf8-lossy")
+        if spec.format == "parquet":
+            return pl.read_parquet(spec.path)
+        with spec.path.open(encoding="utf-8-sig") as fh:
+            data = json.load(fh, parse_float=Decimal)
+    except FileNotFoundError:
+        raise InputDataError("file not found", source=source, location=str(spec.path)) from None
+    except (OSError, ValueError, pl.exceptions.PolarsError) as exc:
+        raise InputDataError(f"cannot read {spec.format}: {exc}", source=source,
+                             location=str(spec.path)) from None
+    if not isinstance(data, list) or not all(isinstance(r, Mapping) for r in data):
+        raise InputDataError("a JSON export must be a list of objects", source=source,
+                             location=str(spec.path))
+    # Everything as text: numbers keep their exact decimal spelling.
+    return pl.DataFrame([{k: None if v is None else str(v) for k, v in r.items()} for r in data],
+                        infer_schema_length=None)
+
+
+def _column(table: pl.DataFrame, spec: Any, canon: str, source: str, path: Path) -> pl.Series:
+    if isinstance(spec, Mapping):
+        return pl.Series(canon, [spec["value"]] * table.height)
+    if spec not in table.columns:
+        raise InputDataError(f"column {spec!r} (mapped to {canon}) is not in the file; it has "
+                             f"{', '.join(table.columns)}", source=source, location=str(path))
+    series = table.get_column(spec)
+    if series.dtype.is_float():
+        raise InputDataError(f"column {spec!r} is binary floating point; export money and "
+                             "quantities as decimal or text", source=source, location=str(path))
+    return series.alias(canon)
+
+
+class _RowErrors:
+    def __init__(self, source: str, path: Path, offset: int) -> None:
+        self.source, self.path, self.offset = source, path, offset
+        self.bad: dict[int, str] = {}
+
+    def add(self, row: int, message: str) -> None:
+        self.bad.setdefault(row, message)
+
+    def rejects(self, ids: list[Any]) -> list[Reject]:
+        return [Reject(self.source, f"{self.path} row {row + self.offset}", msg,
+                       str(ids[row]) if ids[row] is not None else None)
+                for row, msg in sorted(self.bad.items())]
+
+
+def _convert(table: pl.DataFrame, spec: FileSpec, schema: Mapping[str, pl.DataType],
+             source: str, conv: Converter, errors: _RowErrors) -> dict[str, pl.Series]:
+    cols = {c: _column(table, s, c, source, spec.path) for c, s in spec.columns.items()}
+    ids = cols["invoice_id"].cast(pl.String).to_list() if "invoice_id" in cols else \
+        [None] * table.height
+    currencies = (cols["currency"].cast(pl.String).str.strip_chars().str.to_uppercase()
+                  if "currency" in cols else pl.Series([None] * table.height, dtype=pl.String))
+    out: dict[str, pl.Series] = {}
+    for canon, series in cols.items():
+        dtype = schema[canon]
+        if canon == "currency":
+            out[canon] = currencies
+        elif dtype == pl.Int64() and spec.amounts == "minor" and series.dtype.is_integer():
+            out[canon] = series.cast(pl.Int64)
+        elif dtype == pl.Int64() and canon != "line_no":
+            values = []
+            for row, (raw, cur) in enumerate(zip(series.cast(pl.String).to_list(),
+                                                 currencies.to_list(), strict=True)):
+                if raw is None or raw.strip() == "":
+                    values.append(None)
+                    continue
+                try:
+                    if spec.amounts == "minor":
+                        values.append(money.minor_int(raw))
+                    else:
+                        values.append(conv(raw, cur or "", str(ids[row]), canon))
+                except (money.MoneyError, ValueError) as exc:
+                    errors.add(row, f"{canon} {raw!r}: {exc}")
+                    values.append(None)
+            out[canon] = pl.Series(canon, values, pl.Int64)
+        elif dtype == UTC_US:
+            out[canon] = _instants(series, canon, errors)
+        elif dtype in (QUANTITY_DTYPE, UNIT_AMOUNT_DTYPE):
+            out[canon] = _decimals(series, canon, dtype, errors)
+        else:
+            out[canon] = series.cast(dtype)
+    return out
+
+
+def _instants(series: pl.Series, canon: str, errors: _RowErrors) -> pl.Series:
+    if series.dtype == pl.Datetime or series.dtype == pl.Date:
+        s = series.cast(pl.Datetime("us"))
+        return s.dt.replace_time_zone("UTC") if s.dtype.time_zone is None else \
+            s.dt.convert_time_zone("UTC")
+    values = []
+    for row, raw in enumerate(series.cast(pl.String).to_list()):
+        if raw is None or not raw.strip():
+            values.append(None)
+            continue
+        text = raw.strip()
+        if len(text) == 10:
+            text += "T00:00:00Z"
+        elif "Z" not in text.upper() and "+" not in text[10:] and "-" not in text[10:]:
+            text += "Z"  # a naive timestamp in an export is taken as UTC
+        try:
+            values.append(rfc3339(text.replace(" ", "T"), canon))
+        except ValueError as exc:
+            errors.add(row, str(exc))
+            values.append(None)
+    return pl.Series(canon, values, UTC_US)
+
+
+def _decimals(series: pl.Series, canon: str, dtype: pl.DataType, errors: _RowErrors) -> pl.Series:
+    values = []
+    for row, raw in enumerate(series.cast(pl.String).to_list()):
+        try:
+            values.append(None if raw is None or not raw.strip() else money.to_decimal(raw))
+        except money.MoneyError as exc:
+            errors.add(row, f"{canon}: {exc}")
+            values.append(None)
+    return pl.Series(canon, values, dtype)
+
+
+def _canonical(table: pl.DataFrame, spec: FileSpec, schema: Mapping[str, pl.DataType],
+               name: str, conv: Converter, offset: int) -> tuple[pl.DataFrame, list[Reject]]:
+    errors = _RowErrors(name, spec.path, offset)
+    cols = _convert(table, spec, schema, name, conv, errors)
+    height = table.height
+    refs = pl.Series("record_ref", [f"{spec.path.name} row {i + offset}" for i in range(height)])
+    base = {c: pl.Series(c, [None] * height, dtype) for c, dtype in schema.items()}
+    base.update(cols)
+    base["source"] = pl.Series("source", [name] * height, pl.String)
+    base["record_ref"] = refs
+    if schema is INVOICE_SCHEMA and "status" not in cols:
+        base["status"] = pl.Series("status", ["unknown"] * height, pl.String)
+    result = pl.DataFrame([base[c].alias(c) for c in schema])
+    ids = result.get_column("invoice_id").to_list()
+    rejects = errors.rejects(ids)
+    if errors.bad:
+        keep = pl.Series([i not in errors.bad for i in range(height)])
+        result = result.filter(keep)
+    return result, rejects
+
+
+def _load_file_source(cfg: SourceConfig) -> Loaded:
+    assert cfg.invoices is not None
+    out = Normalized(has_lines=cfg.lines is not None)
+    conv = Converter(cfg.name, None, out.residues)
+    # CSV rows are numbered as a spreadsheet shows them: header is row 1.
+    offset = 2 if cfg.invoices.format == "csv" else 0
+    table = _read_table(cfg.invoices, cfg.name)
+    invoices, rejects = _canonical(table, cfg.invoices, INVOICE_SCHEMA, cfg.name, conv, offset)
+    out.rejects.extend(rejects)
+    out.records_read = table.height
+    out.provided = frozenset(cfg.invoices.columns) | {"source", "status", "record_ref"}
+    lines = pl.DataFrame(schema=LINE_SCHEMA)
+    if cfg.lines is not None:
+        lines = _load_lines(cfg, cfg.lines, conv, out)
+    return Loaded(cfg.name, "file", invoices, lines, out)
+
+
+def _load_lines(cfg: SourceConfig, spec: FileSpec, conv: Converter, out: Normalized) \
+        -> pl.DataFrame:
+    table = _read_table(spec, cfg.name)
+    derive = "amount_minor" not in spec.columns
+    if derive and not {"unit_amount", "quantity"} <= set(spec.columns):
+        raise InputDataError("lines need 'amount_minor', or 'unit_amount' and 'quantity' to "
+                             "derive it", source=cfg.name, location=str(spec.path))
+    mapping = dict(spec.columns)
+    unit_spec = mapping.pop("unit_amount", None) if derive else None
+    offset = 2 if spec.format == "csv" else 0
+    core = FileSpec(spec.path, spec.format, mapping, spec.amounts)
+    lines, rejects = _canonical(table, core, LINE_SCHEMA, cfg.name, conv, offset)
+    if derive:
+        # amount = unit price × quantity, exact, then rounded once by the money policy.
+        unit = _column(table, unit_spec, "unit_amount", cfg.name, spec.path).cast(pl.String)
+        amounts, units = [], []
+        bad_rows = {int(r.rsplit(" ", 1)[1]) - offset for r in (x.location for x in rejects)}
+        good = [i for i in range(table.height) if i not in bad_rows]
+        for i, (u, q, cur, inv) in enumerate(zip(
+                [unit[i] for i in good], lines["quantity"].to_list(),
+                lines["currency"].to_list(), lines["invoice_id"].to_list(), strict=True)):
+            try:
+                exact = money.to_decimal(u) * (q if q is not None else Decimal(1))
+                scale = money.exponent(cur) if spec.amounts == "major" else 0
+                units.append(money.to_decimal(u).scaleb(scale))
+                amounts.append(conv(exact, cur, str(inv), "amount_minor") if scale
+                               else money.minor_int(exact))
+            except (money.MoneyError, ValueError) as exc:
+                raise InputDataError(f"row {good[i] + offset}: {exc}", source=cfg.name,
+                                     location=str(spec.path)) from None
+        lines = lines.with_columns(pl.Series("amount_minor", amounts, pl.Int64),
+                                   pl.Series("unit_amount", units, UNIT_AMOUNT_DTYPE))
+    lines = lines.with_columns(pl.int_range(pl.len()).over("invoice_id").cast(pl.Int32)
+                               .alias("line_no")) if "line_no" not in spec.columns else lines
+    out.rejects.extend(rejects)
+    return lines
