@@ -192,3 +192,12 @@ def provider_minor_to_iso(minor: int, currency: str, provider: str) -> int:
             f"{minor} {currency} in {provider}'s minor units is not a whole ISO minor unit"
         )
     return _checked(quotient)
+
+
+def round_minor_expr(expr: pl.Expr) -> pl.Expr:
+    """An exact (decimal) minor-unit expression rounded to Int64 by the money policy.
+
+    Used where rules sum exact line values (``unit_amount * quantity``): the sum
+    is rounded once, half away from zero, like :func:`major_to_minor`.
+    """
+    return expr.round(0, mode="half_away_from_zero").cast(pl.Int64)

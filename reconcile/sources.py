@@ -125,8 +125,8 @@ class _RowErrors:
 def _convert(table: pl.DataFrame, spec: FileSpec, schema: Mapping[str, pl.DataType],
              source: str, conv: Converter, errors: _RowErrors) -> dict[str, pl.Series]:
     cols = {c: _column(table, s, c, source, spec.path) for c, s in spec.columns.items()}
-    ids = cols["invoice_id"].cast(pl.String).to_list() if "invoice_id" in cols else \
-        [None] * table.height
+    ids = cols["invoice_id"].cast(pl.String) if "invoice_id" in cols else \
+        pl.Series([None] * table.height, dtype=pl.String)
     currencies = (cols["currency"].cast(pl.String).str.strip_chars().str.to_uppercase()
                   if "currency" in cols else pl.Series([None] * table.height, dtype=pl.String))
     out: dict[str, pl.Series] = {}
@@ -155,7 +155,11 @@ def _convert(table: pl.DataFrame, spec: FileSpec, schema: Mapping[str, pl.DataTy
         elif dtype == UTC_US:
             out[canon] = _instants(series, canon, errors)
         elif dtype in (QUANTITY_DTYPE, UNIT_AMOUNT_DTYPE):
-            out[canon] = _decimals(series, canon, dtype, errors)
+            scales = None
+            if canon == "unit_amount" and spec.amounts == "major":
+                # unit_amount is kept exact in minor units, like every amount.
+                scales = [_exponent_or_none(c) for c in currencies.to_list()]
+            out[canon] = _decimals(series, canon, dtype, errors, scales)
         else:
             out[canon] = series.cast(dtype)
     return out
@@ -184,11 +188,27 @@ def _instants(series: pl.Series, canon: str, errors: _RowErrors) -> pl.Series:
     return pl.Series(canon, values, UTC_US)
 
 
-def _decimals(series: pl.Series, canon: str, dtype: pl.DataType, errors: _RowErrors) -> pl.Series:
+def _exponent_or_none(code: str | None) -> int | None:
+    try:
+        return money.exponent(code or "")
+    except money.MoneyError:
+        return None
+
+
+def _decimals(series: pl.Series, canon: str, dtype: pl.DataType, errors: _RowErrors,
+              scales: list[int | None] | None = None) -> pl.Series:
     values = []
     for row, raw in enumerate(series.cast(pl.String).to_list()):
         try:
-            values.append(None if raw is None or not raw.strip() else money.to_decimal(raw))
+            if raw is None or not raw.strip():
+                values.append(None)
+                continue
+            value = money.to_decimal(raw)
+            if scales is not None:
+                if scales[row] is None:
+                    raise money.MoneyError("unknown currency: cannot scale to minor units")
+                value = value.scaleb(scales[row])
+            values.append(value)
         except money.MoneyError as exc:
             errors.add(row, f"{canon}: {exc}")
             values.append(None)
@@ -200,17 +220,21 @@ def _canonical(table: pl.DataFrame, spec: FileSpec, schema: Mapping[str, pl.Data
     errors = _RowErrors(name, spec.path, offset)
     cols = _convert(table, spec, schema, name, conv, errors)
     height = table.height
-    refs = pl.Series("record_ref", [f"{spec.path.name} row {i + offset}" for i in range(height)])
-    base = {c: pl.Series(c, [None] * height, dtype) for c, dtype in schema.items()}
-    base.update(cols)
-    base["source"] = pl.Series("source", [name] * height, pl.String)
-    base["record_ref"] = refs
-    if schema is INVOICE_SCHEMA and "status" not in cols:
-        base["status"] = pl.Series("status", ["unknown"] * height, pl.String)
-    result = pl.DataFrame([base[c].alias(c) for c in schema])
-    ids = result.get_column("invoice_id").to_list()
-    rejects = errors.rejects(ids)
+    frame_ = pl.DataFrame([cols[c] for c in cols]) if cols else pl.DataFrame(height=height)
+    if frame_.width == 0:
+        frame_ = pl.DataFrame({"__n": pl.zeros(height, eager=True)})
+    defaults = {"source": pl.lit(name, pl.String),
+                "record_ref": pl.format("{} row {}", pl.lit(spec.path.name),
+                                        pl.int_range(pl.len()) + offset)}
+    if schema is INVOICE_SCHEMA:
+        defaults["status"] = pl.lit("unknown", pl.String)
+    result = frame_.select([
+        pl.col(c).cast(dtype) if c in cols
+        else defaults.get(c, pl.lit(None)).cast(dtype).alias(c)
+        for c, dtype in schema.items()])
+    rejects: list[Reject] = []
     if errors.bad:
+        rejects = errors.rejects(result.get_column("invoice_id").to_list())
         keep = pl.Series([i not in errors.bad for i in range(height)])
         result = result.filter(keep)
     return result, rejects

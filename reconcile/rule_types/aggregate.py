@@ -1,6 +1,9 @@
 """Aggregate: line items summed per invoice must equal a header field.
 
-``sum`` is a SQL expression over line columns (default ``amount_minor``);
+``sum`` is a SQL expression over line columns (default ``amount_minor``, each
+line already in minor units); ``unit_amount * quantity`` sums the exact line
+values and rounds the sum once by the money policy, which is how an invoice
+whose lines carry sub-cent precision is checked at the cent;
 ``lines_filter`` selects the lines that count (e.g. charge lines only). An
 invoice without any counted line sums to zero.
 """
@@ -14,6 +17,7 @@ from typing import Any, ClassVar
 import polars as pl
 
 from reconcile import yamlio
+from reconcile.money import round_minor_expr
 from reconcile.rule_types._common import SourceData, evaluated, money
 from reconcile.schema import INVOICE_SCHEMA, LINE_SCHEMA
 
@@ -54,7 +58,7 @@ class Aggregate:
         if self.lines_filter is not None:
             lines = lines.filter(self.lines_filter)
         sums = lines.group_by("invoice_id").agg(
-            self.total.sum().cast(pl.Int64).alias("__sum"))
+            round_minor_expr(self.total.sum()).alias("__sum"))
         joined = src.invoices.join(sums, on="invoice_id", how="left").with_columns(
             pl.col("__sum").fill_null(0))
         delta = pl.col(self.field) - pl.col("__sum")
