@@ -1,0 +1,208 @@
+"""Each rule type on tiny inline frames, through the engine (one plan, collected once)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import polars as pl
+
+from reconcile import engine
+from reconcile.matching import KeyNormalization, Pairing, Side, match
+from reconcile.rule_types._common import SourceData
+from reconcile.ruleset import load_rules
+from reconcile.schema import INVOICE_SCHEMA, LINE_SCHEMA
+
+
+def invoices(source: str, rows: list[dict[str, Any]]) -> pl.DataFrame:
+    full = [{"source": source, "status": "open", "record_ref": f"row {i}", **r}
+            for i, r in enumerate(rows)]
+    return pl.DataFrame(full, schema=INVOICE_SCHEMA)
+
+
+def src(name: str, rows: list[dict[str, Any]], provided: set[str], lines: list[dict] = (),
+        provider: str = "test") -> SourceData:
+    inv = invoices(name, rows)
+    line_frame = pl.DataFrame([{"source": name, "record_ref": "l", **r} for r in lines],
+                              schema=LINE_SCHEMA)
+    return SourceData(name, provider, inv.unique("invoice_id", keep="first",
+                                                 maintain_order=True).lazy(),
+                      inv.lazy(), line_frame.lazy(),
+                      frozenset(provided | {"source", "invoice_id", "currency", "status"}),
+                      bool(lines))
+
+
+def rules(write, text: str):
+    return load_rules([write("r.yaml", "rules:\n" + text)])
+
+
+def test_expression_with_tolerance_absorbs_and_reports(write) -> None:
+    rs = rules(write, """
+  - id: id.total
+    title: total = subtotal + tax
+    type: expression
+    field: total_minor
+    expect: subtotal_minor + tax_minor
+    tolerance: {default: 0, JPY: 1}
+""")
+    s = src("s", [
+        {"invoice_id": "a", "currency": "USD", "subtotal_minor": 100, "tax_minor": 10,
+         "total_minor": 110},
+        {"invoice_id": "b", "currency": "USD", "subtotal_minor": 100, "tax_minor": 10,
+         "total_minor": 111},
+        {"invoice_id": "c", "currency": "JPY", "subtotal_minor": 100, "tax_minor": 10,
+         "total_minor": 111},
+        {"invoice_id": "d", "currency": "USD", "subtotal_minor": None, "tax_minor": 10,
+         "total_minor": 111},
+    ], {"subtotal_minor", "tax_minor", "total_minor"})
+    res = engine.evaluate(rs, [s], [])
+    f = res.findings
+    assert f["invoice_id"].to_list() == ["b"]
+    row = f.row(0, named=True)
+    assert (row["delta_minor"], row["expected"], row["actual"]) == (1, "1.10 USD", "1.11 USD")
+    assert "a difference of 0.01 USD" in row["message"]
+    stats = res.stats.row(0, named=True)
+    assert (stats["checked"], stats["failed"], stats["not_applicable_rows"],
+            stats["absorbed"]) == (4, 1, 1, 1)
+    assert res.absorbed.select("currency", "absorbed", "absorbed_minor").rows() == [("JPY", 1, 1)]
+
+
+def test_rule_is_not_applicable_where_inputs_are_missing(write) -> None:
+    rs = rules(write, """
+  - id: id.total
+    title: t
+    type: expression
+    field: total_minor
+    expect: subtotal_minor - discount_minor
+""")
+    f5 = src("f5", [{"invoice_id": "x", "currency": "USD", "total_minor": 5}], {"total_minor"})
+    res = engine.evaluate(rs, [f5], [])
+    assert res.findings.is_empty()
+    (cov,) = res.coverage
+    assert not cov.applicable and cov.missing == ("discount_minor", "subtotal_minor")
+    assert res.stats.is_empty()
+
+
+def test_boolean_assert_and_filter(write) -> None:
+    rs = rules(write, """
+  - id: pos
+    title: non-void invoices are positive
+    type: expression
+    filter: "status <> 'void'"
+    assert: "total_minor > 0"
+""")
+    s = src("s", [{"invoice_id": "a", "currency": "USD", "total_minor": -5},
+                  {"invoice_id": "b", "currency": "USD", "total_minor": -5, "status": "void"}],
+            {"total_minor"})
+    res = engine.evaluate(rs, [s], [])
+    assert res.findings["invoice_id"].to_list() == ["a"]
+
+
+def test_aggregate_lines_sum_with_filter(write) -> None:
+    rs = rules(write, """
+  - id: lines
+    title: charge lines sum to subtotal
+    type: aggregate
+    lines_filter: "line_type <> 'credit'"
+    field: subtotal_minor
+""")
+    s = src("s", [{"invoice_id": "a", "currency": "USD", "subtotal_minor": 300},
+                  {"invoice_id": "b", "currency": "USD", "subtotal_minor": 300},
+                  {"invoice_id": "c", "currency": "USD", "subtotal_minor": 0}],
+            {"subtotal_minor"},
+            lines=[{"invoice_id": "a", "line_no": 0, "line_type": "x", "amount_minor": 300,
+                    "currency": "USD"},
+                   {"invoice_id": "a", "line_no": 1, "line_type": "credit",
+                    "amount_minor": -50, "currency": "USD"},
+                   {"invoice_id": "b", "line_no": 0, "line_type": "x", "amount_minor": 200,
+                    "currency": "USD"}])
+    res = engine.evaluate(rs, [s], [])
+    assert res.findings.select("invoice_id", "delta_minor").rows() == [("b", 100)]
+
+
+def _pair(left: SourceData, right: SourceData, lkey: str = "invoice_id",
+          rkey: str = "invoice_id", case: str | None = None):
+    pairing = Pairing("p", Side(left.name, lkey), Side(right.name, rkey),
+                      KeyNormalization(case=case))
+    return match(pairing, left, right)
+
+
+def test_compare_and_presence_across_a_pairing(write) -> None:
+    rs = rules(write, """
+  - id: total
+    title: totals agree
+    type: compare
+    field: total_minor
+  - id: cur
+    title: currency agrees
+    type: compare
+    field: currency
+  - id: present
+    title: present on both sides
+    type: presence
+""")
+    left = src("stripe", [
+        {"invoice_id": "in_1", "currency": "USD", "total_minor": 100},
+        {"invoice_id": "in_2", "currency": "JPY", "total_minor": 125000},
+        {"invoice_id": "in_3", "currency": "EUR", "total_minor": 5},
+    ], {"total_minor"})
+    right = src("ledger", [
+        {"invoice_id": "JE-1", "external_ref": " IN_1 ", "currency": "USD", "total_minor": 100},
+        {"invoice_id": "JE-2", "external_ref": "in_2", "currency": "USD", "total_minor": 1250},
+        {"invoice_id": "JE-9", "external_ref": "in_9", "currency": "USD", "total_minor": 1},
+    ], {"total_minor", "external_ref"})
+    res = engine.evaluate(rs, [left, right], [_pair(left, right, rkey="external_ref",
+                                                    case="lower")])
+    got = res.findings.select("rule_id", "source", "invoice_id", "counterpart_invoice_id",
+                              "delta_minor").rows()
+    assert sorted(got, key=str) == sorted([
+        ("total", "stripe", "in_2", "JE-2", 1250 - 125000),
+        ("cur", "stripe", "in_2", "JE-2", None),
+        ("present", "stripe", "in_3", None, None),
+        ("present", "ledger", "JE-9", None, None),
+    ], key=str)
+    cur = res.findings.filter(pl.col("rule_id") == "cur").row(0, named=True)
+    assert (cur["expected"], cur["actual"]) == ("JPY", "USD")
+
+
+def test_uniqueness_reports_each_duplicated_key_once(write) -> None:
+    rs = rules(write, """
+  - id: uniq
+    title: references unique
+    type: uniqueness
+    key: external_ref
+""")
+    s = src("ledger", [
+        {"invoice_id": "JE-1", "external_ref": "A", "currency": "USD"},
+        {"invoice_id": "JE-2", "external_ref": "A", "currency": "USD"},
+        {"invoice_id": "JE-3", "external_ref": "B", "currency": "USD"},
+        {"invoice_id": "JE-4", "external_ref": None, "currency": "USD"},
+    ], {"external_ref"})
+    res = engine.evaluate(rs, [s], [])
+    (row,) = res.findings.to_dicts()
+    assert (row["invoice_id"], row["actual"]) == ("JE-1", "2")
+    assert "JE-1, JE-2" in row["message"]
+
+
+def test_validity_flags_inactive_codes(write) -> None:
+    rs = rules(write, """
+  - id: cur
+    title: iso
+    type: validity
+    field: currency
+""")
+    s = src("s", [{"invoice_id": "a", "currency": "USD"}, {"invoice_id": "b", "currency": "UDS"},
+                  {"invoice_id": "c", "currency": "XAU"}], set())
+    res = engine.evaluate(rs, [s], [])
+    assert res.findings["invoice_id"].to_list() == ["b", "c"]
+
+
+def test_finding_ids_are_stable_and_unique(write) -> None:
+    rs = rules(write, """
+  - id: cur
+    title: iso
+    type: validity
+""")
+    s = src("s", [{"invoice_id": i, "currency": "ZZZ"} for i in "abc"], set())
+    first = engine.evaluate(rs, [s], []).findings["finding_id"].to_list()
+    again = engine.evaluate(rs, [s], []).findings["finding_id"].to_list()
+    assert first == again and len(set(first)) == 3
