@@ -69,7 +69,8 @@ def _slug(check: str) -> str:
 
 def _schema_findings(source: str, rows: pl.DataFrame, failures: pl.DataFrame,
                      prefix: str) -> pl.DataFrame:
-    """One finding per failing (row, column, check); rows come from the quarantined frame."""
+    """One finding per failing (row, column, check); ``rows`` is the frame that was validated
+    (failure row numbers index into it)."""
     if failures.is_empty():
         return schema.empty_findings().drop("finding_id")
     indexed = rows.with_row_index("__row")
@@ -78,9 +79,10 @@ def _schema_findings(source: str, rows: pl.DataFrame, failures: pl.DataFrame,
                        "record_ref").unique("row"),
         on="row", how="left")
     return joined.select(
-        pl.concat_str([pl.lit(f"schema.{prefix}"), pl.col("column"),
-                       pl.col("check").map_elements(_slug, return_dtype=pl.String)],
-                      separator=".").str.replace_all(r"\.<row>\.", ".row.").alias("rule_id"),
+        pl.concat_str([pl.lit(f"schema.{prefix}"),
+                       pl.col("column").replace("<row>", "row"), pl.lit("."),
+                       pl.col("check").map_elements(_slug, return_dtype=pl.String)]
+                      ).alias("rule_id"),
         pl.lit("schema").alias("rule_type"), pl.lit("error").alias("severity"),
         pl.lit(source).alias("source"), pl.col("invoice_id"),
         pl.lit(None, pl.String).alias("counterpart_source"),
@@ -116,8 +118,8 @@ def _prepare(cfg: Config, loaded: Loaded) -> tuple[SourceData, SourceSummary, pl
     lines = schema.validate_lines(loaded.lines)
     findings = pl.concat([
         _reject_findings(out.rejects),
-        _schema_findings(loaded.name, inv.quarantined, inv.failures, ""),
-        _schema_findings(loaded.name, lines.quarantined, lines.failures, "line."),
+        _schema_findings(loaded.name, loaded.invoices, inv.failures, ""),
+        _schema_findings(loaded.name, loaded.lines, lines.failures, "line."),
     ])
     valid = inv.valid
     if src_cfg.period_field != "none":

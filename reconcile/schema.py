@@ -250,11 +250,17 @@ def _validate(frame: pl.DataFrame, schema: object) -> Validated:
     return Validated(frame, pl.DataFrame(schema=_FAILURE_SCHEMA), frame.clear())
 
 
+#: Provided columns that must then be filled on every row: the money a rule
+#: computes with, and the record's identity. Descriptive columns (memo, names,
+#: numbers, dates) may be empty even where a source sends them.
+REQUIRED_WHEN_PROVIDED: Final = frozenset(MONEY_COLUMNS) | ALWAYS_PROVIDED
+
+
 def validate_invoices(frame: pl.DataFrame, provided: frozenset[str]) -> Validated:
-    """Validate canonical invoices; the columns the source *provides* must be non-null."""
+    """Validate canonical invoices; money columns the source *provides* must be non-null."""
     invoices_model, _, _ = _models()
     schema = invoices_model.to_schema()
-    required = {c: {"nullable": False} for c in provided if c in INVOICE_SCHEMA}
+    required = {c: {"nullable": False} for c in provided & REQUIRED_WHEN_PROVIDED}
     return _validate(frame, schema.update_columns(required) if required else schema)
 
 

@@ -206,3 +206,15 @@ def test_finding_ids_are_stable_and_unique(write) -> None:
     first = engine.evaluate(rs, [s], []).findings["finding_id"].to_list()
     again = engine.evaluate(rs, [s], []).findings["finding_id"].to_list()
     assert first == again and len(set(first)) == 3
+
+
+def test_uniqueness_on_invoice_id_itself(write) -> None:
+    rs = rules(write, """
+  - id: uniq
+    title: ids unique
+    type: uniqueness
+""")
+    s = src("s", [{"invoice_id": "a", "currency": "USD"}, {"invoice_id": "a", "currency": "USD"},
+                  {"invoice_id": "b", "currency": "USD"}], set())
+    res = engine.evaluate(rs, [s], [])
+    assert res.findings.select("invoice_id", "actual").rows() == [("a", "2")]

@@ -40,10 +40,10 @@ class Uniqueness:
     def evaluate(self, rule: Any, src: SourceData) -> pl.LazyFrame:
         groups = (
             src.all_invoices.filter(pl.col(self.key).is_not_null())
-            .group_by(self.key)
+            .group_by(pl.col(self.key).alias("__key"))
             .agg(
                 pl.col("source").first(),
-                pl.col("invoice_id").first(),
+                pl.col("invoice_id").first().alias("__first_id"),
                 pl.col("currency").first(),
                 pl.col("record_ref").first(),
                 pl.len().alias("__n"),
@@ -55,10 +55,10 @@ class Uniqueness:
 
     def render(self, rule: Any, failed: pl.LazyFrame) -> pl.LazyFrame:
         return evaluated(
-            failed, source=pl.col("source"), invoice_id=pl.col("invoice_id"),
+            failed, source=pl.col("source"), invoice_id=pl.col("__first_id"),
             field=self.key, currency=pl.col("currency"), location=pl.col("record_ref"),
             ok=pl.col("ok"), expected=pl.lit("1"), actual=pl.col("__n").cast(pl.String),
             message=pl.format("{} has {} records with {} = {}: {}.", pl.col("source"),
-                              pl.col("__n"), pl.lit(self.key), pl.col(self.key),
+                              pl.col("__n"), pl.lit(self.key), pl.col("__key"),
                               pl.col("__ids")),
         )

@@ -1,0 +1,164 @@
+"""The CLI as a user runs it: a real subprocess, exit codes, files written."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+from click.testing import CliRunner
+
+from reconcile import cli
+
+BOOKS = """id,ref,cur,amount,customer,memo
+JE-1,in_1,USD,10.00,Smith & Sons | <Retail>,"a | b *c*"
+JE-2,in_2,JPY,125000,Tanaka,
+JE-3,in_3,KWD,12.345,Gulf Co,
+"""
+BILLING = """id,cur,amount
+in_1,USD,10.00
+in_2,JPY,125000
+in_3,KWD,12.345
+"""
+
+
+def config(write, books: str = BOOKS, billing: str = BILLING, extra: str = "") -> Path:
+    write("books.csv", books)
+    write("billing.csv", billing)
+    return write("close.yaml", f"""
+name: Test close
+period: {{start: 2026-10-01, end: 2026-11-01}}
+sources:
+  books:
+    provider: file
+    path: books.csv
+    columns: {{invoice_id: id, external_ref: ref, currency: cur, total_minor: amount,
+               customer_name: customer, memo: memo}}
+  billing:
+    provider: file
+    path: billing.csv
+    columns: {{invoice_id: id, currency: cur, total_minor: amount}}
+pairings:
+  - name: billing-books
+    left: {{source: billing, key: invoice_id}}
+    right: {{source: books, key: external_ref}}
+{extra}""")
+
+
+def reconcile(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "reconcile", *map(str, args)], cwd=cwd,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_clean_run_exits_0_and_writes_everything(write, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    proc = reconcile("run", config(write), "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    names = {p.name for p in out.iterdir()}
+    assert names == {"findings.json", "findings.csv", "findings.parquet", "report.html",
+                     "report.md", "summary.json"}
+    assert json.loads((out / "findings.json").read_text()) == []
+    summary = json.loads((out / "summary.json").read_text())
+    totals = {(c["source"], c["currency"]): c["total"] for c in summary["control_totals"]}
+    assert totals[("books", "KWD")] == "12.345" and totals[("books", "JPY")] == "125,000"
+    assert summary["status"] == "clean"
+
+
+def test_findings_exit_1_and_fail_on_never(write, tmp_path: Path) -> None:
+    cfg = config(write, billing=BILLING.replace("125000", "125001"))
+    proc = reconcile("run", cfg, "--out", tmp_path / "o1")
+    assert proc.returncode == 1, proc.stderr
+    findings = pl.read_parquet(tmp_path / "o1" / "findings.parquet")
+    assert findings.select("rule_id", "invoice_id", "delta_minor").rows() == [
+        ("xsrc.total_agrees", "in_2", -1)]
+    assert reconcile("run", cfg, "--out", tmp_path / "o2", "--fail-on", "never").returncode == 0
+
+
+def test_report_escapes_untrusted_text(write, tmp_path: Path) -> None:
+    cfg = config(write, billing=BILLING.replace("in_1,USD,10.00", "in_1,USD,10.01"))
+    out = tmp_path / "out"
+    reconcile("run", cfg, "--out", out)
+    html = (out / "report.html").read_text()
+    assert "<Retail>" not in html  # autoescape: customer names are untrusted input
+    assert "http://" not in html.replace("http://www.w3.org", "") and "https://" not in html
+    md = (out / "report.md").read_text()
+    assert "in\\_1" in md  # Markdown metacharacters escaped in cells
+
+
+def test_same_input_same_bytes(write, tmp_path: Path) -> None:
+    cfg = config(write, billing=BILLING.replace("125000", "99"))
+    reconcile("run", cfg, "--out", tmp_path / "a")
+    reconcile("run", cfg, "--out", tmp_path / "b")
+    for name in ("findings.json", "findings.csv", "findings.parquet"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+    for name in ("report.html", "report.md"):
+        a, b = ((tmp_path / d / name).read_text().splitlines() for d in "ab")
+        diff = [(x, y) for x, y in zip(a, b, strict=True) if x != y]
+        assert all("Prepared" in x or "generated" in x.lower() or "T" in x for x, _ in diff)
+        assert len(diff) <= 1
+
+
+def test_config_errors_exit_2_with_file_and_line(write, tmp_path: Path) -> None:
+    cfg = config(write, extra="colour: blue\n")
+    proc = reconcile("run", cfg, "--out", tmp_path / "o")
+    assert proc.returncode == 2
+    assert "close.yaml:" in proc.stderr and "colour" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def test_bad_rule_file_exits_2_before_reading_data(write, tmp_path: Path) -> None:
+    write("rules.yaml", "rules:\n  - id: r.one\n    title: t\n    type: expression\n"
+                        "    assert: \"totl_minor > 0\"\n")
+    cfg = config(write, books="not,even\ncsv", extra="rules: [rules.yaml]\n")
+    proc = reconcile("run", cfg, "--out", tmp_path / "o")
+    assert proc.returncode == 2
+    assert "rules.yaml:5: rule r.one" in proc.stderr and "totl_minor" in proc.stderr
+    check = reconcile("rules", "check", tmp_path / "rules.yaml")
+    assert check.returncode == 2 and "rules.yaml:5" in check.stderr
+
+
+def test_missing_input_exits_3(write, tmp_path: Path) -> None:
+    cfg = config(write)
+    (tmp_path / "books.csv").unlink()
+    proc = reconcile("run", cfg, "--out", tmp_path / "o")
+    assert proc.returncode == 3
+    assert "books" in proc.stderr and "books.csv" in proc.stderr
+    assert not (tmp_path / "o" / "report.html").exists()
+
+
+def test_bad_rows_become_findings_not_crashes(write, tmp_path: Path) -> None:
+    books = BOOKS + "JE-4,in_4,USD,ten dollars,X,\nJE-5,in_5,ZZZ,1.00,Y,\n" \
+                    "JE-6,in_6,USD,99999999999999999999.99,Z,\n"
+    proc = reconcile("run", config(write, books=books), "--out", tmp_path / "o")
+    assert proc.returncode == 1, proc.stderr
+    findings = json.loads((tmp_path / "o" / "findings.json").read_text())
+    unreadable = {f["invoice_id"]: f for f in findings if f["rule_id"] == "schema.unreadable_record"}
+    assert set(unreadable) == {"JE-4", "JE-5", "JE-6"}
+    assert "books.csv row 5" in unreadable["JE-4"]["location"]
+    assert "64-bit" in unreadable["JE-6"]["message"]
+    summary = json.loads((tmp_path / "o" / "summary.json").read_text())
+    books_summary = next(s for s in summary["sources"] if s["name"] == "books")
+    assert (books_summary["records_read"], books_summary["quarantined"]) == (6, 3)
+
+
+def test_rules_list_shows_the_default_pack() -> None:
+    proc = reconcile("rules", "list")
+    assert proc.returncode == 0
+    assert "commet.total_identity" in proc.stdout and "identities.yaml" in proc.stdout
+
+
+def test_internal_error_exits_4(monkeypatch: pytest.MonkeyPatch, write, tmp_path: Path) -> None:
+    from reconcile import pipeline
+
+    def boom(*_a, **_k):
+        raise ZeroDivisionError("simulated bug")
+
+    monkeypatch.setattr(pipeline, "run", boom)
+    result = CliRunner().invoke(cli.main, ["run", str(config(write)), "--out",
+                                           str(tmp_path / "o")])
+    assert result.exit_code == 4
+    assert "internal error" in result.output and "simulated bug" in result.output
