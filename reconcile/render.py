@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +20,9 @@ def md_cell(value: Any) -> str:
 
 
 def default_templates_dir() -> Path:
-    packaged = Path(str(resources.files("reconcile") / "_data" / "reports"))
-    if packaged.is_dir():
-        return packaged
-    return Path(__file__).resolve().parent.parent / "reports"
+    from reconcile.resources import packaged_path
+
+    return packaged_path("reports")
 
 
 def environment(templates: Path | None = None) -> Environment:

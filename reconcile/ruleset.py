@@ -18,13 +18,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
 from reconcile import yamlio
+from reconcile.resources import packaged_path
 from reconcile.errors import RuleError
 from reconcile.schema import INVOICE_SCHEMA, LINE_SCHEMA, SEVERITIES
 
@@ -170,11 +170,7 @@ def _first_line(exc: BaseException) -> str:
 
 
 def default_rules_dir() -> Path:
-    """The packaged rules (inside the wheel), or the repo's ``rules/`` in a checkout."""
-    packaged = Path(str(resources.files("reconcile") / "_data" / "rules"))
-    if packaged.is_dir():
-        return packaged
-    return Path(__file__).resolve().parent.parent / "rules"
+    return packaged_path("rules")
 
 
 def rule_files(paths: Iterable[Path]) -> list[Path]:
