@@ -1,0 +1,137 @@
+"""The bundled October 2026 close finds exactly the planted discrepancies, nothing else.
+
+The plant list is sample_data/expected_findings.json, written by
+sample_data/generate.py alongside the recordings and the ledger.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from reconcile import pipeline
+from tests.conftest import REPO
+
+SAMPLE = REPO / "sample_data"
+
+RULE_FOR_KIND = {
+    "commet_identity": "commet.total_identity",
+    "commet_lines": "commet.lines_sum_to_subtotal",
+    "stripe_total_excluding_tax": "stripe.total_excluding_tax",
+    "stripe_total": "stripe.total",
+    "stripe_amount_remaining": "stripe.amount_remaining",
+    "amberflo_identity": "amberflo.total_identity",
+    "amberflo_items": "amberflo.items_sum_to_item_price",
+    "amount_mismatch": "xsrc.total_agrees",
+    "scale_error": "xsrc.total_agrees",
+    "currency_mismatch": "xsrc.currency_agrees",
+    "missing_in_ledger": "xsrc.counterpart_present",
+    "missing_in_provider": "xsrc.counterpart_present",
+    "duplicate_booking": "unique.external_ref",
+    "duplicate_invoice_number": "unique.invoice_number",
+    "invalid_currency": "currency.iso4217",
+    "schema": "schema.unreadable_record",
+}
+
+
+@pytest.fixture(scope="module")
+def result() -> pipeline.RunResult:
+    return pipeline.run(SAMPLE / "close.yaml")
+
+
+def _planted() -> list[dict]:
+    items = json.loads((SAMPLE / "expected_findings.json").read_text(encoding="utf-8"))
+    flat = []
+    for item in items:
+        flat.append(item)
+        flat.extend({**s, "n": item["n"]} for s in item.get("secondary", []))
+    return flat
+
+
+def _matches(finding: dict, plant: dict) -> bool:
+    if finding["rule_id"] != RULE_FOR_KIND[plant["kind"]]:
+        return False
+    ids = set(plant.get("related_ids") or []) | {plant["invoice_id"]}
+    mine = {(finding["source"], finding["invoice_id"])}
+    if finding["counterpart_source"]:
+        mine.add((finding["counterpart_source"], finding["counterpart_invoice_id"]))
+    return any(src == plant["source"] and inv in ids for src, inv in mine) or (
+        # a cross-source finding may name the pair from the other side
+        plant.get("counterpart_source") is not None
+        and (plant["counterpart_source"], plant.get("counterpart_key")) in mine
+        and any(inv in ids for _, inv in mine))
+
+
+def test_exactly_the_planted_discrepancies(result: pipeline.RunResult) -> None:
+    findings = result.findings.to_dicts()
+    planted = _planted()
+    unmatched_plants = [p for p in planted if not any(_matches(f, p) for f in findings)]
+    unexplained = [f for f in findings if not any(_matches(f, p) for p in planted)]
+    assert unmatched_plants == [], "planted but not found"
+    assert unexplained == [], "found but not planted"
+    assert len(findings) == len(planted) == 19
+
+
+def test_amounts_of_the_planted_differences(result: pipeline.RunResult) -> None:
+    by_rule = {}
+    for f in result.findings.to_dicts():
+        by_rule.setdefault(f["rule_id"], []).append(f)
+    deltas = {(f["rule_id"], f["invoice_id"]): f["delta_minor"]
+              for f in result.findings.to_dicts()}
+    for plant in _planted():
+        if plant.get("expected_minor") is None or plant.get("actual_minor") is None:
+            continue
+        rule = RULE_FOR_KIND[plant["kind"]]
+        want = plant["actual_minor"] - plant["expected_minor"]
+        got = [d for (r, inv), d in deltas.items() if r == rule and d is not None
+               and inv in {plant["invoice_id"], plant.get("counterpart_key")}]
+        assert got and abs(got[0]) == abs(want), plant["kind"]
+
+
+def test_completeness_ties_per_source(result: pipeline.RunResult) -> None:
+    by_name = {s.name: s for s in result.sources}
+    for s in result.sources:
+        assert s.records_read == s.valid + s.quarantined
+        assert s.valid == s.out_of_period + s.in_period
+        assert s.in_period == s.checked + s.repeated_ids
+    assert (by_name["amberflo"].records_read, by_name["amberflo"].quarantined) == (23, 1)
+    assert (by_name["f5xc"].records_read, by_name["f5xc"].out_of_period) == (6, 2)
+    assert by_name["ledger"].checked == 89
+    assert by_name["commet"].lines_valid > 0 and by_name["stripe"].lines_valid > 0
+
+
+def test_tolerance_absorbed_is_reported_not_hidden(result: pipeline.RunResult) -> None:
+    absorbed = result.engine.absorbed.filter(pl.col("rule_id") == "amberflo.total_identity")
+    assert absorbed.select("currency", "absorbed", "absorbed_minor").rows() == [("USD", 3, 3)]
+    assert result.residues, "Amberflo's 3-decimal amounts leave rounding residue"
+
+
+def test_not_applicable_where_providers_lack_inputs(result: pipeline.RunResult) -> None:
+    na = {(c.rule_id, c.target) for c in result.engine.coverage if not c.applicable}
+    applied = {(c.rule_id, c.target) for c in result.engine.coverage if c.applicable}
+    # F5 and Frontier send no subtotal or tax; Amberflo has no tax; ledger no lines.
+    assert ("unique.invoice_number", "f5xc") in na
+    assert ("commet.total_identity", "commet") in applied
+    assert ("xsrc.total_agrees", "stripe-frontier") in applied
+
+
+def test_deterministic_findings(result: pipeline.RunResult) -> None:
+    again = pipeline.run(SAMPLE / "close.yaml")
+    assert again.findings.equals(result.findings)
+
+
+def test_recording_is_checked_against_its_manifest(tmp_path: Path) -> None:
+    import shutil
+
+    from reconcile.errors import InputDataError
+    from reconcile.recording import read_recording
+
+    copy = tmp_path / "stripe"
+    shutil.copytree(SAMPLE / "recordings" / "stripe", copy)
+    page = copy / "0002.json"
+    page.write_bytes(page.read_bytes().replace(b'"total": ', b'"total": 1', 1))
+    with pytest.raises(InputDataError, match="SHA-256"):
+        read_recording(copy, "stripe")
