@@ -1,6 +1,6 @@
 """What every provider module shares: pages in, canonical rows out (pure, no I/O).
 
-A provider module exposes ``normalize(pages, source) -> Normalized``. It reads
+A provider module exposes ``normalize(pages, source, options) -> Normalized``. It reads
 each page's exact wire JSON (numbers with a fraction become ``Decimal``; see
 :func:`load_json`) and returns canonical invoice and line rows. A record that
 cannot be parsed (wrong type, missing field, amount beyond int64, unknown
@@ -13,15 +13,22 @@ incomplete, so the run stops with exit 3.
 
 from __future__ import annotations
 
+import hashlib
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from types import MappingProxyType
 from typing import Any, Protocol
 
 from reconcile import money
 from reconcile.errors import InputDataError
+from reconcile.schema import ALWAYS_PROVIDED, INVOICE_SCHEMA, LINE_SCHEMA
+
+#: the default ``options`` of a normalizer
+NO_OPTIONS: Mapping[str, Any] = MappingProxyType({})
 
 
 @dataclass(frozen=True)
@@ -77,7 +84,9 @@ class Normalized:
 
 
 class Normalizer(Protocol):
-    def __call__(self, pages: Sequence[Page], source: str) -> Normalized: ...
+    def __call__(
+        self, pages: Sequence[Page], source: str, options: Mapping[str, Any] = ...
+    ) -> Normalized: ...
 
 
 class RecordError(ValueError):
@@ -109,6 +118,60 @@ def shape_error(page: Page, source: str, expected: str) -> InputDataError:
         source=source,
         location=page.location,
     )
+
+
+def bad_page(page: Page, source: str, body: Any, expected: str) -> InputDataError:
+    """A page that is not ``expected``; names the API error when it is an error envelope.
+
+    Recognises ``{"error": {"code"/"type", "message"}}`` (Stripe, Commet) and
+    ``{"code", "message"}`` (gRPC status, Connect RPC) bodies.
+    """
+    err = body.get("error") if isinstance(body, Mapping) else None
+    if isinstance(err, Mapping):
+        detail = f"{err.get('code') or err.get('type')}: {err.get('message')}"
+    elif isinstance(body, Mapping) and "code" in body and "message" in body:
+        detail = f"{body['code']}: {body['message']}"
+    else:
+        return shape_error(page, source, expected)
+    return InputDataError(
+        f"page is an API error response ({detail}), expected {expected}",
+        source=source,
+        location=page.location,
+    )
+
+
+# --- canonical rows ---------------------------------------------------------------
+
+
+def _row(schema: Mapping[str, Any], values: Mapping[str, Any]) -> dict[str, Any]:
+    unknown = values.keys() - schema.keys()
+    if unknown:
+        raise TypeError(f"not canonical columns: {sorted(unknown)}")
+    return {column: values.get(column) for column in schema}
+
+
+def invoice_row(source: str, record_ref: str, **values: Any) -> dict[str, Any]:
+    """A canonical invoice row: every INVOICE_SCHEMA column, missing ones None."""
+    return _row(INVOICE_SCHEMA, {"source": source, "record_ref": record_ref, **values})
+
+
+def line_row(
+    source: str, invoice_id: str, line_no: int, record_ref: str, **values: Any
+) -> dict[str, Any]:
+    """A canonical line row: every LINE_SCHEMA column, missing ones None."""
+    fixed = {"source": source, "invoice_id": invoice_id, "line_no": line_no}
+    return _row(LINE_SCHEMA, {**fixed, "record_ref": record_ref, **values})
+
+
+def provided(*columns: str) -> frozenset[str]:
+    """The ``provided`` set: the always-present columns plus ``columns``."""
+    unknown = set(columns) - INVOICE_SCHEMA.keys()
+    if unknown:
+        raise TypeError(f"not canonical invoice columns: {sorted(unknown)}")
+    return ALWAYS_PROVIDED | frozenset(columns)
+
+
+# --- field helpers ------------------------------------------------------------------
 
 
 def req(rec: Mapping[str, Any], key: str) -> Any:
@@ -144,6 +207,52 @@ def minor(rec: Mapping[str, Any], key: str, *, required: bool = True) -> int | N
         return None
     try:
         return money.minor_int(value)
+    except money.MoneyError as exc:
+        raise RecordError(f"field {key!r}: {exc}") from None
+
+
+def integer(value: Any, key: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise RecordError(f"field {key!r} should be an integer, got {value!r}")
+    return value
+
+
+def nested(rec: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    """A required JSON object inside the record."""
+    value = req(rec, key)
+    if not isinstance(value, Mapping):
+        raise RecordError(f"field {key!r} should be an object, got {type(value).__name__}")
+    return value
+
+
+def opt_nested(rec: Mapping[str, Any], key: str) -> Mapping[str, Any] | None:
+    """An optional JSON object inside the record (None when absent or null)."""
+    return None if rec.get(key) is None else nested(rec, key)
+
+
+def objects(rec: Mapping[str, Any], key: str, *, required: bool = False) -> list[Mapping[str, Any]]:
+    """A JSON array of objects (``[]`` when optional and absent)."""
+    value = req(rec, key) if required else opt(rec, key, [])
+    if not isinstance(value, list) or not all(isinstance(item, Mapping) for item in value):
+        raise RecordError(f"field {key!r} should be a list of objects")
+    return value
+
+
+@contextmanager
+def within(path: str) -> Iterator[None]:
+    """Prefix record errors raised inside a nested item with its path (``lineItems[2]``)."""
+    try:
+        yield
+    except RecordError as exc:
+        if path in str(exc):  # the message already names the full path
+            raise
+        raise RecordError(f"{path}: {exc}") from None
+
+
+def rescaled(value: int, currency: str, provider: str, key: str) -> int:
+    """A provider's minor units to ISO minor units (see money.provider_minor_to_iso)."""
+    try:
+        return money.provider_minor_to_iso(value, currency, provider)
     except money.MoneyError as exc:
         raise RecordError(f"field {key!r}: {exc}") from None
 
@@ -231,6 +340,83 @@ class Converter:
         return converted.minor
 
 
+def _tagged(value: Any) -> Any:
+    """Decimal for the content digest, distinct from a string with the same digits."""
+    if isinstance(value, Decimal):
+        return {"$decimal": str(value)}
+    raise TypeError(f"not JSON: {type(value).__name__}")
+
+
+class Seen:
+    """Identical records repeated across pages: the first is kept, repeats are dropped.
+
+    Identity is the record's exact JSON content, so the same id with different
+    content is kept twice (the uniqueness rule reports it).
+    """
+
+    def __init__(self) -> None:
+        self._digests: set[bytes] = set()
+
+    def repeat(self, record: Any) -> bool:
+        text = json.dumps(record, sort_keys=True, separators=(",", ":"), default=_tagged)
+        digest = hashlib.sha256(text.encode()).digest()
+        if digest in self._digests:
+            return True
+        self._digests.add(digest)
+        return False
+
+
+def located(
+    out: Normalized, page: Page, records: Iterable[Any], seen: Seen | None = None
+) -> Iterator[tuple[str, Any]]:
+    """``(location, record)`` per record of a page; repeats (``seen``) are counted, skipped."""
+    for index, record in enumerate(records):
+        if seen is not None and isinstance(record, Mapping) and seen.repeat(record):
+            out.duplicates_dropped += 1
+            continue
+        yield f"{page.location} record {index}", record
+
+
+#: how a Reject names its invoice: a field name, or a function of the record
+IdKey = str | Callable[[Mapping[str, Any]], Any] | None
+
+
+def _record_id(record: Mapping[str, Any], id_key: IdKey) -> str | None:
+    if callable(id_key):
+        try:
+            rid = id_key(record)
+        except RecordError:
+            return None
+    else:
+        rid = record.get(id_key) if id_key else None
+    return rid if isinstance(rid, str) else None
+
+
+def parse_records(
+    out: Normalized,
+    source: str,
+    items: Iterable[tuple[str, Any]],
+    parse: Callable[[Mapping[str, Any], str], None],
+    *,
+    id_key: IdKey = None,
+) -> None:
+    """Run ``parse(record, location)`` per item; failures become Rejects.
+
+    A rejected record leaves nothing behind: lines and residues it added are removed.
+    """
+    for location, record in items:
+        out.records_read += 1
+        if not isinstance(record, Mapping):
+            out.rejects.append(Reject(source, location, "record is not a JSON object"))
+            continue
+        marks = len(out.invoices), len(out.lines), len(out.residues)
+        try:
+            parse(record, location)
+        except RecordError as exc:
+            del out.invoices[marks[0] :], out.lines[marks[1] :], out.residues[marks[2] :]
+            out.rejects.append(Reject(source, location, str(exc), _record_id(record, id_key)))
+
+
 def each_record(
     out: Normalized,
     source: str,
@@ -238,19 +424,8 @@ def each_record(
     records: Iterable[Any],
     parse: Callable[[Mapping[str, Any], str], None],
     *,
-    id_key: str | None = None,
+    id_key: IdKey = None,
+    seen: Seen | None = None,
 ) -> None:
     """Run ``parse(record, location)`` per record; failures become Rejects."""
-    for index, record in enumerate(records):
-        location = f"{page.location} record {index}"
-        out.records_read += 1
-        if not isinstance(record, Mapping):
-            out.rejects.append(Reject(source, location, "record is not a JSON object"))
-            continue
-        try:
-            parse(record, location)
-        except RecordError as exc:
-            rid = record.get(id_key) if id_key else None
-            out.rejects.append(
-                Reject(source, location, str(exc), rid if isinstance(rid, str) else None)
-            )
+    parse_records(out, source, located(out, page, records, seen), parse, id_key=id_key)

@@ -1,0 +1,195 @@
+"""Commet invoices (``Commet-Version`` 2026-07-11 … 2026-07-31): wire JSON to canonical rows.
+
+Page shapes, recognised by content:
+
+* ≤ 2026-07-11: ``{"success": true, "data": [Invoice, ...], "hasMore", "nextCursor"}``
+  (list) or ``{"success": true, "data": Invoice}`` (get); full invoices.
+* ≥ 2026-07-24: ``{"object": "list", "data": [...], "hasMore", "nextCursor"?}``.
+  From 2026-07-31 (``options["api_version"]``, default) the items are
+  ``InvoiceListItem`` without ``lineItems``/``creditApplied``; the bare invoice
+  from ``GET /invoices/{id}`` (``Page.kind == "detail"``) completes them by id.
+* Errors (``{"success": false, "error": ...}`` or ``{"error": ...}``) stop the run.
+
+Once any full invoice or detail page is present, the source has line items and
+``creditApplied``, so a listed invoice without its detail page is rejected.
+Amounts are integer cents; ``lineItems[].unitAmount`` is kept exact.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from reconcile.providers._base import (
+    NO_OPTIONS,
+    Normalized,
+    Page,
+    RecordError,
+    Seen,
+    bad_page,
+    currency_code,
+    enum_value,
+    exact_decimal,
+    invoice_row,
+    line_row,
+    load_json,
+    located,
+    minor,
+    objects,
+    opt_text,
+    parse_records,
+    provided,
+    req,
+    rfc3339,
+    text,
+    within,
+)
+
+PROVIDER = "commet"
+#: the first version whose list items lack lineItems and creditApplied
+SUMMARY_LIST_VERSION = "2026-07-31"
+
+_STATUS = {
+    "draft": "draft",
+    "upcoming": "draft",
+    "outstanding": "open",
+    "paid": "paid",
+    "void": "void",
+    "uncollectible": "uncollectible",
+}
+_MONEY = {
+    "subtotal_minor": "subtotal",
+    "discount_minor": "discountAmount",
+    "tax_minor": "taxAmount",
+    "total_minor": "total",
+}
+_DATES = {
+    "period_start": "periodStart",
+    "period_end": "periodEnd",
+    "issued_at": "issueDate",
+    "due_at": "dueDate",
+}
+_EXPECTED = (
+    '{"success": true, "data": ...}, {"object": "list", "data": [...]} '
+    "or an invoice object (GET /invoices/{id})"
+)
+
+
+def _classify(page: Page, source: str, full_list: bool) -> tuple[str, list[Any]]:
+    """``("full" | "summary" | "detail", records)`` for one page."""
+    body = load_json(page, source)
+    if isinstance(body, dict) and "error" not in body:
+        data = body.get("data")
+        if body.get("success") is True and isinstance(data, list | dict):
+            return "full", data if isinstance(data, list) else [data]
+        if "success" not in body and body.get("object") == "list" and isinstance(data, list):
+            return ("full" if full_list else "summary"), data
+        is_invoice = page.kind == "detail" or body.get("object") == "invoice"
+        if is_invoice and isinstance(body.get("id"), str):
+            return "detail", [body]
+    raise bad_page(page, source, body, _EXPECTED)
+
+
+def _id(record: Any) -> str | None:
+    rid = record.get("id") if isinstance(record, Mapping) else None
+    return rid if isinstance(rid, str) else None
+
+
+def _completed(record: Any, details: Mapping[str, tuple[str, Mapping[str, Any]]]) -> Any:
+    """A list item merged with its ``GET /invoices/{id}`` response, when there is one."""
+    rid = _id(record)
+    detail = details.get(rid) if rid is not None else None
+    return {**record, **detail[1]} if detail else record
+
+
+def normalize(
+    pages: Sequence[Page], source: str, options: Mapping[str, Any] = NO_OPTIONS
+) -> Normalized:
+    full_list = str(options.get("api_version", SUMMARY_LIST_VERSION)) < SUMMARY_LIST_VERSION
+    out = Normalized()
+    seen = Seen()
+    items: list[tuple[str, Any, bool]] = []  # (location, record, is_summary), page order
+    details: dict[str, tuple[str, Mapping[str, Any]]] = {}  # id -> (location, invoice)
+    conflicts: dict[str, list[str]] = {}  # id -> locations of differing detail pages
+    complete = False  # any record carrying lineItems/creditApplied
+
+    for page in pages:
+        kind, page_records = _classify(page, source, full_list)
+        if kind == "detail":
+            body, iid = page_records[0], page_records[0]["id"]
+            if seen.repeat(body):
+                out.duplicates_dropped += 1
+            elif iid in details:
+                conflicts.setdefault(iid, [details[iid][0]]).append(page.location)
+            else:
+                details[iid] = (page.location, body)
+            complete = True
+            continue
+        complete = complete or kind == "full"
+        located_records = located(out, page, page_records, seen)
+        items += [(loc, rec, kind == "summary") for loc, rec in located_records]
+
+    # listed invoices completed by their detail page; detail pages nobody listed stand alone
+    summary_ids = {_id(rec) for _, rec, summary in items if summary}
+    records = [(loc, _completed(rec, details) if summary else rec) for loc, rec, summary in items]
+    #: lines of a completed list item come from its detail page
+    line_refs = {
+        loc: details[iid][0]
+        for loc, rec, summary in items
+        if summary and (iid := _id(rec)) in details
+    }
+    records += [
+        (f"{loc} record 0", body) for iid, (loc, body) in details.items() if iid not in summary_ids
+    ]
+
+    def parse(record: Mapping[str, Any], location: str) -> None:
+        iid = text(req(record, "id"), "id")
+        if iid in conflicts:
+            raise RecordError(f"conflicting GET /invoices/{iid} responses: {conflicts[iid]}")
+        if complete and "lineItems" not in record:
+            raise RecordError(
+                f"line items missing: no lineItems in the record and no GET /invoices/{iid} "
+                "response for it (needed for lineItems and creditApplied)"
+            )
+        currency = currency_code(req(record, "currency"))
+        raw_status = opt_text(record, "status")
+        out.invoices.append(
+            invoice_row(
+                source,
+                location,
+                invoice_id=iid,
+                invoice_number=opt_text(record, "invoiceNumber"),
+                customer_id=opt_text(record, "customerId"),
+                currency=currency,
+                status=enum_value(raw_status, _STATUS),
+                raw_status=raw_status,
+                credit_minor=minor(record, "creditApplied") if complete else None,
+                memo=opt_text(record, "memo"),
+                **{column: minor(record, key) for column, key in _MONEY.items()},
+                **{column: rfc3339(record.get(key), key) for column, key in _DATES.items()},
+            )
+        )
+        if not complete:
+            return
+        for line_no, item in enumerate(objects(record, "lineItems", required=True)):
+            with within(f"lineItems[{line_no}]"):
+                out.lines.append(
+                    line_row(
+                        source,
+                        iid,
+                        line_no,
+                        line_refs.get(location, location),
+                        line_type=opt_text(item, "lineType"),
+                        description=opt_text(item, "description"),
+                        quantity=exact_decimal(item.get("quantity"), "quantity", 9),
+                        unit_amount=exact_decimal(item.get("unitAmount"), "unitAmount", 12),
+                        amount_minor=minor(item, "amount"),
+                        currency=currency,
+                    )
+                )
+
+    parse_records(out, source, records, parse, id_key="id")
+    columns = ("invoice_number", "customer_id", "raw_status", "memo", *_MONEY, *_DATES)
+    out.provided = provided(*columns, *(("credit_minor",) if complete else ()))
+    out.has_lines = complete
+    return out

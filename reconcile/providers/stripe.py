@@ -1,0 +1,252 @@
+"""Stripe invoices (API ≥ 2025-03-31.basil): wire JSON to canonical rows.
+
+Pages: ``GET /v1/invoices`` lists ``{"object": "list", "data": [invoice, ...],
+"has_more", "url"}``. An invoice embeds the first page of its line items
+(``lines``); when ``lines.has_more`` is true the rest comes from
+``GET /v1/invoices/{id}/lines`` pages (``Page.kind == "lines"``), which are
+merged in by line id. Amounts are Stripe minor units, rescaled to ISO minor
+units (Stripe's ISK and MGA differ from ISO). Customer balance is applied
+after ``total``, so ``credit_minor`` is not provided.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+
+from reconcile import money
+from reconcile.errors import InputDataError
+from reconcile.providers._base import (
+    NO_OPTIONS,
+    Normalized,
+    Page,
+    RecordError,
+    Seen,
+    bad_page,
+    currency_code,
+    each_record,
+    enum_value,
+    epoch_seconds,
+    exact_decimal,
+    invoice_row,
+    line_row,
+    load_json,
+    minor,
+    nested,
+    objects,
+    opt_nested,
+    opt_text,
+    provided,
+    req,
+    rescaled,
+    text,
+    within,
+)
+
+PROVIDER = "stripe"
+
+_STATUS = {s: s for s in ("draft", "open", "paid", "uncollectible", "void")}
+#: canonical column <- invoice integer amount field
+_MONEY = {
+    "subtotal_minor": "subtotal",
+    "subtotal_excluding_tax_minor": "subtotal_excluding_tax",
+    "shipping_minor": "amount_shipping",
+    "total_minor": "total",
+    "total_excluding_tax_minor": "total_excluding_tax",
+    "amount_due_minor": "amount_due",
+    "amount_paid_minor": "amount_paid",
+    "amount_remaining_minor": "amount_remaining",
+}
+#: documented as nullable (absent on some older invoices)
+_NULLABLE = frozenset({"subtotal_excluding_tax", "total_excluding_tax"})
+_COLUMNS = (
+    "invoice_number",
+    "customer_id",
+    "customer_name",
+    "raw_status",
+    *_MONEY,
+    "discount_minor",
+    "tax_minor",
+    "period_start",
+    "period_end",
+    "issued_at",
+    "due_at",
+    "memo",
+)
+_LINES_PATH = re.compile(r"/invoices/([^/?#]+)/lines")
+_LIST = '{"object": "list", "data": [...]}'
+
+
+def _list_data(page: Page, source: str, body: Any) -> list[Any]:
+    data = body.get("data") if isinstance(body, dict) else None
+    if not isinstance(data, list) or body.get("object") != "list":
+        raise bad_page(page, source, body, _LIST)
+    return data
+
+
+class _LinePages:
+    """Line items from ``GET /v1/invoices/{id}/lines`` pages, per invoice id."""
+
+    def __init__(self) -> None:
+        self.items: dict[str, list[tuple[str, Any]]] = {}  # id -> [(location, line item)]
+        self.first_page: dict[str, str] = {}  # id -> location of its first lines page
+        self.complete: set[str] = set()  # ids with a page whose has_more is false
+
+    def add(self, page: Page, source: str, body: Any) -> None:
+        data = _list_data(page, source, body)
+        match = _LINES_PATH.search(page.endpoint)
+        ids = {match.group(1)} if match else set()
+        for index, item in enumerate(data):
+            named = item.get("invoice") if isinstance(item, dict) else None
+            iid = match.group(1) if match else named
+            if not isinstance(iid, str):
+                raise bad_page(page, source, body, "GET /v1/invoices/{id}/lines or items naming it")
+            self.items.setdefault(iid, []).append((f"{page.location} record {index}", item))
+            ids.add(iid)
+        for iid in ids:
+            self.first_page.setdefault(iid, page.location)
+            if body.get("has_more") is False:
+                self.complete.add(iid)
+
+    def lines(self, invoice: Mapping[str, Any], iid: str, location: str) -> list[tuple[str, Any]]:
+        """All line items of an invoice, embedded ones first, each line id once."""
+        embedded = nested(invoice, "lines")
+        if embedded.get("has_more") is True and iid not in self.complete:
+            why = "has_more is still true on the last" if iid in self.first_page else "no"
+            raise RecordError(
+                f"line items incomplete: lines.has_more is true and {why} "
+                f"GET /v1/invoices/{iid}/lines page was fetched"
+            )
+        found = [(location, item) for item in objects(embedded, "data", required=True)]
+        merged: dict[str, tuple[str, Any]] = {}
+        for where, item in found + self.items.get(iid, []):
+            if not isinstance(item, Mapping):
+                raise RecordError(f"line item at {where} is not a JSON object")
+            line_id = text(req(item, "id"), "line item id")
+            if line_id in merged and merged[line_id][1] != item:
+                raise RecordError(f"line item {line_id} differs between pages ({where})")
+            merged.setdefault(line_id, (where, item))
+        return list(merged.values())
+
+
+def _customer_id(invoice: Mapping[str, Any]) -> str | None:
+    """``customer``: an id, or the customer object when the fetch expanded it."""
+    customer = invoice.get("customer")
+    if isinstance(customer, Mapping):
+        return opt_text(customer, "id")
+    return opt_text(invoice, "customer")
+
+
+def _amount(
+    rec: Mapping[str, Any], key: str, currency: str, *, required: bool = True
+) -> int | None:
+    value = minor(rec, key, required=required)
+    return None if value is None else rescaled(value, currency, PROVIDER, key)
+
+
+def _sum(items: list[Mapping[str, Any]], key: str, currency: str) -> int:
+    with within(key):
+        total = money.minor_int(sum(minor(item, "amount") or 0 for item in items))
+    return rescaled(total, currency, PROVIDER, key)
+
+
+def _unit_amount(pricing: Mapping[str, Any], currency: str) -> Decimal | None:
+    """``pricing.unit_amount_decimal`` (Stripe minor units) in ISO minor units, exact."""
+    key = "pricing.unit_amount_decimal"
+    value = exact_decimal(pricing.get("unit_amount_decimal"), key, 12)
+    if value is None:
+        return None
+    shift = money.exponent(currency) - money.exponent(currency, PROVIDER)
+    return exact_decimal(value.scaleb(shift) if shift else value, key, 12)
+
+
+def _line(
+    source: str, iid: str, line_no: int, where: str, item: Mapping[str, Any]
+) -> dict[str, Any]:
+    currency = currency_code(req(item, "currency"))
+    amount = _amount(item, "amount", currency)  # checks the currency before _unit_amount
+    quantity = item.get("quantity_decimal")
+    quantity = item.get("quantity") if quantity is None else quantity
+    parent = opt_nested(item, "parent") or {}
+    return line_row(
+        source,
+        iid,
+        line_no,
+        where,
+        line_id=item["id"],
+        line_type=opt_text(parent, "type"),
+        description=opt_text(item, "description"),
+        quantity=exact_decimal(quantity, "quantity", 9),
+        unit_amount=_unit_amount(opt_nested(item, "pricing") or {}, currency),
+        amount_minor=amount,
+        currency=currency,
+    )
+
+
+def normalize(
+    pages: Sequence[Page], source: str, options: Mapping[str, Any] = NO_OPTIONS
+) -> Normalized:
+    out = Normalized(provided=provided(*_COLUMNS), has_lines=True)
+    seen = Seen()
+    line_pages = _LinePages()
+    lists: list[tuple[Page, list[Any]]] = []
+    for page in pages:
+        body = load_json(page, source)
+        if page.kind == "lines":
+            line_pages.add(page, source, body)
+        else:
+            lists.append((page, _list_data(page, source, body)))
+    listed = {str(rec.get("id")) for _, data in lists for rec in data if isinstance(rec, Mapping)}
+    orphans = sorted(line_pages.first_page.keys() - listed)
+    if orphans:
+        raise InputDataError(
+            f"line items for invoice {orphans[0]}, which no invoice list page contains",
+            source=source,
+            location=line_pages.first_page[orphans[0]],
+        )
+
+    def parse(record: Mapping[str, Any], location: str) -> None:
+        iid = text(req(record, "id"), "id")
+        currency = currency_code(req(record, "currency"))
+        raw_status = opt_text(record, "status")
+        transitions = opt_nested(record, "status_transitions") or {}
+        finalized = epoch_seconds(transitions.get("finalized_at"), "finalized_at")
+        taxes = objects(record, "total_taxes", required=True)
+        exclusive = [tax for tax in taxes if tax.get("tax_behavior") == "exclusive"]
+        out.invoices.append(
+            invoice_row(
+                source,
+                location,
+                invoice_id=iid,
+                invoice_number=opt_text(record, "number"),
+                customer_id=_customer_id(record),
+                customer_name=opt_text(record, "customer_name"),
+                currency=currency,
+                status=enum_value(raw_status, _STATUS),
+                raw_status=raw_status,
+                **{
+                    column: _amount(record, key, currency, required=key not in _NULLABLE)
+                    for column, key in _MONEY.items()
+                },
+                discount_minor=_sum(
+                    objects(record, "total_discount_amounts", required=True),
+                    "total_discount_amounts",
+                    currency,
+                ),
+                tax_minor=_sum(exclusive, "total_taxes", currency),
+                period_start=epoch_seconds(req(record, "period_start"), "period_start"),
+                period_end=epoch_seconds(req(record, "period_end"), "period_end"),
+                issued_at=epoch_seconds(record.get("effective_at"), "effective_at") or finalized,
+                due_at=epoch_seconds(record.get("due_date"), "due_date"),
+                memo=opt_text(record, "description"),
+            )
+        )
+        for line_no, (where, item) in enumerate(line_pages.lines(record, iid, location)):
+            with within(f"line item {item['id']}"):
+                out.lines.append(_line(source, iid, line_no, where, item))
+
+    for page, data in lists:
+        each_record(out, source, page, data, parse, id_key="id", seen=seen)
+    return out

@@ -1,0 +1,326 @@
+from __future__ import annotations
+
+import copy
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from reconcile.errors import InputDataError
+from reconcile.money import INT64_MAX
+from reconcile.providers import stripe
+from reconcile.providers._base import Normalized, Page
+from reconcile.providers.registry import NORMALIZERS
+from reconcile.schema import ALWAYS_PROVIDED
+
+from .conftest import check_invariants, json_page, raw_page, sample_json, sample_page
+
+SAMPLE = "stripe_list_invoices.json"
+INVOICE = "in_1Pgc6tB7WZ01zgkWu9fdqL6I"
+LINE = "il_1Pgc6sB7WZ01zgkWFnxLrLCq"
+_AMOUNTS = (
+    "amount_due",
+    "amount_paid",
+    "amount_remaining",
+    "amount_shipping",
+    "subtotal",
+    "subtotal_excluding_tax",
+    "total",
+    "total_excluding_tax",
+)
+
+
+def _run(*pages: Page) -> Normalized:
+    out = stripe.normalize(list(pages), "st", {})
+    check_invariants(out)
+    return out
+
+
+def _invoice(**changes: Any) -> dict[str, Any]:
+    invoice: dict[str, Any] = copy.deepcopy(sample_json(SAMPLE)["data"][0])
+    invoice.update(changes)
+    return invoice
+
+
+def _list(*invoices: dict[str, Any], location: str = "rec/0001.json") -> Page:
+    body = {"object": "list", "data": list(invoices), "has_more": False, "url": "/v1/invoices"}
+    return json_page(body, location, endpoint="GET /v1/invoices")
+
+
+def _in_currency(currency: str, factor: int) -> dict[str, Any]:
+    """The sample invoice in ``currency``, every Stripe amount multiplied by ``factor``."""
+    invoice = _invoice(currency=currency)
+    for key in _AMOUNTS:
+        invoice[key] *= factor
+    for item in invoice["total_discount_amounts"] + invoice["total_taxes"]:
+        item["amount"] *= factor
+    for line in invoice["lines"]["data"]:
+        line["currency"] = currency
+        line["amount"] *= factor
+        unit = Decimal(line["pricing"]["unit_amount_decimal"]) * factor
+        line["pricing"]["unit_amount_decimal"] = str(unit)
+    return invoice
+
+
+def _lines_page(
+    lines: list[dict[str, Any]], *, has_more: bool, invoice: str = INVOICE, location: str
+) -> Page:
+    body = {"object": "list", "data": lines, "has_more": has_more, "url": "/v1/invoices/x/lines"}
+    endpoint = f"GET /v1/invoices/{invoice}/lines" if invoice else "GET /v1/lines"
+    return json_page(body, location, kind="lines", endpoint=endpoint)
+
+
+def _second_line() -> dict[str, Any]:
+    line: dict[str, Any] = copy.deepcopy(_invoice()["lines"]["data"][0])
+    line.update(id="il_second", amount=250, description="Setup", quantity=None)
+    line["quantity_decimal"] = "0.5"
+    line["pricing"]["unit_amount_decimal"] = "500.123456789012"
+    line["parent"] = {"type": "invoice_item_details"}
+    return line
+
+
+def test_registered() -> None:
+    assert NORMALIZERS["stripe"] is stripe.normalize
+
+
+def test_sample_invoice_exact() -> None:
+    page = sample_page(SAMPLE, endpoint="GET /v1/invoices")
+    out = _run(page)
+    assert out.records_read == 1 and not out.rejects
+    (row,) = out.invoices
+    assert (row["invoice_id"], row["invoice_number"]) == (INVOICE, "A1B2C3D4-0007")
+    assert (row["customer_id"], row["customer_name"]) == ("cus_QXg1o8vcGmoR32", "Acme Corp")
+    assert (row["currency"], row["status"], row["raw_status"]) == ("USD", "paid", "paid")
+    assert {k: v for k, v in row.items() if k.endswith("_minor") and v is not None} == {
+        "subtotal_minor": 10000,
+        "subtotal_excluding_tax_minor": 10000,
+        "discount_minor": 1000,
+        "tax_minor": 720,
+        "shipping_minor": 0,
+        "total_minor": 9720,
+        "total_excluding_tax_minor": 9000,
+        "amount_due_minor": 7720,
+        "amount_paid_minor": 7720,
+        "amount_remaining_minor": 0,
+    }
+    assert row["credit_minor"] is None  # the −2000 balance is applied after total
+    assert row["period_start"] == datetime(2026, 7, 1, tzinfo=UTC)
+    assert row["period_end"] == datetime(2026, 8, 1, tzinfo=UTC)
+    assert row["issued_at"] == datetime(2026, 8, 1, 1, tzinfo=UTC)  # effective_at
+    assert row["due_at"] is None and row["memo"] is None
+    assert row["record_ref"] == f"{page.location} record 0"
+
+
+def test_identities_hold_on_the_sample() -> None:
+    row = _run(sample_page(SAMPLE)).invoices[0]
+    assert row["subtotal_excluding_tax_minor"] - row["discount_minor"] == 9000
+    assert row["total_excluding_tax_minor"] == 9000
+    assert row["total_excluding_tax_minor"] + row["tax_minor"] == row["total_minor"] == 9720
+    assert row["amount_due_minor"] - row["amount_paid_minor"] == row["amount_remaining_minor"]
+
+
+def test_provided_columns() -> None:
+    out = _run(sample_page(SAMPLE))
+    assert out.has_lines is True
+    assert out.provided == ALWAYS_PROVIDED | {
+        "invoice_number",
+        "customer_id",
+        "customer_name",
+        "raw_status",
+        "issued_at",
+        "due_at",
+        "memo",
+        "subtotal_minor",
+        "subtotal_excluding_tax_minor",
+        "discount_minor",
+        "tax_minor",
+        "shipping_minor",
+        "total_minor",
+        "total_excluding_tax_minor",
+        "amount_due_minor",
+        "amount_paid_minor",
+        "amount_remaining_minor",
+        "period_start",
+        "period_end",
+    }
+    assert "credit_minor" not in out.provided
+
+
+def test_sample_line() -> None:
+    page = sample_page(SAMPLE)
+    (line,) = _run(page).lines
+    assert (line["invoice_id"], line["line_no"], line["line_id"]) == (INVOICE, 0, LINE)
+    assert line["line_type"] == "subscription_item_details"
+    assert line["description"] == "2 × Pro seat (at $50.00 / month)"
+    assert (line["quantity"], line["unit_amount"]) == (Decimal(2), Decimal(5000))
+    assert (line["amount_minor"], line["currency"]) == (10000, "USD")
+    assert line["record_ref"] == f"{page.location} record 0"
+
+
+@pytest.mark.parametrize(
+    ("currency", "factor", "scale"),
+    [("jpy", 1, Decimal(1)), ("isk", 100, Decimal("0.01")), ("mga", 1, Decimal(100))],
+)
+def test_currency_rescaling(currency: str, factor: int, scale: Decimal) -> None:
+    """Stripe ISK is two-decimal (ISO 0), MGA zero-decimal (ISO 2), JPY as ISO."""
+    out = _run(_list(_in_currency(currency, factor)))
+    row, line = out.invoices[0], out.lines[0]
+    stripe_total = 9720 * factor
+    assert row["currency"] == line["currency"] == currency.upper()
+    assert row["total_minor"] == int(stripe_total * scale)
+    assert row["discount_minor"] == int(1000 * factor * scale)
+    assert row["tax_minor"] == int(720 * factor * scale)
+    assert row["amount_due_minor"] == int(7720 * factor * scale)
+    assert line["amount_minor"] == int(10000 * factor * scale)
+    assert line["unit_amount"] == Decimal(5000) * factor * scale
+    assert row["total_excluding_tax_minor"] + row["tax_minor"] == row["total_minor"]
+
+
+def test_isk_amount_below_one_krona_is_rejected() -> None:
+    invoice = _in_currency("isk", 100)
+    invoice["total"] += 5
+    out = _run(_list(invoice))
+    assert out.invoices == [] and out.lines == []
+    assert "field 'total'" in out.rejects[0].reason
+    assert "not a whole ISO minor unit" in out.rejects[0].reason
+
+
+def test_more_lines_without_line_pages_is_rejected() -> None:
+    invoice = _invoice()
+    invoice["lines"]["has_more"] = True
+    out = _run(_list(invoice, location="rec/0002.json"))
+    (reject,) = out.rejects
+    assert reject.location == "rec/0002.json record 0" and reject.invoice_id == INVOICE
+    assert reject.reason.startswith("line items incomplete: lines.has_more is true")
+    assert f"GET /v1/invoices/{INVOICE}/lines" in reject.reason
+
+
+def test_line_pages_complete_the_invoice() -> None:
+    invoice = _invoice()
+    invoice["lines"]["has_more"] = True
+    first = invoice["lines"]["data"][0]
+    lines = [
+        _lines_page([first], has_more=True, location="rec/0003.json"),
+        _lines_page([_second_line()], has_more=False, location="rec/0004.json"),
+    ]
+    out = _run(_list(invoice), *lines)
+    assert [(x["line_no"], x["line_id"]) for x in out.lines] == [(0, LINE), (1, "il_second")]
+    second = out.lines[1]
+    assert second["record_ref"] == "rec/0004.json record 0"
+    assert second["quantity"] == Decimal("0.5")
+    assert second["unit_amount"] == Decimal("500.123456789012")
+    assert (second["line_type"], second["amount_minor"]) == ("invoice_item_details", 250)
+    # the last lines page still says has_more: incomplete
+    out = _run(_list(invoice), lines[0])
+    assert "has_more is still true" in out.rejects[0].reason
+
+
+def test_line_pages_found_by_the_line_invoice_field() -> None:
+    extra = {**_second_line(), "invoice": INVOICE}
+    page = _lines_page([extra], has_more=False, invoice="", location="rec/0005.json")
+    out = _run(_list(_invoice()), page)
+    assert [x["line_id"] for x in out.lines] == [LINE, "il_second"]
+
+
+def test_conflicting_line_item_rejects_the_invoice() -> None:
+    changed = {**_invoice()["lines"]["data"][0], "amount": 9999}
+    page = _lines_page([changed], has_more=False, location="rec/0006.json")
+    out = _run(_list(_invoice()), page)
+    assert out.invoices == [] and f"line item {LINE} differs" in out.rejects[0].reason
+
+
+def test_line_pages_for_an_unlisted_invoice_stop_the_run() -> None:
+    page = _lines_page([_second_line()], has_more=False, invoice="in_other", location="rec/7.json")
+    with pytest.raises(InputDataError, match=r"rec/7\.json.*in_other"):
+        _run(_list(_invoice()), page)
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [
+        (None, "unknown"),
+        ("deleted", "unknown"),
+        ("PAID", "paid"),
+        ("void", "void"),
+        ("uncollectible", "uncollectible"),
+        ("draft", "draft"),
+        ("open", "open"),
+    ],
+)
+def test_status_verbatim(status: str | None, expected: str) -> None:
+    row = _run(_list(_invoice(status=status))).invoices[0]
+    assert (row["status"], row["raw_status"]) == (expected, status)
+
+
+def test_issued_due_and_memo() -> None:
+    invoice = _invoice(effective_at=None, due_date=1786000000, description="Thanks!")
+    row = _run(_list(invoice)).invoices[0]
+    # effective_at null: status_transitions.finalized_at
+    assert row["issued_at"] == datetime(2026, 8, 1, 1, tzinfo=UTC)
+    assert row["due_at"] == datetime.fromtimestamp(1786000000, UTC)
+    assert row["memo"] == "Thanks!"
+
+
+def test_inclusive_taxes_are_not_added() -> None:
+    invoice = _invoice()
+    invoice["total_taxes"].append({**invoice["total_taxes"][0], "tax_behavior": "inclusive"})
+    assert _run(_list(invoice)).invoices[0]["tax_minor"] == 720
+
+
+def test_bad_records_become_rejects() -> None:
+    pre_basil = {k: v for k, v in _invoice(id="in_e").items() if k != "total_taxes"}
+    bad_line = _invoice(id="in_f")
+    bad_line["lines"]["data"][0]["quantity_decimal"] = "1.0000000001"
+    bad = [
+        (_invoice(id="in_a", total="abc"), "'abc'"),
+        (_invoice(id="in_b", total=12.5), "12.5"),  # JSON text 12.5
+        (_invoice(id="in_c", amount_due=INT64_MAX + 1), "64-bit"),
+        (_invoice(id=None), "'id'"),
+        (pre_basil, "'total_taxes'"),
+        (bad_line, f"line item {LINE}: field 'quantity'"),
+        (_invoice(id="in_g", currency="zzz"), "unknown currency 'ZZZ'"),
+        (_invoice(id="in_h", period_start="2026-07-01"), "period_start"),
+    ]
+    good = _invoice()
+    page = json_page(
+        {"object": "list", "data": [good] + [r for r, _ in bad], "has_more": False},
+        "rec/0008.json",
+    )
+    out = _run(page)
+    assert [r["invoice_id"] for r in out.invoices] == [INVOICE] and len(out.lines) == 1
+    assert out.records_read == 1 + len(bad) == len(out.invoices) + len(out.rejects)
+    for index, (reject, (_, needle)) in enumerate(zip(out.rejects, bad, strict=True), start=1):
+        assert reject.location == f"rec/0008.json record {index}"
+        assert needle in reject.reason, reject.reason
+
+
+def test_error_body_and_bad_pages() -> None:
+    error = sample_page("stripe_error.json")
+    with pytest.raises(InputDataError, match="resource_missing: No such invoice") as info:
+        _run(error)
+    assert error.location in str(info.value)
+    with pytest.raises(InputDataError, match=r"rec/1\.json: page is not valid JSON"):
+        _run(raw_page(b'{"object": "list", "data": [', "rec/1.json"))
+    bodies: list[Any] = [{"object": "list", "data": {}}, {"data": []}, [], None]
+    for body in bodies:
+        with pytest.raises(InputDataError, match="documented shape"):
+            _run(json_page(body, "rec/2.json"))
+
+
+def test_identical_invoices_across_pages_dropped() -> None:
+    out = _run(sample_page(SAMPLE), _list(_invoice()), _list(_invoice(total=9721)))
+    assert out.duplicates_dropped == 1
+    assert [r["total_minor"] for r in out.invoices] == [9720, 9721]
+
+
+@given(st.integers(min_value=-(10**15), max_value=10**15))
+def test_isk_whole_kronur_rescale_exactly(kronur: int) -> None:
+    out = stripe.normalize([_list(_invoice(currency="isk", total=kronur * 100))], "st", {})
+    # the sample's 720 tax is not whole kronur: the invoice is rejected on that, not on total
+    if out.invoices:
+        assert out.invoices[0]["total_minor"] == kronur
+    else:
+        assert "'total'" not in out.rejects[0].reason
