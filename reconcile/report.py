@@ -8,6 +8,7 @@ bytes apart from ``generated_at``.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections import defaultdict
 from decimal import Decimal
 from typing import Any
@@ -22,6 +23,8 @@ from reconcile.schema import SEVERITIES
 def _amount(minor: int | None, currency: str | None) -> str:
     if minor is None:
         return ""
+    if not money.is_active_currency(currency):
+        return f"{minor} (minor units, unknown currency)"
     text = money.format_minor(int(minor), currency)
     head, _, tail = text.lstrip("-").partition(".")
     grouped = f"{int(head):,}" + (f".{tail}" if tail else "")
@@ -88,10 +91,11 @@ def build(result: RunResult, *, fail_on: str, generated_at: dt.datetime) -> dict
 
     residue_sum: dict[tuple[str, str, str], list[Any]] = defaultdict(lambda: [0, Decimal(0)])
     for r in result.residues:
-        entry = residue_sum[(r.source, r.currency, r.field)]
+        # productItemInvoices[3].totalBill.price -> productItemInvoices[].totalBill.price
+        entry = residue_sum[(r.source, r.currency, re.sub(r"\[\d+\]", "[]", r.field))]
         entry[0] += 1
         entry[1] += r.residue
-    residues = [{"source": s, "currency": c, "field": f, "values": n,
+    residues = [{"source": s, "currency": c, "field": f, "rounded": n,
                  "residue_minor": str(total.normalize() if total else 0)}
                 for (s, c, f), (n, total) in sorted(residue_sum.items())]
 
