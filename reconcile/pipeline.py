@@ -23,6 +23,7 @@ from reconcile import engine, schema
 from reconcile.config import Config, load_config
 from reconcile.matching import match
 from reconcile.providers._base import Reject, Residue
+from reconcile.recording import shown
 from reconcile.rule_types._common import PairData, SourceData
 from reconcile.ruleset import Rule, default_rules_dir, load_rules
 from reconcile.sources import Loaded, load_source
@@ -135,8 +136,9 @@ def _prepare(cfg: Config, loaded: Loaded) -> tuple[SourceData, SourceSummary, pl
         all_invoices=scoped.lazy(), lines=valid_lines.lazy(),
         provided=out.provided, has_lines=out.has_lines,
     )
-    line_rejects = sum(1 for r in out.rejects if r.location.startswith(
-        str(src_cfg.lines.path) if src_cfg.lines else "\0"))
+    lines_file = shown(src_cfg.lines.path, cfg.path.parent) if src_cfg.lines else None
+    line_rejects = sum(1 for r in out.rejects
+                       if lines_file and r.location.startswith(lines_file + " row "))
     summary = SourceSummary(
         name=loaded.name, provider=src_cfg.provider,
         records_read=out.records_read, valid=valid.height,
@@ -164,7 +166,7 @@ def run(config_path: Path, *, rule_paths: Sequence[Path] | None = None,
     residues: list[Residue] = []
     for src_cfg in cfg.sources:
         say(f"reading {src_cfg.name} ({src_cfg.provider})")
-        loaded = load_source(src_cfg)
+        loaded = load_source(src_cfg, cfg.path.parent)
         data, summary, findings = _prepare(cfg, loaded)
         sources.append(data)
         summaries.append(summary)

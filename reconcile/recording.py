@@ -61,8 +61,19 @@ def write_recording(folder: Path, provider: str, pages: Sequence[dict[str, Any]]
     return path
 
 
-def read_recording(folder: Path, source: str) -> tuple[str, list[Page]]:
-    """Return (provider, pages) from a recording folder."""
+def shown(path: Path, base: Path | None) -> str:
+    """A path as findings show it: relative to ``base`` (the config's folder) when inside it,
+    so the same data gives the same bytes wherever it is checked out."""
+    if base is not None:
+        try:
+            return path.resolve().relative_to(base.resolve()).as_posix()
+        except ValueError:
+            pass
+    return str(path)
+
+
+def read_recording(folder: Path, source: str, base: Path | None = None) -> tuple[str, list[Page]]:
+    """Return (provider, pages) from a recording folder; locations relative to ``base``."""
     manifest_path = folder / "manifest.json"
     if not manifest_path.is_file():
         raise InputDataError("no manifest.json in the recording folder", source=source,
@@ -88,6 +99,6 @@ def read_recording(folder: Path, source: str) -> tuple[str, list[Page]]:
                                  source=source, location=str(path))
         body = gzip.decompress(stored) if path.suffix == ".gz" else stored
         endpoint = f"{entry.get('method', 'GET')} {entry.get('url', '')}"
-        pages.append(Page(body=body, location=str(path), endpoint=endpoint,
+        pages.append(Page(body=body, location=shown(path, base), endpoint=endpoint,
                           kind=entry.get("kind", "list")))
     return provider, pages

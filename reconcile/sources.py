@@ -26,7 +26,7 @@ from reconcile.config import FileSpec, SourceConfig
 from reconcile.errors import InputDataError
 from reconcile.providers._base import Converter, Normalized, Reject, rfc3339
 from reconcile.providers.registry import NORMALIZERS
-from reconcile.recording import read_recording
+from reconcile.recording import read_recording, shown
 from reconcile.schema import (
     INVOICE_SCHEMA,
     LINE_SCHEMA,
@@ -54,11 +54,12 @@ def frame(rows: list[dict[str, Any]], schema: Mapping[str, pl.DataType]) -> pl.D
     return pl.DataFrame(rows, schema=dict(schema), strict=True, infer_schema_length=None)
 
 
-def load_source(cfg: SourceConfig) -> Loaded:
+def load_source(cfg: SourceConfig, base: Path | None = None) -> Loaded:
+    """Read one source; locations in findings are shown relative to ``base``."""
     if cfg.provider == "file":
-        return _load_file_source(cfg)
+        return _load_file_source(cfg, base)
     assert cfg.recording is not None
-    provider, pages = read_recording(cfg.recording, cfg.name)
+    provider, pages = read_recording(cfg.recording, cfg.name, base)
     if provider != cfg.provider:
         raise InputDataError(f"recording is of provider {provider!r}, config says "
                              f"{cfg.provider!r}", source=cfg.name, location=str(cfg.recording))
@@ -109,7 +110,7 @@ def _column(table: pl.DataFrame, spec: Any, canon: str, source: str, path: Path)
 
 
 class _RowErrors:
-    def __init__(self, source: str, path: Path, offset: int) -> None:
+    def __init__(self, source: str, path: str, offset: int) -> None:
         self.source, self.path, self.offset = source, path, offset
         self.bad: dict[int, str] = {}
 
@@ -216,15 +217,16 @@ def _decimals(series: pl.Series, canon: str, dtype: pl.DataType, errors: _RowErr
 
 
 def _canonical(table: pl.DataFrame, spec: FileSpec, schema: Mapping[str, pl.DataType],
-               name: str, conv: Converter, offset: int) -> tuple[pl.DataFrame, list[Reject]]:
-    errors = _RowErrors(name, spec.path, offset)
+               name: str, conv: Converter, offset: int, base: Path | None
+               ) -> tuple[pl.DataFrame, list[Reject]]:
+    errors = _RowErrors(name, shown(spec.path, base), offset)
     cols = _convert(table, spec, schema, name, conv, errors)
     height = table.height
     frame_ = pl.DataFrame([cols[c] for c in cols]) if cols else pl.DataFrame(height=height)
     if frame_.width == 0:
         frame_ = pl.DataFrame({"__n": pl.zeros(height, eager=True)})
     defaults = {"source": pl.lit(name, pl.String),
-                "record_ref": pl.format("{} row {}", pl.lit(spec.path.name),
+                "record_ref": pl.format("{} row {}", pl.lit(shown(spec.path, base)),
                                         pl.int_range(pl.len()) + offset)}
     if schema is INVOICE_SCHEMA:
         defaults["status"] = pl.lit("unknown", pl.String)
@@ -240,25 +242,26 @@ def _canonical(table: pl.DataFrame, spec: FileSpec, schema: Mapping[str, pl.Data
     return result, rejects
 
 
-def _load_file_source(cfg: SourceConfig) -> Loaded:
+def _load_file_source(cfg: SourceConfig, base: Path | None) -> Loaded:
     assert cfg.invoices is not None
     out = Normalized(has_lines=cfg.lines is not None)
     conv = Converter(cfg.name, None, out.residues)
     # CSV rows are numbered as a spreadsheet shows them: header is row 1.
     offset = 2 if cfg.invoices.format == "csv" else 0
     table = _read_table(cfg.invoices, cfg.name)
-    invoices, rejects = _canonical(table, cfg.invoices, INVOICE_SCHEMA, cfg.name, conv, offset)
+    invoices, rejects = _canonical(table, cfg.invoices, INVOICE_SCHEMA, cfg.name, conv, offset,
+                                   base)
     out.rejects.extend(rejects)
     out.records_read = table.height
     out.provided = frozenset(cfg.invoices.columns) | {"source", "status", "record_ref"}
     lines = pl.DataFrame(schema=LINE_SCHEMA)
     if cfg.lines is not None:
-        lines = _load_lines(cfg, cfg.lines, conv, out)
+        lines = _load_lines(cfg, cfg.lines, conv, out, base)
     return Loaded(cfg.name, "file", invoices, lines, out)
 
 
-def _load_lines(cfg: SourceConfig, spec: FileSpec, conv: Converter, out: Normalized) \
-        -> pl.DataFrame:
+def _load_lines(cfg: SourceConfig, spec: FileSpec, conv: Converter, out: Normalized,
+               base: Path | None) -> pl.DataFrame:
     table = _read_table(spec, cfg.name)
     derive = "amount_minor" not in spec.columns
     if derive and not {"unit_amount", "quantity"} <= set(spec.columns):
@@ -268,7 +271,7 @@ def _load_lines(cfg: SourceConfig, spec: FileSpec, conv: Converter, out: Normali
     unit_spec = mapping.pop("unit_amount", None) if derive else None
     offset = 2 if spec.format == "csv" else 0
     core = FileSpec(spec.path, spec.format, mapping, spec.amounts)
-    lines, rejects = _canonical(table, core, LINE_SCHEMA, cfg.name, conv, offset)
+    lines, rejects = _canonical(table, core, LINE_SCHEMA, cfg.name, conv, offset, base)
     if derive:
         # amount = unit price × quantity, exact, then rounded once by the money policy.
         unit = _column(table, unit_spec, "unit_amount", cfg.name, spec.path).cast(pl.String)

@@ -135,3 +135,81 @@ def test_recording_is_checked_against_its_manifest(tmp_path: Path) -> None:
     page.write_bytes(page.read_bytes().replace(b'"total": ', b'"total": 1', 1))
     with pytest.raises(InputDataError, match="SHA-256"):
         read_recording(copy, "stripe")
+
+
+def _copy_sample(tmp_path: Path) -> Path:
+    import shutil
+
+    target = tmp_path / "sample"
+    shutil.copytree(SAMPLE, target, ignore=shutil.ignore_patterns("generate.py", "*.md"))
+    return target
+
+
+def _rewrite_page(folder: Path, name: str, transform) -> None:
+    """Edit a recorded page and re-seal it in the manifest (a provider sending it so)."""
+    from reconcile.recording import sha256
+
+    page = folder / name
+    page.write_bytes(transform(page.read_bytes()))
+    manifest = json.loads((folder / "manifest.json").read_text())
+    for entry in manifest["pages"]:
+        if entry["file"] == name:
+            entry["sha256"] = sha256(page.read_bytes())
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+
+
+def _cli(*args: object) -> "subprocess.CompletedProcess[str]":
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "reconcile", *map(str, args)],
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_output_bytes_do_not_depend_on_where_the_data_is(tmp_path: Path) -> None:
+    copy = _copy_sample(tmp_path)
+    _cli("run", SAMPLE / "close.yaml", "--out", tmp_path / "a")
+    _cli("run", copy / "close.yaml", "--out", tmp_path / "b")
+    for name in ("findings.json", "findings.csv", "findings.parquet"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+
+
+def test_wrong_types_in_a_page_become_findings_naming_page_and_record(tmp_path: Path) -> None:
+    copy = _copy_sample(tmp_path)
+    stripe = copy / "recordings" / "stripe"
+
+    def break_records(body: bytes) -> bytes:
+        page = json.loads(body)
+        page["data"][0]["total"] = "lots"                     # wrong type
+        del page["data"][1]["currency"]                       # missing field
+        page["data"][2]["amount_due"] = 2**63                 # beyond int64
+        page["data"][3]["currency"] = "zzz"                   # unknown currency
+        return json.dumps(page).encode()
+
+    _rewrite_page(stripe, "0002.json", break_records)
+    proc = _cli("run", copy / "close.yaml", "--out", tmp_path / "o")
+    assert proc.returncode == 1, proc.stderr
+    findings = json.loads((tmp_path / "o" / "findings.json").read_text())
+    unreadable = [f for f in findings if f["rule_id"] == "schema.unreadable_record"
+                  and f["source"] == "stripe"]
+    assert sorted(f["location"] for f in unreadable) == [
+        f"recordings/stripe/0002.json record {i}" for i in range(4)]
+    messages = {f["location"][-1]: f["message"] for f in unreadable}
+    assert "'total'" in messages["0"] and "currency" in messages["1"]
+    assert "64-bit" in messages["2"]
+    # Stripe amounts need the exponent to be rescaled to ISO minor units.
+    assert "unknown currency 'ZZZ'" in messages["3"]
+    summary = json.loads((tmp_path / "o" / "summary.json").read_text())
+    stripe_summary = next(s for s in summary["sources"] if s["name"] == "stripe")
+    assert (stripe_summary["records_read"], stripe_summary["quarantined"]) == (30, 4)
+
+
+def test_html_error_page_exits_3_naming_source_and_page(tmp_path: Path) -> None:
+    copy = _copy_sample(tmp_path)
+    _rewrite_page(copy / "recordings" / "commet", "0002.json",
+                  lambda _b: b"<html><body>502 Bad Gateway</body></html>")
+    proc = _cli("run", copy / "close.yaml", "--out", tmp_path / "o")
+    assert proc.returncode == 3
+    assert "commet" in proc.stderr and "0002.json" in proc.stderr
+    assert "not valid JSON" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "o" / "report.html").exists()
