@@ -109,6 +109,7 @@ def evaluate(rules: Sequence[Rule], sources: Sequence[SourceData],
         # The evaluated frame is shared by three consumers; polars' common
         # sub-plan elimination computes it once inside collect_all.
         frame = check.frame
+        tag = [pl.lit(check.rule.id).alias("rule_id"), pl.lit(check.target).alias("target")]
         findings_plans.append(_tagged(check.rule.check.render(check.rule, frame.filter(failed)),
                                       check).select(finding_cols))
         stats_plans.append(frame.select(
@@ -116,11 +117,11 @@ def evaluate(rules: Sequence[Rule], sources: Sequence[SourceData],
             failed.sum().cast(pl.UInt32).alias("failed"),
             ok.is_null().sum().cast(pl.UInt32).alias("not_applicable_rows"),
             absorbed_row.sum().cast(pl.UInt32).alias("absorbed"),
-        ).with_columns(pl.lit(check.rule.id).alias("rule_id"), pl.lit(check.target).alias("target")))
+        ).with_columns(tag))
         absorbed_plans.append(frame.filter(absorbed_row).group_by("currency").agg(
             pl.len().cast(pl.UInt32).alias("absorbed"),
             pl.col("delta_minor").abs().sum().alias("absorbed_minor"),
-        ).with_columns(pl.lit(check.rule.id).alias("rule_id"), pl.lit(check.target).alias("target")))
+        ).with_columns(tag))
     findings, stats, absorbed = pl.collect_all([
         pl.concat(findings_plans), pl.concat(stats_plans), pl.concat(absorbed_plans)])
     stats = _with_empty_targets(stats.select(list(STATS_SCHEMA)), coverage)

@@ -67,7 +67,8 @@ def exponent(code: str, provider: str | None = None) -> int:
             return override
     exp = _iso_table().get(code)
     if exp is None:
-        raise MoneyError(f"unknown currency {code!r} (not an active ISO 4217 code with minor units)")
+        raise MoneyError(
+            f"unknown currency {code!r} (not an active ISO 4217 code with minor units)")
     return exp
 
 

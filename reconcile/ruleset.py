@@ -24,8 +24,8 @@ from typing import Any
 import polars as pl
 
 from reconcile import yamlio
-from reconcile.resources import packaged_path
 from reconcile.errors import RuleError
+from reconcile.resources import packaged_path
 from reconcile.schema import INVOICE_SCHEMA, LINE_SCHEMA, SEVERITIES
 
 COMMON_KEYS = frozenset(

@@ -136,7 +136,8 @@ def test_bad_rows_become_findings_not_crashes(write, tmp_path: Path) -> None:
     proc = reconcile("run", config(write, books=books), "--out", tmp_path / "o")
     assert proc.returncode == 1, proc.stderr
     findings = json.loads((tmp_path / "o" / "findings.json").read_text())
-    unreadable = {f["invoice_id"]: f for f in findings if f["rule_id"] == "schema.unreadable_record"}
+    unreadable = {f["invoice_id"]: f for f in findings
+                  if f["rule_id"] == "schema.unreadable_record"}
     assert set(unreadable) == {"JE-4", "JE-5", "JE-6"}
     assert "books.csv row 5" in unreadable["JE-4"]["location"]
     assert "64-bit" in unreadable["JE-6"]["message"]

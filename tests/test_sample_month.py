@@ -7,6 +7,8 @@ sample_data/generate.py alongside the recordings and the ledger.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import polars as pl
@@ -158,10 +160,7 @@ def _rewrite_page(folder: Path, name: str, transform) -> None:
     (folder / "manifest.json").write_text(json.dumps(manifest))
 
 
-def _cli(*args: object) -> "subprocess.CompletedProcess[str]":
-    import subprocess
-    import sys
-
+def _cli(*args: object) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "reconcile", *map(str, args)],
                           capture_output=True, text=True, timeout=120)
 

@@ -80,7 +80,8 @@ def evaluated(frame: pl.LazyFrame, **columns: Any) -> pl.LazyFrame:
     return frame.select(exprs)
 
 
-def money(expr: pl.Expr, currency: pl.Expr = pl.col("currency")) -> pl.Expr:
+def money(expr: pl.Expr, currency: pl.Expr | None = None) -> pl.Expr:
     """A minor-unit amount formatted with its currency's decimals, e.g. ``12.50 USD``."""
+    currency = pl.col("currency") if currency is None else currency
     return pl.concat_str([format_minor_expr(expr, currency), pl.lit(" "), currency])
 
