@@ -26,15 +26,6 @@ def exit_code_for(severity_counts: dict[str, int], fail_on: str) -> ExitCode:
     return ExitCode.FINDINGS if any(severity_counts.get(s, 0) for s in gate) else ExitCode.CLEAN
 
 
-class _Group(click.Group):
-    def main(self, *args, **kwargs):  # type: ignore[no-untyped-def]
-        kwargs.setdefault("standalone_mode", True)
-        try:
-            return super().main(*args, **kwargs)
-        except SystemExit:
-            raise
-
-
 def _fail(exc: BaseException) -> None:
     if isinstance(exc, ReconcileError):
         click.echo(f"reconcile: error: {exc}", err=True)
@@ -47,7 +38,7 @@ def _fail(exc: BaseException) -> None:
     sys.exit(int(ExitCode.INTERNAL))
 
 
-@click.group(cls=_Group)
+@click.group()
 @click.version_option(package_name="reconcile")
 def main() -> None:
     """Invoice reconciliation and audit rules for month-end close."""
@@ -112,32 +103,28 @@ def rules() -> None:
     """Check and list rule files."""
 
 
+def _load_rules_or_exit(paths: tuple[Path, ...]) -> list:  # type: ignore[type-arg]
+    from reconcile.ruleset import default_rules_dir, load_rules
+
+    try:
+        return load_rules(list(paths) or [default_rules_dir()])
+    except Exception as exc:
+        _fail(exc)
+        raise  # unreachable: _fail exits
+
+
 @rules.command("check")
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 def rules_check(paths: tuple[Path, ...]) -> None:
     """Compile rule files (default: the built-in pack) without reading any data."""
-    from reconcile.ruleset import default_rules_dir, load_rules
-
-    try:
-        loaded = load_rules(list(paths) or [default_rules_dir()])
-    except Exception as exc:
-        _fail(exc)
-        return
-    click.echo(f"ok: {len(loaded)} rules compiled")
+    click.echo(f"ok: {len(_load_rules_or_exit(paths))} rules compiled")
 
 
 @rules.command("list")
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 def rules_list(paths: tuple[Path, ...]) -> None:
     """List the rules loaded from PATHS (default: the built-in pack)."""
-    from reconcile.ruleset import default_rules_dir, load_rules
-
-    try:
-        loaded = load_rules(list(paths) or [default_rules_dir()])
-    except Exception as exc:
-        _fail(exc)
-        return
-    for r in loaded:
+    for r in _load_rules_or_exit(paths):
         tol = "" if r.tolerance.is_zero else f"  tolerance {r.tolerance.default}"
         click.echo(f"{r.id:<34} {r.severity:<8} {r.type:<11} {r.scope.describe()}{tol}")
         click.echo(f"{'':<34} {r.title}  ({r.where.path.name}:{r.where.line})")
