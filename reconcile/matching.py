@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from reconcile.rule_types._common import RIGHT, PairData, SourceData
+from reconcile.schema import INVOICE_SCHEMA
 
 
 @dataclass(frozen=True)
@@ -56,25 +57,51 @@ class Pairing:
 
 
 KEY = "__key"
+_IN_LEFT, _IN_RIGHT = "__in_left", "__in_right"
+#: columns every pairing carries whatever the rules read
+IDENTITY = ("source", "invoice_id", "currency", "record_ref")
 
 
-def _keyed(side: Side, data: SourceData, norm: KeyNormalization) -> pl.LazyFrame:
+def _keyed(side: Side, data: SourceData, norm: KeyNormalization,
+           columns: list[str]) -> pl.LazyFrame:
     frame = data.invoices
     if side.filter is not None:
         frame = frame.filter(side.filter)
-    return frame.with_columns(norm.apply(pl.col(side.key)).alias(KEY))
+    return frame.select(*columns, norm.apply(pl.col(side.key)).alias(KEY))
 
 
-def match(pairing: Pairing, left: SourceData, right: SourceData) -> PairData:
-    lk = _keyed(pairing.left, left, pairing.normalize)
-    rk = _keyed(pairing.right, right, pairing.normalize)
-    l_unique = lk.filter(pl.col(KEY).is_not_null()).unique(KEY, keep="first", maintain_order=True)
-    r_unique = rk.filter(pl.col(KEY).is_not_null()).unique(KEY, keep="first", maintain_order=True)
-    r_renamed = r_unique.rename(lambda c: c if c == KEY else c + RIGHT)
-    matched = l_unique.join(r_renamed, on=KEY, how="inner")
-    left_only = pl.concat([lk.filter(pl.col(KEY).is_null()),
-                           l_unique.join(r_unique.select(KEY), on=KEY, how="anti")])
-    right_only = pl.concat([rk.filter(pl.col(KEY).is_null()),
-                            r_unique.join(l_unique.select(KEY), on=KEY, how="anti")])
+def match(pairing: Pairing, left: SourceData, right: SourceData,
+          columns: frozenset[str] | None = None) -> PairData:
+    """Match once and materialize: every pairwise rule reads the same three frames.
+
+    ``columns`` are the canonical columns the pairwise rules read; only those
+    (plus identity and key columns) are carried, which keeps the join narrow;
+    ``None`` carries every canonical column. One full join gives matched,
+    left-only and right-only records together.
+    """
+    if columns is None:
+        columns = frozenset(INVOICE_SCHEMA)
+    def wanted(side: Side) -> list[str]:
+        return sorted(set(IDENTITY) | columns | {side.key})
+
+    l_cols, r_cols = wanted(pairing.left), wanted(pairing.right)
+    lk = _keyed(pairing.left, left, pairing.normalize, l_cols)
+    rk = _keyed(pairing.right, right, pairing.normalize, r_cols)
+    first = pl.col(KEY).is_not_null() & pl.col(KEY).is_first_distinct()
+    joined = (
+        lk.filter(first).with_columns(pl.lit(True).alias(_IN_LEFT))
+        .join(rk.filter(first).rename({c: c + RIGHT for c in r_cols})
+              .with_columns(pl.lit(True).alias(_IN_RIGHT)),
+              on=KEY, how="full", coalesce=True, maintain_order="left_right")
+    )
+    joined_df, l_nokey, r_nokey = pl.collect_all([
+        joined, lk.filter(pl.col(KEY).is_null()).select(l_cols),
+        rk.filter(pl.col(KEY).is_null()).select(r_cols)])
+    in_l, in_r = pl.col(_IN_LEFT).fill_null(False), pl.col(_IN_RIGHT).fill_null(False)
+    matched = joined_df.filter(in_l & in_r).select(*l_cols, *(c + RIGHT for c in r_cols))
+    left_only = pl.concat([l_nokey, joined_df.filter(in_l & ~in_r).select(l_cols)])
+    right_only = pl.concat([
+        r_nokey,
+        joined_df.filter(in_r & ~in_l).select(pl.col(c + RIGHT).alias(c) for c in r_cols)])
     return PairData(pairing.name, left, right, pairing.left.key, pairing.right.key,
-                    matched.drop(KEY), left_only.drop(KEY), right_only.drop(KEY))
+                    matched.lazy(), left_only.lazy(), right_only.lazy())

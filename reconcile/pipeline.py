@@ -24,7 +24,7 @@ from reconcile.config import Config, load_config
 from reconcile.matching import match
 from reconcile.providers._base import Reject, Residue
 from reconcile.recording import shown
-from reconcile.rule_types._common import PairData, SourceData
+from reconcile.rule_types._common import PairData, SourceData, fmt
 from reconcile.ruleset import Rule, default_rules_dir, load_rules
 from reconcile.sources import Loaded, load_source
 
@@ -91,7 +91,7 @@ def _schema_findings(source: str, rows: pl.DataFrame, failures: pl.DataFrame,
         pl.col("column").replace("<row>", None).alias("field"),
         pl.col("check").alias("expected"), pl.col("failure_case").alias("actual"),
         pl.lit(None, pl.Int64).alias("delta_minor"), pl.col("currency"),
-        pl.format("{} {}: {} {} fails the check {}; the record is quarantined (kept out of "
+        fmt("{} {}: {} {} fails the check {}; the record is quarantined (kept out of "
                   "the rules).", pl.lit(source), pl.col("invoice_id").fill_null("(no id)"),
                   pl.col("column"), pl.col("failure_case").fill_null("(empty)"),
                   pl.col("check")).alias("message"),
@@ -173,7 +173,9 @@ def run(config_path: Path, *, rule_paths: Sequence[Path] | None = None,
         schema_findings.append(findings)
         residues.extend(loaded.normalized.residues)
     by_name = {s.name: s for s in sources}
-    pairs = [match(p, by_name[p.left.source], by_name[p.right.source]) for p in cfg.pairings]
+    pair_columns = frozenset(c for r in rules if r.check.pairwise for c in r.invoice_columns)
+    pairs = [match(p, by_name[p.left.source], by_name[p.right.source], pair_columns)
+             for p in cfg.pairings]
     say(f"evaluating {len(rules)} rules over {len(sources)} sources and {len(pairs)} pairings")
     result = engine.evaluate(rules, sources, pairs)
     findings = engine.with_finding_ids(pl.concat([

@@ -27,6 +27,7 @@ from reconcile.errors import InputDataError
 from reconcile.providers._base import Converter, Normalized, Reject, rfc3339
 from reconcile.providers.registry import NORMALIZERS
 from reconcile.recording import read_recording, shown
+from reconcile.rule_types._common import fmt
 from reconcile.schema import (
     INVOICE_SCHEMA,
     LINE_SCHEMA,
@@ -98,7 +99,7 @@ def _read_table(spec: FileSpec, source: str) -> pl.DataFrame:
 
 def _column(table: pl.DataFrame, spec: Any, canon: str, source: str, path: Path) -> pl.Series:
     if isinstance(spec, Mapping):
-        return pl.Series(canon, [spec["value"]] * table.height)
+        return pl.repeat(spec["value"], table.height, eager=True).alias(canon)
     if spec not in table.columns:
         raise InputDataError(f"column {spec!r} (mapped to {canon}) is not in the file; it has "
                              f"{', '.join(table.columns)}", source=source, location=str(path))
@@ -226,7 +227,7 @@ def _canonical(table: pl.DataFrame, spec: FileSpec, schema: Mapping[str, pl.Data
     if frame_.width == 0:
         frame_ = pl.DataFrame({"__n": pl.zeros(height, eager=True)})
     defaults = {"source": pl.lit(name, pl.String),
-                "record_ref": pl.format("{} row {}", pl.lit(shown(spec.path, base)),
+                "record_ref": fmt("{} row {}", pl.lit(shown(spec.path, base)),
                                         pl.int_range(pl.len()) + offset)}
     if schema is INVOICE_SCHEMA:
         defaults["status"] = pl.lit("unknown", pl.String)

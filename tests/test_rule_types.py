@@ -218,3 +218,11 @@ def test_uniqueness_on_invoice_id_itself(write) -> None:
                   {"invoice_id": "b", "currency": "USD"}], set())
     res = engine.evaluate(rs, [s], [])
     assert res.findings.select("invoice_id", "actual").rows() == [("a", "2")]
+
+
+def test_fmt_builds_messages_and_shows_nulls() -> None:
+    from reconcile.rule_types._common import fmt
+
+    frame = pl.DataFrame({"a": ["x", None], "n": [1, 2]})
+    got = frame.select(fmt("{} has {} ({})", pl.col("a"), pl.col("n"), pl.lit("k")))
+    assert got.to_series().to_list() == ["x has 1 (k)", "— has 2 (k)"]

@@ -85,3 +85,23 @@ def money(expr: pl.Expr, currency: pl.Expr | None = None) -> pl.Expr:
     currency = pl.col("currency") if currency is None else currency
     return pl.concat_str([format_minor_expr(expr, currency), pl.lit(" "), currency])
 
+
+
+def fmt(template: str, *parts: pl.Expr) -> pl.Expr:
+    """``"{} invoice {}"`` with expressions in the ``{}``; a null part shows as ``—``.
+
+    Built on ``pl.concat_str`` rather than ``pl.format``: in Polars 2.1 the
+    streaming engine panics (``binview/mod.rs: i < self.len()``) evaluating
+    ``pl.format`` over a filtered multi-chunk frame, which is exactly where
+    finding messages are built.
+    """
+    pieces = template.split("{}")
+    if len(pieces) != len(parts) + 1:
+        raise ValueError(f"template {template!r} needs {len(pieces) - 1} parts")
+    exprs: list[pl.Expr] = []
+    for text_piece, part in zip(pieces, [*parts, None], strict=True):
+        if text_piece:
+            exprs.append(pl.lit(text_piece))
+        if part is not None:
+            exprs.append(part.cast(pl.String).fill_null("—"))
+    return pl.concat_str(exprs)

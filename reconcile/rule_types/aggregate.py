@@ -18,7 +18,7 @@ import polars as pl
 
 from reconcile import yamlio
 from reconcile.money import round_minor_expr
-from reconcile.rule_types._common import SourceData, evaluated, money
+from reconcile.rule_types._common import SourceData, evaluated, fmt, money
 from reconcile.schema import INVOICE_SCHEMA, LINE_SCHEMA
 
 
@@ -72,7 +72,7 @@ class Aggregate:
             failed, source=pl.col("source"), invoice_id=pl.col("invoice_id"),
             currency=pl.col("currency"), location=pl.col("record_ref"), field=self.field,
             delta_minor=delta, ok=pl.col("ok"), expected=money(expected), actual=money(actual),
-            message=pl.format(
+            message=fmt(
                 "{} invoice {}: line items sum to {} but {} is {}, a difference of {}.",
                 pl.col("source"), pl.col("invoice_id"), money(expected), pl.lit(self.field),
                 money(actual), money(delta)),

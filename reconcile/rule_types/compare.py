@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 import polars as pl
 
 from reconcile import yamlio
-from reconcile.rule_types._common import RIGHT, PairData, evaluated, money
+from reconcile.rule_types._common import RIGHT, PairData, evaluated, fmt, money
 from reconcile.schema import INVOICE_SCHEMA
 
 
@@ -60,7 +60,7 @@ class Compare:
         if INVOICE_SCHEMA[self.field] == pl.Int64():
             return evaluated(
                 failed, **base, expected=money(left, cur_l), actual=money(right, cur_r),
-                message=pl.format(
+                message=fmt(
                     "{} invoice {} has {} {} but {} {} has {}, a difference of {}.",
                     pl.col("source"), pl.col("invoice_id"), pl.lit(self.field),
                     money(left, cur_l), pl.col("source" + RIGHT), pl.col("invoice_id" + RIGHT),
@@ -69,7 +69,7 @@ class Compare:
         as_text = left.cast(pl.String), right.cast(pl.String)
         return evaluated(
             failed, **base, expected=as_text[0], actual=as_text[1],
-            message=pl.format(
+            message=fmt(
                 "{} invoice {} has {} {} but {} {} has {}.",
                 pl.col("source"), pl.col("invoice_id"), pl.lit(self.field), as_text[0],
                 pl.col("source" + RIGHT), pl.col("invoice_id" + RIGHT), as_text[1]),

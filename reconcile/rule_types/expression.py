@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 import polars as pl
 
 from reconcile import yamlio
-from reconcile.rule_types._common import SourceData, evaluated, money
+from reconcile.rule_types._common import SourceData, evaluated, fmt, money
 from reconcile.schema import INVOICE_SCHEMA
 
 
@@ -71,14 +71,14 @@ class Expression:
         if self.assertion is not None:
             return evaluated(
                 failed, **base,
-                message=pl.format("{} invoice {}: fails '{}'.", pl.col("source"),
+                message=fmt("{} invoice {}: fails '{}'.", pl.col("source"),
                                   pl.col("invoice_id"), pl.lit(rule.title)),
             )
         assert self.expect is not None and self.field is not None
         actual, expected, delta = pl.col(self.field), self.expect, pl.col("delta_minor")
         return evaluated(
             failed, **base, field=self.field, expected=money(expected), actual=money(actual),
-            message=pl.format(
+            message=fmt(
                 "{} invoice {}: {} is {} but {} gives {}, a difference of {}.",
                 pl.col("source"), pl.col("invoice_id"), pl.lit(self.field), money(actual),
                 pl.lit(self.expect_sql), money(expected), money(delta)),

@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 
 import polars as pl
 
-from reconcile.rule_types._common import RIGHT, PairData, evaluated
+from reconcile.rule_types._common import RIGHT, PairData, evaluated, fmt
 
 
 @dataclass(frozen=True)
@@ -46,9 +46,9 @@ class Presence:
             failed, source=pl.col("source"), invoice_id=pl.col("invoice_id"),
             counterpart_source=pl.col("__other"), field=pl.col("__key_name"),
             currency=pl.col("currency"), location=pl.col("record_ref"), ok=pl.col("ok"),
-            expected=pl.format("a {} record with {} = {}", pl.col("__other"),
+            expected=fmt("a {} record with {} = {}", pl.col("__other"),
                                pl.col("__key_name"), pl.col("__key")),
-            message=pl.format("{} invoice {} ({} {}) has no counterpart in {}.",
+            message=fmt("{} invoice {} ({} {}) has no counterpart in {}.",
                               pl.col("source"), pl.col("invoice_id"), pl.col("__key_name"),
                               pl.col("__key"), pl.col("__other")),
         )

@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 import polars as pl
 
 from reconcile import yamlio
-from reconcile.rule_types._common import SourceData, evaluated
+from reconcile.rule_types._common import SourceData, evaluated, fmt
 from reconcile.schema import INVOICE_SCHEMA
 
 
@@ -38,27 +38,28 @@ class Uniqueness:
         return frozenset({self.key})
 
     def evaluate(self, rule: Any, src: SourceData) -> pl.LazyFrame:
-        groups = (
-            src.all_invoices.filter(pl.col(self.key).is_not_null())
-            .group_by(pl.col(self.key).alias("__key"))
-            .agg(
-                pl.col("source").first(),
-                pl.col("invoice_id").first().alias("__first_id"),
-                pl.col("currency").first(),
-                pl.col("record_ref").first(),
-                pl.len().alias("__n"),
-                pl.col("invoice_id").str.join(", ").alias("__ids"),
-            )
+        keyed = src.all_invoices.filter(pl.col(self.key).is_not_null())
+        groups = keyed.group_by(pl.col(self.key).alias("__key")).agg(
+            pl.col("source").first(),
+            pl.col("invoice_id").first().alias("__first_id"),
+            pl.col("currency").first(),
+            pl.col("record_ref").first(),
+            pl.len().alias("__n"),
         )
-        return groups.with_columns((pl.col("__n") == 1).alias("ok"),
-                                   pl.lit(None, pl.Int64).alias("delta_minor"))
+        # Name every record of a repeated key, building the list only for repeats.
+        repeated = groups.filter(pl.col("__n") > 1).select("__key")
+        names = (keyed.join(repeated, left_on=self.key, right_on="__key", how="semi")
+                 .group_by(pl.col(self.key).alias("__key"))
+                 .agg(pl.col("invoice_id").sort().str.join(", ").alias("__ids")))
+        return groups.join(names, on="__key", how="left").with_columns(
+            (pl.col("__n") == 1).alias("ok"), pl.lit(None, pl.Int64).alias("delta_minor"))
 
     def render(self, rule: Any, failed: pl.LazyFrame) -> pl.LazyFrame:
         return evaluated(
             failed, source=pl.col("source"), invoice_id=pl.col("__first_id"),
             field=self.key, currency=pl.col("currency"), location=pl.col("record_ref"),
             ok=pl.col("ok"), expected=pl.lit("1"), actual=pl.col("__n").cast(pl.String),
-            message=pl.format("{} has {} records with {} = {}: {}.", pl.col("source"),
+            message=fmt("{} has {} records with {} = {}: {}.", pl.col("source"),
                               pl.col("__n"), pl.lit(self.key), pl.col("__key"),
                               pl.col("__ids")),
         )

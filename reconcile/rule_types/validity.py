@@ -10,7 +10,7 @@ import polars as pl
 
 from reconcile import yamlio
 from reconcile.money import active_codes
-from reconcile.rule_types._common import SourceData, evaluated
+from reconcile.rule_types._common import SourceData, evaluated, fmt
 from reconcile.schema import INVOICE_SCHEMA
 
 
@@ -52,7 +52,7 @@ class Validity:
             failed, source=pl.col("source"), invoice_id=pl.col("invoice_id"),
             field=self.field, currency=pl.col("currency"), location=pl.col("record_ref"),
             ok=pl.col("ok"), expected=pl.lit(self.allowed_name), actual=value,
-            message=pl.format("{} invoice {}: {} {} is not {}.", pl.col("source"),
+            message=fmt("{} invoice {}: {} {} is not {}.", pl.col("source"),
                               pl.col("invoice_id"), pl.lit(self.field), value,
                               pl.lit(self.allowed_name)),
         )
