@@ -31,6 +31,7 @@ class Coverage:
 
 @dataclass(frozen=True)
 class EngineResult:
+    #: finding rows without ids (the pipeline adds schema findings, then ids once)
     findings: pl.DataFrame
     #: rule_id, target, checked, failed, not_applicable_rows, absorbed
     stats: pl.DataFrame
@@ -48,6 +49,7 @@ class _Check:
     rule: Rule
     target: str
     frame: pl.LazyFrame  # evaluated units: ok, delta_minor, currency, ...
+    data: SourceData | PairData  # what it was evaluated on (render may look back)
 
 
 def _checks(rule: Rule, sources: Sequence[SourceData], pairs: Sequence[PairData],
@@ -69,7 +71,7 @@ def _checks(rule: Rule, sources: Sequence[SourceData], pairs: Sequence[PairData]
                     pair, matched=pair.matched.filter(rule.filter),
                     left_only=pair.left_only.filter(rule.filter),
                     right_only=pair.right_only.filter(rule.filter))
-            checks.append(_Check(rule, pair.name, rule.check.evaluate(rule, pair)))
+            checks.append(_Check(rule, pair.name, rule.check.evaluate(rule, pair), pair))
         return checks
     for src in sources:
         if not rule.scope.matches_source(src.name, src.provider):
@@ -83,7 +85,7 @@ def _checks(rule: Rule, sources: Sequence[SourceData], pairs: Sequence[PairData]
         if rule.filter is not None:
             src = dataclasses.replace(src, invoices=src.invoices.filter(rule.filter),
                                       all_invoices=src.all_invoices.filter(rule.filter))
-        checks.append(_Check(rule, src.name, rule.check.evaluate(rule, src)))
+        checks.append(_Check(rule, src.name, rule.check.evaluate(rule, src), src))
     return checks
 
 
@@ -98,7 +100,8 @@ def evaluate(rules: Sequence[Rule], sources: Sequence[SourceData],
     coverage: list[Coverage] = []
     checks = [c for rule in rules for c in _checks(rule, sources, pairs, coverage)]
     if not checks:
-        return EngineResult(pl.DataFrame(schema=FINDING_SCHEMA), pl.DataFrame(schema=STATS_SCHEMA),
+        no_id = {c: t for c, t in FINDING_SCHEMA.items() if c != "finding_id"}
+        return EngineResult(pl.DataFrame(schema=no_id), pl.DataFrame(schema=STATS_SCHEMA),
                             _empty_absorbed(), coverage)
     ok = pl.col("ok")
     failed = ok.not_().fill_null(False)
@@ -110,7 +113,8 @@ def evaluate(rules: Sequence[Rule], sources: Sequence[SourceData],
         # sub-plan elimination computes it once inside collect_all.
         frame = check.frame
         tag = [pl.lit(check.rule.id).alias("rule_id"), pl.lit(check.target).alias("target")]
-        findings_plans.append(_tagged(check.rule.check.render(check.rule, frame.filter(failed)),
+        findings_plans.append(_tagged(check.rule.check.render(check.rule, frame.filter(failed),
+                                                              check.data),
                                       check).select(finding_cols))
         stats_plans.append(frame.select(
             pl.len().cast(pl.UInt32).alias("checked"),
@@ -126,7 +130,7 @@ def evaluate(rules: Sequence[Rule], sources: Sequence[SourceData],
         pl.concat(findings_plans), pl.concat(stats_plans), pl.concat(absorbed_plans)])
     stats = _with_empty_targets(stats.select(list(STATS_SCHEMA)), coverage)
     return EngineResult(
-        findings=with_finding_ids(findings),
+        findings=findings,
         stats=stats.sort("rule_id", "target"),
         absorbed=absorbed.select("rule_id", "target", "currency", "absorbed", "absorbed_minor")
         .sort("rule_id", "target", "currency"),

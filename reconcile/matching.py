@@ -70,6 +70,16 @@ def _keyed(side: Side, data: SourceData, norm: KeyNormalization,
     return frame.select(*columns, norm.apply(pl.col(side.key)).alias(KEY))
 
 
+def _first_per_key(keyed: pl.DataFrame, key: str) -> pl.DataFrame:
+    """Records with a key, the first of each key. Checked invoices are already unique
+    by ``invoice_id``; when normalization left that key as it was, skip the pass."""
+    with_key = keyed.filter(pl.col(KEY).is_not_null())
+    if key == "invoice_id" and with_key.height == keyed.height and \
+            with_key.select((pl.col(KEY) == pl.col("invoice_id")).all()).item():
+        return with_key
+    return with_key.filter(pl.col(KEY).is_first_distinct())
+
+
 def match(pairing: Pairing, left: SourceData, right: SourceData,
           columns: frozenset[str] | None = None) -> PairData:
     """Match once and materialize: every pairwise rule reads the same three frames.
@@ -85,18 +95,18 @@ def match(pairing: Pairing, left: SourceData, right: SourceData,
         return sorted(set(IDENTITY) | columns | {side.key})
 
     l_cols, r_cols = wanted(pairing.left), wanted(pairing.right)
-    lk = _keyed(pairing.left, left, pairing.normalize, l_cols)
-    rk = _keyed(pairing.right, right, pairing.normalize, r_cols)
-    first = pl.col(KEY).is_not_null() & pl.col(KEY).is_first_distinct()
-    joined = (
-        lk.filter(first).with_columns(pl.lit(True).alias(_IN_LEFT))
-        .join(rk.filter(first).rename({c: c + RIGHT for c in r_cols})
+    lk, rk = pl.collect_all([_keyed(pairing.left, left, pairing.normalize, l_cols),
+                             _keyed(pairing.right, right, pairing.normalize, r_cols)])
+    # Row order is not kept through the join: findings are sorted on stable keys.
+    joined_df = (
+        _first_per_key(lk, pairing.left.key).lazy().with_columns(pl.lit(True).alias(_IN_LEFT))
+        .join(_first_per_key(rk, pairing.right.key).lazy()
+              .rename({c: c + RIGHT for c in r_cols})
               .with_columns(pl.lit(True).alias(_IN_RIGHT)),
-              on=KEY, how="full", coalesce=True, maintain_order="left_right")
-    )
-    joined_df, l_nokey, r_nokey = pl.collect_all([
-        joined, lk.filter(pl.col(KEY).is_null()).select(l_cols),
-        rk.filter(pl.col(KEY).is_null()).select(r_cols)])
+              on=KEY, how="full", coalesce=True)
+    ).collect()
+    l_nokey = lk.filter(pl.col(KEY).is_null()).select(l_cols)
+    r_nokey = rk.filter(pl.col(KEY).is_null()).select(r_cols)
     in_l, in_r = pl.col(_IN_LEFT).fill_null(False), pl.col(_IN_RIGHT).fill_null(False)
     matched = joined_df.filter(in_l & in_r).select(*l_cols, *(c + RIGHT for c in r_cols))
     left_only = pl.concat([l_nokey, joined_df.filter(in_l & ~in_r).select(l_cols)])

@@ -69,15 +69,18 @@ def _slug(check: str) -> str:
 
 
 def _schema_findings(source: str, rows: pl.DataFrame, failures: pl.DataFrame,
-                     prefix: str) -> pl.DataFrame:
+                     prefix: str, lines_file: str | None = None) -> pl.DataFrame:
     """One finding per failing (row, column, check); ``rows`` is the frame that was validated
     (failure row numbers index into it)."""
     if failures.is_empty():
         return schema.empty_findings().drop("finding_id")
+    ref = pl.col("record_ref")
+    if lines_file is not None:  # file lines: located by their file row
+        ref = ref.fill_null(fmt("{} row {}", pl.lit(lines_file), pl.col("line_no")))
     indexed = rows.with_row_index("__row")
     joined = failures.join(
         indexed.select(pl.col("__row").cast(pl.Int64).alias("row"), "invoice_id", "currency",
-                       "record_ref").unique("row"),
+                       ref.alias("record_ref")).unique("row"),
         on="row", how="left")
     return joined.select(
         pl.concat_str([pl.lit(f"schema.{prefix}"),
@@ -120,7 +123,7 @@ def _prepare(cfg: Config, loaded: Loaded) -> tuple[SourceData, SourceSummary, pl
     findings = pl.concat([
         _reject_findings(out.rejects),
         _schema_findings(loaded.name, loaded.invoices, inv.failures, ""),
-        _schema_findings(loaded.name, loaded.lines, lines.failures, "line."),
+        _schema_findings(loaded.name, loaded.lines, lines.failures, "line.", loaded.lines_file),
     ])
     valid = inv.valid
     if src_cfg.period_field != "none":
@@ -130,7 +133,11 @@ def _prepare(cfg: Config, loaded: Loaded) -> tuple[SourceData, SourceSummary, pl
     else:
         scoped = valid
     checked = scoped.unique("invoice_id", keep="first", maintain_order=True)
-    valid_lines = lines.valid.join(checked.select("invoice_id"), on="invoice_id", how="semi")
+    # Lines follow their invoice out of the checks (quarantined or out of period);
+    # a repeated id keeps its lines, which share the id.
+    dropped = valid.height < loaded.invoices.height or scoped.height < valid.height
+    valid_lines = (lines.valid.join(checked.select("invoice_id"), on="invoice_id", how="semi")
+                   if dropped else lines.valid)
     data = SourceData(
         name=loaded.name, provider=src_cfg.provider, invoices=checked.lazy(),
         all_invoices=scoped.lazy(), lines=valid_lines.lazy(),
@@ -178,8 +185,7 @@ def run(config_path: Path, *, rule_paths: Sequence[Path] | None = None,
              for p in cfg.pairings]
     say(f"evaluating {len(rules)} rules over {len(sources)} sources and {len(pairs)} pairings")
     result = engine.evaluate(rules, sources, pairs)
-    findings = engine.with_finding_ids(pl.concat([
-        *schema_findings, result.findings.drop("finding_id")]))
+    findings = engine.with_finding_ids(pl.concat([*schema_findings, result.findings]))
     schema.validate_findings(findings)
     checked = pl.concat([s.invoices for s in sources]).collect()
     return RunResult(cfg, rules, findings, result, summaries, checked, residues, pairs)

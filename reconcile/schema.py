@@ -64,7 +64,7 @@ INVOICE_SCHEMA: Final[dict[str, pl.DataType]] = {
 LINE_SCHEMA: Final[dict[str, pl.DataType]] = {
     "source": pl.String(),
     "invoice_id": pl.String(),
-    "line_no": pl.Int32(),
+    "line_no": pl.Int32(),  # position in the invoice (APIs) or row in the file (files)
     "line_id": pl.String(),
     "line_type": pl.String(),
     "description": pl.String(),
@@ -174,7 +174,8 @@ def _models() -> tuple[type, type, type]:
         unit_amount: UNIT_AMOUNT_DTYPE = pa.Field(nullable=True)  # type: ignore[valid-type]
         amount_minor: pl.Int64
         currency: str = pa.Field(str_matches=r"^[A-Z]{3}$")
-        record_ref: str
+        # file lines leave it empty: line_no is their file row (see sources.py)
+        record_ref: str = pa.Field(nullable=True)
 
         class Config:
             strict = True

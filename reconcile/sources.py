@@ -46,6 +46,8 @@ class Loaded:
     invoices: pl.DataFrame
     lines: pl.DataFrame
     normalized: Normalized  # rejects, residues, provided, counts
+    #: for file sources with lines: the lines file as findings show it (line_no is its row)
+    lines_file: str | None = None
 
 
 def frame(rows: list[dict[str, Any]], schema: Mapping[str, pl.DataType]) -> pl.DataFrame:
@@ -226,11 +228,15 @@ def _canonical(table: pl.DataFrame, spec: FileSpec, schema: Mapping[str, pl.Data
     frame_ = pl.DataFrame([cols[c] for c in cols]) if cols else pl.DataFrame(height=height)
     if frame_.width == 0:
         frame_ = pl.DataFrame({"__n": pl.zeros(height, eager=True)})
-    defaults = {"source": pl.lit(name, pl.String),
-                "record_ref": fmt("{} row {}", pl.lit(shown(spec.path, base)),
-                                        pl.int_range(pl.len()) + offset)}
+    row = pl.int_range(pl.len()) + offset
+    defaults = {"source": pl.lit(name, pl.String)}
     if schema is INVOICE_SCHEMA:
         defaults["status"] = pl.lit("unknown", pl.String)
+        defaults["record_ref"] = fmt("{} row {}", pl.lit(shown(spec.path, base)), row)
+    else:
+        # A line is located by its file row (line_no); building a "file row N"
+        # string for millions of lines costs more than the rest of the load.
+        defaults["line_no"] = row.cast(pl.Int32)
     result = frame_.select([
         pl.col(c).cast(dtype) if c in cols
         else defaults.get(c, pl.lit(None)).cast(dtype).alias(c)
@@ -256,9 +262,11 @@ def _load_file_source(cfg: SourceConfig, base: Path | None) -> Loaded:
     out.records_read = table.height
     out.provided = frozenset(cfg.invoices.columns) | {"source", "status", "record_ref"}
     lines = pl.DataFrame(schema=LINE_SCHEMA)
+    lines_file = None
     if cfg.lines is not None:
         lines = _load_lines(cfg, cfg.lines, conv, out, base)
-    return Loaded(cfg.name, "file", invoices, lines, out)
+        lines_file = shown(cfg.lines.path, base)
+    return Loaded(cfg.name, "file", invoices, lines, out, lines_file)
 
 
 def _load_lines(cfg: SourceConfig, spec: FileSpec, conv: Converter, out: Normalized,
@@ -293,7 +301,5 @@ def _load_lines(cfg: SourceConfig, spec: FileSpec, conv: Converter, out: Normali
                                      location=str(spec.path)) from None
         lines = lines.with_columns(pl.Series("amount_minor", amounts, pl.Int64),
                                    pl.Series("unit_amount", units, UNIT_AMOUNT_DTYPE))
-    lines = lines.with_columns(pl.int_range(pl.len()).over("invoice_id").cast(pl.Int32)
-                               .alias("line_no")) if "line_no" not in spec.columns else lines
     out.rejects.extend(rejects)
     return lines

@@ -6,8 +6,10 @@ units* (invoices, invoice pairs, keys) with at least ``ok``, ``delta_minor`` and
 input was null (not applicable for that row, counted as N/A, never as a pass);
 ``delta_minor`` is actual − expected when the check is numeric, and a pass with
 a non-zero delta only held thanks to tolerance (counted as absorbed).
-``render`` turns the *failing* units only into the :data:`EVALUATED` finding
-columns (messages, formatted amounts), so a clean row costs no string work.
+``render(rule, failed, target)`` turns the *failing* units only into the
+:data:`EVALUATED` finding columns (messages, formatted amounts), so a clean row
+costs no string work; ``target`` is the source or pairing evaluated, for a
+render that needs more than the failing rows (uniqueness names every record).
 """
 
 from __future__ import annotations

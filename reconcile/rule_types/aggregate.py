@@ -66,7 +66,7 @@ class Aggregate:
             (delta.abs() <= rule.tolerance.expr(pl.col("currency"))).alias("ok"),
             delta.alias("delta_minor"))
 
-    def render(self, rule: Any, failed: pl.LazyFrame) -> pl.LazyFrame:
+    def render(self, rule: Any, failed: pl.LazyFrame, target: Any) -> pl.LazyFrame:
         actual, expected, delta = pl.col(self.field), pl.col("__sum"), pl.col("delta_minor")
         return evaluated(
             failed, source=pl.col("source"), invoice_id=pl.col("invoice_id"),

@@ -47,7 +47,7 @@ class Compare:
         return pair.matched.with_columns((left == right).alias("ok"),
                                          pl.lit(None, pl.Int64).alias("delta_minor"))
 
-    def render(self, rule: Any, failed: pl.LazyFrame) -> pl.LazyFrame:
+    def render(self, rule: Any, failed: pl.LazyFrame, target: Any) -> pl.LazyFrame:
         left, right = pl.col(self.field), pl.col(self.field + RIGHT)
         cur_l, cur_r = pl.col("currency"), pl.col("currency" + RIGHT)
         base = dict(

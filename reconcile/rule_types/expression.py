@@ -64,7 +64,7 @@ class Expression:
             (delta.abs() <= rule.tolerance.expr(pl.col("currency"))).alias("ok"),
             delta.alias("delta_minor"))
 
-    def render(self, rule: Any, failed: pl.LazyFrame) -> pl.LazyFrame:
+    def render(self, rule: Any, failed: pl.LazyFrame, target: Any) -> pl.LazyFrame:
         base = {"source": pl.col("source"), "invoice_id": pl.col("invoice_id"),
                 "currency": pl.col("currency"), "location": pl.col("record_ref"),
                 "ok": pl.col("ok"), "delta_minor": pl.col("delta_minor")}

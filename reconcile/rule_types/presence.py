@@ -41,7 +41,7 @@ class Presence:
             side(pair.right_only, pair.right_key, pair.left.name, False),
         ])
 
-    def render(self, rule: Any, failed: pl.LazyFrame) -> pl.LazyFrame:
+    def render(self, rule: Any, failed: pl.LazyFrame, target: Any) -> pl.LazyFrame:
         return evaluated(
             failed, source=pl.col("source"), invoice_id=pl.col("invoice_id"),
             counterpart_source=pl.col("__other"), field=pl.col("__key_name"),

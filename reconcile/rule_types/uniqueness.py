@@ -38,28 +38,25 @@ class Uniqueness:
         return frozenset({self.key})
 
     def evaluate(self, rule: Any, src: SourceData) -> pl.LazyFrame:
-        keyed = src.all_invoices.filter(pl.col(self.key).is_not_null())
-        groups = keyed.group_by(pl.col(self.key).alias("__key")).agg(
-            pl.col("source").first(),
-            pl.col("invoice_id").first().alias("__first_id"),
-            pl.col("currency").first(),
-            pl.col("record_ref").first(),
-            pl.len().alias("__n"),
-        )
-        # Name every record of a repeated key, building the list only for repeats.
-        repeated = groups.filter(pl.col("__n") > 1).select("__key")
-        names = (keyed.join(repeated, left_on=self.key, right_on="__key", how="semi")
-                 .group_by(pl.col(self.key).alias("__key"))
-                 .agg(pl.col("invoice_id").sort().str.join(", ").alias("__ids")))
-        return groups.join(names, on="__key", how="left").with_columns(
-            (pl.col("__n") == 1).alias("ok"), pl.lit(None, pl.Int64).alias("delta_minor"))
+        """One unit per key value: its first record, failing when the key repeats."""
+        key = pl.col(self.key)
+        return (src.all_invoices.filter(key.is_not_null())
+                .with_columns((~key.is_duplicated()).alias("ok"),
+                              pl.lit(None, pl.Int64).alias("delta_minor"))
+                .filter(key.is_first_distinct()))
 
-    def render(self, rule: Any, failed: pl.LazyFrame) -> pl.LazyFrame:
+    def render(self, rule: Any, failed: pl.LazyFrame, target: Any) -> pl.LazyFrame:
+        # Name every record of each repeated key (few), looking back at the source.
+        records = (target.all_invoices
+                   .join(failed.select(self.key), on=self.key, how="semi")
+                   .group_by(self.key)
+                   .agg(pl.len().alias("__n"),
+                        pl.col("invoice_id").sort().str.join(", ").alias("__ids")))
+        named = failed.join(records, on=self.key, how="left")
         return evaluated(
-            failed, source=pl.col("source"), invoice_id=pl.col("__first_id"),
+            named, source=pl.col("source"), invoice_id=pl.col("invoice_id"),
             field=self.key, currency=pl.col("currency"), location=pl.col("record_ref"),
             ok=pl.col("ok"), expected=pl.lit("1"), actual=pl.col("__n").cast(pl.String),
             message=fmt("{} has {} records with {} = {}: {}.", pl.col("source"),
-                              pl.col("__n"), pl.lit(self.key), pl.col("__key"),
-                              pl.col("__ids")),
+                        pl.col("__n"), pl.lit(self.key), pl.col(self.key), pl.col("__ids")),
         )

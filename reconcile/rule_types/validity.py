@@ -46,7 +46,7 @@ class Validity:
         return src.invoices.with_columns(pl.col(self.field).is_in(allowed).alias("ok"),
                                          pl.lit(None, pl.Int64).alias("delta_minor"))
 
-    def render(self, rule: Any, failed: pl.LazyFrame) -> pl.LazyFrame:
+    def render(self, rule: Any, failed: pl.LazyFrame, target: Any) -> pl.LazyFrame:
         value = pl.col(self.field)
         return evaluated(
             failed, source=pl.col("source"), invoice_id=pl.col("invoice_id"),
