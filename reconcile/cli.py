@@ -67,7 +67,9 @@ def run(config: Path, out_dir: Path, fail_on: str, rule_paths: tuple[Path, ...],
         from reconcile import outputs, pipeline, report
 
         result = pipeline.run(config, rule_paths=list(rule_paths) or None, progress=progress)
-        model = report.build(result, fail_on=fail_on, generated_at=pipeline.now_utc())
+        outputs_wanted = result.config.outputs
+        model = report.build(result, fail_on=fail_on, generated_at=pipeline.now_utc(),
+                             detail="html" in outputs_wanted or "md" in outputs_wanted)
         written = outputs.write_all(out_dir, result.findings, model, result.config.outputs,
                                     result.config.templates)
     except Exception as exc:

@@ -58,8 +58,8 @@ class RunResult:
     findings: pl.DataFrame
     engine: engine.EngineResult
     sources: list[SourceSummary]
-    #: checked invoices of every source (for control totals)
-    checked: pl.DataFrame
+    #: per source and currency: invoices checked, sum of total_minor, totals missing
+    control_totals: pl.DataFrame
     residues: list[Residue]
     pairings: list[PairData] = field(default_factory=list)
 
@@ -138,14 +138,19 @@ def _prepare(cfg: Config, loaded: Loaded) -> tuple[SourceData, SourceSummary, pl
     dropped = valid.height < loaded.invoices.height or scoped.height < valid.height
     valid_lines = (lines.valid.join(checked.select("invoice_id"), on="invoice_id", how="semi")
                    if dropped else lines.valid)
+    lines_file = shown(src_cfg.lines.path, cfg.path.parent) if src_cfg.lines else None
+    line_rejects = [r for r in out.rejects
+                    if lines_file and r.location.startswith(lines_file + " row ")]
+    line_reject_ids = [r.invoice_id for r in line_rejects if r.invoice_id is not None]
+    incomplete = pl.concat([
+        lines.quarantined.select("invoice_id"),
+        pl.DataFrame({"invoice_id": line_reject_ids}, schema={"invoice_id": pl.String}),
+    ]).unique()
     data = SourceData(
         name=loaded.name, provider=src_cfg.provider, invoices=checked.lazy(),
         all_invoices=scoped.lazy(), lines=valid_lines.lazy(),
-        provided=out.provided, has_lines=out.has_lines,
+        provided=out.provided, has_lines=out.has_lines, incomplete_lines=incomplete.lazy(),
     )
-    lines_file = shown(src_cfg.lines.path, cfg.path.parent) if src_cfg.lines else None
-    line_rejects = sum(1 for r in out.rejects
-                       if lines_file and r.location.startswith(lines_file + " row "))
     summary = SourceSummary(
         name=loaded.name, provider=src_cfg.provider,
         records_read=out.records_read, valid=valid.height,
@@ -153,8 +158,8 @@ def _prepare(cfg: Config, loaded: Loaded) -> tuple[SourceData, SourceSummary, pl
         out_of_period=valid.height - scoped.height, in_period=scoped.height,
         repeated_ids=scoped.height - checked.height, checked=checked.height,
         identical_repeats_dropped=out.duplicates_dropped,
-        lines_read=loaded.lines.height + line_rejects, lines_valid=lines.valid.height,
-        lines_quarantined=lines.quarantined.height + line_rejects,
+        lines_read=loaded.lines.height + len(line_rejects), lines_valid=lines.valid.height,
+        lines_quarantined=lines.quarantined.height + len(line_rejects),
         provided=out.provided, has_lines=out.has_lines, period_field=src_cfg.period_field,
     )
     return data, summary, findings.with_columns(pl.col("currency").cast(pl.String))
@@ -187,8 +192,12 @@ def run(config_path: Path, *, rule_paths: Sequence[Path] | None = None,
     result = engine.evaluate(rules, sources, pairs)
     findings = engine.with_finding_ids(pl.concat([*schema_findings, result.findings]))
     schema.validate_findings(findings)
-    checked = pl.concat([s.invoices for s in sources]).collect()
-    return RunResult(cfg, rules, findings, result, summaries, checked, residues, pairs)
+    totals = pl.concat(pl.collect_all([
+        s.invoices.group_by("source", "currency").agg(
+            pl.len().alias("invoices"), pl.col("total_minor").sum().alias("total_minor"),
+            pl.col("total_minor").is_null().sum().alias("missing_total"))
+        for s in sources])).sort("source", "currency")
+    return RunResult(cfg, rules, findings, result, summaries, totals, residues, pairs)
 
 
 def now_utc() -> dt.datetime:

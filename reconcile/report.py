@@ -33,14 +33,8 @@ def _amount(minor: int | None, currency: str | None) -> str:
 
 def control_totals(result: RunResult) -> list[dict[str, Any]]:
     """Per source and currency: invoices checked and the sum of their totals."""
-    checked = result.checked
-    if checked.is_empty():
-        return []
-    rows = (checked.group_by("source", "currency")
-            .agg(pl.len().alias("invoices"), pl.col("total_minor").sum().alias("total_minor"),
-                 pl.col("total_minor").is_null().sum().alias("missing_total"))
-            .sort("source", "currency"))
-    return [{**r, "total": _amount(r["total_minor"], r["currency"])} for r in rows.to_dicts()]
+    return [{**r, "total": _amount(r["total_minor"], r["currency"])}
+            for r in result.control_totals.to_dicts()]
 
 
 def _rule_titles(result: RunResult) -> dict[str, dict[str, str]]:
@@ -55,7 +49,9 @@ def _schema_title(rule_id: str) -> str:
     return "Record fails the canonical schema: " + rule_id.removeprefix("schema.")
 
 
-def build(result: RunResult, *, fail_on: str, generated_at: dt.datetime) -> dict[str, Any]:
+def build(result: RunResult, *, fail_on: str, generated_at: dt.datetime,
+          detail: bool = True) -> dict[str, Any]:
+    """The report model; ``detail=False`` leaves out per-finding rows (no HTML/Markdown)."""
     cfg = result.config
     findings = result.findings
     titles = _rule_titles(result)
@@ -64,14 +60,16 @@ def build(result: RunResult, *, fail_on: str, generated_at: dt.datetime) -> dict
         severity_counts[sev] = n
 
     by_rule = []
-    for (rule_id,), group in findings.group_by("rule_id", maintain_order=True):
+    shown = findings.with_columns(
+        money.format_minor_expr(pl.col("delta_minor"), pl.col("currency")).alias("delta"))
+    counts = dict(findings.group_by("rule_id").len().iter_rows())
+    groups = dict(shown.partition_by("rule_id", as_dict=True)) if detail else {}
+    for rule_id in counts:
         meta = titles.get(str(rule_id)) or {"title": _schema_title(str(rule_id)),
                                             "type": "schema", "severity": "error",
                                             "description": "", "scope": "", "where": ""}
-        rows = []
-        for f in group.to_dicts():
-            rows.append({**f, "delta": _amount(f["delta_minor"], f["currency"])})
-        by_rule.append({"rule_id": rule_id, **meta, "count": group.height, "findings": rows})
+        rows = groups[(rule_id,)].to_dicts() if detail else []
+        by_rule.append({"rule_id": rule_id, **meta, "count": counts[rule_id], "findings": rows})
     rank = {s: i for i, s in enumerate(SEVERITIES)}
     by_rule.sort(key=lambda g: (rank[g["severity"]], g["rule_id"]))
 

@@ -150,8 +150,12 @@ def _convert(table: pl.DataFrame, spec: FileSpec, schema: Mapping[str, pl.DataTy
                 try:
                     if spec.amounts == "minor":
                         values.append(money.minor_int(raw))
+                    elif not cur:
+                        raise money.MoneyError(
+                            "no currency to convert it with (no currency column, or a line "
+                            "whose invoice is not in this source)")
                     else:
-                        values.append(conv(raw, cur or "", str(ids[row]), canon))
+                        values.append(conv(raw, cur, str(ids[row]), canon))
                 except (money.MoneyError, ValueError) as exc:
                     errors.add(row, f"{canon} {raw!r}: {exc}")
                     values.append(None)
@@ -264,14 +268,28 @@ def _load_file_source(cfg: SourceConfig, base: Path | None) -> Loaded:
     lines = pl.DataFrame(schema=LINE_SCHEMA)
     lines_file = None
     if cfg.lines is not None:
-        lines = _load_lines(cfg, cfg.lines, conv, out, base)
+        lines = _load_lines(cfg, cfg.lines, conv, out, base, invoices)
         lines_file = shown(cfg.lines.path, base)
     return Loaded(cfg.name, "file", invoices, lines, out, lines_file)
 
 
+_LINE_CURRENCY = "__invoice_currency"
+
+
 def _load_lines(cfg: SourceConfig, spec: FileSpec, conv: Converter, out: Normalized,
-               base: Path | None) -> pl.DataFrame:
+               base: Path | None, invoices: pl.DataFrame) -> pl.DataFrame:
     table = _read_table(spec, cfg.name)
+    if "currency" not in spec.columns and isinstance(spec.columns.get("invoice_id"), str):
+        # A line without its own currency is in its invoice's; a line whose
+        # invoice is unknown gets none and is quarantined with a finding.
+        currencies = invoices.select("invoice_id", pl.col("currency").alias(_LINE_CURRENCY))
+        key = spec.columns["invoice_id"]
+        if key in table.columns:
+            table = table.join(currencies.unique("invoice_id"),
+                               left_on=pl.col(key).cast(pl.String), right_on="invoice_id",
+                               how="left", maintain_order="left")
+            spec = FileSpec(spec.path, spec.format, {**spec.columns, "currency": _LINE_CURRENCY},
+                            spec.amounts)
     derive = "amount_minor" not in spec.columns
     if derive and not {"unit_amount", "quantity"} <= set(spec.columns):
         raise InputDataError("lines need 'amount_minor', or 'unit_amount' and 'quantity' to "

@@ -164,3 +164,38 @@ def test_internal_error_exits_4(monkeypatch: pytest.MonkeyPatch, write, tmp_path
                                            str(tmp_path / "o")])
     assert result.exit_code == 4
     assert "internal error" in result.output and "simulated bug" in result.output
+
+
+def test_lines_take_their_invoice_currency_and_bad_lines_make_sums_not_applicable(
+        write, tmp_path: Path) -> None:
+    write("lines.csv", "inv,amount\nin_1,6.00\nin_1,4.00\nin_2,125000\nin_3,oops\nin_3,1\n"
+                       "in_9,1.00\n")
+    extra = """rules: [rules.yaml]
+"""
+    write("rules.yaml", """rules:
+  - id: lines.sum
+    title: lines sum to total
+    type: aggregate
+    field: total_minor
+""")
+    cfg = config(write, extra=extra).read_text().replace(
+        "    columns: {invoice_id: id, currency: cur, total_minor: amount}",
+        "    columns: {invoice_id: id, currency: cur, total_minor: amount}\n"
+        "    lines: {path: lines.csv, columns: {invoice_id: inv, amount_minor: amount}}")
+    (tmp_path / "close.yaml").write_text(cfg)
+    proc = reconcile("run", tmp_path / "close.yaml", "--out", tmp_path / "o")
+    findings = json.loads((tmp_path / "o" / "findings.json").read_text())
+    by_rule = {}
+    for f in findings:
+        by_rule.setdefault(f["rule_id"], []).append(f)
+    # in_1 (USD 6.00 + 4.00) and in_2 (JPY 125000) sum exactly in their invoice's currency;
+    # in_3 has an unreadable line, so its sum is N/A, not a failure.
+    assert "lines.sum" not in by_rule, by_rule.get("lines.sum")
+    unreadable = {f["location"]: f for f in by_rule["schema.unreadable_record"]}
+    assert sorted(unreadable) == ["lines.csv row 5", "lines.csv row 7"]
+    # a line whose invoice the source does not have is quarantined, not dropped
+    assert "invoice is not in this source" in unreadable["lines.csv row 7"]["message"]
+    assert proc.returncode == 1
+    summary = json.loads((tmp_path / "o" / "summary.json").read_text())
+    cov = next(c for c in summary["coverage"] if c["rule_id"] == "lines.sum")
+    assert (cov["checked"], cov["failed"], cov["not_applicable_rows"]) == (3, 0, 1)

@@ -59,7 +59,8 @@ rules:
     assert _count(result, "chinook.total_is_line_sum") == 0
     stats = result.engine.stats.row(0, named=True)
     assert (stats["checked"], stats["failed"]) == (412, 0)
-    assert result.checked["total_minor"].sum() == 232860  # $2,328.60, exact
+    assert result.control_totals.select("currency", "invoices", "total_minor").rows() == [
+        ("USD", 412, 232860)]  # $2,328.60, exact
 
 
 def test_chinook_float_comparison_would_report_false_mismatches() -> None:

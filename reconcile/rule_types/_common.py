@@ -14,7 +14,7 @@ render that needs more than the failing rows (uniqueness names every record).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
@@ -52,6 +52,9 @@ class SourceData:
     lines: pl.LazyFrame
     provided: frozenset[str]
     has_lines: bool
+    #: invoice_id of invoices with a quarantined line: line sums are N/A for them
+    incomplete_lines: pl.LazyFrame = field(
+        default_factory=lambda: pl.LazyFrame(schema={"invoice_id": pl.String}))
 
 
 @dataclass(frozen=True)

@@ -59,8 +59,12 @@ class Aggregate:
             lines = lines.filter(self.lines_filter)
         sums = lines.group_by("invoice_id").agg(
             round_minor_expr(self.total.sum()).alias("__sum"))
-        joined = src.invoices.join(sums, on="invoice_id", how="left").with_columns(
-            pl.col("__sum").fill_null(0))
+        incomplete = src.incomplete_lines.with_columns(pl.lit(True).alias("__incomplete"))
+        joined = (src.invoices.join(sums, on="invoice_id", how="left")
+                  .join(incomplete, on="invoice_id", how="left")
+                  # an invoice with a quarantined line cannot be summed: N/A, not a failure
+                  .with_columns(pl.when(pl.col("__incomplete")).then(None)
+                                .otherwise(pl.col("__sum").fill_null(0)).alias("__sum")))
         delta = pl.col(self.field) - pl.col("__sum")
         return joined.with_columns(
             (delta.abs() <= rule.tolerance.expr(pl.col("currency"))).alias("ok"),

@@ -46,12 +46,13 @@ class Uniqueness:
                 .filter(key.is_first_distinct()))
 
     def render(self, rule: Any, failed: pl.LazyFrame, target: Any) -> pl.LazyFrame:
-        # Name every record of each repeated key (few), looking back at the source.
+        # Name every record of each repeated key (few), looking back at the source:
+        # by invoice id, or by where it was read when the invoice id is the key.
+        name = pl.col("record_ref" if self.key == "invoice_id" else "invoice_id")
         records = (target.all_invoices
                    .join(failed.select(self.key), on=self.key, how="semi")
                    .group_by(self.key)
-                   .agg(pl.len().alias("__n"),
-                        pl.col("invoice_id").sort().str.join(", ").alias("__ids")))
+                   .agg(pl.len().alias("__n"), name.sort().str.join(", ").alias("__ids")))
         named = failed.join(records, on=self.key, how="left")
         return evaluated(
             named, source=pl.col("source"), invoice_id=pl.col("invoice_id"),
