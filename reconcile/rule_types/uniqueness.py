@@ -38,24 +38,27 @@ class Uniqueness:
         return frozenset({self.key})
 
     def evaluate(self, rule: Any, src: SourceData) -> pl.LazyFrame:
-        """One unit per key value: its first record, failing when the key repeats."""
-        key = pl.col(self.key)
-        return (src.all_invoices.filter(key.is_not_null())
-                .with_columns((~key.is_duplicated()).alias("ok"),
-                              pl.lit(None, pl.Int64).alias("delta_minor"))
-                .filter(key.is_first_distinct()))
+        """One unit per key value: how many records carry it (a count per key is all
+        the clean keys need; the records are looked up for repeated keys only)."""
+        return (src.all_invoices.filter(pl.col(self.key).is_not_null())
+                .group_by(self.key).len(name="__n")
+                .with_columns((pl.col("__n") == 1).alias("ok"),
+                              pl.lit(None, pl.Int64).alias("delta_minor"),
+                              pl.lit(None, pl.String).alias("currency")))
 
     def render(self, rule: Any, failed: pl.LazyFrame, target: Any) -> pl.LazyFrame:
-        # Name every record of each repeated key (few), looking back at the source:
-        # by invoice id, or by where it was read when the invoice id is the key.
+        # Name every record of each repeated key, in source order: by invoice id,
+        # or by where it was read when the invoice id is itself the key.
         name = pl.col("record_ref" if self.key == "invoice_id" else "invoice_id")
         records = (target.all_invoices
-                   .join(failed.select(self.key), on=self.key, how="semi")
-                   .group_by(self.key)
-                   .agg(pl.len().alias("__n"), name.sort().str.join(", ").alias("__ids")))
-        named = failed.join(records, on=self.key, how="left")
+                   .join(failed.select(self.key, "__n", "ok"), on=self.key, how="inner",
+                         maintain_order="left")
+                   .group_by(self.key, maintain_order=True)
+                   .agg(pl.col(*(c for c in ("source", "invoice_id", "currency", "record_ref",
+                                             "__n", "ok") if c != self.key)).first(),
+                        name.str.join(", ").alias("__ids")))
         return evaluated(
-            named, source=pl.col("source"), invoice_id=pl.col("invoice_id"),
+            records, source=pl.col("source"), invoice_id=pl.col("invoice_id"),
             field=self.key, currency=pl.col("currency"), location=pl.col("record_ref"),
             ok=pl.col("ok"), expected=pl.lit("1"), actual=pl.col("__n").cast(pl.String),
             message=fmt("{} has {} records with {} = {}: {}.", pl.col("source"),
