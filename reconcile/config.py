@@ -219,6 +219,11 @@ def _file_spec(r: _Reader, node: Mapping[str, Any], name: str, schema: Mapping[s
     if not isinstance(columns, Mapping) or not columns:
         raise r.error(f"source {name!r}: 'columns' maps canonical {what} columns to "
                       "columns of the file", node, "columns")
+    needed = ({"invoice_id", "currency"} if what == "invoice" else {"invoice_id"})
+    missing = sorted(needed - set(columns))
+    if missing:
+        raise r.error(f"source {name!r}: 'columns' must map {', '.join(missing)}", node,
+                      "columns")
     for canon, spec in columns.items():
         if canon not in schema or canon in {"source", "record_ref"}:
             raise r.error(f"unknown canonical {what} column {canon!r} (allowed: "

@@ -74,6 +74,10 @@ def _schema_findings(source: str, rows: pl.DataFrame, failures: pl.DataFrame,
     (failure row numbers index into it)."""
     if failures.is_empty():
         return schema.empty_findings().drop("finding_id")
+    columns = schema.LINE_SCHEMA if prefix else schema.INVOICE_SCHEMA
+    rows = schema.widen(rows, columns).select(
+        "invoice_id", "currency", "record_ref",
+        *(["line_no"] if "line_no" in columns else [])).collect()
     ref = pl.col("record_ref")
     if lines_file is not None:  # file lines: located by their file row
         ref = ref.fill_null(fmt("{} row {}", pl.lit(lines_file), pl.col("line_no")))
@@ -147,8 +151,10 @@ def _prepare(cfg: Config, loaded: Loaded) -> tuple[SourceData, SourceSummary, pl
         pl.DataFrame({"invoice_id": line_reject_ids}, schema={"invoice_id": pl.String}),
     ]).unique()
     data = SourceData(
-        name=loaded.name, provider=src_cfg.provider, invoices=checked.lazy(),
-        all_invoices=scoped.lazy(), lines=valid_lines.lazy(),
+        name=loaded.name, provider=src_cfg.provider,
+        invoices=schema.widen(checked, schema.INVOICE_SCHEMA),
+        all_invoices=schema.widen(scoped, schema.INVOICE_SCHEMA),
+        lines=schema.widen(valid_lines, schema.LINE_SCHEMA),
         provided=out.provided, has_lines=out.has_lines, incomplete_lines=incomplete.lazy(),
     )
     summary = SourceSummary(

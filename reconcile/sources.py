@@ -83,7 +83,9 @@ def _read_table(spec: FileSpec, source: str) -> pl.DataFrame:
         if spec.format == "csv":
             return pl.read_csv(spec.path, infer_schema=False, encoding="utf8-lossy")
         if spec.format == "parquet":
-            return pl.read_parquet(spec.path)
+            wanted = {c for c in spec.columns.values() if isinstance(c, str)}
+            available = pl.read_parquet_schema(spec.path)
+            return pl.read_parquet(spec.path, columns=[c for c in available if c in wanted])
         with spec.path.open(encoding="utf-8-sig") as fh:
             data = json.load(fh, parse_float=Decimal)
     except FileNotFoundError:
@@ -131,8 +133,12 @@ def _convert(table: pl.DataFrame, spec: FileSpec, schema: Mapping[str, pl.DataTy
     cols = {c: _column(table, s, c, source, spec.path) for c, s in spec.columns.items()}
     ids = cols["invoice_id"].cast(pl.String) if "invoice_id" in cols else \
         pl.Series([None] * table.height, dtype=pl.String)
-    currencies = (cols["currency"].cast(pl.String).str.strip_chars().str.to_uppercase()
-                  if "currency" in cols else pl.Series([None] * table.height, dtype=pl.String))
+    if "currency" not in cols:
+        currencies = pl.Series([None] * table.height, dtype=pl.String)
+    elif spec.columns["currency"] == _LINE_CURRENCY:  # the invoice's: already canonical
+        currencies = cols["currency"]
+    else:
+        currencies = cols["currency"].cast(pl.String).str.strip_chars().str.to_uppercase()
     out: dict[str, pl.Series] = {}
     for canon, series in cols.items():
         dtype = schema[canon]
@@ -241,10 +247,11 @@ def _canonical(table: pl.DataFrame, spec: FileSpec, schema: Mapping[str, pl.Data
         # A line is located by its file row (line_no); building a "file row N"
         # string for millions of lines costs more than the rest of the load.
         defaults["line_no"] = row.cast(pl.Int32)
+    # Narrow: only the columns the file provides (plus the defaults above); the
+    # pipeline widens lazily, so absent columns are never materialized.
     result = frame_.select([
-        pl.col(c).cast(dtype) if c in cols
-        else defaults.get(c, pl.lit(None)).cast(dtype).alias(c)
-        for c, dtype in schema.items()])
+        pl.col(c).cast(dtype) if c in cols else defaults[c].cast(dtype).alias(c)
+        for c, dtype in schema.items() if c in cols or c in defaults])
     rejects: list[Reject] = []
     if errors.bad:
         rejects = errors.rejects(result.get_column("invoice_id").to_list())
