@@ -79,14 +79,19 @@ def test_findings_exit_1_and_fail_on_never(write, tmp_path: Path) -> None:
 
 
 def test_report_escapes_untrusted_text(write, tmp_path: Path) -> None:
-    cfg = config(write, billing=BILLING.replace("in_1,USD,10.00", "in_1,USD,10.01"))
+    # Invoice ids come from providers and exports: untrusted, and shown in findings.
+    evil = "in_<img src=x onerror=alert(1)>|*x*"
+    cfg = config(write, books=BOOKS.replace("JE-1,in_1", f'JE-1,"{evil}"'),
+                 billing=BILLING.replace("in_1,USD,10.00", f'"{evil}",USD,10.01'))
     out = tmp_path / "out"
-    reconcile("run", cfg, "--out", out)
+    assert reconcile("run", cfg, "--out", out).returncode == 1
     html = (out / "report.html").read_text()
-    assert "<Retail>" not in html  # autoescape: customer names are untrusted input
+    assert "<img" not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
     assert "http://" not in html.replace("http://www.w3.org", "") and "https://" not in html
     md = (out / "report.md").read_text()
-    assert "in\\_1" in md  # Markdown metacharacters escaped in cells
+    row = next(line for line in md.splitlines() if "onerror" in line and "xsrc" not in line)
+    assert "\\<img src=x onerror=alert\\(1\\)\\>\\|\\*x\\*" in row  # escaped cell
+    assert row.count(" | ") == 9  # the pipe inside the id did not add a column
 
 
 def test_same_input_same_bytes(write, tmp_path: Path) -> None:
@@ -199,3 +204,13 @@ def test_lines_take_their_invoice_currency_and_bad_lines_make_sums_not_applicabl
     summary = json.loads((tmp_path / "o" / "summary.json").read_text())
     cov = next(c for c in summary["coverage"] if c["rule_id"] == "lines.sum")
     assert (cov["checked"], cov["failed"], cov["not_applicable_rows"]) == (3, 0, 1)
+
+
+def test_reports_never_print_python_none(tmp_path: Path) -> None:
+    from tests.conftest import REPO
+
+    proc = reconcile("run", REPO / "sample_data" / "close.yaml", "--out", tmp_path / "o")
+    assert proc.returncode == 1, proc.stderr
+    html = (tmp_path / "o" / "report.html").read_text()
+    md = (tmp_path / "o" / "report.md").read_text()
+    assert ">None<" not in html and "| None |" not in md
