@@ -69,13 +69,14 @@ def _slug(check: str) -> str:
 
 
 def _schema_findings(source: str, rows: pl.DataFrame, failures: pl.DataFrame,
-                     prefix: str, lines_file: str | None = None) -> pl.DataFrame:
+                     prefix: str, lines_file: str | None = None,
+                     constants: dict[str, str] | None = None) -> pl.DataFrame:
     """One finding per failing (row, column, check); ``rows`` is the frame that was validated
     (failure row numbers index into it)."""
     if failures.is_empty():
         return schema.empty_findings().drop("finding_id")
     columns = schema.LINE_SCHEMA if prefix else schema.INVOICE_SCHEMA
-    rows = schema.widen(rows, columns).select(
+    rows = schema.widen(rows, columns, constants).select(
         "invoice_id", "currency", "record_ref",
         *(["line_no"] if "line_no" in columns else [])).collect()
     ref = pl.col("record_ref")
@@ -126,8 +127,10 @@ def _prepare(cfg: Config, loaded: Loaded) -> tuple[SourceData, SourceSummary, pl
     lines = schema.validate_lines(loaded.lines)
     findings = pl.concat([
         _reject_findings(out.rejects),
-        _schema_findings(loaded.name, loaded.invoices, inv.failures, ""),
-        _schema_findings(loaded.name, loaded.lines, lines.failures, "line.", loaded.lines_file),
+        _schema_findings(loaded.name, loaded.invoices, inv.failures, "",
+                         constants=loaded.constants),
+        _schema_findings(loaded.name, loaded.lines, lines.failures, "line.", loaded.lines_file,
+                         loaded.constants),
     ])
     valid = inv.valid
     if src_cfg.period_field != "none":
@@ -152,9 +155,9 @@ def _prepare(cfg: Config, loaded: Loaded) -> tuple[SourceData, SourceSummary, pl
     ]).unique()
     data = SourceData(
         name=loaded.name, provider=src_cfg.provider,
-        invoices=schema.widen(checked, schema.INVOICE_SCHEMA),
-        all_invoices=schema.widen(scoped, schema.INVOICE_SCHEMA),
-        lines=schema.widen(valid_lines, schema.LINE_SCHEMA),
+        invoices=schema.widen(checked, schema.INVOICE_SCHEMA, loaded.constants),
+        all_invoices=schema.widen(scoped, schema.INVOICE_SCHEMA, loaded.constants),
+        lines=schema.widen(valid_lines, schema.LINE_SCHEMA, loaded.constants),
         provided=out.provided, has_lines=out.has_lines, incomplete_lines=incomplete.lazy(),
     )
     summary = SourceSummary(

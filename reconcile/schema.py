@@ -158,7 +158,7 @@ def _models() -> tuple[type, type, type]:
         def period_order(cls, data: pa.PolarsData) -> pl.LazyFrame:
             names = data.lazyframe.collect_schema().names()
             if "period_start" not in names or "period_end" not in names:
-                return data.lazyframe.select(pl.col("source").is_not_null() | True)
+                return data.lazyframe.select(pl.first().is_null() | True)  # all pass
             start, end = pl.col("period_start"), pl.col("period_end")
             return data.lazyframe.select(start.is_null() | end.is_null() | (start <= end))
 
@@ -225,15 +225,19 @@ _FAILURE_SCHEMA = {
 }
 
 
-def widen(frame: pl.DataFrame | pl.LazyFrame, columns: dict[str, pl.DataType]) -> pl.LazyFrame:
+def widen(frame: pl.DataFrame | pl.LazyFrame, columns: dict[str, pl.DataType],
+          constants: dict[str, str] | None = None) -> pl.LazyFrame:
     """A narrow frame (only the columns a source sends) as the full canonical frame.
 
-    The absent columns are null literals in a lazy plan: projection pushdown
-    drops them again unless a rule reads them, so they cost nothing in memory.
+    The absent columns are literals in a lazy plan — ``constants`` (the source
+    name, a default status) or null — and projection pushdown drops them again
+    unless a rule reads them, so they cost nothing in memory.
     """
     lazy = frame.lazy()
     present = set(lazy.collect_schema().names())
-    return lazy.select([pl.col(c) if c in present else pl.lit(None, dtype).alias(c)
+    consts = constants or {}
+    return lazy.select([pl.col(c) if c in present
+                        else pl.lit(consts.get(c), dtype).alias(c)
                         for c, dtype in columns.items()])
 
 

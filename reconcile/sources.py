@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -48,6 +48,8 @@ class Loaded:
     normalized: Normalized  # rejects, residues, provided, counts
     #: for file sources with lines: the lines file as findings show it (line_no is its row)
     lines_file: str | None = None
+    #: columns the same on every row, kept out of the frames (see schema.widen)
+    constants: dict[str, str] = field(default_factory=dict)
 
 
 def frame(rows: list[dict[str, Any]], schema: Mapping[str, pl.DataType]) -> pl.DataFrame:
@@ -239,9 +241,8 @@ def _canonical(table: pl.DataFrame, spec: FileSpec, schema: Mapping[str, pl.Data
     if frame_.width == 0:
         frame_ = pl.DataFrame({"__n": pl.zeros(height, eager=True)})
     row = pl.int_range(pl.len()) + offset
-    defaults = {"source": pl.lit(name, pl.String)}
+    defaults: dict[str, pl.Expr] = {}  # source and a default status: constants, see Loaded
     if schema is INVOICE_SCHEMA:
-        defaults["status"] = pl.lit("unknown", pl.String)
         defaults["record_ref"] = fmt("{} row {}", pl.lit(shown(spec.path, base)), row)
     else:
         # A line is located by its file row (line_no); building a "file row N"
@@ -277,7 +278,10 @@ def _load_file_source(cfg: SourceConfig, base: Path | None) -> Loaded:
     if cfg.lines is not None:
         lines = _load_lines(cfg, cfg.lines, conv, out, base, invoices)
         lines_file = shown(cfg.lines.path, base)
-    return Loaded(cfg.name, "file", invoices, lines, out, lines_file)
+    constants = {"source": cfg.name}
+    if "status" not in invoices.columns:
+        constants["status"] = "unknown"  # a ledger row has no billing status
+    return Loaded(cfg.name, "file", invoices, lines, out, lines_file, constants)
 
 
 _LINE_CURRENCY = "__invoice_currency"
