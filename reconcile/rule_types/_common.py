@@ -110,3 +110,19 @@ def fmt(template: str, *parts: pl.Expr) -> pl.Expr:
         if part is not None:
             exprs.append(part.cast(pl.String).fill_null("—"))
     return pl.concat_str(exprs)
+
+
+_KINDS = {pl.Int64(): "a minor-unit money column", pl.String(): "a canonical text column"}
+
+
+def canonical_column(raw: Any, key: str, where: Any, dtype: pl.DataType,
+                     default: str | None = None) -> str:
+    """The rule key ``key`` naming a canonical invoice column of ``dtype``."""
+    from reconcile import yamlio
+    from reconcile.schema import INVOICE_SCHEMA
+
+    column = raw.get(key, default)
+    if INVOICE_SCHEMA.get(column) != dtype:
+        raise where.error(f"{key!r} must be {_KINDS[dtype]} (got {column!r})",
+                          yamlio.line_of(raw, key))
+    return str(column)

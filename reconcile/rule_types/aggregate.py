@@ -18,8 +18,8 @@ import polars as pl
 
 from reconcile import yamlio
 from reconcile.money import round_minor_expr
-from reconcile.rule_types._common import SourceData, evaluated, fmt, money
-from reconcile.schema import INVOICE_SCHEMA, LINE_SCHEMA
+from reconcile.rule_types._common import SourceData, canonical_column, evaluated, fmt, money
+from reconcile.schema import LINE_SCHEMA
 
 
 @dataclass(frozen=True)
@@ -37,10 +37,7 @@ class Aggregate:
     def compile(cls, raw: Mapping[str, Any], where: Any) -> Aggregate:
         from reconcile.ruleset import compile_sql
 
-        field = raw.get("field")
-        if INVOICE_SCHEMA.get(field) != pl.Int64():
-            raise where.error(f"'field' must be a minor-unit money column (got {field!r})",
-                              yamlio.line_of(raw, "field"))
+        field = canonical_column(raw, "field", where, pl.Int64())
         total = compile_sql(raw.get("sum", "amount_minor"), where, "sum", schema=LINE_SCHEMA,
                             line=yamlio.line_of(raw, "sum"))
         lines_filter = None

@@ -14,8 +14,7 @@ from typing import Any, ClassVar
 import polars as pl
 
 from reconcile import yamlio
-from reconcile.rule_types._common import SourceData, evaluated, fmt, money
-from reconcile.schema import INVOICE_SCHEMA
+from reconcile.rule_types._common import SourceData, canonical_column, evaluated, fmt, money
 
 
 @dataclass(frozen=True)
@@ -42,9 +41,7 @@ class Expression:
         field, expect = raw.get("field"), raw.get("expect")
         if field is None or expect is None:
             raise where.error("an expression rule needs 'assert', or 'field' and 'expect'")
-        if INVOICE_SCHEMA.get(field) != pl.Int64():
-            raise where.error(f"'field' must be a minor-unit money column (got {field!r})",
-                              yamlio.line_of(raw, "field"))
+        field = canonical_column(raw, "field", where, pl.Int64())
         expr = compile_sql(expect, where, "expect", line=yamlio.line_of(raw, "expect"))
         return cls(None, field, expr, str(expect))
 

@@ -11,9 +11,7 @@ from typing import Any, ClassVar
 
 import polars as pl
 
-from reconcile import yamlio
-from reconcile.rule_types._common import SourceData, evaluated, fmt
-from reconcile.schema import INVOICE_SCHEMA
+from reconcile.rule_types._common import SourceData, canonical_column, evaluated, fmt
 
 
 @dataclass(frozen=True)
@@ -21,18 +19,12 @@ class Uniqueness:
     name: ClassVar[str] = "uniqueness"
     keys: ClassVar[frozenset[str]] = frozenset({"key"})
     pairwise: ClassVar[bool] = False
-    #: uniqueness reads every valid row, before duplicates are set aside
-    reads_all_rows: ClassVar[bool] = True
 
     key: str
 
     @classmethod
     def compile(cls, raw: Mapping[str, Any], where: Any) -> Uniqueness:
-        key = raw.get("key", "invoice_id")
-        if INVOICE_SCHEMA.get(key) != pl.String():
-            raise where.error(f"'key' must be a canonical text column (got {key!r})",
-                              yamlio.line_of(raw, "key"))
-        return cls(key)
+        return cls(canonical_column(raw, "key", where, pl.String(), "invoice_id"))
 
     def invoice_columns(self) -> frozenset[str]:
         return frozenset({self.key})

@@ -10,8 +10,7 @@ import polars as pl
 
 from reconcile import yamlio
 from reconcile.money import active_codes
-from reconcile.rule_types._common import SourceData, evaluated, fmt
-from reconcile.schema import INVOICE_SCHEMA
+from reconcile.rule_types._common import SourceData, canonical_column, evaluated, fmt
 
 
 @dataclass(frozen=True)
@@ -26,10 +25,7 @@ class Validity:
 
     @classmethod
     def compile(cls, raw: Mapping[str, Any], where: Any) -> Validity:
-        field = raw.get("field", "currency")
-        if INVOICE_SCHEMA.get(field) != pl.String():
-            raise where.error(f"'field' must be a canonical text column (got {field!r})",
-                              yamlio.line_of(raw, "field"))
+        field = canonical_column(raw, "field", where, pl.String(), "currency")
         allowed = raw.get("allowed", "iso4217")
         if allowed == "iso4217":
             return cls(field, tuple(sorted(active_codes())), "an active ISO 4217 code")
