@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import cache
+from typing import Any
 
 import iso4217
 import polars as pl
@@ -163,7 +164,7 @@ def format_minor_expr(minor: pl.Expr, currency: pl.Expr) -> pl.Expr:
     )
     absval = minor.abs().cast(pl.String)
     sign = pl.when(minor < 0).then(pl.lit("-")).otherwise(pl.lit(""))
-    out = pl.when(exp.is_null() | (exp == 0)).then(minor.cast(pl.String))
+    out: Any = pl.when(exp.is_null() | (exp == 0)).then(minor.cast(pl.String))
     for e in (2, 3, 4):
         padded = absval.str.pad_start(e + 1, "0")
         out = out.when(exp == e).then(

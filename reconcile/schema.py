@@ -14,7 +14,7 @@ rules), never silently dropped.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 import polars as pl
 
@@ -119,7 +119,7 @@ def empty_findings() -> pl.DataFrame:
 # Imported lazily: commands that only compile rules should not pay for pandera.
 
 
-def _models() -> tuple[type, type, type]:
+def _models() -> tuple[Any, Any, Any]:
     import pandera.polars as pa
 
     class Invoices(pa.DataFrameModel):

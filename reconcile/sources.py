@@ -149,7 +149,7 @@ def _convert(table: pl.DataFrame, spec: FileSpec, schema: Mapping[str, pl.DataTy
         elif dtype == pl.Int64() and spec.amounts == "minor" and series.dtype.is_integer():
             out[canon] = series.cast(pl.Int64)
         elif dtype == pl.Int64() and canon != "line_no":
-            values = []
+            values: list[int | None] = []
             for row, (raw, cur) in enumerate(zip(series.cast(pl.String).to_list(),
                                                  currencies.to_list(), strict=True)):
                 if raw is None or raw.strip() == "":
@@ -182,11 +182,15 @@ def _convert(table: pl.DataFrame, spec: FileSpec, schema: Mapping[str, pl.DataTy
 
 
 def _instants(series: pl.Series, canon: str, errors: _RowErrors) -> pl.Series:
-    if series.dtype == pl.Datetime or series.dtype == pl.Date:
-        s = series.cast(pl.Datetime("us"))
-        return s.dt.replace_time_zone("UTC") if s.dtype.time_zone is None else \
-            s.dt.convert_time_zone("UTC")
-    values = []
+    if series.dtype == pl.Date:
+        return series.cast(pl.Datetime("us")).dt.replace_time_zone("UTC").alias(canon)
+    if isinstance(series.dtype, pl.Datetime):
+        # aware instants convert to UTC; naive ones in an export are taken as UTC
+        moment = series.dt.cast_time_unit("us")
+        zone = series.dtype.time_zone
+        return (moment.dt.replace_time_zone("UTC") if zone is None
+                else moment.dt.convert_time_zone("UTC")).alias(canon)
+    values: list[Any] = []
     for row, raw in enumerate(series.cast(pl.String).to_list()):
         if raw is None or not raw.strip():
             values.append(None)
@@ -213,7 +217,7 @@ def _exponent_or_none(code: str | None) -> int | None:
 
 def _decimals(series: pl.Series, canon: str, dtype: pl.DataType, errors: _RowErrors,
               scales: list[int | None] | None = None) -> pl.Series:
-    values = []
+    values: list[Decimal | None] = []
     for row, raw in enumerate(series.cast(pl.String).to_list()):
         try:
             if raw is None or not raw.strip():
@@ -221,9 +225,10 @@ def _decimals(series: pl.Series, canon: str, dtype: pl.DataType, errors: _RowErr
                 continue
             value = money.to_decimal(raw)
             if scales is not None:
-                if scales[row] is None:
+                scale = scales[row]
+                if scale is None:
                     raise money.MoneyError("unknown currency: cannot scale to minor units")
-                value = value.scaleb(scales[row])
+                value = value.scaleb(scale)
             values.append(value)
         except money.MoneyError as exc:
             errors.add(row, f"{canon}: {exc}")

@@ -214,3 +214,27 @@ def test_reports_never_print_python_none(tmp_path: Path) -> None:
     html = (tmp_path / "o" / "report.html").read_text()
     md = (tmp_path / "o" / "report.md").read_text()
     assert ">None<" not in html and "| None |" not in md
+
+
+def test_parquet_instants_convert_to_utc(write, tmp_path: Path) -> None:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from reconcile import pipeline
+
+    tokyo = datetime(2026, 10, 1, 8, 30, tzinfo=ZoneInfo("Asia/Tokyo"))  # 2026-09-30 23:30Z
+    pl.DataFrame({"id": ["a", "b"], "cur": ["JPY", "JPY"], "amount": [100, 200],
+                  "at": [tokyo, tokyo.replace(day=2)]}).write_parquet(tmp_path / "x.parquet")
+    cfg = write("p.yaml", """
+period: {start: 2026-10-01, end: 2026-11-01}
+sources:
+  x:
+    provider: file
+    path: x.parquet
+    amounts: minor
+    period_field: issued_at
+    columns: {invoice_id: id, currency: cur, total_minor: amount, issued_at: at}
+""")
+    result = pipeline.run(cfg)
+    # 08:30 in Tokyo on 1 October is still 30 September in UTC: out of period.
+    assert (result.sources[0].out_of_period, result.sources[0].checked) == (1, 1)
