@@ -111,7 +111,7 @@ def instrument_engine() -> None:
         (reconcile.pipeline, "_prepare", "prepare (incl. validate)"),
         (reconcile.pipeline, "match", "match"),
         (reconcile.engine, "evaluate", "engine.evaluate"),
-        (reconcile.engine, "with_finding_ids", "with_finding_ids (x2)"),
+        (reconcile.engine, "with_finding_ids", "with_finding_ids"),
         (reconcile.schema, "validate_findings", "validate findings"),
     ]:
         setattr(mod, attr, _timed(name, getattr(mod, attr)))
