@@ -82,7 +82,8 @@ def _first_per_key(keyed: pl.DataFrame, key: str) -> pl.DataFrame:
 
 def match(pairing: Pairing, left: SourceData, right: SourceData,
           columns: frozenset[str] | None = None) -> PairData:
-    """Match once and materialize: every pairwise rule reads the same three frames.
+    """Match once: the joined pairing is materialized once, and every pairwise rule
+    reads it through lazy filters (matched, left only, right only), never copies.
 
     ``columns`` are the canonical columns the pairwise rules read; only those
     (plus identity and key columns) are carried, which keeps the join narrow;
@@ -91,6 +92,7 @@ def match(pairing: Pairing, left: SourceData, right: SourceData,
     """
     if columns is None:
         columns = frozenset(INVOICE_SCHEMA)
+
     def wanted(side: Side) -> list[str]:
         return sorted(set(IDENTITY) | columns | {side.key})
 
@@ -107,11 +109,13 @@ def match(pairing: Pairing, left: SourceData, right: SourceData,
     ).collect()
     l_nokey = lk.filter(pl.col(KEY).is_null()).select(l_cols)
     r_nokey = rk.filter(pl.col(KEY).is_null()).select(r_cols)
+    del lk, rk  # only the joined frame (and the few keyless records) stay in memory
+    joined = joined_df.lazy()
     in_l, in_r = pl.col(_IN_LEFT).fill_null(False), pl.col(_IN_RIGHT).fill_null(False)
-    matched = joined_df.filter(in_l & in_r).select(*l_cols, *(c + RIGHT for c in r_cols))
-    left_only = pl.concat([l_nokey, joined_df.filter(in_l & ~in_r).select(l_cols)])
+    matched = joined.filter(in_l & in_r).select(*l_cols, *(c + RIGHT for c in r_cols))
+    left_only = pl.concat([l_nokey.lazy(), joined.filter(in_l & ~in_r).select(l_cols)])
     right_only = pl.concat([
-        r_nokey,
-        joined_df.filter(in_r & ~in_l).select(pl.col(c + RIGHT).alias(c) for c in r_cols)])
+        r_nokey.lazy(),
+        joined.filter(in_r & ~in_l).select(pl.col(c + RIGHT).alias(c) for c in r_cols)])
     return PairData(pairing.name, left, right, pairing.left.key, pairing.right.key,
-                    matched.lazy(), left_only.lazy(), right_only.lazy())
+                    matched, left_only, right_only)

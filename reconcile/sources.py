@@ -295,9 +295,12 @@ _LINE_CURRENCY = "__invoice_currency"
 def _load_lines(cfg: SourceConfig, spec: FileSpec, conv: Converter, out: Normalized,
                base: Path | None, invoices: pl.DataFrame) -> pl.DataFrame:
     table = _read_table(spec, cfg.name)
-    if "currency" not in spec.columns and isinstance(spec.columns.get("invoice_id"), str):
-        # A line without its own currency is in its invoice's; a line whose
-        # invoice is unknown gets none and is quarantined with a finding.
+    needs_currency = spec.amounts == "major" or "amount_minor" not in spec.columns
+    if ("currency" not in spec.columns and needs_currency
+            and isinstance(spec.columns.get("invoice_id"), str)):
+        # Converting major units needs the currency: a line without its own is in
+        # its invoice's; a line whose invoice is unknown gets none and is rejected.
+        # (Minor-unit lines skip this 25M-row join; they have no currency column.)
         currencies = invoices.select("invoice_id", pl.col("currency").alias(_LINE_CURRENCY))
         key = spec.columns["invoice_id"]
         if key in table.columns:

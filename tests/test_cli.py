@@ -238,3 +238,53 @@ sources:
     result = pipeline.run(cfg)
     # 08:30 in Tokyo on 1 October is still 30 September in UTC: out of period.
     assert (result.sources[0].out_of_period, result.sources[0].checked) == (1, 1)
+
+
+def test_orphan_lines_in_minor_units_are_named_not_dropped(write, tmp_path: Path) -> None:
+    from reconcile import pipeline
+
+    write("inv.csv", "id,cur,total\na,USD,300\nb,JPY,50\n")
+    write("lines.csv", "inv,amount\na,100\na,200\nb,50\nghost,7\nghost,8\n")
+    write("rules.yaml", "rules:\n  - id: sum\n    title: lines sum to total\n"
+                        "    type: aggregate\n    field: total_minor\n")
+    cfg = write("c.yaml", """
+period: {start: 2026-10-01, end: 2026-11-01}
+sources:
+  s:
+    provider: file
+    path: inv.csv
+    amounts: minor
+    columns: {invoice_id: id, currency: cur, total_minor: total}
+    lines: {path: lines.csv, amounts: minor, columns: {invoice_id: inv, amount_minor: amount}}
+rules: [rules.yaml]
+""")
+    result = pipeline.run(cfg)
+    (orphan,) = result.findings.filter(pl.col("rule_id") == "schema.line.orphan").to_dicts()
+    assert orphan["invoice_id"] == "ghost" and "2 line(s)" in orphan["message"]
+    s = result.sources[0]
+    assert (s.lines_read, s.lines_valid, s.lines_quarantined) == (5, 3, 2)
+    assert result.findings.filter(pl.col("rule_id") == "sum").is_empty()
+
+
+def test_orphan_lines_are_named_even_when_invoices_are_dropped(write, tmp_path: Path) -> None:
+    from reconcile import pipeline
+
+    # invoice c is out of period, so lines are narrowed to checked invoices;
+    # the orphan must still be found first.
+    write("inv.csv", "id,cur,total,at\na,USD,300,2026-10-05\nc,USD,1,2026-12-01\n")
+    write("lines.csv", "inv,amount\na,300\nc,1\nghost,7\n")
+    cfg = write("c.yaml", """
+period: {start: 2026-10-01, end: 2026-11-01}
+sources:
+  s:
+    provider: file
+    path: inv.csv
+    amounts: minor
+    period_field: issued_at
+    columns: {invoice_id: id, currency: cur, total_minor: total, issued_at: at}
+    lines: {path: lines.csv, amounts: minor, columns: {invoice_id: inv, amount_minor: amount}}
+""")
+    result = pipeline.run(cfg)
+    orphans = result.findings.filter(pl.col("rule_id") == "schema.line.orphan")
+    assert orphans["invoice_id"].to_list() == ["ghost"]
+    assert result.sources[0].out_of_period == 1

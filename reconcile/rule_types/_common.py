@@ -52,6 +52,9 @@ class SourceData:
     lines: pl.LazyFrame
     provided: frozenset[str]
     has_lines: bool
+    #: per invoice_id: number of valid lines (``__lines``) and Σ amount_minor (``__sum``)
+    line_totals: pl.LazyFrame = field(default_factory=lambda: pl.LazyFrame(
+        schema={"invoice_id": pl.String, "__lines": pl.UInt32, "__sum": pl.Int64}))
     #: invoice_id of invoices with a quarantined line: line sums are N/A for them
     incomplete_lines: pl.LazyFrame = field(
         default_factory=lambda: pl.LazyFrame(schema={"invoice_id": pl.String}))

@@ -51,11 +51,14 @@ class Aggregate:
         return frozenset({self.field, "currency"})
 
     def evaluate(self, rule: Any, src: SourceData) -> pl.LazyFrame:
-        lines = src.lines
-        if self.lines_filter is not None:
-            lines = lines.filter(self.lines_filter)
-        sums = lines.group_by("invoice_id").agg(
-            round_minor_expr(self.total.sum()).alias("__sum"))
+        if self.lines_filter is None and self.total.meta.eq(pl.col("amount_minor")):
+            sums = src.line_totals.select("invoice_id", "__sum")  # computed once per source
+        else:
+            lines = src.lines
+            if self.lines_filter is not None:
+                lines = lines.filter(self.lines_filter)
+            sums = lines.group_by("invoice_id").agg(
+                round_minor_expr(self.total.sum()).alias("__sum"))
         incomplete = src.incomplete_lines.with_columns(pl.lit(True).alias("__incomplete"))
         joined = (src.invoices.join(sums, on="invoice_id", how="left")
                   .join(incomplete, on="invoice_id", how="left")
