@@ -134,9 +134,9 @@ def _convert(table: pl.DataFrame, spec: FileSpec, schema: Mapping[str, pl.DataTy
              source: str, conv: Converter, errors: _RowErrors) -> dict[str, pl.Series]:
     cols = {c: _column(table, s, c, source, spec.path) for c, s in spec.columns.items()}
     ids = cols["invoice_id"].cast(pl.String) if "invoice_id" in cols else \
-        pl.Series([None] * table.height, dtype=pl.String)
+        pl.repeat(None, table.height, dtype=pl.String, eager=True)
     if "currency" not in cols:
-        currencies = pl.Series([None] * table.height, dtype=pl.String)
+        currencies = pl.repeat(None, table.height, dtype=pl.String, eager=True)
     elif spec.columns["currency"] == _LINE_CURRENCY:  # the invoice's: already canonical
         currencies = cols["currency"]
     else:
