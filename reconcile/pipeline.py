@@ -138,6 +138,23 @@ def _reject_findings(rejects: Sequence[Reject]) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=cols) if rows else pl.DataFrame(schema=cols)
 
 
+def _first_of_each_id(frame: pl.DataFrame, repeated: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` keeping the first record (in source order) of each repeated invoice_id.
+
+    ``repeated`` lists the ids that occur more than once; usually none, and then
+    the frame is returned as it is, without a pass over millions of ids.
+    """
+    if repeated.is_empty():
+        return frame
+    indexed = frame.lazy().with_row_index("__row")
+    extra = (indexed.select("__row", "invoice_id")
+             .join(repeated.lazy().select("invoice_id"), on="invoice_id", how="semi")
+             .sort("__row")
+             .filter(~pl.col("invoice_id").is_first_distinct())
+             .select("__row"))
+    return indexed.join(extra, on="__row", how="anti").drop("__row").collect()
+
+
 def _prepare(cfg: Config, loaded: Loaded) -> tuple[SourceData, SourceSummary, pl.DataFrame]:
     src_cfg = next(s for s in cfg.sources if s.name == loaded.name)
     out = loaded.normalized
@@ -159,14 +176,15 @@ def _prepare(cfg: Config, loaded: Loaded) -> tuple[SourceData, SourceSummary, pl
         scoped = valid
     # Heavy steps as lazy plans, collected together: Polars' streaming engine
     # runs them several times faster than the same eager DataFrame calls.
-    first = scoped.lazy().filter(pl.col("invoice_id").is_first_distinct())
+    counts = scoped.lazy().group_by("invoice_id").len(name="__n").filter(pl.col("__n") > 1)
     totals = lines.valid.lazy().group_by("invoice_id").agg(
         pl.len().cast(pl.UInt32).alias("__lines"), pl.col("amount_minor").sum().alias("__sum"))
     # A line whose invoice the source does not have (among all records read) is
     # named, never dropped silently.
-    orphan_plan = totals.join(loaded.invoices.lazy().select("invoice_id"), on="invoice_id",
-                              how="anti")
-    checked, line_totals, orphans = pl.collect_all([first, totals, orphan_plan])
+    repeated, line_totals = pl.collect_all([counts, totals])
+    checked = _first_of_each_id(scoped, repeated)
+    orphans = line_totals.lazy().join(loaded.invoices.lazy().select("invoice_id"),
+                                      on="invoice_id", how="anti").collect()
     orphan_lines = int(orphans["__lines"].sum()) if orphans.height else 0
     if orphan_lines:
         findings = pl.concat([findings, _orphan_findings(loaded.name, orphans)])
