@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from reconcile.rule_types._common import EVALUATED, PairData, SourceData
+from reconcile.rule_types._common import PairData, SourceData
 from reconcile.ruleset import Rule
 from reconcile.schema import FINDING_SCHEMA, SEVERITIES
 
@@ -188,5 +188,5 @@ def with_finding_ids(findings: pl.DataFrame) -> pl.DataFrame:
     return findings.insert_column(0, pl.Series("finding_id", ids, pl.String))
 
 
-__all__ = ["EVALUATED", "Coverage", "EngineResult", "evaluate", "sort_findings",
+__all__ = ["Coverage", "EngineResult", "evaluate", "sort_findings",
            "with_finding_ids"]

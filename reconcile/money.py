@@ -73,6 +73,7 @@ def exponent(code: str, provider: str | None = None) -> int:
     return exp
 
 
+@cache
 def exponents_frame() -> pl.DataFrame:
     """ISO exponents as a frame (currency, exponent) for joins and formatting."""
     rows = sorted(active_codes())

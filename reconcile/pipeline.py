@@ -23,7 +23,6 @@ from reconcile import engine, schema
 from reconcile.config import Config, load_config
 from reconcile.matching import match
 from reconcile.providers._base import Reject, Residue
-from reconcile.recording import shown
 from reconcile.rule_types._common import PairData, SourceData, fmt
 from reconcile.ruleset import Rule, default_rules_dir, load_rules
 from reconcile.sources import Loaded, load_source
@@ -195,7 +194,7 @@ def _prepare(cfg: Config, loaded: Loaded) -> tuple[SourceData, SourceSummary, pl
     valid_lines = (lines.valid.lazy().join(checked.lazy().select("invoice_id"),
                                            on="invoice_id", how="semi").collect()
                    if dropped else lines.valid)
-    lines_file = shown(src_cfg.lines.path, cfg.path.parent) if src_cfg.lines else None
+    lines_file = loaded.lines_file
     line_rejects = [r for r in out.rejects
                     if lines_file and r.location.startswith(lines_file + " row ")]
     line_reject_ids = [r.invoice_id for r in line_rejects if r.invoice_id is not None]

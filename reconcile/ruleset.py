@@ -26,7 +26,7 @@ import polars as pl
 from reconcile import yamlio
 from reconcile.errors import RuleError
 from reconcile.resources import packaged_path
-from reconcile.schema import INVOICE_SCHEMA, LINE_SCHEMA, SEVERITIES
+from reconcile.schema import INVOICE_SCHEMA, SEVERITIES
 
 COMMON_KEYS = frozenset(
     {"id", "title", "severity", "type", "description", "applies_to", "pairings", "filter",
@@ -310,5 +310,3 @@ def _tolerance(value: Any, where: Where, line: int | None) -> Tolerance:
         return Tolerance(amount(value.get("default", 0)), per)
     return Tolerance(amount(value))
 
-
-LINE_COLUMNS = frozenset(LINE_SCHEMA)

@@ -97,18 +97,7 @@ FINDING_SCHEMA: Final[dict[str, pl.DataType]] = {
 ALWAYS_PROVIDED: Final = frozenset(
     {"source", "invoice_id", "currency", "status", "record_ref"}
 )
-LINE_ALWAYS_PROVIDED: Final = frozenset(
-    {"source", "invoice_id", "line_no", "amount_minor", "currency", "record_ref"}
-)
 SEVERITIES: Final = ("error", "warning", "info")
-
-
-def empty_invoices() -> pl.DataFrame:
-    return pl.DataFrame(schema=INVOICE_SCHEMA)
-
-
-def empty_lines() -> pl.DataFrame:
-    return pl.DataFrame(schema=LINE_SCHEMA)
 
 
 def empty_findings() -> pl.DataFrame:

@@ -37,11 +37,12 @@ from reconcile.providers._base import (
     rfc3339,
     text,
 )
+from reconcile.providers.stripe import STATUSES
 
 PROVIDER = "frontier"
 
 #: Stripe's invoice statuses, copied verbatim into ``state``
-_STATUS = {s: s for s in ("draft", "open", "paid", "uncollectible", "void")}
+_STATUS = STATUSES
 _COLUMNS = (
     "external_ref",
     "customer_id",

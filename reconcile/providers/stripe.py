@@ -47,7 +47,8 @@ from reconcile.providers._base import (
 
 PROVIDER = "stripe"
 
-_STATUS = {s: s for s in ("draft", "open", "paid", "uncollectible", "void")}
+#: Stripe's invoice statuses (Frontier copies them verbatim into ``state``)
+STATUSES = {s: s for s in ("draft", "open", "paid", "uncollectible", "void")}
 #: canonical column <- invoice integer amount field
 _MONEY = {
     "subtotal_minor": "subtotal",
@@ -224,7 +225,7 @@ def normalize(
                 customer_id=_customer_id(record),
                 customer_name=opt_text(record, "customer_name"),
                 currency=currency,
-                status=enum_value(raw_status, _STATUS),
+                status=enum_value(raw_status, STATUSES),
                 raw_status=raw_status,
                 **{
                     column: _amount(record, key, currency, required=key not in _NULLABLE)
