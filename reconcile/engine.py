@@ -84,7 +84,8 @@ def _checks(rule: Rule, sources: Sequence[SourceData], pairs: Sequence[PairData]
             continue
         if rule.filter is not None:
             src = dataclasses.replace(src, invoices=src.invoices.filter(rule.filter),
-                                      all_invoices=src.all_invoices.filter(rule.filter))
+                                      all_invoices=src.all_invoices.filter(rule.filter),
+                                      repeated=None)  # counts of the unfiltered records
         checks.append(_Check(rule, src.name, rule.check.evaluate(rule, src), src))
     return checks
 
@@ -173,19 +174,21 @@ def with_finding_ids(findings: pl.DataFrame) -> pl.DataFrame:
     ``-2``, ``-3`` ... in sorted order.
     """
     findings = sort_findings(findings.select([c for c in FINDING_SCHEMA if c != "finding_id"]))
-    keys = findings.select(
-        pl.concat_str([pl.col(c).fill_null("") for c in _FINGERPRINT], separator="\x1f"),
-        pl.when(pl.col("invoice_id").is_null()).then(pl.col("location")).otherwise(pl.lit(""))
-        .fill_null(""),
-    )
-    ids: list[str] = []
-    seen: dict[str, int] = {}
-    for key, loc in keys.iter_rows():
-        digest = hashlib.blake2b(f"{key}\x1f{loc}".encode(), digest_size=8).hexdigest()
-        count = seen.get(digest, 0) + 1
-        seen[digest] = count
-        ids.append(digest if count == 1 else f"{digest}-{count}")
-    return findings.insert_column(0, pl.Series("finding_id", ids, pl.String))
+    keys = findings.select(pl.concat_str(
+        [*(pl.col(c).fill_null("") for c in _FINGERPRINT),
+         pl.when(pl.col("invoice_id").is_null()).then(pl.col("location")).otherwise(pl.lit(""))
+         .fill_null("")],
+        separator="\x1f")).to_series().to_list()
+    digests = pl.Series("finding_id", [
+        hashlib.blake2b(key.encode(), digest_size=8).hexdigest() for key in keys], pl.String)
+    if not digests.is_duplicated().any():
+        return findings.insert_column(0, digests)
+    # the n-th repeat of a digest (in sorted order) gets "-n"
+    repeat = pl.int_range(pl.len()).over("finding_id") + 1
+    ids = digests.to_frame().select(
+        pl.when(repeat == 1).then(pl.col("finding_id"))
+        .otherwise(pl.concat_str([pl.col("finding_id"), pl.lit("-"), repeat.cast(pl.String)])))
+    return findings.insert_column(0, ids.to_series().alias("finding_id"))
 
 
 __all__ = ["Coverage", "EngineResult", "evaluate", "sort_findings",

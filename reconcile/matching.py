@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from reconcile.rule_types._common import RIGHT, PairData, SourceData
-from reconcile.schema import INVOICE_SCHEMA
+from reconcile.schema import INVOICE_SCHEMA, ROW
 
 
 @dataclass(frozen=True)
@@ -57,65 +57,89 @@ class Pairing:
 
 
 KEY = "__key"
-_IN_LEFT, _IN_RIGHT = "__in_left", "__in_right"
-#: columns every pairing carries whatever the rules read
-IDENTITY = ("source", "invoice_id", "currency", "record_ref")
+#: columns every pairing carries whatever the rules read (and where a record was read:
+#: ``record_ref``, or a file source's ``__row``, see SourceData.locate)
+IDENTITY = ("invoice_id", "currency")
 
 
-def _keyed(side: Side, data: SourceData, norm: KeyNormalization,
-           columns: list[str]) -> pl.LazyFrame:
-    frame = data.invoices
-    if side.filter is not None:
-        frame = frame.filter(side.filter)
-    return frame.select(*columns, norm.apply(pl.col(side.key)).alias(KEY))
+def _carried(data: SourceData, side: Side, columns: frozenset[str]) -> list[str]:
+    located = [] if data.locator is not None else ["record_ref"]
+    if ROW in data.invoices.collect_schema().names():  # source order, and a file's rows
+        located.append(ROW)
+    wanted = (set(IDENTITY) | columns | {side.key}) - {"source", "record_ref"}
+    return sorted(wanted) + located
 
 
-def _first_per_key(keyed: pl.DataFrame, key: str) -> pl.DataFrame:
-    """Records with a key, the first of each key. Checked invoices are already unique
-    by ``invoice_id``; when normalization left that key as it was, skip the pass."""
+def _side(side: Side, data: SourceData, norm: KeyNormalization, columns: list[str]
+          ) -> tuple[pl.LazyFrame, pl.LazyFrame | None, str]:
+    """(records to join, records without a key, the column to join on).
+
+    Each key is normalized; records with no key are unmatched, and a key that
+    several records share keeps the first (in source order) for matching. One
+    cheap pass first: checked invoices are already unique by ``invoice_id``, so
+    when that is the key and normalization leaves every value as it is, the
+    records go to the join as they are, on their own column (joining on a
+    normalized copy of millions of keys costs more than the check).
+    """
+    frame = data.invoices if side.filter is None else data.invoices.filter(side.filter)
+    raw = pl.col(side.key)
+    key = norm.apply(raw)
+    unchanged, keyless = frame.select(
+        (key.is_null() | (key == raw.cast(pl.String))).all().alias("unchanged"),
+        key.is_null().sum().alias("keyless"),
+    ).collect().row(0)
+    if side.key == "invoice_id" and unchanged is not False and not keyless:
+        return frame.select(columns), None, side.key
+    keyed = frame.select(*columns, key.alias(KEY))
     with_key = keyed.filter(pl.col(KEY).is_not_null())
-    if key == "invoice_id" and with_key.height == keyed.height and \
-            with_key.select((pl.col(KEY) == pl.col("invoice_id")).all()).item():
-        return with_key
-    return with_key.filter(pl.col(KEY).is_first_distinct())
+    if side.key != "invoice_id" or unchanged is False:
+        ordered = with_key.sort(ROW) if ROW in columns else with_key
+        with_key = ordered.filter(pl.col(KEY).is_first_distinct())
+    return with_key, keyed.filter(pl.col(KEY).is_null()).select(columns), KEY
 
 
 def match(pairing: Pairing, left: SourceData, right: SourceData,
           columns: frozenset[str] | None = None) -> PairData:
-    """Match once: the joined pairing is materialized once, and every pairwise rule
-    reads it through lazy filters (matched, left only, right only), never copies.
+    """Match once: the joined pairing is materialized once, split into matched, left
+    only and right only, and every pairwise rule reads those lazily, never copies.
 
     ``columns`` are the canonical columns the pairwise rules read; only those
-    (plus identity and key columns) are carried, which keeps the join narrow;
-    ``None`` carries every canonical column. One full join gives matched,
-    left-only and right-only records together.
+    (plus identity, location and key columns) are carried, which keeps the join
+    narrow; ``None`` carries every canonical column. One full join gives matched,
+    left-only and right-only records together. The source name is a literal
+    added after the join.
     """
     if columns is None:
         columns = frozenset(INVOICE_SCHEMA)
-
-    def wanted(side: Side) -> list[str]:
-        return sorted(set(IDENTITY) | columns | {side.key})
-
-    l_cols, r_cols = wanted(pairing.left), wanted(pairing.right)
-    lk, rk = pl.collect_all([_keyed(pairing.left, left, pairing.normalize, l_cols),
-                             _keyed(pairing.right, right, pairing.normalize, r_cols)])
+    l_cols = _carried(left, pairing.left, columns)
+    r_cols = _carried(right, pairing.right, columns)
+    lk, l_nokey, l_on = _side(pairing.left, left, pairing.normalize, l_cols)
+    rk, r_nokey, r_on = _side(pairing.right, right, pairing.normalize, r_cols)
+    r_on += RIGHT
+    renamed = rk.rename({c: c + RIGHT for c in rk.collect_schema().names()})
     # Row order is not kept through the join: findings are sorted on stable keys.
-    joined_df = (
-        _first_per_key(lk, pairing.left.key).lazy().with_columns(pl.lit(True).alias(_IN_LEFT))
-        .join(_first_per_key(rk, pairing.right.key).lazy()
-              .rename({c: c + RIGHT for c in r_cols})
-              .with_columns(pl.lit(True).alias(_IN_RIGHT)),
-              on=KEY, how="full", coalesce=True)
-    ).collect()
-    l_nokey = lk.filter(pl.col(KEY).is_null()).select(l_cols)
-    r_nokey = rk.filter(pl.col(KEY).is_null()).select(r_cols)
-    del lk, rk  # only the joined frame (and the few keyless records) stay in memory
+    joined_df, *nokey = pl.collect_all([
+        lk.join(renamed, left_on=l_on, right_on=r_on, how="full", coalesce=False),
+        *(f for f in (l_nokey, r_nokey) if f is not None)])
+    l_nokey_df = nokey.pop(0) if l_nokey is not None else pl.DataFrame(
+        schema=lk.select(l_cols).collect_schema())
+    r_nokey_df = nokey.pop(0) if r_nokey is not None else pl.DataFrame(
+        schema=rk.select(r_cols).collect_schema())
     joined = joined_df.lazy()
-    in_l, in_r = pl.col(_IN_LEFT).fill_null(False), pl.col(_IN_RIGHT).fill_null(False)
-    matched = joined.filter(in_l & in_r).select(*l_cols, *(c + RIGHT for c in r_cols))
-    left_only = pl.concat([l_nokey.lazy(), joined.filter(in_l & ~in_r).select(l_cols)])
-    right_only = pl.concat([
-        r_nokey.lazy(),
-        joined.filter(in_r & ~in_l).select(pl.col(c + RIGHT).alias(c) for c in r_cols)])
+    # every record on a side has a key: a null key column means "not on that side"
+    in_l, in_r = pl.col(l_on).is_not_null(), pl.col(r_on).is_not_null()
+    l_name, r_name = pl.lit(left.name).alias("source"), pl.lit(right.name).alias("source")
+    # Split once (each rule then reads its part without filtering the whole join again).
+    both, l_only, r_only = pl.collect_all([
+        joined.filter(in_l & in_r).select(*l_cols, *(c + RIGHT for c in r_cols)),
+        pl.concat([l_nokey_df.lazy(), joined.filter(in_l & ~in_r).select(l_cols)]),
+        pl.concat([r_nokey_df.lazy(), joined.filter(in_r & ~in_l)
+                   .select(pl.col(c + RIGHT).alias(c) for c in r_cols)]),
+    ])
+    del joined, joined_df
+    matched = both.lazy().select(l_name, *l_cols, pl.lit(right.name).alias("source" + RIGHT),
+                                 *(c + RIGHT for c in r_cols))
+    left_only = l_only.lazy().select(l_name, *l_cols)
+    right_only = r_only.lazy().select(r_name, *r_cols)
     return PairData(pairing.name, left, right, pairing.left.key, pairing.right.key,
                     matched, left_only, right_only)

@@ -158,23 +158,23 @@ def format_minor(minor: int | None, currency: str | None) -> str:
 
 
 def format_minor_expr(minor: pl.Expr, currency: pl.Expr) -> pl.Expr:
-    """Polars twin of :func:`format_minor` for building finding messages in bulk."""
+    """Polars twin of :func:`format_minor` for building finding messages in bulk.
+
+    Integer arithmetic, one lookup of the currency's scale (10^exponent; an
+    unknown code shows the bare number): whole part, then the fraction padded
+    by adding the scale and dropping the leading ``1``.
+    """
     exps = exponents_frame()
-    exp = currency.replace_strict(
-        exps["currency"], exps["exponent"], default=None, return_dtype=pl.Int8
-    )
-    absval = minor.abs().cast(pl.String)
-    sign = pl.when(minor < 0).then(pl.lit("-")).otherwise(pl.lit(""))
-    out: Any = pl.when(exp.is_null() | (exp == 0)).then(minor.cast(pl.String))
-    for e in (2, 3, 4):
-        padded = absval.str.pad_start(e + 1, "0")
-        out = out.when(exp == e).then(
-            pl.concat_str(
-                [sign, padded.str.slice(0, padded.str.len_chars() - e), pl.lit("."),
-                 padded.str.slice(-e)]
-            )
-        )
-    return out.otherwise(minor.cast(pl.String))
+    scale = currency.replace_strict(
+        exps["currency"], [10**e for e in exps["exponent"]], default=1, return_dtype=pl.Int64)
+    absval = minor.abs()
+    fraction = ((absval % scale) + scale).cast(pl.String).str.slice(1)
+    # named after ``minor`` (concat_str and when/then take their first input's name)
+    text = pl.concat_str([
+        (absval // scale).cast(pl.String),
+        pl.when(scale > 1).then(pl.concat_str([pl.lit("."), fraction])).otherwise(pl.lit("")),
+    ])
+    return pl.when(minor >= 0).then(text).otherwise(pl.concat_str([pl.lit("-"), text]))
 
 
 def provider_minor_to_iso(minor: int, currency: str, provider: str) -> int:

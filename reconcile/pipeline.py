@@ -25,6 +25,7 @@ from reconcile.matching import match
 from reconcile.providers._base import Reject, Residue
 from reconcile.rule_types._common import PairData, SourceData, fmt
 from reconcile.ruleset import Rule, default_rules_dir, load_rules
+from reconcile.schema import ROW
 from reconcile.sources import Loaded, load_source
 
 Progress = Callable[[str], None]
@@ -68,24 +69,20 @@ def _slug(check: str) -> str:
 
 
 def _schema_findings(source: str, rows: pl.DataFrame, failures: pl.DataFrame,
-                     prefix: str, lines_file: str | None = None,
-                     constants: dict[str, str] | None = None) -> pl.DataFrame:
+                     prefix: str, location: pl.Expr, constants: dict[str, str] | None = None
+                     ) -> pl.DataFrame:
     """One finding per failing (row, column, check); ``rows`` is the frame that was validated
-    (failure row numbers index into it)."""
+    (failure row numbers index into it), ``location`` says where a row was read."""
     if failures.is_empty():
         return schema.empty_findings().drop("finding_id")
     columns = schema.LINE_SCHEMA if prefix else schema.INVOICE_SCHEMA
-    rows = schema.widen(rows, columns, constants).select(
-        "invoice_id", "currency", "record_ref",
-        *(["line_no"] if "line_no" in columns else [])).collect()
-    ref = pl.col("record_ref")
-    if lines_file is not None:  # file lines: located by their file row
-        ref = ref.fill_null(fmt("{} row {}", pl.lit(lines_file), pl.col("line_no")))
-    indexed = rows.with_row_index("__row")
-    joined = failures.join(
-        indexed.select(pl.col("__row").cast(pl.Int64).alias("row"), "invoice_id", "currency",
-                       ref.alias("record_ref")).unique("row"),
-        on="row", how="left")
+    failing = failures.get_column("row").unique().implode()
+    rows = (schema.widen(rows.with_row_index("__validated"), columns, constants)
+            .filter(pl.col("__validated").is_in(failing))
+            .select(pl.col("__validated").cast(pl.Int64).alias("row"), "invoice_id", "currency",
+                    location.alias("record_ref"))
+            .collect())
+    joined = failures.join(rows, on="row", how="left")
     return joined.select(
         pl.concat_str([pl.lit(f"schema.{prefix}"),
                        pl.col("column").replace("<row>", "row"), pl.lit("."),
@@ -137,33 +134,73 @@ def _reject_findings(rejects: Sequence[Reject]) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=cols) if rows else pl.DataFrame(schema=cols)
 
 
-def _first_of_each_id(frame: pl.DataFrame, repeated: pl.DataFrame) -> pl.DataFrame:
-    """``frame`` keeping the first record (in source order) of each repeated invoice_id.
+def _set_aside_repeats(scoped: pl.DataFrame, repeated: pl.DataFrame
+                       ) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(first record of each invoice_id in source order, the records after the first).
 
-    ``repeated`` lists the ids that occur more than once; usually none, and then
-    the frame is returned as it is, without a pass over millions of ids.
+    ``repeated`` lists the ids that occur more than once: usually none, and then
+    the frame is returned as it is, without a pass over millions of ids; else
+    only the records of those ids are looked at to find the ones to set aside.
     """
     if repeated.is_empty():
-        return frame
-    indexed = frame.lazy().with_row_index("__row")
-    extra = (indexed.select("__row", "invoice_id")
-             .join(repeated.lazy().select("invoice_id"), on="invoice_id", how="semi")
-             .sort("__row")
-             .filter(~pl.col("invoice_id").is_first_distinct())
-             .select("__row"))
-    return indexed.join(extra, on="__row", how="anti").drop("__row").collect()
+        return scoped, scoped.clear()
+    candidates = (scoped.lazy().select(ROW, "invoice_id")
+                  .join(repeated.lazy().select("invoice_id"), on="invoice_id", how="semi")
+                  .collect())
+    later = (candidates.sort(ROW).filter(~pl.col("invoice_id").is_first_distinct())
+             .get_column(ROW).implode())
+    is_later = pl.col(ROW).is_in(later)
+    checked, extras = pl.collect_all([scoped.lazy().filter(~is_later),
+                                      scoped.lazy().filter(is_later)])
+    return checked, extras
 
 
-def _prepare(cfg: Config, loaded: Loaded) -> tuple[SourceData, SourceSummary, pl.DataFrame]:
+def _with_line_sums(checked: pl.DataFrame, line_totals: pl.DataFrame
+                    ) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(checked invoices with ``__lines``/``__sum``, line totals of ids not among them).
+
+    One full join: it attaches each invoice's line sum (what the line-sum rules
+    read) and finds the lines whose invoice is not checked (quarantined, out of
+    period, or not in the source at all) in the same pass.
+    """
+    joined = checked.lazy().join(line_totals.lazy(), on="invoice_id", how="full",
+                                 coalesce=True).collect()
+    if joined.height == checked.height:  # every line's invoice is checked
+        return joined, line_totals.clear()
+    homeless = pl.col(ROW).is_null()
+    return joined.filter(~homeless), joined.filter(homeless).select(line_totals.columns)
+
+
+def _locator(loaded: Loaded) -> dict[str, pl.Expr]:
+    """``record_ref`` of a file source's invoices, built from the row (see SourceData.locate)."""
+    if loaded.locator is None:
+        return {}
+    label, offset = loaded.locator
+    return {"record_ref": fmt("{} row {}", pl.lit(label), pl.col(ROW) + offset)}
+
+
+def _prepare(cfg: Config, loaded: Loaded, keep_lines: bool
+             ) -> tuple[SourceData, SourceSummary, pl.DataFrame]:
+    """Validate, scope to the period, set repeated ids aside and attach line sums.
+
+    ``keep_lines``: some rule reads the lines themselves (not only their sums);
+    otherwise the line items are dropped once summed, which keeps a large month
+    out of memory.
+    """
     src_cfg = next(s for s in cfg.sources if s.name == loaded.name)
     out = loaded.normalized
     inv = schema.validate_invoices(loaded.invoices, out.provided)
     lines = schema.validate_lines(loaded.lines)
+    derived = _locator(loaded)
+    line_location = pl.col("record_ref")
+    if loaded.lines_file is not None:  # file lines: located by their file row
+        line_location = line_location.fill_null(
+            fmt("{} row {}", pl.lit(loaded.lines_file), pl.col("line_no")))
     findings = pl.concat([
         _reject_findings(out.rejects),
         _schema_findings(loaded.name, loaded.invoices, inv.failures, "",
-                         constants=loaded.constants),
-        _schema_findings(loaded.name, loaded.lines, lines.failures, "line.", loaded.lines_file,
+                         derived.get("record_ref", pl.col("record_ref")), loaded.constants),
+        _schema_findings(loaded.name, loaded.lines, lines.failures, "line.", line_location,
                          loaded.constants),
     ])
     valid = inv.valid
@@ -178,48 +215,66 @@ def _prepare(cfg: Config, loaded: Loaded) -> tuple[SourceData, SourceSummary, pl
     counts = scoped.lazy().group_by("invoice_id").len(name="__n").filter(pl.col("__n") > 1)
     totals = lines.valid.lazy().group_by("invoice_id").agg(
         pl.len().cast(pl.UInt32).alias("__lines"), pl.col("amount_minor").sum().alias("__sum"))
-    # A line whose invoice the source does not have (among all records read) is
-    # named, never dropped silently.
     repeated, line_totals = pl.collect_all([counts, totals])
-    checked = _first_of_each_id(scoped, repeated)
-    orphans = line_totals.lazy().join(loaded.invoices.lazy().select("invoice_id"),
-                                      on="invoice_id", how="anti").collect()
+    lines_in, lines_ok = loaded.lines.height, lines.valid.height
+    quarantined_lines = lines.quarantined
+    valid_lines = lines.valid if keep_lines else None
+    # Summed: unless a rule reads the lines themselves, let them go (the
+    # caller hands over ``loaded``; a large month's lines are most of it).
+    del lines
+    loaded.lines = loaded.lines.clear()
+    checked, extras = _set_aside_repeats(scoped, repeated)
+    homeless = line_totals.clear()
+    if out.has_lines:
+        checked, homeless = _with_line_sums(checked, line_totals)
+    del line_totals
+    # A line whose invoice the source does not have (among all records read) is
+    # named, never dropped silently; lines follow their invoice out of the checks
+    # (quarantined, out of period), and a repeated id keeps its lines.
+    orphans = homeless
+    if homeless.height:
+        known = (loaded.invoices.lazy().select("invoice_id")
+                 .filter(pl.col("invoice_id").is_in(homeless.get_column("invoice_id").implode()))
+                 .unique().collect())
+        orphans = homeless.join(known, on="invoice_id", how="anti")
     orphan_lines = int(orphans["__lines"].sum()) if orphans.height else 0
     if orphan_lines:
         findings = pl.concat([findings, _orphan_findings(loaded.name, orphans)])
-    # Lines follow their invoice out of the checks (quarantined, out of period,
-    # orphaned); a repeated id keeps its lines, which share the id.
-    dropped = (valid.height < loaded.invoices.height or scoped.height < valid.height
-               or orphan_lines)
-    valid_lines = (lines.valid.lazy().join(checked.lazy().select("invoice_id"),
-                                           on="invoice_id", how="semi").collect()
-                   if dropped else lines.valid)
+    kept_lines = None
+    if valid_lines is not None:
+        kept_lines = valid_lines
+        if homeless.height:
+            kept_lines = kept_lines.join(homeless.select("invoice_id"), on="invoice_id",
+                                         how="anti")
+        kept_lines = schema.widen(kept_lines, schema.LINE_SCHEMA, loaded.constants)
     lines_file = loaded.lines_file
     line_rejects = [r for r in out.rejects
                     if lines_file and r.location.startswith(lines_file + " row ")]
     line_reject_ids = [r.invoice_id for r in line_rejects if r.invoice_id is not None]
     incomplete = pl.concat([
-        lines.quarantined.select("invoice_id"),
+        quarantined_lines.select("invoice_id"),
         pl.DataFrame({"invoice_id": line_reject_ids}, schema={"invoice_id": pl.String}),
     ]).unique()
     data = SourceData(
         name=loaded.name, provider=src_cfg.provider,
-        invoices=schema.widen(checked, schema.INVOICE_SCHEMA, loaded.constants),
-        all_invoices=schema.widen(scoped, schema.INVOICE_SCHEMA, loaded.constants),
-        lines=schema.widen(valid_lines, schema.LINE_SCHEMA, loaded.constants),
-        line_totals=line_totals.lazy(),
-        provided=out.provided, has_lines=out.has_lines, incomplete_lines=incomplete.lazy(),
+        invoices=schema.widen(checked, schema.INVOICE_SCHEMA, loaded.constants, derived),
+        all_invoices=schema.widen(pl.concat([checked, extras], how="diagonal_relaxed")
+                                  if extras.height else checked,
+                                  schema.INVOICE_SCHEMA, loaded.constants, derived),
+        lines=kept_lines,
+        provided=out.provided, has_lines=out.has_lines, incomplete_lines=incomplete,
+        locator=loaded.locator, repeated=repeated, sums_attached=out.has_lines,
     )
     summary = SourceSummary(
         name=loaded.name, provider=src_cfg.provider,
         records_read=out.records_read, valid=valid.height,
         quarantined=out.records_read - valid.height,
         out_of_period=valid.height - scoped.height, in_period=scoped.height,
-        repeated_ids=scoped.height - checked.height, checked=checked.height,
+        repeated_ids=extras.height, checked=checked.height,
         identical_repeats_dropped=out.duplicates_dropped,
-        lines_read=loaded.lines.height + len(line_rejects),
-        lines_valid=lines.valid.height - orphan_lines,
-        lines_quarantined=lines.quarantined.height + len(line_rejects) + orphan_lines,
+        lines_read=lines_in + len(line_rejects),
+        lines_valid=lines_ok - orphan_lines,
+        lines_quarantined=quarantined_lines.height + len(line_rejects) + orphan_lines,
         provided=out.provided, has_lines=out.has_lines, period_field=src_cfg.period_field,
     )
     return data, summary, findings.with_columns(pl.col("currency").cast(pl.String))
@@ -232,6 +287,7 @@ def run(config_path: Path, *, rule_paths: Sequence[Path] | None = None,
     # Rules compile and column-check before any data is read.
     rules = load_rules(rule_paths or cfg.rule_paths or [default_rules_dir()])
     say(f"{len(rules)} rules compiled")
+    keep_lines = any(getattr(r.check, "reads_lines", False) for r in rules)
     sources: list[SourceData] = []
     summaries: list[SourceSummary] = []
     schema_findings: list[pl.DataFrame] = []
@@ -239,11 +295,12 @@ def run(config_path: Path, *, rule_paths: Sequence[Path] | None = None,
     for src_cfg in cfg.sources:
         say(f"reading {src_cfg.name} ({src_cfg.provider})")
         loaded = load_source(src_cfg, cfg.path.parent)
-        data, summary, findings = _prepare(cfg, loaded)
+        data, summary, findings = _prepare(cfg, loaded, keep_lines)
         sources.append(data)
         summaries.append(summary)
         schema_findings.append(findings)
         residues.extend(loaded.normalized.residues)
+        del loaded  # the frames as read: only the checked invoices stay in memory
     by_name = {s.name: s for s in sources}
     pair_columns = frozenset(c for r in rules if r.check.pairwise for c in r.invoice_columns)
     pairs = [match(p, by_name[p.left.source], by_name[p.right.source], pair_columns)

@@ -19,6 +19,8 @@ from typing import Any, Final
 import polars as pl
 
 UTC_US: Final = pl.Datetime("us", "UTC")
+#: internal column: a record's index in its loaded frame (its row, for a file)
+ROW: Final = "__row"
 QUANTITY_DTYPE: Final = pl.Decimal(38, 9)
 UNIT_AMOUNT_DTYPE: Final = pl.Decimal(38, 12)
 
@@ -215,19 +217,26 @@ _FAILURE_SCHEMA = {
 
 
 def widen(frame: pl.DataFrame | pl.LazyFrame, columns: dict[str, pl.DataType],
-          constants: dict[str, str] | None = None) -> pl.LazyFrame:
+          constants: dict[str, str] | None = None,
+          derived: dict[str, pl.Expr] | None = None) -> pl.LazyFrame:
     """A narrow frame (only the columns a source sends) as the full canonical frame.
 
     The absent columns are literals in a lazy plan — ``constants`` (the source
-    name, a default status) or null — and projection pushdown drops them again
-    unless a rule reads them, so they cost nothing in memory.
+    name, a default status), ``derived`` expressions (``record_ref`` from a file
+    row) or null — and projection pushdown drops them again unless a rule reads
+    them, so they cost nothing in memory. Internal columns (``__row``, ``__sum``)
+    are kept, after the canonical ones.
     """
     lazy = frame.lazy()
-    present = set(lazy.collect_schema().names())
-    consts = constants or {}
-    return lazy.select([pl.col(c) if c in present
-                        else pl.lit(consts.get(c), dtype).alias(c)
-                        for c, dtype in columns.items()])
+    names = lazy.collect_schema().names()
+    present = set(names)
+    consts, extra = constants or {}, derived or {}
+    return lazy.select(
+        [pl.col(c) if c in present
+         else extra[c].cast(dtype).alias(c) if c in extra
+         else pl.lit(consts.get(c), dtype).alias(c)
+         for c, dtype in columns.items()]
+        + [pl.col(c) for c in names if c.startswith("__")])
 
 
 def _validate(frame: pl.DataFrame, schema: object) -> Validated:
@@ -238,8 +247,10 @@ def _validate(frame: pl.DataFrame, schema: object) -> Validated:
     absent = [c for c in schema.columns if c not in frame.columns]  # type: ignore[attr-defined]
     if absent:
         schema = schema.remove_columns(absent)  # type: ignore[attr-defined]
+    # Internal columns (``__row``) are ours, not the canonical model's.
+    canonical = frame.select(c for c in frame.columns if not c.startswith("__"))
     try:
-        schema.validate(frame, lazy=True)  # type: ignore[attr-defined]
+        schema.validate(canonical, lazy=True)  # type: ignore[attr-defined]
     except pa.errors.SchemaErrors as exc:
         fc = exc.failure_cases
         failures = (

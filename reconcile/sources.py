@@ -27,17 +27,17 @@ from reconcile.errors import InputDataError
 from reconcile.providers._base import Converter, Normalized, Reject, rfc3339
 from reconcile.providers.registry import NORMALIZERS
 from reconcile.recording import read_recording, shown
-from reconcile.rule_types._common import fmt
 from reconcile.schema import (
     INVOICE_SCHEMA,
     LINE_SCHEMA,
     QUANTITY_DTYPE,
+    ROW,
     UNIT_AMOUNT_DTYPE,
     UTC_US,
 )
 
 
-@dataclass(frozen=True)
+@dataclass
 class Loaded:
     """A source's canonical frames before validation, with what it could not read."""
 
@@ -50,6 +50,9 @@ class Loaded:
     lines_file: str | None = None
     #: columns the same on every row, kept out of the frames (see schema.widen)
     constants: dict[str, str] = field(default_factory=dict)
+    #: file sources: (file as findings show it, number of its first data row); the
+    #: invoices carry ``__row`` instead of ``record_ref`` (see SourceData.locate)
+    locator: tuple[str, int] | None = None
 
 
 def frame(rows: list[dict[str, Any]], schema: Mapping[str, pl.DataType]) -> pl.DataFrame:
@@ -73,7 +76,7 @@ def load_source(cfg: SourceConfig, base: Path | None = None) -> Loaded:
         row["source"] = cfg.name
     for row in out.lines:
         row["source"] = cfg.name
-    return Loaded(cfg.name, provider, frame(out.invoices, INVOICE_SCHEMA),
+    return Loaded(cfg.name, provider, frame(out.invoices, INVOICE_SCHEMA).with_row_index(ROW),
                   frame(out.lines, LINE_SCHEMA), out)
 
 
@@ -245,19 +248,20 @@ def _canonical(table: pl.DataFrame, spec: FileSpec, schema: Mapping[str, pl.Data
     frame_ = pl.DataFrame([cols[c] for c in cols]) if cols else pl.DataFrame(height=height)
     if frame_.width == 0:
         frame_ = pl.DataFrame({"__n": pl.zeros(height, eager=True)})
-    row = pl.int_range(pl.len()) + offset
+    # A record is located by its file row: ``__row`` (index from 0) for an invoice,
+    # ``line_no`` (as the file numbers rows) for a line. Building a "file row N"
+    # string for millions of records costs more than the rest of the load, so it
+    # is built only for the records a finding names (SourceData.locate).
     defaults: dict[str, pl.Expr] = {}  # source and a default status: constants, see Loaded
-    if schema is INVOICE_SCHEMA:
-        defaults["record_ref"] = fmt("{} row {}", pl.lit(shown(spec.path, base)), row)
-    else:
-        # A line is located by its file row (line_no); building a "file row N"
-        # string for millions of lines costs more than the rest of the load.
-        defaults["line_no"] = row.cast(pl.Int32)
+    if schema is LINE_SCHEMA:
+        defaults["line_no"] = (pl.int_range(pl.len()) + offset).cast(pl.Int32)
     # Narrow: only the columns the file provides (plus the defaults above); the
     # pipeline widens lazily, so absent columns are never materialized.
     result = frame_.select([
         pl.col(c).cast(dtype) if c in cols else defaults[c].cast(dtype).alias(c)
         for c, dtype in schema.items() if c in cols or c in defaults])
+    if schema is INVOICE_SCHEMA:
+        result = result.with_row_index(ROW)
     rejects: list[Reject] = []
     if errors.bad:
         rejects = errors.rejects(result.get_column("invoice_id").to_list())
@@ -286,7 +290,8 @@ def _load_file_source(cfg: SourceConfig, base: Path | None) -> Loaded:
     constants = {"source": cfg.name}
     if "status" not in invoices.columns:
         constants["status"] = "unknown"  # a ledger row has no billing status
-    return Loaded(cfg.name, "file", invoices, lines, out, lines_file, constants)
+    return Loaded(cfg.name, "file", invoices, lines, out, lines_file, constants,
+                  (shown(cfg.invoices.path, base), offset))
 
 
 _LINE_CURRENCY = "__invoice_currency"

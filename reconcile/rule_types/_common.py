@@ -49,15 +49,30 @@ class SourceData:
     invoices: pl.LazyFrame
     #: every valid in-period row, duplicates included (what uniqueness reads)
     all_invoices: pl.LazyFrame
-    lines: pl.LazyFrame
+    #: valid lines of the checked invoices; None when no rule reads lines beyond
+    #: their sums (the pipeline then drops them once summed, see ``sums_attached``)
+    lines: pl.LazyFrame | None
     provided: frozenset[str]
     has_lines: bool
-    #: per invoice_id: number of valid lines (``__lines``) and Σ amount_minor (``__sum``)
-    line_totals: pl.LazyFrame = field(default_factory=lambda: pl.LazyFrame(
-        schema={"invoice_id": pl.String, "__lines": pl.UInt32, "__sum": pl.Int64}))
     #: invoice_id of invoices with a quarantined line: line sums are N/A for them
-    incomplete_lines: pl.LazyFrame = field(
-        default_factory=lambda: pl.LazyFrame(schema={"invoice_id": pl.String}))
+    incomplete_lines: pl.DataFrame = field(
+        default_factory=lambda: pl.DataFrame(schema={"invoice_id": pl.String}))
+    #: for file sources: (file as findings show it, number of its first data row); the
+    #: records carry their row index ``__row`` and ``record_ref`` is built from it only
+    #: for the rows a finding names. ``None``: ``record_ref`` is a column.
+    locator: tuple[str, int] | None = None
+    #: invoice_id and record count (``__n``) of the ids that repeat in ``all_invoices``
+    #: (counted while setting repeats aside; uniqueness of invoice_id reads it)
+    repeated: pl.DataFrame | None = None
+    #: ``invoices`` carries ``__sum`` (Σ amount_minor of valid lines, null when none)
+    sums_attached: bool = False
+
+    def locate(self, suffix: str = "") -> pl.Expr:
+        """Where a record was read (``record_ref``), for the rows a finding names."""
+        if self.locator is None:
+            return pl.col("record_ref" + suffix)
+        label, offset = self.locator
+        return fmt("{} row {}", pl.lit(label), pl.col("__row" + suffix) + offset)
 
 
 @dataclass(frozen=True)

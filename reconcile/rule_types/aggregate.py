@@ -50,21 +50,29 @@ class Aggregate:
     def invoice_columns(self) -> frozenset[str]:
         return frozenset({self.field, "currency"})
 
+    @property
+    def reads_lines(self) -> bool:
+        """Whether the rule needs the line items, not only Σ amount_minor per invoice."""
+        return not (self.lines_filter is None and self.total.meta.eq(pl.col("amount_minor")))
+
     def evaluate(self, rule: Any, src: SourceData) -> pl.LazyFrame:
-        if self.lines_filter is None and self.total.meta.eq(pl.col("amount_minor")):
-            sums = src.line_totals.select("invoice_id", "__sum")  # computed once per source
+        if src.sums_attached and not self.reads_lines:
+            joined = src.invoices  # __sum attached once per source by the pipeline
         else:
+            assert src.lines is not None, "the pipeline keeps lines when a rule reads them"
             lines = src.lines
             if self.lines_filter is not None:
                 lines = lines.filter(self.lines_filter)
             sums = lines.group_by("invoice_id").agg(
                 round_minor_expr(self.total.sum()).alias("__sum"))
-        incomplete = src.incomplete_lines.with_columns(pl.lit(True).alias("__incomplete"))
-        joined = (src.invoices.join(sums, on="invoice_id", how="left")
-                  .join(incomplete, on="invoice_id", how="left")
-                  # an invoice with a quarantined line cannot be summed: N/A, not a failure
-                  .with_columns(pl.when(pl.col("__incomplete")).then(None)
-                                .otherwise(pl.col("__sum").fill_null(0)).alias("__sum")))
+            joined = src.invoices.drop("__sum", strict=False).join(sums, on="invoice_id",
+                                                                     how="left")
+        total = pl.col("__sum").fill_null(0)  # no counted line: sums to zero
+        if src.incomplete_lines.height:
+            # an invoice with a quarantined line cannot be summed: N/A, not a failure
+            incomplete = src.incomplete_lines.get_column("invoice_id").implode()
+            total = pl.when(pl.col("invoice_id").is_in(incomplete)).then(None).otherwise(total)
+        joined = joined.with_columns(total.alias("__sum"))
         delta = pl.col(self.field) - pl.col("__sum")
         return joined.with_columns(
             (delta.abs() <= rule.tolerance.expr(pl.col("currency"))).alias("ok"),
@@ -73,11 +81,11 @@ class Aggregate:
     def render(self, rule: Any, failed: pl.LazyFrame, target: Any) -> pl.LazyFrame:
         actual, expected, delta = pl.col(self.field), pl.col("__sum"), pl.col("delta_minor")
         return evaluated(
-            failed, source=pl.col("source"), invoice_id=pl.col("invoice_id"),
-            currency=pl.col("currency"), location=pl.col("record_ref"), field=self.field,
+            failed, source=pl.lit(target.name), invoice_id=pl.col("invoice_id"),
+            currency=pl.col("currency"), location=target.locate(), field=self.field,
             delta_minor=delta, ok=pl.col("ok"), expected=money(expected), actual=money(actual),
             message=fmt(
                 "{} invoice {}: line items sum to {} but {} is {}, a difference of {}.",
-                pl.col("source"), pl.col("invoice_id"), money(expected), pl.lit(self.field),
+                pl.lit(target.name), pl.col("invoice_id"), money(expected), pl.lit(self.field),
                 money(actual), money(delta)),
         )

@@ -51,10 +51,10 @@ class Compare:
         left, right = pl.col(self.field), pl.col(self.field + RIGHT)
         cur_l, cur_r = pl.col("currency"), pl.col("currency" + RIGHT)
         base = dict(
-            source=pl.col("source"), invoice_id=pl.col("invoice_id"),
-            counterpart_source=pl.col("source" + RIGHT),
+            source=pl.lit(target.left.name), invoice_id=pl.col("invoice_id"),
+            counterpart_source=pl.lit(target.right.name),
             counterpart_invoice_id=pl.col("invoice_id" + RIGHT), field=self.field,
-            currency=cur_l, location=pl.col("record_ref"), ok=pl.col("ok"),
+            currency=cur_l, location=target.left.locate(), ok=pl.col("ok"),
             delta_minor=pl.col("delta_minor"),
         )
         if INVOICE_SCHEMA[self.field] == pl.Int64():
@@ -62,8 +62,8 @@ class Compare:
                 failed, **base, expected=money(left, cur_l), actual=money(right, cur_r),
                 message=fmt(
                     "{} invoice {} has {} {} but {} {} has {}, a difference of {}.",
-                    pl.col("source"), pl.col("invoice_id"), pl.lit(self.field),
-                    money(left, cur_l), pl.col("source" + RIGHT), pl.col("invoice_id" + RIGHT),
+                    pl.lit(target.left.name), pl.col("invoice_id"), pl.lit(self.field),
+                    money(left, cur_l), pl.lit(target.right.name), pl.col("invoice_id" + RIGHT),
                     money(right, cur_r), money(pl.col("delta_minor"), cur_l)),
             )
         as_text = left.cast(pl.String), right.cast(pl.String)
@@ -71,6 +71,6 @@ class Compare:
             failed, **base, expected=as_text[0], actual=as_text[1],
             message=fmt(
                 "{} invoice {} has {} {} but {} {} has {}.",
-                pl.col("source"), pl.col("invoice_id"), pl.lit(self.field), as_text[0],
-                pl.col("source" + RIGHT), pl.col("invoice_id" + RIGHT), as_text[1]),
+                pl.lit(target.left.name), pl.col("invoice_id"), pl.lit(self.field), as_text[0],
+                pl.lit(target.right.name), pl.col("invoice_id" + RIGHT), as_text[1]),
         )

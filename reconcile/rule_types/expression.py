@@ -62,13 +62,13 @@ class Expression:
             delta.alias("delta_minor"))
 
     def render(self, rule: Any, failed: pl.LazyFrame, target: Any) -> pl.LazyFrame:
-        base = {"source": pl.col("source"), "invoice_id": pl.col("invoice_id"),
-                "currency": pl.col("currency"), "location": pl.col("record_ref"),
+        base = {"source": pl.lit(target.name), "invoice_id": pl.col("invoice_id"),
+                "currency": pl.col("currency"), "location": target.locate(),
                 "ok": pl.col("ok"), "delta_minor": pl.col("delta_minor")}
         if self.assertion is not None:
             return evaluated(
                 failed, **base,
-                message=fmt("{} invoice {}: fails '{}'.", pl.col("source"),
+                message=fmt("{} invoice {}: fails '{}'.", pl.lit(target.name),
                                   pl.col("invoice_id"), pl.lit(rule.title)),
             )
         assert self.expect is not None and self.field is not None
@@ -77,6 +77,6 @@ class Expression:
             failed, **base, field=self.field, expected=money(expected), actual=money(actual),
             message=fmt(
                 "{} invoice {}: {} is {} but {} gives {}, a difference of {}.",
-                pl.col("source"), pl.col("invoice_id"), pl.lit(self.field), money(actual),
+                pl.lit(target.name), pl.col("invoice_id"), pl.lit(self.field), money(actual),
                 pl.lit(self.expect_sql), money(expected), money(delta)),
         )

@@ -8,7 +8,8 @@ from typing import Any, ClassVar
 
 import polars as pl
 
-from reconcile.rule_types._common import RIGHT, PairData, evaluated, fmt
+from reconcile.rule_types._common import PairData, evaluated, fmt
+from reconcile.schema import ROW
 
 
 @dataclass(frozen=True)
@@ -26,29 +27,43 @@ class Presence:
 
     def evaluate(self, rule: Any, pair: PairData) -> pl.LazyFrame:
         """Every record of both sides, with the side's key and the other side's name."""
-        def side(frame: pl.LazyFrame, key: str, other: str, matched: bool) -> pl.LazyFrame:
+        def side(frame: pl.LazyFrame, data: Any, key: str, matched: bool) -> pl.LazyFrame:
+            # Where the record was read, built as text only for the failing rows
+            # (render): a file source carries its row number, others record_ref.
+            row = pl.col(ROW).cast(pl.Int64) if data.locator else pl.lit(None, pl.Int64)
+            ref = pl.lit(None, pl.String) if data.locator else pl.col("record_ref")
+            # Names and keys are literals added in render, to the failing rows only.
             return frame.select(
-                "source", "invoice_id", "currency", "record_ref",
-                pl.col(key).cast(pl.String).alias("__key"), pl.lit(key).alias("__key_name"),
-                pl.lit(other).alias("__other"), pl.lit(matched).alias("ok"),
-                pl.lit(None, pl.Int64).alias("delta_minor"))
+                "invoice_id", "currency", row.alias("__at_row"), ref.alias("__at_ref"),
+                pl.col(key).cast(pl.String).alias("__key"),
+                pl.lit(matched).alias("ok"), pl.lit(None, pl.Int64).alias("delta_minor"),
+                pl.lit(data is pair.left).alias("__left"))
 
-        matched_left = pair.matched.select(
-            [c for c in pair.matched.collect_schema().names() if not c.endswith(RIGHT)])
         return pl.concat([
-            side(matched_left, pair.left_key, pair.right.name, True),
-            side(pair.left_only, pair.left_key, pair.right.name, False),
-            side(pair.right_only, pair.right_key, pair.left.name, False),
+            side(pair.matched, pair.left, pair.left_key, True),
+            side(pair.left_only, pair.left, pair.left_key, False),
+            side(pair.right_only, pair.right, pair.right_key, False),
         ])
 
     def render(self, rule: Any, failed: pl.LazyFrame, target: Any) -> pl.LazyFrame:
+        def where(data: Any) -> pl.Expr:
+            if data.locator is None:
+                return pl.col("__at_ref")
+            label, offset = data.locator
+            return fmt("{} row {}", pl.lit(label), pl.col("__at_row") + offset)
+
+        def either(left: Any, right: Any) -> pl.Expr:
+            return pl.when(pl.col("__left")).then(pl.lit(left)).otherwise(pl.lit(right))
+
+        left, right = target.left, target.right
+        location = pl.when(pl.col("__left")).then(where(left)).otherwise(where(right))
+        source, other = either(left.name, right.name), either(right.name, left.name)
+        key_name = either(target.left_key, target.right_key)
         return evaluated(
-            failed, source=pl.col("source"), invoice_id=pl.col("invoice_id"),
-            counterpart_source=pl.col("__other"), field=pl.col("__key_name"),
-            currency=pl.col("currency"), location=pl.col("record_ref"), ok=pl.col("ok"),
-            expected=fmt("a {} record with {} = {}", pl.col("__other"),
-                               pl.col("__key_name"), pl.col("__key")),
+            failed, source=source, invoice_id=pl.col("invoice_id"),
+            counterpart_source=other, field=key_name,
+            currency=pl.col("currency"), location=location, ok=pl.col("ok"),
+            expected=fmt("a {} record with {} = {}", other, key_name, pl.col("__key")),
             message=fmt("{} invoice {} ({} {}) has no counterpart in {}.",
-                              pl.col("source"), pl.col("invoice_id"), pl.col("__key_name"),
-                              pl.col("__key"), pl.col("__other")),
+                        source, pl.col("invoice_id"), key_name, pl.col("__key"), other),
         )

@@ -45,10 +45,10 @@ class Validity:
     def render(self, rule: Any, failed: pl.LazyFrame, target: Any) -> pl.LazyFrame:
         value = pl.col(self.field)
         return evaluated(
-            failed, source=pl.col("source"), invoice_id=pl.col("invoice_id"),
-            field=self.field, currency=pl.col("currency"), location=pl.col("record_ref"),
+            failed, source=pl.lit(target.name), invoice_id=pl.col("invoice_id"),
+            field=self.field, currency=pl.col("currency"), location=target.locate(),
             ok=pl.col("ok"), expected=pl.lit(self.allowed_name), actual=value,
-            message=fmt("{} invoice {}: {} {} is not {}.", pl.col("source"),
+            message=fmt("{} invoice {}: {} {} is not {}.", pl.lit(target.name),
                               pl.col("invoice_id"), pl.lit(self.field), value,
                               pl.lit(self.allowed_name)),
         )
