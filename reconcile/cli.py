@@ -7,8 +7,10 @@ rule-file error; 3 provider or input-data failure; 4 internal error.
 from __future__ import annotations
 
 import sys
+import time
 import traceback
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -44,18 +46,49 @@ def main() -> None:
     """Invoice reconciliation and audit rules for month-end close."""
 
 
+class _FetchDisplay:
+    """Per-source fetch progress on a terminal: one line per source, rewritten in place.
+
+    Plain ``click.echo`` with a carriage return: cursor pagination gives no total to
+    fill a bar with (so ``click.progressbar`` has nothing to show), and no extra
+    dependency is needed for one status line. Calls come serialized (``FetchLog``).
+    """
+
+    def __init__(self) -> None:
+        self._shown = 0.0
+
+    def __call__(self, event: Any) -> None:
+        retries = f", {event.retries} retries" if event.retries else ""
+        text = f"  … {event.source}: {event.pages} pages, {event.records} records{retries}"
+        if event.report is not None:
+            how = "replayed" if event.report.mode == "replay" else "fetched"
+            click.echo(f"\r\033[K  … {event.source}: {how} {event.report.pages} pages, "
+                       f"{event.report.records} records{retries} "
+                       f"({event.report.seconds:.1f} s)", err=True)
+            return
+        now = time.monotonic()
+        if now - self._shown >= 0.1:
+            self._shown = now
+            click.echo(f"\r\033[K{text}", nl=False, err=True)
+
+
 @main.command()
 @click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Directory for the reports and findings.")
+              help="Directory for the reports and findings (and raw/, the snapshot of live "
+                   "sources).")
 @click.option("--fail-on", type=click.Choice(FAIL_ON), default="error", show_default=True,
               help="Exit 1 when a finding at or above this severity exists.")
 @click.option("--rules", "rule_paths", multiple=True,
               type=click.Path(exists=False, path_type=Path),
               help="Rule files or directories (default: the config's, else the built-in pack).")
+@click.option("--replay", "replay", metavar="RUN_DIR", default=None,
+              type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Offline: read live sources from the raw snapshot of an earlier run "
+                   "(its --out folder) instead of fetching them.")
 @click.option("--quiet", is_flag=True, help="No progress output.")
 def run(config: Path, out_dir: Path, fail_on: str, rule_paths: tuple[Path, ...],
-        quiet: bool) -> None:
+        quiet: bool, replay: Path | None = None) -> None:
     """Run the month-end close described by CONFIG and write reports into --out."""
     show = not quiet and sys.stderr.isatty()
 
@@ -64,12 +97,22 @@ def run(config: Path, out_dir: Path, fail_on: str, rule_paths: tuple[Path, ...],
             click.echo(f"  … {message}", err=True)
 
     try:
-        from reconcile import outputs, pipeline, report
+        import stamina.instrumentation
 
-        result = pipeline.run(config, rule_paths=list(rule_paths) or None, progress=progress)
+        from reconcile import fetching, outputs, pipeline, report
+        from reconcile.config import load_config
+
+        # Retries are counted in the report and the progress line, not logged.
+        stamina.instrumentation.set_on_retry_hooks([])
+        if replay is None:  # every credential is checked before the first request
+            fetching.require_credentials(load_config(config).sources)
+        log = fetching.FetchLog(_FetchDisplay() if show else None)
+        result = pipeline.run(config, rule_paths=list(rule_paths) or None, progress=progress,
+                              run_dir=out_dir, replay=replay, fetch_progress=log)
         outputs_wanted = result.config.outputs
         model = report.build(result, fail_on=fail_on, generated_at=pipeline.now_utc(),
-                             detail="html" in outputs_wanted or "md" in outputs_wanted)
+                             detail="html" in outputs_wanted or "md" in outputs_wanted,
+                             fetch=log.reports)
         written = outputs.write_all(out_dir, result.findings, model, result.config.outputs,
                                     result.config.templates)
     except Exception as exc:
@@ -77,8 +120,13 @@ def run(config: Path, out_dir: Path, fail_on: str, rule_paths: tuple[Path, ...],
         return
     counts = model["severity_counts"]
     for s in model["sources"]:
-        click.echo(f"{s['name']:>10}: read {s['records_read']}, quarantined {s['quarantined']}, "
-                   f"out of period {s['out_of_period']}, checked {s['checked']}")
+        f = s["fetch"]
+        fetched = (f"{'replayed' if f['mode'] == 'replay' else 'fetched'} {f['pages']} pages, "
+                   f"{f['records']} records, {f['retries']} retries in {f['seconds']:.1f} s; "
+                   if f else "")
+        click.echo(f"{s['name']:>10}: {fetched}read {s['records_read']}, quarantined "
+                   f"{s['quarantined']}, out of period {s['out_of_period']}, "
+                   f"checked {s['checked']}")
     click.echo(f"findings: {model['total_findings']} ({counts['error']} error, "
                f"{counts['warning']} warning, {counts['info']} info)")
     for path in written:
@@ -97,7 +145,7 @@ def demo(ctx: click.Context, out_dir: Path, fail_on: str) -> None:
 
     config = packaged_path("sample_data") / "close.yaml"
     ctx.invoke(run, config=config, out_dir=out_dir, fail_on=fail_on, rule_paths=(),
-               quiet=False)
+               quiet=False, replay=None)
 
 
 @main.group()

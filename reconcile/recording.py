@@ -15,6 +15,19 @@ Layout (the same as the raw snapshot a live run writes)::
 Pages are replayed in manifest order; a missing file or a SHA-256 mismatch is an
 input-data error (exit 3), so a tampered or truncated recording never passes as
 complete.
+
+A live run's snapshot (``<run>/raw/<source>/``, written by ``reconcile.fetching``)
+extends the format compatibly; readers ignore keys they do not know:
+
+* per page: ``headers`` (response headers worth keeping: content type, date,
+  request id, rate-limit headers; never cookies or auth), ``request_body`` (the
+  JSON sent with a POST), ``attempts``; a body stored gzipped (``0001.json.gz``,
+  for large bodies) also has ``bytes`` and ``body_sha256`` of the body as received
+  (``sha256`` is always of the stored file);
+* top level: ``source``, ``base_url`` (no credentials), ``fetched_at``,
+  ``period`` (``start``/``end`` the fetch asked for), ``options``, ``fetch``
+  (pages, records, retries, seconds, bytes) and ``documents`` (archived source
+  documents: file relative to the run folder, invoice, SHA-256).
 """
 
 from __future__ import annotations
@@ -22,7 +35,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,29 +49,56 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def write_recording(folder: Path, provider: str, pages: Sequence[dict[str, Any]]) -> Path:
-    """Write bodies and a manifest. Each page: body (bytes), kind, method, url, query, status."""
+def write_recording(folder: Path, provider: str, pages: Sequence[dict[str, Any]], *,
+                    meta: Mapping[str, Any] | None = None, gzip_from: int | None = None) -> Path:
+    """Write bodies and a manifest. Each page: body (bytes), kind, method, url, query, status,
+    optionally headers, request_body (bytes), attempts. ``meta`` adds top-level keys;
+    bodies of ``gzip_from`` bytes or more are stored gzipped (deterministically)."""
     folder.mkdir(parents=True, exist_ok=True)
     entries = []
     for number, page in enumerate(pages, start=1):
-        name = f"{number:04d}.json"
         body: bytes = page["body"]
-        (folder / name).write_bytes(body)
-        entries.append(
-            {
-                "file": name,
-                "kind": page.get("kind", "list"),
-                "method": page.get("method", "GET"),
-                "url": page["url"],
-                "query": page.get("query", {}),
-                "status": page.get("status", 200),
-                "sha256": sha256(body),
-            }
-        )
-    manifest = {"format": FORMAT, "provider": provider, "pages": entries}
+        packed = gzip_from is not None and len(body) >= gzip_from
+        name = f"{number:04d}.json" + (".gz" if packed else "")
+        stored = gzip.compress(body, compresslevel=6, mtime=0) if packed else body
+        (folder / name).write_bytes(stored)
+        entry: dict[str, Any] = {
+            "file": name,
+            "kind": page.get("kind", "list"),
+            "method": page.get("method", "GET"),
+            "url": page["url"],
+            "query": page.get("query", {}),
+            "status": page.get("status", 200),
+            "sha256": sha256(stored),
+        }
+        if packed:
+            entry["bytes"], entry["body_sha256"] = len(body), sha256(body)
+        for key in ("headers", "attempts"):
+            if key in page:
+                entry[key] = page[key]
+        if page.get("request_body") is not None:
+            entry["request_body"] = page["request_body"].decode("utf-8", errors="replace")
+        entries.append(entry)
+    manifest = {"format": FORMAT, "provider": provider, "pages": entries, **(meta or {})}
     path = folder / "manifest.json"
     path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return path
+
+
+def read_manifest(folder: Path, source: str) -> dict[str, Any]:
+    """The manifest of a recording or snapshot folder (its top-level keys and pages)."""
+    path = folder / "manifest.json"
+    if not path.is_file():
+        raise InputDataError("no manifest.json in the recording folder", source=source,
+                             location=str(folder))
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(manifest, dict):
+            raise ValueError("not a JSON object")
+    except ValueError as exc:
+        raise InputDataError(f"manifest is unreadable: {exc}", source=source,
+                             location=str(path)) from None
+    return manifest
 
 
 def shown(path: Path, base: Path | None) -> str:

@@ -15,9 +15,10 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
@@ -26,7 +27,7 @@ from reconcile.config import FileSpec, SourceConfig
 from reconcile.errors import InputDataError
 from reconcile.providers._base import Converter, Normalized, Reject, rfc3339
 from reconcile.providers.registry import NORMALIZERS
-from reconcile.recording import read_recording, shown
+from reconcile.recording import shown
 from reconcile.schema import (
     INVOICE_SCHEMA,
     LINE_SCHEMA,
@@ -35,6 +36,9 @@ from reconcile.schema import (
     UNIT_AMOUNT_DTYPE,
     UTC_US,
 )
+
+if TYPE_CHECKING:
+    from reconcile.fetching import FetchProgress
 
 
 @dataclass
@@ -62,15 +66,21 @@ def frame(rows: list[dict[str, Any]], schema: Mapping[str, pl.DataType]) -> pl.D
     return pl.DataFrame(rows, schema=dict(schema), strict=True, infer_schema_length=None)
 
 
-def load_source(cfg: SourceConfig, base: Path | None = None) -> Loaded:
-    """Read one source; locations in findings are shown relative to ``base``."""
+def load_source(cfg: SourceConfig, base: Path | None = None, *, run_dir: Path | None = None,
+                replay: Path | None = None, period: tuple[datetime, datetime] | None = None,
+                progress: FetchProgress | None = None) -> Loaded:
+    """Read one source; locations in findings are shown relative to ``base``.
+
+    A live provider source is fetched (snapshot under ``run_dir``) or, with ``replay``,
+    read from that run folder's snapshot; see ``reconcile.fetching``.
+    """
     if cfg.provider == "file":
         return _load_file_source(cfg, base)
-    assert cfg.recording is not None
-    provider, pages = read_recording(cfg.recording, cfg.name, base)
-    if provider != cfg.provider:
-        raise InputDataError(f"recording is of provider {provider!r}, config says "
-                             f"{cfg.provider!r}", source=cfg.name, location=str(cfg.recording))
+    from reconcile.fetching import provider_pages
+
+    pages, _report = provider_pages(cfg, base, run_dir=run_dir, replay=replay, period=period,
+                                    progress=progress)
+    provider = cfg.provider
     out = NORMALIZERS[provider](pages, cfg.name, cfg.options)
     for row in out.invoices:
         row["source"] = cfg.name

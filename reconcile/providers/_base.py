@@ -429,3 +429,57 @@ def each_record(
 ) -> None:
     """Run ``parse(record, location)`` per record; failures become Rejects."""
     parse_records(out, source, located(out, page, records, seen), parse, id_key=id_key)
+
+
+# --- options ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Option:
+    """One key a provider accepts under a source's ``options:`` (checked at config load)."""
+
+    kind: type  # str, int, bool or list (of strings)
+    help: str
+    choices: tuple[str, ...] = ()
+    minimum: int | None = None
+    maximum: int | None = None
+    #: only meaningful when fetching live (ignored, but allowed, with ``recording:``)
+    live: bool = False
+    #: a live fetch cannot run without it
+    required_live: bool = False
+
+
+def option_errors(
+    spec: Mapping[str, Option], options: Mapping[str, Any], *, live: bool
+) -> list[tuple[str | None, str]]:
+    """``(key, message)`` for each option that is unknown, of the wrong type or out of range."""
+    errors: list[tuple[str | None, str]] = []
+    for key, value in options.items():
+        opt_spec = spec.get(key)
+        if opt_spec is None:
+            allowed = ", ".join(sorted(spec)) or "none"
+            errors.append((key, f"unknown option {key!r} (allowed: {allowed})"))
+            continue
+        kind = opt_spec.kind
+        ok = (
+            isinstance(value, list) and all(isinstance(v, str) and v for v in value)
+            if kind is list
+            else isinstance(value, kind) and not (kind is int and isinstance(value, bool))
+        )
+        if not ok:
+            what = "a list of strings" if kind is list else f"a {kind.__name__}"
+            errors.append((key, f"option {key!r} must be {what} (got {value!r})"))
+        elif opt_spec.choices and value not in opt_spec.choices:
+            errors.append((key, f"option {key!r} must be one of {', '.join(opt_spec.choices)} "
+                                f"(got {value!r})"))
+        elif kind is int and (
+            (opt_spec.minimum is not None and value < opt_spec.minimum)
+            or (opt_spec.maximum is not None and value > opt_spec.maximum)
+        ):
+            errors.append((key, f"option {key!r} must be between {opt_spec.minimum} and "
+                                f"{opt_spec.maximum} (got {value})"))
+    if live:
+        for key, opt_spec in spec.items():
+            if opt_spec.required_live and key not in options:
+                errors.append((None, f"option {key!r} is required to fetch live: {opt_spec.help}"))
+    return errors

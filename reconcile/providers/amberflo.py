@@ -6,12 +6,26 @@ none). The identity is the composite ``invoiceKey``. Money is in *major* units
 (JSON numbers, read as Decimal) and is converted to minor units with the
 project's rounding policy; every rounding is reported as a residue. No currency
 on the wire: ``options["currency"]`` (default USD). No tax fields.
+
+Fetch (``fetch``): ``X-API-KEY``; per customer,
+``GET /payments/billing/customer-product-invoice/all`` with ``customerId``,
+``productId``, ``fromCache=false`` and ``withPaymentStatus=true``
+(``fromCache=false``: a close must not read a cache; the flags are kept in each
+page's query in the snapshot manifest). The customers are ``options.customers``;
+without it the account's customers are listed first (``GET /customers``, a bare
+array of objects with ``customerId``; a ``kind: "customers"`` page that
+``normalize`` skips). ``/all`` is not paginated and has no date filter: every
+invoice of the customer comes back, and the run keeps those whose
+``invoiceStartTimeInSeconds`` (epoch seconds, UTC) falls in ``[start, end)``
+(the source's ``period_field``). A ``null`` or empty body means no invoices; an
+invoice of another customer than the one asked for stops the run.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -19,7 +33,9 @@ from reconcile.providers._base import (
     NO_OPTIONS,
     Converter,
     Normalized,
+    Option,
     Page,
+    RecordError,
     Seen,
     bad_page,
     currency_code,
@@ -39,8 +55,19 @@ from reconcile.providers._base import (
     text,
     within,
 )
+from reconcile.providers._http import FetchedPage, ProviderClient
+from reconcile.providers._paging import Records, json_body, shape
 
 PROVIDER = "amberflo"
+BASE_URL = "https://app.amberflo.io"
+OPTIONS = {
+    "currency": Option(str, "the invoices' currency (not on the wire; default USD)"),
+    "customers": Option(list, "customer ids to fetch (default: every customer the account "
+                              "lists)", live=True),
+    "product_id": Option(str, "productId of the invoices (default 1)", live=True),
+}
+INVOICES_PATH = "/payments/billing/customer-product-invoice/all"
+CUSTOMERS_PATH = "/customers"
 
 _PAYMENT_STATUS = {
     "settled": "paid",
@@ -175,6 +202,69 @@ def normalize(
                 )
 
     for page in pages:
+        if page.kind == "customers":
+            continue  # the account's customer list a fetch used to know whom to ask
         records = _records(page, source)
         each_record(out, source, page, records, parse, id_key=_record_id, seen=seen)
     return out
+
+
+# --- fetch (I/O) ------------------------------------------------------------------------
+
+
+def base_url(options: Mapping[str, Any]) -> str | None:
+    return BASE_URL
+
+
+def auth_headers(credential: str, options: Mapping[str, Any]) -> dict[str, str]:
+    return {"X-API-KEY": credential}
+
+
+def _customers(client: ProviderClient) -> tuple[FetchedPage, list[str]]:
+    page = client.get(CUSTOMERS_PATH, kind="customers")
+    body = json_body(client, page, 1)
+    ids = [c.get("customerId") for c in body] if isinstance(body, list) else None
+    if ids is None or not all(isinstance(i, str) and i for i in ids):
+        raise shape(client, page, 1, 'a JSON array of customers, each with "customerId"', body)
+    return page, list(dict.fromkeys(ids))
+
+
+def fetch(
+    client: ProviderClient,
+    options: Mapping[str, Any],
+    period_start: datetime,
+    period_end: datetime,
+) -> list[Page]:
+    pages: list[Page] = []
+    customers = options.get("customers")
+    if customers is None:
+        listing, customers = _customers(client)
+        pages.append(listing)
+    customers = list(dict.fromkeys(customers))
+    product = str(options.get("product_id", "1"))
+    seen = Records(client)
+
+    def one(customer: str) -> FetchedPage:
+        params = {"customerId": customer, "productId": product, "fromCache": "false",
+                  "withPaymentStatus": "true"}
+        return client.get(INVOICES_PATH, params=params)
+
+    invoice_pages = client.map(one, customers)
+    for number, (customer, page) in enumerate(zip(customers, invoice_pages, strict=True), 1):
+        body = json_body(client, page, number)
+        records = [] if body in (None, {}) else [body] if (
+            isinstance(body, dict) and "invoiceKey" in body) else body
+        if not isinstance(records, list):
+            raise shape(client, page, number, "a JSON array of invoices (or null)", body)
+        for record in records:
+            key = record.get("invoiceKey") if isinstance(record, dict) else None
+            owner = key.get("customerId") if isinstance(key, dict) else None
+            if owner is not None and owner != customer:
+                raise client.fail(f"the invoices asked for customer {customer!r} include one of "
+                                  f"customer {owner!r}", endpoint=page.endpoint, page=number)
+            # no usable invoiceKey: the normalizer rejects the record, naming it
+            with contextlib.suppress(RecordError, AttributeError, TypeError):
+                seen.add(_record_id(record), record, page, number)
+        client.add_records(len(records))
+        pages.append(page)
+    return pages

@@ -13,16 +13,30 @@ Page shapes, recognised by content:
 Once any full invoice or detail page is present, the source has line items and
 ``creditApplied``, so a listed invoice without its detail page is rejected.
 Amounts are integer cents; ``lineItems[].unitAmount`` is kept exact.
+
+Fetch (``fetch``): ``x-api-key``; ``Commet-Version`` pinned to
+``options.api_version`` (default 2026-07-31, the newest shape this normalizer
+reads). ``GET /api/v1/invoices?limit=N`` (N ≤ 100, default 100), following
+``nextCursor`` while ``hasMore`` is true; a cursor given twice is a loop and
+stops the run, as does an invoice repeated on a later page with different
+content. From 2026-07-31 each listed invoice's ``GET /api/v1/invoices/{id}``
+(``kind: "detail"``) is fetched too, concurrently within the source's limit,
+and must answer that id. The list has no date filter: every invoice comes back,
+and the run keeps those whose ``periodStart`` (UTC) falls in ``[start, end)``
+(the source's ``period_field``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 from reconcile.providers._base import (
     NO_OPTIONS,
     Normalized,
+    Option,
     Page,
     RecordError,
     Seen,
@@ -44,8 +58,21 @@ from reconcile.providers._base import (
     text,
     within,
 )
+from reconcile.providers._http import FetchedPage, ProviderClient
+from reconcile.providers._paging import Cursors, Records, json_body, shape
 
 PROVIDER = "commet"
+#: the API's host; paths carry the /api/v1 prefix
+BASE_URL = "https://commet.co"
+#: the Commet-Version values whose shapes this normalizer reads
+API_VERSIONS = ("2026-07-11", "2026-07-24", "2026-07-31")
+OPTIONS = {
+    "api_version": Option(str, "the Commet-Version pinned (default 2026-07-31)",
+                          choices=API_VERSIONS),
+    "limit": Option(int, "invoices per list page (default and maximum 100)", minimum=1,
+                    maximum=100, live=True),
+}
+LIST_PATH = "/api/v1/invoices"
 #: the first version whose list items lack lineItems and creditApplied
 SUMMARY_LIST_VERSION = "2026-07-31"
 
@@ -193,3 +220,76 @@ def normalize(
     out.provided = provided(*columns, *(("credit_minor",) if complete else ()))
     out.has_lines = complete
     return out
+
+
+# --- fetch (I/O) ------------------------------------------------------------------------
+
+
+def base_url(options: Mapping[str, Any]) -> str | None:
+    return BASE_URL
+
+
+def auth_headers(credential: str, options: Mapping[str, Any]) -> dict[str, str]:
+    return {"x-api-key": credential}
+
+
+def _list_records(client: ProviderClient, page: FetchedPage, number: int,
+                  version: str) -> tuple[list[Any], bool, Any]:
+    """``(records, hasMore, nextCursor)`` of a list page of the pinned version."""
+    body = json_body(client, page, number)
+    legacy = version <= "2026-07-11"
+    expected = ('{"success": true, "data": [...], "hasMore": ...}' if legacy
+                else '{"object": "list", "data": [...], "hasMore": ...}')
+    ok = isinstance(body, dict) and isinstance(body.get("data"), list) and (
+        body.get("success") is True if legacy else body.get("object") == "list")
+    if not ok or not isinstance(body.get("hasMore"), bool):
+        raise shape(client, page, number, expected, body)
+    return body["data"], body["hasMore"], body.get("nextCursor")
+
+
+def fetch(
+    client: ProviderClient,
+    options: Mapping[str, Any],
+    period_start: datetime,
+    period_end: datetime,
+) -> list[Page]:
+    version = str(options.get("api_version", SUMMARY_LIST_VERSION))
+    headers = {"Commet-Version": version}
+    limit = int(options.get("limit", 100))
+    cursors = Cursors(client, f"GET {LIST_PATH}")
+    seen = Records(client)
+    pages: list[Page] = []
+    ids: list[str] = []
+    cursor: str | None = None
+    while True:
+        params: dict[str, Any] = {"limit": limit}
+        if cursor is not None:
+            params["cursor"] = cursor
+        page = client.get(LIST_PATH, params=params, headers=headers)
+        number = len(pages) + 1
+        records, has_more, next_cursor = _list_records(client, page, number, version)
+        for record in records:
+            rid = _id(record)
+            if rid is not None and rid not in seen:
+                ids.append(rid)
+            seen.add(rid, record, page, number)
+        client.add_records(len(records))
+        pages.append(page)
+        if not has_more:
+            break
+        cursor = cursors.next(next_cursor, number)
+    if version < SUMMARY_LIST_VERSION:
+        return pages
+
+    def detail(invoice_id: str) -> FetchedPage:
+        path = f"{LIST_PATH}/{quote(invoice_id, safe='')}"
+        page = client.get(path, kind="detail", headers=headers)
+        body = json_body(client, page)
+        if not isinstance(body, dict) or body.get("id") != invoice_id:
+            got = body.get("id") if isinstance(body, dict) else None
+            raise client.fail(f"GET /invoices/{invoice_id} answered "
+                              f"{'invoice ' + repr(got) if got else 'no invoice object'}",
+                              endpoint=page.endpoint)
+        return page
+
+    return pages + client.map(detail, ids)

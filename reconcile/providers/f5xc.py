@@ -5,16 +5,34 @@ as ``{}``). ``amount`` is an int64 string in cents and, like every proto3
 field, may be omitted when it holds the default (``"0"``, ``STATUS_UNKNOWN``).
 The API is tenant-scoped: the customer is the tenant, given as
 ``options["customer_id"]``. No line items, no subtotal/discount/tax.
+
+Fetch (``fetch``): ``Authorization: APIToken <token>``; one
+``GET /api/web/namespaces/{namespace}/usage/invoices/custom_list?limit=N``. The
+API has no pagination and no date filter: every invoice the tenant has comes
+back, and the run keeps those whose ``period_start`` (RFC 3339, UTC) falls in
+``[start, end)`` (the source's ``period_field``). A list of exactly ``limit``
+invoices may have been cut short, so it stops the run (raise ``options.limit``).
+With ``options.pdfs: true`` each *paid* invoice of the period
+(``STATUS_PAID``; the API serves PDFs of paid invoices) is downloaded from
+``invoice_pdf?name=``, its base64 decoded and checked to start with ``%PDF-``,
+and handed to the run folder (``ProviderClient.documents``) with its SHA-256;
+those responses are kept in the snapshot as ``kind: "pdf"`` pages, which
+``normalize`` skips.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import re
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from reconcile.providers._base import (
     NO_OPTIONS,
     Normalized,
+    Option,
     Page,
     RecordError,
     Seen,
@@ -31,8 +49,23 @@ from reconcile.providers._base import (
     rfc3339,
     text,
 )
+from reconcile.providers._http import Document, ProviderClient
+from reconcile.providers._paging import json_body, shape
 
 PROVIDER = "f5xc"
+#: no public default: the API lives on the tenant's console (see ``base_url``)
+BASE_URL = None
+OPTIONS = {
+    "customer_id": Option(str, "the customer (tenant) the invoices belong to"),
+    "tenant": Option(str, "tenant name: base_url defaults to https://<tenant>.console.ves.volterra.io",
+                     live=True),
+    "namespace": Option(str, "namespace of the invoice API (default system)", live=True),
+    "limit": Option(int, "invoices asked for (no pagination; default 1000)", minimum=1,
+                    maximum=100_000, live=True),
+    "pdfs": Option(bool, "download and archive the PDF of each paid invoice of the period",
+                   live=True),
+}
+DEFAULT_LIMIT = 1000
 
 _STATUS = {
     "status_pending": "draft",
@@ -85,6 +118,8 @@ def normalize(
         )
 
     for page in pages:
+        if page.kind == "pdf":
+            continue  # a fetched invoice PDF: a source document, not invoice data
         body = load_json(page, source)
         if body == {}:
             continue  # proto3 JSON omits an empty repeated field
@@ -93,3 +128,84 @@ def normalize(
             raise bad_page(page, source, body, '{"invoices": [...]}')
         each_record(out, source, page, records, parse, id_key="name", seen=seen)
     return out
+
+
+# --- fetch (I/O) ------------------------------------------------------------------------
+
+
+def base_url(options: Mapping[str, Any]) -> str | None:
+    """The tenant's console, when ``options.tenant`` names it."""
+    tenant = options.get("tenant")
+    return f"https://{tenant}.console.ves.volterra.io" if tenant else BASE_URL
+
+
+def auth_headers(credential: str, options: Mapping[str, Any]) -> dict[str, str]:
+    return {"Authorization": f"APIToken {credential}"}
+
+
+def _document_name(invoice: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]", "_", invoice).strip(".") or "invoice"
+
+
+def fetch(
+    client: ProviderClient,
+    options: Mapping[str, Any],
+    period_start: datetime,
+    period_end: datetime,
+) -> list[Page]:
+    namespace = str(options.get("namespace", "system"))
+    limit = int(options.get("limit", DEFAULT_LIMIT))
+    path = f"/api/web/namespaces/{namespace}/usage/invoices/custom_list"
+    page = client.get(path, params={"limit": limit})
+    body = json_body(client, page, 1)
+    records = [] if body in (None, {}) else body.get("invoices") if isinstance(body, dict) else None
+    if not isinstance(records, list):
+        raise shape(client, page, 1, '{"invoices": [...]}', body)
+    client.add_records(len(records))
+    if len(records) >= limit:
+        raise client.fail(
+            f"the list holds {len(records)} invoices, as many as were asked for (limit {limit}); "
+            "this API has no pagination, so it may have been cut short: raise options.limit",
+            endpoint=page.endpoint, page=1)
+    pages: list[Page] = [page]
+    if options.get("pdfs"):
+        pages += _pdfs(client, namespace, records, period_start, period_end)
+    return pages
+
+
+def _in_period(record: Any, start: datetime, end: datetime) -> bool:
+    try:
+        moment = rfc3339(record.get("period_start"), "period_start")
+    except RecordError:
+        return False
+    return moment is not None and start <= moment < end
+
+
+def _pdfs(client: ProviderClient, namespace: str, records: list[Any], start: datetime,
+          end: datetime) -> list[Page]:
+    names = sorted({
+        rec["name"] for rec in records
+        if isinstance(rec, dict) and isinstance(rec.get("name"), str)
+        and rec.get("status") == "STATUS_PAID" and _in_period(rec, start, end)
+    })
+    path = f"/api/web/namespaces/{namespace}/usage/invoice_pdf"
+
+    def one(name: str) -> Page:
+        page = client.get(path, params={"name": name}, kind="pdf")
+        body = json_body(client, page)
+        encoded = body.get("pdf") if isinstance(body, dict) else None
+        if not isinstance(encoded, str):
+            raise shape(client, page, None, '{"pdf": "<base64>"}', body)
+        try:
+            data = base64.b64decode(encoded, validate=True)
+        except (binascii.Error, ValueError):
+            raise client.fail(f"the PDF of invoice {name} is not valid base64",
+                              endpoint=page.endpoint) from None
+        if not data.startswith(b"%PDF-"):
+            raise client.fail(f"the document of invoice {name} is not a PDF (it does not start "
+                              "with %PDF-)", endpoint=page.endpoint)
+        client.keep_document(Document(f"{_document_name(name)}.pdf", data, "application/pdf",
+                                      name))
+        return page
+
+    return client.map(one, names)

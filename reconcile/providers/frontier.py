@@ -10,16 +10,32 @@ Page: ``{"invoices": [Invoice, ...]}`` in two eras that must give identical rows
 ``amount`` is the Stripe invoice ``total`` as an int64 string in Stripe's minor
 units, rescaled to ISO minor units. ``customer`` is present only with
 ``expand=customer``. No line items, no subtotal/discount/tax.
+
+Fetch (``fetch``): Basic auth (the credential variable holds
+``client_id:secret``, sent base64-encoded) or Bearer (``options.auth:
+bearer``, the variable holds the token). ``options.api`` picks the era: ``rest``
+(≤ v0.90) ``GET /v1beta1/organizations/{org_id}/billing/{billing_id}/invoices``
+(``/billing/invoices`` without ``billing_id``) or ``connect`` (≥ v0.91, default)
+``POST /raystack.frontier.v1beta1.FrontierService/ListInvoices`` with a JSON
+body ``{"org_id", "nonzero_amount_only", "expand"}`` (kept in the snapshot).
+``options.expand_customer: true`` asks for ``expand=customer``. One response,
+no pagination, no date filter: the run keeps invoices whose ``period_start_at``
+(UTC) falls in ``[start, end)`` (the source's ``period_field``). There is no
+public default base URL (Frontier is self-hosted): ``base_url`` is required.
 """
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 from reconcile.providers._base import (
     NO_OPTIONS,
     Normalized,
+    Option,
     Page,
     Seen,
     bad_page,
@@ -37,9 +53,27 @@ from reconcile.providers._base import (
     rfc3339,
     text,
 )
+from reconcile.providers._http import ProviderClient
+from reconcile.providers._paging import json_body, shape
 from reconcile.providers.stripe import STATUSES
 
 PROVIDER = "frontier"
+#: self-hosted: no public default
+BASE_URL = None
+OPTIONS = {
+    "org_id": Option(str, "the organization whose invoices are listed", live=True,
+                     required_live=True),
+    "billing_id": Option(str, "the billing account (REST only; inferred from org_id if absent)",
+                         live=True),
+    "api": Option(str, "rest (Frontier <= v0.90) or connect (>= v0.91, default)",
+                  choices=("rest", "connect"), live=True),
+    "auth": Option(str, "basic (client_id:secret, default) or bearer (a token)",
+                   choices=("basic", "bearer"), live=True),
+    "expand_customer": Option(bool, "ask for expand=customer (the customer's name)", live=True),
+    "nonzero_amount_only": Option(bool, "leave out zero-amount invoices (default false)",
+                                  live=True),
+}
+CONNECT_PATH = "/raystack.frontier.v1beta1.FrontierService/ListInvoices"
 
 #: Stripe's invoice statuses, copied verbatim into ``state``
 _STATUS = STATUSES
@@ -98,3 +132,46 @@ def normalize(
     expanded = any(row["customer_name"] for row in out.invoices)
     out.provided = provided(*_COLUMNS, *(("customer_name",) if expanded else ()))
     return out
+
+
+# --- fetch (I/O) ------------------------------------------------------------------------
+
+
+def base_url(options: Mapping[str, Any]) -> str | None:
+    return BASE_URL
+
+
+def auth_headers(credential: str, options: Mapping[str, Any]) -> dict[str, str]:
+    if options.get("auth", "basic") == "bearer":
+        return {"Authorization": f"Bearer {credential}"}
+    token = base64.b64encode(credential.encode()).decode()
+    return {"Authorization": f"Basic {token}"}
+
+
+def fetch(
+    client: ProviderClient,
+    options: Mapping[str, Any],
+    period_start: datetime,
+    period_end: datetime,
+) -> list[Page]:
+    org = str(options["org_id"])
+    expand = ["customer"] if options.get("expand_customer") else []
+    nonzero = bool(options.get("nonzero_amount_only", False))
+    if options.get("api", "connect") == "rest":
+        billing = options.get("billing_id")
+        path = (f"/v1beta1/organizations/{quote(org, safe='')}/billing/"
+                + (f"{quote(str(billing), safe='')}/invoices" if billing else "invoices"))
+        params: dict[str, Any] = {"nonzero_amount_only": nonzero}
+        if expand:
+            params["expand"] = expand
+        page = client.get(path, params=params)
+    else:
+        request = {"org_id": org, "nonzero_amount_only": nonzero, "expand": expand}
+        page = client.post(CONNECT_PATH, json=request,
+                           headers={"Connect-Protocol-Version": "1"})
+    body = json_body(client, page, 1)
+    records = [] if body in (None, {}) else body.get("invoices") if isinstance(body, dict) else None
+    if not isinstance(records, list):
+        raise shape(client, page, 1, '{"invoices": [...]}', body)
+    client.add_records(len(records))
+    return [page]

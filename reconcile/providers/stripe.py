@@ -7,20 +7,38 @@ Pages: ``GET /v1/invoices`` lists ``{"object": "list", "data": [invoice, ...],
 merged in by line id. Amounts are Stripe minor units, rescaled to ISO minor
 units (Stripe's ISK and MGA differ from ISO). Customer balance is applied
 after ``total``, so ``credit_minor`` is not provided.
+
+Fetch (``fetch``): ``Authorization: Bearer <secret key>``, ``Stripe-Version``
+pinned to ``options.api_version`` (default 2025-03-31.basil, the first version
+of the shape this normalizer reads). ``GET /v1/invoices?limit=100`` with
+``created[gte]``/``created[lt]`` = the period's start/end in epoch seconds:
+Stripe selects by ``created`` (UTC), half-open ``[start, end)``; of those the
+run then keeps the invoices whose ``period_start`` falls in the period (the
+source's ``period_field``: set ``period_field: issued_at`` or ``none`` to keep
+every invoice created in the period). Pages follow ``starting_after`` = the
+last id while ``has_more`` is true; a repeated cursor, an empty page that says
+``has_more``, an invoice repeated with different content or a ``total_count``
+that the records do not reach stops the run. An invoice whose ``lines.has_more``
+is true gets the rest of its lines from ``GET /v1/invoices/{id}/lines``
+(``kind: "lines"``, ``starting_after`` pagination, concurrently within the
+source's limit), checked against ``lines.total_count`` when Stripe sends it.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
+from urllib.parse import quote
 
 from reconcile import money
 from reconcile.errors import InputDataError
 from reconcile.providers._base import (
     NO_OPTIONS,
     Normalized,
+    Option,
     Page,
     RecordError,
     Seen,
@@ -44,8 +62,19 @@ from reconcile.providers._base import (
     text,
     within,
 )
+from reconcile.providers._http import FetchedPage, ProviderClient
+from reconcile.providers._paging import Cursors, Records, json_body, shape
 
 PROVIDER = "stripe"
+BASE_URL = "https://api.stripe.com"
+DEFAULT_API_VERSION = "2025-03-31.basil"
+OPTIONS = {
+    "api_version": Option(str, "the Stripe-Version pinned (default 2025-03-31.basil)",
+                          live=True),
+    "limit": Option(int, "invoices per page (default and maximum 100)", minimum=1, maximum=100,
+                    live=True),
+}
+LIST_PATH = "/v1/invoices"
 
 #: Stripe's invoice statuses (Frontier copies them verbatim into ``state``)
 STATUSES = {s: s for s in ("draft", "open", "paid", "uncollectible", "void")}
@@ -251,3 +280,120 @@ def normalize(
     for page, data in lists:
         each_record(out, source, page, data, parse, id_key="id", seen=seen)
     return out
+
+
+# --- fetch (I/O) ------------------------------------------------------------------------
+
+
+def base_url(options: Mapping[str, Any]) -> str | None:
+    return BASE_URL
+
+
+def auth_headers(credential: str, options: Mapping[str, Any]) -> dict[str, str]:
+    return {"Authorization": f"Bearer {credential}"}
+
+
+def _list(client: ProviderClient, page: FetchedPage, number: int) -> tuple[list[Any], bool, Any]:
+    body = json_body(client, page, number)
+    if (not isinstance(body, dict) or body.get("object") != "list"
+            or not isinstance(body.get("data"), list)
+            or not isinstance(body.get("has_more"), bool)):
+        raise shape(client, page, number, '{"object": "list", "data": [...], "has_more": ...}',
+                    body)
+    return body["data"], body["has_more"], body.get("total_count")
+
+
+def _last_id(client: ProviderClient, page: FetchedPage, number: int, data: list[Any]) -> Any:
+    if not data:
+        raise client.fail("page is empty but says has_more: there is no id to continue after",
+                          endpoint=page.endpoint, page=number)
+    last = data[-1]
+    return last.get("id") if isinstance(last, dict) else None
+
+
+def _check_total(client: ProviderClient, endpoint: str, total: Any, count: int,
+                 what: str) -> None:
+    if isinstance(total, int) and not isinstance(total, bool) and total != count:
+        raise client.fail(f"{what}: total_count says {total}, the pages hold {count}",
+                          endpoint=endpoint)
+
+
+def fetch(
+    client: ProviderClient,
+    options: Mapping[str, Any],
+    period_start: datetime,
+    period_end: datetime,
+) -> list[Page]:
+    headers = {"Stripe-Version": str(options.get("api_version", DEFAULT_API_VERSION))}
+    limit = int(options.get("limit", 100))
+    window = {"created[gte]": int(period_start.timestamp()),
+              "created[lt]": int(period_end.timestamp())}
+    cursors = Cursors(client, f"GET {LIST_PATH}")
+    seen = Records(client)
+    pages: list[Page] = []
+    invoices: dict[str, Any] = {}  # id -> first record, in list order
+    total: Any = None
+    after: str | None = None
+    while True:
+        params: dict[str, Any] = {"limit": limit, **window}
+        if after is not None:
+            params["starting_after"] = after
+        page = client.get(LIST_PATH, params=params, headers=headers)
+        number = len(pages) + 1
+        data, has_more, page_total = _list(client, page, number)
+        total = page_total if total is None else total
+        for record in data:
+            rid = record.get("id") if isinstance(record, dict) else None
+            seen.add(rid, record, page, number)
+            if isinstance(rid, str):
+                invoices.setdefault(rid, record)
+        client.add_records(len(data))
+        pages.append(page)
+        if not has_more:
+            break
+        after = cursors.next(_last_id(client, page, number, data), number)
+    _check_total(client, f"GET {LIST_PATH}", total, len(invoices), "invoices")
+
+    more = [(iid, rec) for iid, rec in invoices.items()
+            if isinstance(rec.get("lines"), dict) and rec["lines"].get("has_more") is True]
+
+    def lines(item: tuple[str, Any]) -> list[Page]:
+        return _lines(client, headers, *item)
+
+    for line_pages in client.map(lines, more):
+        pages += line_pages
+    return pages
+
+
+def _lines(client: ProviderClient, headers: Mapping[str, str], invoice_id: str,
+           invoice: Mapping[str, Any]) -> list[Page]:
+    """The rest of an invoice's line items, after the embedded first page."""
+    embedded = invoice["lines"]
+    data = embedded.get("data") if isinstance(embedded.get("data"), list) else []
+    path = f"{LIST_PATH}/{quote(invoice_id, safe='')}/lines"
+    line_ids = {item.get("id") for item in data if isinstance(item, dict)}
+    cursors = Cursors(client, f"GET {path}")
+    after = _last_id_of(data)
+    pages: list[Page] = []
+    while True:
+        params: dict[str, Any] = {"limit": 100}
+        if after is not None:
+            params["starting_after"] = after
+        page = client.get(path, params=params, kind="lines", headers=headers)
+        number = len(pages) + 1
+        items, has_more, _ = _list(client, page, number)
+        line_ids |= {item.get("id") for item in items if isinstance(item, dict)}
+        pages.append(page)
+        if not has_more:
+            break
+        after = cursors.next(_last_id(client, page, number, items), number)
+    line_ids.discard(None)
+    _check_total(client, f"GET {path}", embedded.get("total_count"), len(line_ids),
+                 f"line items of invoice {invoice_id}")
+    return pages
+
+
+def _last_id_of(data: list[Any]) -> str | None:
+    last = data[-1] if data else None
+    rid = last.get("id") if isinstance(last, dict) else None
+    return rid if isinstance(rid, str) else None
