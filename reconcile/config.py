@@ -19,20 +19,40 @@ the environment variable that holds them.
         right: {source: ledger, key: external_ref, filter: "origin_system = 'stripe'"}
     rules: [rules/]            # default: the rules shipped with reconcile
     templates: reports/        # default: the templates shipped with reconcile
+
+A provider source either replays a ``recording:`` folder or fetches live::
+
+    stripe:
+      provider: stripe
+      credential_env: STRIPE_API_KEY     # the variable's *name*; its value is never read here
+      base_url: https://api.stripe.com   # optional where the provider has a public default
+      options: {api_version: 2025-03-31.basil}
+      http: {read_timeout: 30, max_attempts: 6, concurrency: 4, rate_per_second: 20}
+
+``options`` are checked against the provider's ``OPTIONS`` and ``http`` against
+``HttpPolicy``. ``base_url`` must be https (plain http only for a loopback test
+server) and carry no user, password, query or fragment: credentials come from
+the environment only.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from reconcile import yamlio
 from reconcile.errors import ConfigError, RuleError
-from reconcile.matching import KeyNormalization, Pairing, Side
+from reconcile.matching import CARDINALITIES, KeyNormalization, Pairing, Side
 from reconcile.schema import INVOICE_SCHEMA, LINE_SCHEMA
+
+if TYPE_CHECKING:
+    from reconcile.providers._http import HttpPolicy
 
 PROVIDERS = ("f5xc", "amberflo", "commet", "frontier", "stripe")
 PERIOD_FIELDS = ("period_start", "period_end", "issued_at", "due_at", "none")
@@ -57,6 +77,15 @@ class SourceConfig:
     lines: FileSpec | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
     line: int | None = None
+    #: live fetching (instead of ``recording``): where, which credential, how
+    base_url: str | None = None
+    credential_env: str | None = None
+    http: HttpPolicy | None = None
+
+    @property
+    def live(self) -> bool:
+        """Fetched over HTTP (``credential_env``), not replayed from ``recording``."""
+        return self.credential_env is not None
 
 
 @dataclass(frozen=True)
@@ -158,10 +187,13 @@ def load_config(path: Path) -> Config:
                   rule_paths, templates, outputs)
 
 
-_PROVIDER_KEYS = {"provider", "recording", "options", "period_field", "base_url",
-                  "credential_env"}
+_LIVE_KEYS = ("base_url", "credential_env", "http")
+_PROVIDER_KEYS = {"provider", "recording", "options", "period_field", *_LIVE_KEYS}
 _FILE_KEYS = {"provider", "path", "format", "amounts", "columns", "lines", "period_field",
               "options"}
+_ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]*")
+#: a live source's name names its snapshot folder (raw/<name>/)
+_FOLDER_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*")
 
 
 def _source(r: _Reader, name: str, node: Any, parent: Any) -> SourceConfig:
@@ -182,18 +214,122 @@ def _source(r: _Reader, name: str, node: Any, parent: Any) -> SourceConfig:
         raise r.error(f"source {name!r}: provider must be one of {', '.join(PROVIDERS)} or "
                       f"'file' (got {provider!r})", node, "provider")
     r.mapping(node, f"source {name!r}", _PROVIDER_KEYS)
-    if "base_url" in node or "credential_env" in node:
-        raise r.error(f"source {name!r}: live fetching (base_url, credential_env) is not "
-                      "available in this version; use 'recording:'", node, "base_url")
-    if "recording" not in node:
-        raise r.error(f"source {name!r}: 'recording:' (a folder of recorded API pages) "
-                      "is required", node)
+    live_keys = [k for k in _LIVE_KEYS if k in node]
+    if "recording" in node and live_keys:
+        raise r.error(f"source {name!r}: give either 'recording:' (replay recorded pages) or "
+                      f"live settings ({', '.join(live_keys)}), not both", node, live_keys[0])
+    live = "recording" not in node
+    if live and "credential_env" not in node:
+        raise r.error(f"source {name!r}: give 'recording:' (a folder of recorded API pages) or "
+                      "'credential_env:' (the environment variable holding the credential, to "
+                      "fetch live)", node, live_keys[0] if live_keys else None)
     options = node.get("options") or {}
     if not isinstance(options, Mapping):
         raise r.error("'options' must be a mapping", node, "options")
-    return SourceConfig(name, provider, _period_field(r, node, "period_start"),
-                        r.rel(node["recording"], node, "recording"),
-                        options=yamlio.plain(options), line=yamlio.line_of(parent, name))
+    from reconcile.providers.registry import MODULES
+
+    module = MODULES[str(provider)]
+    plain_options = _dates_as_text(module, yamlio.plain(options))
+    for key, message in _option_errors(module, plain_options, live):
+        raise r.error(f"source {name!r}: {message}", options if key else node,
+                      key if key else "options")
+    line = yamlio.line_of(parent, name)
+    if not live:
+        return SourceConfig(name, str(provider), _period_field(r, node, "period_start"),
+                            r.rel(node["recording"], node, "recording"), options=plain_options,
+                            line=line)
+    if not _FOLDER_NAME.fullmatch(name):
+        raise r.error(f"source {name!r}: a live source's name must be letters, digits, '.', '_' "
+                      "and '-' (it names the snapshot folder raw/<name>/)", parent, name)
+    env = node.get("credential_env")
+    if not isinstance(env, str) or not _ENV_NAME.fullmatch(env):
+        # never echo the value: it may be the secret pasted in by mistake
+        raise r.error(f"source {name!r}: 'credential_env' must be the *name* of an environment "
+                      "variable (upper-case letters, digits and _), not the credential itself",
+                      node, "credential_env")
+    base_url = node.get("base_url", module.base_url(plain_options))
+    if base_url is None:
+        raise r.error(f"source {name!r}: 'base_url' is required: provider {provider} has no "
+                      "public default address", node)
+    return SourceConfig(name, str(provider), _period_field(r, node, "period_start"),
+                        options=plain_options, line=line, base_url=_base_url(r, base_url, node),
+                        credential_env=env, http=_http_policy(r, node.get("http"), node))
+
+
+def _dates_as_text(module: Any, options: dict[str, Any]) -> dict[str, Any]:
+    """YAML reads an unquoted ``2026-07-31`` as a date; a text option means the text."""
+    return {k: v.isoformat() if isinstance(v, dt.date) and getattr(
+                module.OPTIONS.get(k), "kind", None) is str else v
+            for k, v in options.items()}
+
+
+def _option_errors(module: Any, options: Mapping[str, Any],
+                   live: bool) -> list[tuple[str | None, str]]:
+    from reconcile.providers._base import option_errors
+
+    return option_errors(module.OPTIONS, options, live=live)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _base_url(r: _Reader, value: Any, node: Mapping[str, Any]) -> str:
+    if not isinstance(value, str) or not value:
+        raise r.error("'base_url' must be a URL like https://api.example.com", node, "base_url")
+    try:
+        url = urlsplit(value)
+        host = url.hostname or ""
+        _ = url.port  # raises on a malformed port
+    except ValueError:
+        raise r.error("'base_url' is not a valid URL", node, "base_url") from None
+    if url.username is not None or url.password is not None:
+        raise r.error("'base_url' must not carry a user or password: the credential comes from "
+                      "the environment variable named by credential_env", node, "base_url")
+    if url.query or url.fragment:
+        raise r.error("'base_url' must not have a query or fragment", node, "base_url")
+    if not host or url.scheme not in {"http", "https"}:
+        raise r.error(f"'base_url' must be an https URL (got {value!r})", node, "base_url")
+    if url.scheme == "http" and not _is_loopback(host):
+        raise r.error("'base_url' must be https: plain http is allowed only for a local test "
+                      "server (localhost, 127.0.0.1, ::1)", node, "base_url")
+    return value.rstrip("/")
+
+
+_POLICY_FIELDS = {
+    "connect_timeout": "seconds", "read_timeout": "seconds", "max_seconds": "seconds",
+    "max_attempts": "count", "concurrency": "count", "rate_per_second": "rate",
+}
+
+
+def _http_policy(r: _Reader, node: Any, parent: Mapping[str, Any]) -> HttpPolicy:
+    from reconcile.providers._http import HttpPolicy
+
+    if node is None:
+        return HttpPolicy()
+    http = r.mapping(node, "'http'", set(_POLICY_FIELDS), parent, "http")
+    values: dict[str, Any] = {}
+    for key, value in http.items():
+        what = _POLICY_FIELDS[key]
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        if what == "count":
+            ok = isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 100
+            need = "a whole number from 1 to 100"
+        elif what == "rate":
+            ok = value is None or (number and value > 0)
+            need = "a positive number of requests per second (or null: no limit)"
+        else:
+            ok = number and value > 0
+            need = "a positive number of seconds"
+        if not ok:
+            raise r.error(f"http.{key} must be {need} (got {value!r})", http, key)
+        values[key] = float(value) if what != "count" and value is not None else value
+    return HttpPolicy(**values)
 
 
 def _period_field(r: _Reader, node: Mapping[str, Any], default: str) -> str:
@@ -236,9 +372,10 @@ def _file_spec(r: _Reader, node: Mapping[str, Any], name: str, schema: Mapping[s
 
 
 def _pairing(r: _Reader, node: Any, sources: set[str], parent: Any, index: int) -> Pairing:
-    from reconcile.ruleset import Where, compile_sql
+    from reconcile.ruleset import Where, compile_sql, parse_tolerance
 
-    p = r.mapping(node, "a pairing", {"name", "left", "right", "normalize"}, parent, index)
+    p = r.mapping(node, "a pairing", {"name", "left", "right", "normalize", "cardinality",
+                                      "tolerance"}, parent, index)
     name = p.get("name")
     if not isinstance(name, str) or not name:
         raise r.error("a pairing needs a 'name'", p)
@@ -248,10 +385,15 @@ def _pairing(r: _Reader, node: Any, sources: set[str], parent: Any, index: int) 
         if s.get("source") not in sources:
             raise r.error(f"pairing {name!r}: {key} source {s.get('source')!r} is not a "
                           "configured source", s, "source")
-        col = s.get("key", "invoice_id")
-        if INVOICE_SCHEMA.get(col) is None:
-            raise r.error(f"pairing {name!r}: key {col!r} is not a canonical invoice column",
-                          s, "key")
+        raw = s.get("key", "invoice_id")
+        cols = [raw] if isinstance(raw, str) else list(raw) if isinstance(raw, list) else None
+        if not cols:
+            raise r.error(f"pairing {name!r}: key must be a column or a list of columns", s,
+                          "key")
+        for col in cols:
+            if INVOICE_SCHEMA.get(col) is None:
+                raise r.error(f"pairing {name!r}: key {col!r} is not a canonical invoice "
+                              "column", s, "key")
         filt = None
         if "filter" in s:
             try:
@@ -260,12 +402,25 @@ def _pairing(r: _Reader, node: Any, sources: set[str], parent: Any, index: int) 
             except RuleError as exc:
                 raise ConfigError(f"pairing {name!r}: {exc.message}", path=r.path,
                                   line=exc.line) from None
-        return Side(str(s["source"]), str(col), filt, s.get("filter"))
+        key_cols: str | tuple[str, ...] = str(cols[0]) if len(cols) == 1 else tuple(cols)
+        return Side(str(s["source"]), key_cols, filt, s.get("filter"))
 
     norm = r.mapping(p.get("normalize") or {}, f"pairing {name!r} normalize",
-                     {"trim", "case", "strip_prefix"}, p, "normalize")
+                     {"trim", "case", "strip_prefix", "strip_suffix"}, p, "normalize")
     if norm.get("case") not in {None, "upper", "lower"}:
         raise r.error("normalize.case must be upper or lower", norm, "case")
+    cardinality = str(p.get("cardinality", "1:1")).upper().replace("N", "N")
+    cardinality = cardinality.replace("n", "N")
+    if cardinality not in CARDINALITIES:
+        raise r.error(f"pairing {name!r}: cardinality must be one of "
+                      f"{', '.join(CARDINALITIES)} (got {p.get('cardinality')!r})", p,
+                      "cardinality")
+    tolerance = None
+    if "tolerance" in p:
+        tolerance = parse_tolerance(p["tolerance"], Where(r.path, yamlio.line_of(p, "tolerance"),
+                                                          None),
+                                    yamlio.line_of(p, "tolerance"))
     return Pairing(name, side("left"), side("right"),
                    KeyNormalization(bool(norm.get("trim", True)), norm.get("case"),
-                                    norm.get("strip_prefix")))
+                                    norm.get("strip_prefix"), norm.get("strip_suffix")),
+                   cardinality, tolerance)

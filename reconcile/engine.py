@@ -31,11 +31,12 @@ class Coverage:
 
 @dataclass(frozen=True)
 class EngineResult:
-    #: finding rows without ids (the pipeline adds schema findings, then ids once)
+    #: finding rows without ids (the pipeline adds schema findings, then ids once), with
+    #: ``target``: the source or pairing evaluated
     findings: pl.DataFrame
     #: rule_id, target, checked, failed, not_applicable_rows, absorbed
     stats: pl.DataFrame
-    #: rule_id, target, currency, absorbed, absorbed_minor
+    #: rule_id, target, currency, absorbed, absorbed_minor (Σ |delta|), absorbed_net_minor
     absorbed: pl.DataFrame
     coverage: list[Coverage]
 
@@ -101,7 +102,8 @@ def evaluate(rules: Sequence[Rule], sources: Sequence[SourceData],
     coverage: list[Coverage] = []
     checks = [c for rule in rules for c in _checks(rule, sources, pairs, coverage)]
     if not checks:
-        no_id = {c: t for c, t in FINDING_SCHEMA.items() if c != "finding_id"}
+        no_id = {**{c: t for c, t in FINDING_SCHEMA.items() if c != "finding_id"},
+                 "target": pl.String()}
         return EngineResult(pl.DataFrame(schema=no_id), pl.DataFrame(schema=STATS_SCHEMA),
                             _empty_absorbed(), coverage)
     ok = pl.col("ok")
@@ -116,7 +118,7 @@ def evaluate(rules: Sequence[Rule], sources: Sequence[SourceData],
         tag = [pl.lit(check.rule.id).alias("rule_id"), pl.lit(check.target).alias("target")]
         findings_plans.append(_tagged(check.rule.check.render(check.rule, frame.filter(failed),
                                                               check.data),
-                                      check).select(finding_cols))
+                                      check).select(*finding_cols, "target"))
         stats_plans.append(frame.select(
             pl.len().cast(pl.UInt32).alias("checked"),
             failed.sum().cast(pl.UInt32).alias("failed"),
@@ -126,6 +128,7 @@ def evaluate(rules: Sequence[Rule], sources: Sequence[SourceData],
         absorbed_plans.append(frame.filter(absorbed_row).group_by("currency").agg(
             pl.len().cast(pl.UInt32).alias("absorbed"),
             pl.col("delta_minor").abs().sum().alias("absorbed_minor"),
+            pl.col("delta_minor").sum().alias("absorbed_net_minor"),
         ).with_columns(tag))
     findings, stats, absorbed = pl.collect_all([
         pl.concat(findings_plans), pl.concat(stats_plans), pl.concat(absorbed_plans)])
@@ -133,7 +136,8 @@ def evaluate(rules: Sequence[Rule], sources: Sequence[SourceData],
     return EngineResult(
         findings=findings,
         stats=stats.sort("rule_id", "target"),
-        absorbed=absorbed.select("rule_id", "target", "currency", "absorbed", "absorbed_minor")
+        absorbed=absorbed.select("rule_id", "target", "currency", "absorbed", "absorbed_minor",
+                                 "absorbed_net_minor")
         .sort("rule_id", "target", "currency"),
         coverage=coverage,
     )
@@ -141,7 +145,8 @@ def evaluate(rules: Sequence[Rule], sources: Sequence[SourceData],
 
 def _empty_absorbed() -> pl.DataFrame:
     return pl.DataFrame(schema={"rule_id": pl.String, "target": pl.String, "currency": pl.String,
-                                "absorbed": pl.UInt32, "absorbed_minor": pl.Int64})
+                                "absorbed": pl.UInt32, "absorbed_minor": pl.Int64,
+                                "absorbed_net_minor": pl.Int64})
 
 
 def _with_empty_targets(stats: pl.DataFrame, coverage: list[Coverage]) -> pl.DataFrame:

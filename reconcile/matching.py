@@ -1,11 +1,28 @@
 """Pairings: which invoice on one side is the same invoice on the other.
 
-A pairing names a left and a right source, the key column on each side (keys
-may differ in name, e.g. Frontier ``external_ref`` = Stripe ``invoice_id``), an
-optional SQL filter per side (e.g. ledger rows of one billing system) and key
-normalization (trim, case, prefix strip). Matching is 1:1: a key that occurs
-more than once on a side keeps its first record for matching (the uniqueness
-rules report the duplicates); records with no key are unmatched.
+A pairing names a left and a right source, the key on each side (one column or
+several: a composite key; names may differ, e.g. Frontier ``external_ref`` =
+Stripe ``invoice_id``), an optional SQL filter per side (e.g. ledger rows of one
+billing system), key normalization (trim, case, prefix and suffix strip) and
+its **cardinality**:
+
+* ``1:1`` (default): one record per key on each side;
+* ``1:N``: one left record matches every right record with its key, compared
+  with their sum (an invoice booked as several ledger lines);
+* ``N:1``: the reverse (several invoices booked as one entry).
+
+Matching never multiplies rows and never drops one. Every record of each side
+ends up in exactly one of:
+
+* **matched**: in a key group the cardinality allows, with a counterpart;
+* **unmatched**: no key, or no counterpart with its key;
+* **ambiguous**: its key has more records than the cardinality allows on a
+  side (two left records for one key in a 1:1 pairing), or a "many" group mixes
+  currencies. An ambiguous key is a finding of its own (``pairing.ambiguous``)
+  naming every record involved; its records are not compared.
+
+Matching is vectorized: a count per key (skipped when the key is the invoice
+id, unique by then), one join per pairing, and a group-by on the "many" side.
 """
 
 from __future__ import annotations
@@ -17,12 +34,15 @@ import polars as pl
 from reconcile.rule_types._common import RIGHT, PairData, SourceData
 from reconcile.schema import INVOICE_SCHEMA, ROW
 
+CARDINALITIES = ("1:1", "1:N", "N:1")
+
 
 @dataclass(frozen=True)
 class KeyNormalization:
     trim: bool = True
     case: str | None = None  # "upper" | "lower" | None
     strip_prefix: str | None = None
+    strip_suffix: str | None = None
 
     def apply(self, expr: pl.Expr) -> pl.Expr:
         expr = expr.cast(pl.String)
@@ -34,15 +54,31 @@ class KeyNormalization:
             expr = expr.str.to_lowercase()
         if self.strip_prefix:
             expr = expr.str.strip_prefix(self.strip_prefix)
+        if self.strip_suffix:
+            expr = expr.str.strip_suffix(self.strip_suffix)
         return pl.when(expr == "").then(None).otherwise(expr)
+
+    def key(self, columns: tuple[str, ...]) -> pl.Expr:
+        """The normalized key; a composite key joins its parts (null if any part is)."""
+        if len(columns) == 1:
+            return self.apply(pl.col(columns[0]))
+        return pl.concat_str([self.apply(pl.col(c)) for c in columns], separator=" | ")
 
 
 @dataclass(frozen=True)
 class Side:
     source: str
-    key: str
+    key: str | tuple[str, ...]
     filter: pl.Expr | None = None
     filter_sql: str | None = None
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return (self.key,) if isinstance(self.key, str) else tuple(self.key)
+
+    @property
+    def key_name(self) -> str:
+        return " + ".join(self.columns)
 
 
 @dataclass(frozen=True)
@@ -51,95 +87,190 @@ class Pairing:
     left: Side
     right: Side
     normalize: KeyNormalization = KeyNormalization()
+    cardinality: str = "1:1"
+    #: the pairing's own tolerance for amount comparisons (a ruleset.Tolerance), or None
+    tolerance: object | None = None
 
     def describe(self) -> str:
-        return (f"{self.left.source}.{self.left.key} ↔ {self.right.source}.{self.right.key}")
+        return (f"{self.left.source}.{self.left.key_name} ↔ "
+                f"{self.right.source}.{self.right.key_name} ({self.cardinality})")
+
+    @property
+    def many_left(self) -> bool:
+        return self.cardinality == "N:1"
+
+    @property
+    def many_right(self) -> bool:
+        return self.cardinality == "1:N"
 
 
 KEY = "__key"
+TIMING = "__timing"  # an unmatched record whose counterpart is in a neighbouring period
+LINES = "__lines"  # line items of an invoice (attached with the line sums)
+N = "__n"  # records in a matched group (1 unless the side is the "many" side)
 #: columns every pairing carries whatever the rules read (and where a record was read:
 #: ``record_ref``, or a file source's ``__row``, see SourceData.locate)
-IDENTITY = ("invoice_id", "currency")
+IDENTITY = ("invoice_id", "currency", "total_minor")
+_MONEY = frozenset(c for c, t in INVOICE_SCHEMA.items() if t == pl.Int64())
 
 
 def _carried(data: SourceData, side: Side, columns: frozenset[str]) -> list[str]:
     located = [] if data.locator is not None else ["record_ref"]
-    if ROW in data.invoices.collect_schema().names():  # source order, and a file's rows
+    names = data.invoices.collect_schema().names()
+    if ROW in names:  # source order, and a file's rows
         located.append(ROW)
-    wanted = (set(IDENTITY) | columns | {side.key}) - {"source", "record_ref"}
+    if LINES in names:  # line count: the bound of a rounding difference (compare.classify)
+        located.append(LINES)
+    wanted = (set(IDENTITY) | columns | set(side.columns)) - {"source", "record_ref"}
     return sorted(wanted) + located
 
 
-def _side(side: Side, data: SourceData, norm: KeyNormalization, columns: list[str]
-          ) -> tuple[pl.LazyFrame, pl.LazyFrame | None, str]:
-    """(records to join, records without a key, the column to join on).
+@dataclass(frozen=True)
+class _Keyed:
+    records: pl.LazyFrame  # every record of the side, with KEY (null: no key)
+    unique: bool  # keys known unique (the invoice id, unchanged by normalization)
 
-    Each key is normalized; records with no key are unmatched, and a key that
-    several records share keeps the first (in source order) for matching. One
-    cheap pass first: checked invoices are already unique by ``invoice_id``, so
-    when that is the key and normalization leaves every value as it is, the
-    records go to the join as they are, on their own column (joining on a
-    normalized copy of millions of keys costs more than the check).
-    """
+
+def _keyed(side: Side, data: SourceData, norm: KeyNormalization, columns: list[str]) -> _Keyed:
     frame = data.invoices if side.filter is None else data.invoices.filter(side.filter)
-    raw = pl.col(side.key)
-    key = norm.apply(raw)
-    unchanged, keyless = frame.select(
-        (key.is_null() | (key == raw.cast(pl.String))).all().alias("unchanged"),
-        key.is_null().sum().alias("keyless"),
-    ).collect().row(0)
-    if side.key == "invoice_id" and unchanged is not False and not keyless:
-        return frame.select(columns), None, side.key
-    keyed = frame.select(*columns, key.alias(KEY))
-    with_key = keyed.filter(pl.col(KEY).is_not_null())
-    if side.key != "invoice_id" or unchanged is False:
-        ordered = with_key.sort(ROW) if ROW in columns else with_key
-        with_key = ordered.filter(pl.col(KEY).is_first_distinct())
-    return with_key, keyed.filter(pl.col(KEY).is_null()).select(columns), KEY
+    key = norm.key(side.columns)
+    if side.columns == ("invoice_id",):
+        # Checked invoices are unique by invoice_id: when normalization leaves every
+        # id as it is (one cheap pass), no count per key is needed.
+        unchanged = frame.select(
+            (key.is_not_null() & (key == pl.col("invoice_id"))).all()).collect().item()
+        if unchanged:
+            return _Keyed(frame.select(*columns, pl.col("invoice_id").alias(KEY)), True)
+    return _Keyed(frame.select(*columns, key.alias(KEY)), False)
+
+
+def _aggregate(records: pl.LazyFrame, columns: list[str]) -> pl.LazyFrame:
+    """A "many" side's records as one row per key: money summed, the ids listed, the
+    first record (in source order) for the rest (a group mixing currencies is
+    ambiguous and never gets here)."""
+    order = [ROW] if ROW in columns else []
+    ordered = records.sort(KEY, *order)
+    aggs = [pl.len().cast(pl.UInt32).alias(N),
+            pl.col("invoice_id").str.join(", ").alias("invoice_id")]
+    for c in columns:
+        if c in ("invoice_id",):
+            continue
+        aggs.append(pl.col(c).sum() if c in _MONEY or c == LINES else pl.col(c).first())
+    return ordered.group_by(KEY, maintain_order=True).agg(aggs)
+
+
+def _in_neighbours(side: Side, data: SourceData, norm: KeyNormalization,
+                   keys: pl.Series) -> pl.Series:
+    """Whether each key is among ``data``'s records of the neighbouring periods."""
+    found = pl.Series(TIMING, [False] * len(keys), pl.Boolean)
+    if data.neighbours is None or keys.is_empty():
+        return found
+    frame = data.neighbours if side.filter is None else data.neighbours.filter(side.filter)
+    there = frame.select(norm.key(side.columns).alias(KEY)).drop_nulls().unique().collect()
+    if there.is_empty():
+        return found
+    return keys.is_in(there.get_column(KEY).implode()).fill_null(False).alias(TIMING)
 
 
 def match(pairing: Pairing, left: SourceData, right: SourceData,
           columns: frozenset[str] | None = None) -> PairData:
-    """Match once: the joined pairing is materialized once, split into matched, left
-    only and right only, and every pairwise rule reads those lazily, never copies.
+    """Match once: matched / left only / right only / ambiguous, materialized once.
 
     ``columns`` are the canonical columns the pairwise rules read; only those
     (plus identity, location and key columns) are carried, which keeps the join
-    narrow; ``None`` carries every canonical column. One full join gives matched,
-    left-only and right-only records together. The source name is a literal
-    added after the join.
+    narrow; ``None`` carries every canonical column. The source name is a literal
+    added afterwards. Row order is not kept: findings are sorted on stable keys.
     """
     if columns is None:
         columns = frozenset(INVOICE_SCHEMA)
     l_cols = _carried(left, pairing.left, columns)
     r_cols = _carried(right, pairing.right, columns)
-    lk, l_nokey, l_on = _side(pairing.left, left, pairing.normalize, l_cols)
-    rk, r_nokey, r_on = _side(pairing.right, right, pairing.normalize, r_cols)
-    r_on += RIGHT
-    renamed = rk.rename({c: c + RIGHT for c in rk.collect_schema().names()})
-    # Row order is not kept through the join: findings are sorted on stable keys.
-    joined_df, *nokey = pl.collect_all([
-        lk.join(renamed, left_on=l_on, right_on=r_on, how="full", coalesce=False),
-        *(f for f in (l_nokey, r_nokey) if f is not None)])
-    l_nokey_df = nokey.pop(0) if l_nokey is not None else pl.DataFrame(
-        schema=lk.select(l_cols).collect_schema())
-    r_nokey_df = nokey.pop(0) if r_nokey is not None else pl.DataFrame(
-        schema=rk.select(r_cols).collect_schema())
+    lk = _keyed(pairing.left, left, pairing.normalize, l_cols)
+    rk = _keyed(pairing.right, right, pairing.normalize, r_cols)
+
+    def counted(k: _Keyed) -> pl.LazyFrame:
+        with_key = k.records.filter(pl.col(KEY).is_not_null())
+        if k.unique:
+            return with_key.with_columns(pl.lit(1, pl.UInt32).alias(N))
+        return with_key.with_columns(pl.len().over(KEY).cast(pl.UInt32).alias(N))
+
+    lc, rc = counted(lk), counted(rk)
+    # Keys with more records than the cardinality allows on a side (few, or none).
+    plans = [lc.filter(pl.col(N) > 1).select(KEY).unique(),
+             rc.filter(pl.col(N) > 1).select(KEY).unique()]
+    if pairing.many_right:
+        plans[1] = (rc.group_by(KEY).agg(pl.col("currency").n_unique().alias("__c"))
+                    .filter(pl.col("__c") > 1).select(KEY))
+    if pairing.many_left:
+        plans[0] = (lc.group_by(KEY).agg(pl.col("currency").n_unique().alias("__c"))
+                    .filter(pl.col("__c") > 1).select(KEY))
+    l_amb, r_amb = pl.collect_all(plans) if not (lk.unique and rk.unique) or \
+        pairing.cardinality != "1:1" else (pl.DataFrame(schema={KEY: pl.String}),) * 2
+    ambiguous_keys = pl.concat([l_amb, r_amb]).unique()
+
+    def clear(frame: pl.LazyFrame) -> pl.LazyFrame:
+        if ambiguous_keys.is_empty():
+            return frame
+        return frame.join(ambiguous_keys.lazy(), on=KEY, how="anti")
+
+    l_in = clear(lc)
+    r_in = clear(rc)
+    if pairing.many_left:
+        l_in = _aggregate(l_in, l_cols)
+    if pairing.many_right:
+        r_in = _aggregate(r_in, r_cols)
+    l_in = l_in.select(*l_cols, KEY, N)
+    renamed = r_in.select(*r_cols, KEY, N).rename(
+        {c: c + RIGHT for c in [*r_cols, KEY, N]})
+    keyed_l, keyed_r = [*l_cols, KEY], [*r_cols, KEY]
+    joined_df, l_nokey, r_nokey, l_amb_rec, r_amb_rec = pl.collect_all([
+        l_in.join(renamed, left_on=KEY, right_on=KEY + RIGHT, how="full", coalesce=False),
+        lk.records.filter(pl.col(KEY).is_null()).select(keyed_l),
+        rk.records.filter(pl.col(KEY).is_null()).select(keyed_r),
+        lc.join(ambiguous_keys.lazy(), on=KEY, how="semi"),
+        rc.join(ambiguous_keys.lazy(), on=KEY, how="semi"),
+    ])
     joined = joined_df.lazy()
-    # every record on a side has a key: a null key column means "not on that side"
-    in_l, in_r = pl.col(l_on).is_not_null(), pl.col(r_on).is_not_null()
-    l_name, r_name = pl.lit(left.name).alias("source"), pl.lit(right.name).alias("source")
-    # Split once (each rule then reads its part without filtering the whole join again).
+    in_l, in_r = pl.col(KEY).is_not_null(), pl.col(KEY + RIGHT).is_not_null()
+    l_keys = joined.filter(in_l & ~in_r).select(KEY)
+    r_keys = joined.filter(in_r & ~in_l).select(pl.col(KEY + RIGHT).alias(KEY))
+    # Split once (each rule then reads its part without filtering the join again);
+    # an unmatched group of a "many" side is unmatched record by record.
     both, l_only, r_only = pl.collect_all([
-        joined.filter(in_l & in_r).select(*l_cols, *(c + RIGHT for c in r_cols)),
-        pl.concat([l_nokey_df.lazy(), joined.filter(in_l & ~in_r).select(l_cols)]),
-        pl.concat([r_nokey_df.lazy(), joined.filter(in_r & ~in_l)
-                   .select(pl.col(c + RIGHT).alias(c) for c in r_cols)]),
+        joined.filter(in_l & in_r),
+        pl.concat([l_nokey.lazy(),
+                   (lc.join(l_keys, on=KEY, how="semi") if pairing.many_left else
+                    joined.filter(in_l & ~in_r)).select(keyed_l)]),
+        pl.concat([r_nokey.lazy(),
+                   (rc.join(r_keys, on=KEY, how="semi").select(keyed_r) if pairing.many_right
+                    else joined.filter(in_r & ~in_l).select(
+                        pl.col(c + RIGHT).alias(c) for c in keyed_r))]),
     ])
     del joined, joined_df
-    matched = both.lazy().select(l_name, *l_cols, pl.lit(right.name).alias("source" + RIGHT),
-                                 *(c + RIGHT for c in r_cols))
-    left_only = l_only.lazy().select(l_name, *l_cols)
-    right_only = r_only.lazy().select(r_name, *r_cols)
-    return PairData(pairing.name, left, right, pairing.left.key, pairing.right.key,
-                    matched, left_only, right_only)
+    # A record without counterpart whose key the other side has in a neighbouring
+    # period is explained by timing.
+    l_only = l_only.with_columns(_in_neighbours(pairing.right, right, pairing.normalize,
+                                                l_only.get_column(KEY)))
+    r_only = r_only.with_columns(_in_neighbours(pairing.left, left, pairing.normalize,
+                                                r_only.get_column(KEY)))
+    l_name, r_name = pl.lit(left.name).alias("source"), pl.lit(right.name).alias("source")
+    matched = both.lazy().select(
+        l_name, *l_cols, KEY, N, pl.lit(right.name).alias("source" + RIGHT),
+        *(c + RIGHT for c in [*r_cols, N]))
+    amb = pl.concat([
+        l_amb_rec.lazy().select(pl.lit(True).alias("__left"), "invoice_id", "currency",
+                                "total_minor", KEY, N),
+        r_amb_rec.lazy().select(pl.lit(False).alias("__left"), "invoice_id", "currency",
+                                "total_minor", KEY, N),
+    ]).collect()
+    counts = {
+        "left_matched": int(both[N].sum()) if both.height else 0,
+        "right_matched": int(both[N + RIGHT].sum()) if both.height else 0,
+        "left_unmatched": l_only.height, "right_unmatched": r_only.height,
+        "left_ambiguous": l_amb_rec.height, "right_ambiguous": r_amb_rec.height,
+        "ambiguous_keys": ambiguous_keys.height,
+    }
+    return PairData(pairing.name, left, right, pairing.left.key_name, pairing.right.key_name,
+                    matched, l_only.lazy().select(l_name, *keyed_l, TIMING),
+                    r_only.lazy().select(r_name, *keyed_r, TIMING), pairing=pairing,
+                    ambiguous=amb, counts=counts)

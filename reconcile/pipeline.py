@@ -19,7 +19,7 @@ from pathlib import Path
 
 import polars as pl
 
-from reconcile import engine, schema
+from reconcile import engine, schema, tieout
 from reconcile.config import Config, load_config
 from reconcile.matching import match
 from reconcile.providers._base import Reject, Residue
@@ -62,6 +62,9 @@ class RunResult:
     control_totals: pl.DataFrame
     residues: list[Residue]
     pairings: list[PairData] = field(default_factory=list)
+    #: per pairing and currency: totals, difference, what explains it (tieout.py)
+    tieouts: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(
+        schema=tieout.TIEOUT_SCHEMA))
 
 
 def _slug(check: str) -> str:
@@ -105,7 +108,6 @@ def _schema_findings(source: str, rows: pl.DataFrame, failures: pl.DataFrame,
 
 def _orphan_findings(source: str, orphans: pl.DataFrame) -> pl.DataFrame:
     """One finding per invoice id that has lines but no invoice in the source."""
-    cols = {c: t for c, t in schema.FINDING_SCHEMA.items() if c != "finding_id"}
     return orphans.select(
         pl.lit("schema.line.orphan").alias("rule_id"), pl.lit("schema").alias("rule_type"),
         pl.lit("error").alias("severity"), pl.lit(source).alias("source"),
@@ -118,7 +120,7 @@ def _orphan_findings(source: str, orphans: pl.DataFrame) -> pl.DataFrame:
             "are quarantined.", pl.lit(source), pl.col("__lines"), pl.col("invoice_id"))
         .alias("message"),
         pl.lit(None, pl.String).alias("location"),
-    ).cast(cols)  # type: ignore[arg-type]
+    ).pipe(schema.conform_findings)
 
 
 def _reject_findings(rejects: Sequence[Reject]) -> pl.DataFrame:
@@ -196,18 +198,27 @@ def _prepare(cfg: Config, loaded: Loaded, keep_lines: bool
     if loaded.lines_file is not None:  # file lines: located by their file row
         line_location = line_location.fill_null(
             fmt("{} row {}", pl.lit(loaded.lines_file), pl.col("line_no")))
-    findings = pl.concat([
+    findings = pl.concat([schema.conform_findings(f) for f in (
         _reject_findings(out.rejects),
         _schema_findings(loaded.name, loaded.invoices, inv.failures, "",
                          derived.get("record_ref", pl.col("record_ref")), loaded.constants),
         _schema_findings(loaded.name, loaded.lines, lines.failures, "line.", line_location,
                          loaded.constants),
-    ])
+    )])
     valid = inv.valid
+    neighbours = None
     if src_cfg.period_field != "none":
         moment = pl.col(src_cfg.period_field)
-        in_period = moment.is_null() | ((moment >= cfg.period_start) & (moment < cfg.period_end))
+        start, end = cfg.period_start, cfg.period_end
+        in_period = moment.is_null() | ((moment >= start) & (moment < end))
         scoped = valid.filter(in_period)
+        # Records of the neighbouring periods (as long as this one, either side): a
+        # counterpart found there explains a missing one as timing.
+        span = end - start
+        beside = ((moment >= start - span) & (moment < start)) | \
+            ((moment >= end) & (moment < end + span))
+        neighbours = schema.widen(valid.filter(beside), schema.INVOICE_SCHEMA,
+                                  loaded.constants, derived).collect().lazy()
     else:
         scoped = valid
     # Heavy steps as lazy plans, collected together: Polars' streaming engine
@@ -264,6 +275,7 @@ def _prepare(cfg: Config, loaded: Loaded, keep_lines: bool
         lines=kept_lines,
         provided=out.provided, has_lines=out.has_lines, incomplete_lines=incomplete,
         locator=loaded.locator, repeated=repeated, sums_attached=out.has_lines,
+        neighbours=neighbours,
     )
     summary = SourceSummary(
         name=loaded.name, provider=src_cfg.provider,
@@ -281,7 +293,13 @@ def _prepare(cfg: Config, loaded: Loaded, keep_lines: bool
 
 
 def run(config_path: Path, *, rule_paths: Sequence[Path] | None = None,
-        progress: Progress | None = None) -> RunResult:
+        progress: Progress | None = None, run_dir: Path | None = None,
+        replay: Path | None = None, fetch_progress: Callable[..., None] | None = None,
+        ) -> RunResult:
+    """Run the close. Live provider sources are fetched and snapshotted under ``run_dir``
+    (or, with ``replay``, read from that run folder's snapshot); ``fetch_progress`` gets a
+    ``reconcile.fetching.FetchEvent`` per page and a final one with the source's report
+    (a ``fetching.FetchLog`` keeps those)."""
     say = progress or (lambda _msg: None)
     cfg = load_config(config_path)
     # Rules compile and column-check before any data is read.
@@ -294,7 +312,8 @@ def run(config_path: Path, *, rule_paths: Sequence[Path] | None = None,
     residues: list[Residue] = []
     for src_cfg in cfg.sources:
         say(f"reading {src_cfg.name} ({src_cfg.provider})")
-        loaded = load_source(src_cfg, cfg.path.parent)
+        loaded = load_source(src_cfg, cfg.path.parent, run_dir=run_dir, replay=replay,
+                             period=(cfg.period_start, cfg.period_end), progress=fetch_progress)
         data, summary, findings = _prepare(cfg, loaded, keep_lines)
         sources.append(data)
         summaries.append(summary)
@@ -307,14 +326,18 @@ def run(config_path: Path, *, rule_paths: Sequence[Path] | None = None,
              for p in cfg.pairings]
     say(f"evaluating {len(rules)} rules over {len(sources)} sources and {len(pairs)} pairings")
     result = engine.evaluate(rules, sources, pairs)
-    findings = engine.with_finding_ids(pl.concat([*schema_findings, result.findings]))
+    # Each pairing's totals tied out against the findings that explain them.
+    tieouts, unexplained = tieout.tie_out(pairs, result.findings, result.absorbed)
+    findings = engine.with_finding_ids(pl.concat([
+        *schema_findings, result.findings.drop("target"),
+        *(tieout.ambiguous_findings(p) for p in pairs), unexplained]))
     schema.validate_findings(findings)
     totals = pl.concat(pl.collect_all([
         s.invoices.group_by("source", "currency").agg(
             pl.len().alias("invoices"), pl.col("total_minor").sum().alias("total_minor"),
             pl.col("total_minor").is_null().sum().alias("missing_total"))
         for s in sources])).sort("source", "currency")
-    return RunResult(cfg, rules, findings, result, summaries, totals, residues, pairs)
+    return RunResult(cfg, rules, findings, result, summaries, totals, residues, pairs, tieouts)
 
 
 def now_utc() -> dt.datetime:

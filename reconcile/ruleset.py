@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -51,21 +52,33 @@ class Where:
 
 @dataclass(frozen=True)
 class Tolerance:
+    """How far an amount may be off and still pass: absolute in minor units (a
+    default, optionally per currency), and optionally relative to the expected
+    amount (``relative: 0.001`` = 0.1 %, rounded down to whole minor units); the
+    larger allowance wins. Default: exactly zero."""
+
     default: int = 0
     per_currency: Mapping[str, int] = field(default_factory=dict)
+    relative: Decimal | None = None
 
     @property
     def is_zero(self) -> bool:
-        return self.default == 0 and not any(self.per_currency.values())
+        return self.default == 0 and not any(self.per_currency.values()) and not self.relative
 
-    def expr(self, currency: pl.Expr) -> pl.Expr:
+    def expr(self, currency: pl.Expr, base: pl.Expr | None = None) -> pl.Expr:
+        """The allowance in minor units for a row; ``base`` is the expected amount."""
         if not self.per_currency:
-            return pl.lit(self.default, pl.Int64)
-        codes = list(self.per_currency)
-        return currency.replace_strict(
-            codes, [self.per_currency[c] for c in codes], default=self.default,
-            return_dtype=pl.Int64,
-        )
+            absolute = pl.lit(self.default, pl.Int64)
+        else:
+            codes = list(self.per_currency)
+            absolute = currency.replace_strict(
+                codes, [self.per_currency[c] for c in codes], default=self.default,
+                return_dtype=pl.Int64)
+        if not self.relative or base is None:
+            return absolute
+        numerator, denominator = self.relative.as_integer_ratio()  # exact
+        share = (base.abs().cast(pl.Int128) * numerator // denominator).cast(pl.Int64)
+        return pl.max_horizontal(absolute, share.fill_null(0))
 
 
 @dataclass(frozen=True)
@@ -256,7 +269,7 @@ def compile_rule(raw: Any, where: Where) -> Rule:
     check = rule_type.compile(raw, where)
     return Rule(
         id=rule_id, title=title.strip(), severity=severity, type=kind, scope=scope,
-        tolerance=_tolerance(raw.get("tolerance", 0), where, yamlio.line_of(raw, "tolerance")),
+        tolerance=parse_tolerance(raw.get("tolerance", 0), where, yamlio.line_of(raw, "tolerance")),
         where=where, filter=filt, filter_sql=filter_sql, check=check,
         description=str(raw.get("description") or "").strip(),
     )
@@ -298,7 +311,8 @@ def _scope(raw: Mapping[str, Any], where: Where, *, pairwise: bool) -> Scope:
     )
 
 
-def _tolerance(value: Any, where: Where, line: int | None) -> Tolerance:
+def parse_tolerance(value: Any, where: Where, line: int | None) -> Tolerance:
+    """``0`` | ``{default: 0, JPY: 1, relative: "0.001"}`` (currency keys upper-cased)."""
     def amount(v: Any) -> int:
         if isinstance(v, bool) or not isinstance(v, int) or v < 0:
             raise where.error("'tolerance' is a whole, non-negative number of minor units "
@@ -306,7 +320,16 @@ def _tolerance(value: Any, where: Where, line: int | None) -> Tolerance:
         return v
 
     if isinstance(value, Mapping):
-        per = {str(k).upper(): amount(v) for k, v in value.items() if k != "default"}
-        return Tolerance(amount(value.get("default", 0)), per)
+        relative = None
+        if "relative" in value:
+            try:
+                relative = Decimal(str(value["relative"]))
+            except ArithmeticError:
+                relative = None
+            if relative is None or not relative.is_finite() or not 0 <= relative < 1:
+                raise where.error("tolerance 'relative' is a fraction between 0 and 1, "
+                                  f"e.g. 0.001 for 0.1 % (got {value['relative']!r})", line)
+        per = {str(k).upper(): amount(v) for k, v in value.items()
+               if k not in ("default", "relative")}
+        return Tolerance(amount(value.get("default", 0)), per, relative)
     return Tolerance(amount(value))
-

@@ -93,6 +93,9 @@ FINDING_SCHEMA: Final[dict[str, pl.DataType]] = {
     "currency": pl.String(),
     "message": pl.String(),
     "location": pl.String(),
+    # cross-source differences: currency_mismatch, scale_error, sign_flip, rounding,
+    # amount_mismatch, missing, timing, ambiguous, unexplained (see README)
+    "classification": pl.String(),
 }
 
 #: Columns every invoice must have whatever the source.
@@ -100,10 +103,22 @@ ALWAYS_PROVIDED: Final = frozenset(
     {"source", "invoice_id", "currency", "status", "record_ref"}
 )
 SEVERITIES: Final = ("error", "warning", "info")
+#: what explains a cross-source difference (a finding's ``classification``)
+CLASSIFICATIONS: Final = ("currency_mismatch", "scale_error", "sign_flip", "rounding",
+                          "timing", "amount_mismatch", "missing", "ambiguous", "unexplained")
 
 
 def empty_findings() -> pl.DataFrame:
     return pl.DataFrame(schema=FINDING_SCHEMA)
+
+
+def conform_findings(frame: pl.DataFrame) -> pl.DataFrame:
+    """Finding rows with every finding column (absent ones null), in schema order."""
+    if frame.width == 0:
+        return pl.DataFrame(schema={c: t for c, t in FINDING_SCHEMA.items() if c != "finding_id"})
+    names = set(frame.columns)
+    return frame.select([pl.col(c).cast(t) if c in names else pl.lit(None, t).alias(c)
+                         for c, t in FINDING_SCHEMA.items() if c != "finding_id" or c in names])
 
 
 # --- Pandera models -----------------------------------------------------------
@@ -191,6 +206,7 @@ def _models() -> tuple[Any, Any, Any]:
         currency: str = pa.Field(nullable=True)
         message: str
         location: str = pa.Field(nullable=True)
+        classification: str = pa.Field(nullable=True, isin=CLASSIFICATIONS)
 
         class Config:
             strict = True

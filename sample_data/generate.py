@@ -1390,6 +1390,10 @@ def build_expected(stripe: list[dict[str, Any]], frontier: list[dict[str, Any]],
         14, "duplicate_booking", "ledger", entries[1], currency="USD", field="reference",
         counterpart_source="amberflo", counterpart_key=a["id"],
         actual_minor=to_minor(a["total"], "USD"), related_ids=entries,
+        secondary=[{"kind": "ambiguous_key", "source": "ledger", "invoice_id": entries[0],
+                    "counterpart_source": "amberflo", "counterpart_key": a["id"],
+                    "field": None, "expected_value": None, "actual_value": None,
+                    "related_ids": entries}],
         notes=f"Amberflo invoice booked twice: ledger {entries[0]} and {entries[1]} carry the "
               f"same reference and amount ({fmt_major(to_minor(a['total'], 'USD'), 'USD')} "
               f"USD). invoice_id = the second (re-imported) row."))
@@ -1405,15 +1409,19 @@ def build_expected(stripe: list[dict[str, Any]], frontier: list[dict[str, Any]],
         currency=None, field="invoice_number", counterpart_source="ledger",
         counterpart_key=ledger_entry[0], actual_value=num,
         related_ids=[pair[0]["detail"]["id"], pair[1]["detail"]["id"]],
+        secondary=[{"kind": "ambiguous_key", "source": "commet",
+                    "invoice_id": pair[0]["detail"]["id"], "counterpart_source": "ledger",
+                    "counterpart_key": ledger_entry[0], "field": None, "expected_value": None,
+                    "actual_value": None,
+                    "related_ids": [pair[0]["detail"]["id"], pair[1]["detail"]["id"]]}],
         notes=f"two different Commet invoices share {num}: {pair[0]['detail']['id']} "
               f"({pair[0]['name']}, {fmt_major(pair[0]['detail']['total'], pair[0]['currency'])}"
               f" {pair[0]['currency']}, first in list order) and {pair[1]['detail']['id']} "
               f"({pair[1]['name']}, {fmt_major(pair[1]['detail']['total'], pair[1]['currency'])}"
               f" {pair[1]['currency']}). The ledger has one row for {num} ({ledger_entry[0]}), "
               f"with the amount of the first. invoice_id = the second in list order. "
-              f"Whether the engine additionally reports the second as missing in the ledger "
-              f"depends on how it matches a duplicated key; the generator's own check matches "
-              f"the ledger row to the first and reports only the duplicate."))
+              f"The commet-ledger pairing is 1:1, so {num} is an ambiguous key (secondary): "
+              f"its records are named and not compared."))
 
     f = one(f5, "f5_uds")
     e, row = entry("f5_uds")
@@ -1569,7 +1577,9 @@ def check(out_dir: Path) -> tuple[set[tuple[Any, ...]], list[str], dict[str, Any
         if d["invoiceNumber"] in index["commet"]:
             dup_keys["commet"].add(d["invoiceNumber"])
             found.add(("duplicate_invoice_number", "commet", d["id"]))
-            continue  # the ledger matches the first in list order
+            # the 1:1 commet-ledger pairing cannot match a repeated key: ambiguous
+            found.add(("ambiguous_key", "commet", index["commet"][d["invoiceNumber"]][0]))
+            continue
         index["commet"][d["invoiceNumber"]] = (d["id"], d["currency"].upper(), d["total"])
 
     # Stripe
@@ -1632,6 +1642,8 @@ def check(out_dir: Path) -> tuple[set[tuple[Any, ...]], list[str], dict[str, Any
     for (src, ref), rows in booked.items():
         for extra in rows[1:]:
             found.add(("duplicate_booking", "ledger", extra["entry_id"]))
+        if len(rows) > 1:  # a 1:1 pairing cannot match a repeated key: ambiguous
+            found.add(("ambiguous_key", "ledger", rows[0]["entry_id"]))
         row = rows[0]
         if ref not in index[src]:
             found.add(("missing_in_provider", "ledger", row["entry_id"]))
@@ -1824,6 +1836,7 @@ def readme(stats: dict[str, Any], stripe: list[dict[str, Any]], commet: list[dic
         "missing_in_provider": "completeness: ledger → provider",
         "duplicate_booking": "ledger duplicate (source_system, reference)",
         "duplicate_invoice_number": "provider duplicate invoice number",
+        "ambiguous_key": "matching: a key with more records than the pairing allows",
         "invalid_currency": "schema / ISO 4217 currency check",
         "schema": "schema validation (record quarantined)",
     }

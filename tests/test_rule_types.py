@@ -153,15 +153,18 @@ def test_compare_and_presence_across_a_pairing(write) -> None:
     res = engine.evaluate(rs, [left, right], [_pair(left, right, rkey="external_ref",
                                                     case="lower")])
     got = res.findings.select("rule_id", "source", "invoice_id", "counterpart_invoice_id",
-                              "delta_minor").rows()
+                              "delta_minor", "classification").rows()
+    # in_2's amounts are in different currencies: not compared (N/A), the currency
+    # rule reports the pair
     assert sorted(got, key=str) == sorted([
-        ("total", "stripe", "in_2", "JE-2", 1250 - 125000),
-        ("cur", "stripe", "in_2", "JE-2", None),
-        ("present", "stripe", "in_3", None, None),
-        ("present", "ledger", "JE-9", None, None),
+        ("cur", "stripe", "in_2", "JE-2", None, "currency_mismatch"),
+        ("present", "stripe", "in_3", None, -5, "missing"),  # moves right − left by −5
+        ("present", "ledger", "JE-9", None, 1, "missing"),
     ], key=str)
     cur = res.findings.filter(pl.col("rule_id") == "cur").row(0, named=True)
     assert (cur["expected"], cur["actual"]) == ("JPY", "USD")
+    total = res.stats.filter(pl.col("rule_id") == "total").row(0, named=True)
+    assert (total["checked"], total["failed"], total["not_applicable_rows"]) == (2, 0, 1)
 
 
 def test_uniqueness_reports_each_duplicated_key_once(write) -> None:

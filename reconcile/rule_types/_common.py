@@ -34,6 +34,7 @@ EVALUATED: dict[str, pl.DataType] = {
     "actual": pl.String(),
     "message": pl.String(),
     "location": pl.String(),
+    "classification": pl.String(),
 }
 
 RIGHT = "__r"  # suffix of the right side's columns in a matched pairing
@@ -66,6 +67,9 @@ class SourceData:
     repeated: pl.DataFrame | None = None
     #: ``invoices`` carries ``__sum`` (Σ amount_minor of valid lines, null when none)
     sums_attached: bool = False
+    #: valid records of the neighbouring periods (None: the source is not scoped by
+    #: period); a pairing's missing counterpart found here is classified as timing
+    neighbours: pl.LazyFrame | None = None
 
     def locate(self, suffix: str = "") -> pl.Expr:
         """Where a record was read (``record_ref``), for the rows a finding names."""
@@ -84,9 +88,21 @@ class PairData:
     right: SourceData
     left_key: str
     right_key: str
+    #: one row per matched key: left columns, ``__key``, ``__n`` (records in the left
+    #: group), right columns with ``__r`` (a "many" side summed; ids listed)
     matched: pl.LazyFrame
+    #: unmatched records of each side, with ``__key`` (null: the record has no key)
     left_only: pl.LazyFrame
     right_only: pl.LazyFrame
+    #: the matching.Pairing (key, cardinality, tolerance)
+    pairing: Any = None
+    #: records of the keys that break the cardinality: __left, invoice_id, currency,
+    #: total_minor, __key, __n (records with the key on that side)
+    ambiguous: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema={
+        "__left": pl.Boolean, "invoice_id": pl.String, "currency": pl.String,
+        "total_minor": pl.Int64, "__key": pl.String, "__n": pl.UInt32}))
+    #: records per side: matched / unmatched / ambiguous (and the ambiguous keys)
+    counts: dict[str, int] = field(default_factory=dict)
 
 
 def evaluated(frame: pl.LazyFrame, **columns: Any) -> pl.LazyFrame:

@@ -39,38 +39,92 @@ class Compare:
 
     def evaluate(self, rule: Any, pair: PairData) -> pl.LazyFrame:
         left, right = pl.col(self.field), pl.col(self.field + RIGHT)
-        if INVOICE_SCHEMA[self.field] == pl.Int64():
-            delta = right - left
-            return pair.matched.with_columns(
-                (delta.abs() <= rule.tolerance.expr(pl.col("currency"))).alias("ok"),
-                delta.alias("delta_minor"))
-        return pair.matched.with_columns((left == right).alias("ok"),
-                                         pl.lit(None, pl.Int64).alias("delta_minor"))
+        cur_l, cur_r = pl.col("currency"), pl.col("currency" + RIGHT)
+        if INVOICE_SCHEMA[self.field] != pl.Int64():
+            return pair.matched.with_columns((left == right).alias("ok"),
+                                             pl.lit(None, pl.Int64).alias("delta_minor"))
+        # The pairing's own tolerance, if it declares one, else the rule's.
+        tolerance = getattr(pair.pairing, "tolerance", None) or rule.tolerance
+        delta = right - left
+        # Amounts in different currencies are not comparable: N/A here, and the
+        # currency rule reports the pair (classification currency_mismatch).
+        ok = (pl.when(cur_l == cur_r)
+              .then(delta.abs() <= tolerance.expr(cur_l, left)))
+        return pair.matched.with_columns(ok.alias("ok"), delta.alias("delta_minor"))
 
     def render(self, rule: Any, failed: pl.LazyFrame, target: Any) -> pl.LazyFrame:
         left, right = pl.col(self.field), pl.col(self.field + RIGHT)
         cur_l, cur_r = pl.col("currency"), pl.col("currency" + RIGHT)
+        source, other = pl.lit(target.left.name), pl.lit(target.right.name)
         base = dict(
-            source=pl.lit(target.left.name), invoice_id=pl.col("invoice_id"),
-            counterpart_source=pl.lit(target.right.name),
+            source=source, invoice_id=pl.col("invoice_id"), counterpart_source=other,
             counterpart_invoice_id=pl.col("invoice_id" + RIGHT), field=self.field,
             currency=cur_l, location=target.left.locate(), ok=pl.col("ok"),
             delta_minor=pl.col("delta_minor"),
         )
         if INVOICE_SCHEMA[self.field] == pl.Int64():
+            kind = classify(left, right, _line_count(target))
+            delta = pl.col("delta_minor")
+            # the difference as a percentage of the left amount, 2 decimals, no floats
+            # (truncated toward zero; "n/a" against a zero left amount)
+            hundredths = delta.abs().cast(pl.Int128) * 10_000 // left.abs()
+            percent = pl.when(left != 0).then(pl.concat_str([
+                pl.when(delta < 0).then(pl.lit("-")).otherwise(pl.lit("")),
+                (hundredths // 100).cast(pl.String), pl.lit("."),
+                (hundredths % 100 + 100).cast(pl.String).str.slice(1), pl.lit(" %")],
+            )).otherwise(pl.lit("n/a"))
             return evaluated(
                 failed, **base, expected=money(left, cur_l), actual=money(right, cur_r),
+                classification=kind,
                 message=fmt(
-                    "{} invoice {} has {} {} but {} {} has {}, a difference of {}.",
-                    pl.lit(target.left.name), pl.col("invoice_id"), pl.lit(self.field),
-                    money(left, cur_l), pl.lit(target.right.name), pl.col("invoice_id" + RIGHT),
-                    money(right, cur_r), money(pl.col("delta_minor"), cur_l)),
+                    "{} invoice {} has {} {} but {} {} has {}, a difference of {} ({}): {}.",
+                    source, pl.col("invoice_id"), pl.lit(self.field),
+                    money(left, cur_l), other, pl.col("invoice_id" + RIGHT),
+                    money(right, cur_r), money(delta, cur_l), percent,
+                    kind.str.replace_all("_", " ")),
             )
         as_text = left.cast(pl.String), right.cast(pl.String)
+        kind = pl.lit("currency_mismatch" if self.field == "currency" else None, pl.String)
         return evaluated(
-            failed, **base, expected=as_text[0], actual=as_text[1],
+            failed, **base, expected=as_text[0], actual=as_text[1], classification=kind,
             message=fmt(
                 "{} invoice {} has {} {} but {} {} has {}.",
-                pl.lit(target.left.name), pl.col("invoice_id"), pl.lit(self.field), as_text[0],
-                pl.lit(target.right.name), pl.col("invoice_id" + RIGHT), as_text[1]),
+                source, pl.col("invoice_id"), pl.lit(self.field), as_text[0],
+                other, pl.col("invoice_id" + RIGHT), as_text[1]),
         )
+
+
+def _line_count(pair: PairData) -> pl.Expr:
+    """Lines behind the larger side of each matched pair (for the rounding bound)."""
+    names = set(pair.matched.collect_schema().names())
+    counts = [pl.col(c).cast(pl.Int64).fill_null(0) for c in ("__lines", "__lines" + RIGHT)
+              if c in names]
+    return pl.max_horizontal(*counts) if counts else pl.lit(0, pl.Int64)
+
+
+def classify(left: pl.Expr, right: pl.Expr, lines: pl.Expr) -> pl.Expr:
+    """Why two amounts of the same invoice differ (``right − left``), checked in order:
+
+    * ``sign_flip``: right = −left (a credit note booked as a charge, or the reverse);
+    * ``scale_error``: one is the other × 10^k, k = 1..3 (a currency exponent or a
+      cents/units mix-up, e.g. JPY booked as if it had two decimals);
+    * ``rounding``: 0 < |difference| ≤ max(1, ⌊n / 2⌋) minor units, n the number of
+      line items behind the larger side: rounding each line half away from zero moves
+      the sum by at most half a unit per line, so line-level and total-level
+      rounding differ by at most n / 2; with no lines known, one unit;
+    * ``amount_mismatch``: anything else.
+
+    Null when the amounts agree (or either is null). A currency difference is
+    classified by the caller (``currency_mismatch``).
+    """
+    delta = right - left
+    scaled = pl.lit(False)
+    for k in (1, 2, 3):
+        factor = 10**k
+        scaled = scaled | (right == left * factor) | (left == right * factor)
+    bound = pl.max_horizontal(pl.lit(1, pl.Int64), lines // 2)
+    return (pl.when(left.is_null() | right.is_null() | (delta == 0)).then(None)
+            .when((left != 0) & (right == -left)).then(pl.lit("sign_flip"))
+            .when((left != 0) & (right != 0) & scaled).then(pl.lit("scale_error"))
+            .when(delta.abs() <= bound).then(pl.lit("rounding"))
+            .otherwise(pl.lit("amount_mismatch")))

@@ -35,7 +35,8 @@ class Presence:
             # Names and keys are literals added in render, to the failing rows only.
             return frame.select(
                 "invoice_id", "currency", row.alias("__at_row"), ref.alias("__at_ref"),
-                pl.col(key).cast(pl.String).alias("__key"),
+                pl.col("__key"), pl.col("total_minor"),
+                (pl.col("__timing") if not matched else pl.lit(False)).alias("__timing"),
                 pl.lit(matched).alias("ok"), pl.lit(None, pl.Int64).alias("delta_minor"),
                 pl.lit(data is pair.left).alias("__left"))
 
@@ -59,11 +60,20 @@ class Presence:
         location = pl.when(pl.col("__left")).then(where(left)).otherwise(where(right))
         source, other = either(left.name, right.name), either(right.name, left.name)
         key_name = either(target.left_key, target.right_key)
+        timing = pl.col("__timing").fill_null(False)
+        # delta: what the record's absence moves (right − left) by, in its currency
+        signed = pl.when(pl.col("__left")).then(-pl.col("total_minor")) \
+            .otherwise(pl.col("total_minor"))
         return evaluated(
             failed, source=source, invoice_id=pl.col("invoice_id"),
-            counterpart_source=other, field=key_name,
+            counterpart_source=other, field=key_name, delta_minor=signed,
             currency=pl.col("currency"), location=location, ok=pl.col("ok"),
+            classification=pl.when(timing).then(pl.lit("timing")).otherwise(pl.lit("missing")),
             expected=fmt("a {} record with {} = {}", other, key_name, pl.col("__key")),
-            message=fmt("{} invoice {} ({} {}) has no counterpart in {}.",
-                        source, pl.col("invoice_id"), key_name, pl.col("__key"), other),
+            message=pl.when(timing).then(fmt(
+                "{} invoice {} ({} {}) has no counterpart in {} in this period; {} has one "
+                "in a neighbouring period (timing).", source, pl.col("invoice_id"), key_name,
+                pl.col("__key"), other, other)).otherwise(fmt(
+                "{} invoice {} ({} {}) has no counterpart in {}.",
+                source, pl.col("invoice_id"), key_name, pl.col("__key"), other)),
         )

@@ -1,0 +1,192 @@
+"""Tie-outs: does every pairing's difference in totals add up to its findings?
+
+For each pairing and currency, on ``total_minor``::
+
+    difference  = Σ right − Σ left                 (every record of each side)
+    explained   = amount differences of matched invoices   (compare findings)
+                + currency mismatches: +right in its currency, −left in its own
+                + missing counterparts: −left / +right      (presence findings)
+                + timing (counterpart in a neighbouring period)
+                + ambiguous keys: +Σ right − Σ left          (their records)
+                + tolerance absorbed (signed)
+    unexplained = difference − explained
+
+The totals are computed from the sources, independently of matching and the
+rules; the explanations come from the findings the run produced. A non-zero
+``unexplained`` means a difference no finding accounts for (a matched pair with
+an amount missing on one side, or a rule pack without the compare or presence
+rules): that is itself a finding, ``pairing.tie_out``, of severity error.
+
+Ambiguous keys (more records per key than the pairing's cardinality allows)
+become ``pairing.ambiguous`` findings here, one per key, naming every record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import polars as pl
+
+from reconcile.money import format_minor_expr
+from reconcile.rule_types._common import RIGHT, PairData, fmt, money
+from reconcile.schema import conform_findings
+
+TIEOUT_SCHEMA: dict[str, pl.DataType] = {
+    "pairing": pl.String(), "currency": pl.String(),
+    "left_records": pl.UInt32(), "left_total_minor": pl.Int64(),
+    "right_records": pl.UInt32(), "right_total_minor": pl.Int64(),
+    "difference_minor": pl.Int64(),
+    "amount_differences_minor": pl.Int64(), "currency_mismatch_minor": pl.Int64(),
+    "missing_minor": pl.Int64(), "timing_minor": pl.Int64(), "ambiguous_minor": pl.Int64(),
+    "absorbed_minor": pl.Int64(), "unexplained_minor": pl.Int64(),
+}
+PARTS = ("amount_differences_minor", "currency_mismatch_minor", "missing_minor",
+         "timing_minor", "ambiguous_minor", "absorbed_minor")
+
+
+def _side_totals(pair: PairData, left: bool) -> pl.LazyFrame:
+    side = pair.pairing.left if left else pair.pairing.right
+    data = pair.left if left else pair.right
+    frame = data.invoices if side.filter is None else data.invoices.filter(side.filter)
+    prefix = "left" if left else "right"
+    return frame.group_by("currency").agg(
+        pl.len().cast(pl.UInt32).alias(f"{prefix}_records"),
+        pl.col("total_minor").sum().alias(f"{prefix}_total_minor"))
+
+
+def ambiguous_findings(pair: PairData) -> pl.DataFrame:
+    """One ``pairing.ambiguous`` finding per key that breaks the cardinality."""
+    amb = pair.ambiguous
+    if amb.is_empty():
+        return conform_findings(pl.DataFrame())
+    p = pair.pairing
+    left_name, right_name = pair.left.name, pair.right.name
+    named = amb.sort("__key", pl.col("__left").not_(), "invoice_id").with_columns(
+        pl.when(pl.col("__left")).then(pl.lit(left_name)).otherwise(pl.lit(right_name))
+        .alias("__side"))
+    per_key = named.group_by("__key", maintain_order=True).agg(
+        pl.col("invoice_id").filter(pl.col("__left")).first().alias("__first_left"),
+        pl.col("invoice_id").filter(~pl.col("__left")).first().alias("__first_right"),
+        pl.col("__left").sum().alias("__n_left"), (~pl.col("__left")).sum().alias("__n_right"),
+        pl.concat_str([pl.col("__side"), pl.lit(" "), pl.col("invoice_id")])
+        .str.join(", ").alias("__records"),
+        pl.col("currency").first().alias("currency"),
+        pl.col("currency").n_unique().alias("__currencies"))
+    surplus_left = pl.col("__n_left") > 1
+    return conform_findings(per_key.select(
+        pl.lit("pairing.ambiguous").alias("rule_id"), pl.lit("matching").alias("rule_type"),
+        pl.lit("error").alias("severity"),
+        pl.when(surplus_left | pl.col("__first_right").is_null()).then(pl.lit(left_name))
+        .otherwise(pl.lit(right_name)).alias("source"),
+        pl.when(surplus_left | pl.col("__first_right").is_null())
+        .then(pl.col("__first_left")).otherwise(pl.col("__first_right")).alias("invoice_id"),
+        pl.when(surplus_left | pl.col("__first_right").is_null()).then(pl.lit(right_name))
+        .otherwise(pl.lit(left_name)).alias("counterpart_source"),
+        pl.when(surplus_left | pl.col("__first_right").is_null())
+        .then(pl.col("__first_right")).otherwise(pl.col("__first_left"))
+        .alias("counterpart_invoice_id"),
+        pl.lit(f"{p.left.key_name} ↔ {p.right.key_name}").alias("field"),
+        pl.lit(f"at most the records cardinality {p.cardinality} allows, in one currency")
+        .alias("expected"),
+        fmt("{} {} + {} {}", pl.col("__n_left"), pl.lit(left_name), pl.col("__n_right"),
+            pl.lit(right_name)).alias("actual"),
+        pl.col("currency"), pl.lit("ambiguous").alias("classification"),
+        fmt("pairing {}: key {} matches {} {} and {} {} record(s), more than cardinality {} "
+            "allows{}; they are not compared: {}.", pl.lit(pair.name), pl.col("__key"),
+            pl.col("__n_left"), pl.lit(left_name), pl.col("__n_right"), pl.lit(right_name),
+            pl.lit(p.cardinality),
+            pl.when(pl.col("__currencies") > 1).then(pl.lit(" (in different currencies)"))
+            .otherwise(pl.lit("")), pl.col("__records")).alias("message"),
+        pl.lit(f"pairing {pair.name}").alias("location"),
+    ))
+
+
+def tie_out(pairs: Sequence[PairData], findings: pl.DataFrame,
+            absorbed: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(tie-out rows per pairing and currency, ``pairing.tie_out`` findings).
+
+    ``findings`` carry ``target`` (the pairing they were evaluated on);
+    ``absorbed`` is the engine's per-rule absorbed table (signed net per currency).
+    """
+    rows: list[pl.DataFrame] = []
+    for pair in pairs:
+        mine = findings.filter(pl.col("target") == pair.name)
+        amounts = mine.filter((pl.col("rule_type") == "compare")
+                              & (pl.col("field") == "total_minor")
+                              & pl.col("classification").is_not_null())
+        presence = mine.filter(pl.col("rule_type") == "presence")
+        currency_rows = mine.filter((pl.col("rule_type") == "compare")
+                                    & (pl.col("field") == "currency"))
+        # The amounts of the pairs a currency finding names, each in its own currency.
+        named = currency_rows.lazy().select(
+            "invoice_id", pl.col("counterpart_invoice_id").alias("invoice_id" + RIGHT)).unique()
+        mismatched = pair.matched.join(named, on=["invoice_id", "invoice_id" + RIGHT],
+                                       how="semi")
+        total_rules = {r for r in mine.filter(pl.col("rule_type") == "compare")
+                       .filter(pl.col("field") == "total_minor")["rule_id"].unique()}
+        parts = [
+            amounts.lazy().select("currency",
+                                  pl.col("delta_minor").alias("amount_differences_minor")),
+            mismatched.select("currency", (-pl.col("total_minor"))
+                              .alias("currency_mismatch_minor")),
+            mismatched.select(pl.col("currency" + RIGHT).alias("currency"),
+                              pl.col("total_minor" + RIGHT).alias("currency_mismatch_minor")),
+            presence.lazy().filter(pl.col("classification") == "missing")
+            .select("currency", pl.col("delta_minor").alias("missing_minor")),
+            presence.lazy().filter(pl.col("classification") == "timing")
+            .select("currency", pl.col("delta_minor").alias("timing_minor")),
+            pair.ambiguous.lazy().select(
+                "currency", pl.when(pl.col("__left")).then(-pl.col("total_minor"))
+                .otherwise(pl.col("total_minor")).alias("ambiguous_minor")),
+            absorbed.lazy().filter((pl.col("target") == pair.name)
+                                   & pl.col("rule_id").is_in(sorted(total_rules) or [""]))
+            .select("currency", pl.col("absorbed_net_minor").alias("absorbed_minor")),
+        ]
+        explained = pl.concat(parts, how="diagonal").group_by("currency").agg(
+            pl.col(c).sum() for c in PARTS)
+        left_t, right_t, expl = pl.collect_all([_side_totals(pair, True),
+                                                _side_totals(pair, False), explained])
+        table = (left_t.join(right_t, on="currency", how="full", coalesce=True)
+                 .join(expl, on="currency", how="full", coalesce=True)
+                 .with_columns(pl.lit(pair.name).alias("pairing"))
+                 .with_columns([pl.col(c).fill_null(0) for c in TIEOUT_SCHEMA
+                                if c not in ("pairing", "currency", "difference_minor",
+                                             "unexplained_minor")]))
+        table = table.with_columns(
+            (pl.col("right_total_minor") - pl.col("left_total_minor")).alias("difference_minor"))
+        table = table.with_columns(
+            (pl.col("difference_minor") - pl.sum_horizontal(*PARTS)).alias("unexplained_minor"))
+        rows.append(table.select(list(TIEOUT_SCHEMA)).cast(TIEOUT_SCHEMA))  # type: ignore[arg-type]
+    result = (pl.concat(rows) if rows else pl.DataFrame(schema=TIEOUT_SCHEMA)).sort(
+        "pairing", "currency")
+    return result, _unexplained_findings(result, pairs)
+
+
+def _unexplained_findings(table: pl.DataFrame, pairs: Sequence[PairData]) -> pl.DataFrame:
+    sides = {p.name: (p.left.name, p.right.name) for p in pairs}
+    bad = table.filter(pl.col("unexplained_minor") != 0)
+    if bad.is_empty():
+        return conform_findings(pl.DataFrame())
+    names = bad.with_columns(
+        pl.col("pairing").replace_strict({k: v[0] for k, v in sides.items()}).alias("__l"),
+        pl.col("pairing").replace_strict({k: v[1] for k, v in sides.items()}).alias("__r"))
+    unexplained = pl.col("unexplained_minor")
+    return conform_findings(names.select(
+        pl.lit("pairing.tie_out").alias("rule_id"), pl.lit("tie_out").alias("rule_type"),
+        pl.lit("error").alias("severity"), pl.col("__l").alias("source"),
+        pl.col("__r").alias("counterpart_source"), pl.lit("total_minor").alias("field"),
+        pl.lit("0").alias("expected"), money(unexplained).alias("actual"),
+        unexplained.alias("delta_minor"), pl.col("currency"),
+        pl.lit("unexplained").alias("classification"),
+        fmt("pairing {}, {}: totals differ by {} ({} − {}), of which {} is not explained by "
+            "any finding (e.g. an amount missing on one side of a matched pair, or no "
+            "compare/presence rule on this pairing).", pl.col("pairing"), pl.col("currency"),
+            money(pl.col("difference_minor")), format_minor_expr(
+                pl.col("right_total_minor"), pl.col("currency")),
+            format_minor_expr(pl.col("left_total_minor"), pl.col("currency")),
+            money(unexplained)).alias("message"),
+        fmt("pairing {}", pl.col("pairing")).alias("location"),
+    ))
+
+
+__all__ = ["TIEOUT_SCHEMA", "ambiguous_findings", "tie_out"]
