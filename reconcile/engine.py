@@ -31,8 +31,7 @@ class Coverage:
 
 @dataclass(frozen=True)
 class EngineResult:
-    #: finding rows without ids (the pipeline adds schema findings, then ids once), with
-    #: ``target``: the source or pairing evaluated
+    #: finding rows without ids (the pipeline adds schema findings, then ids once)
     findings: pl.DataFrame
     #: rule_id, target, checked, failed, not_applicable_rows, absorbed
     stats: pl.DataFrame
@@ -102,8 +101,7 @@ def evaluate(rules: Sequence[Rule], sources: Sequence[SourceData],
     coverage: list[Coverage] = []
     checks = [c for rule in rules for c in _checks(rule, sources, pairs, coverage)]
     if not checks:
-        no_id = {**{c: t for c, t in FINDING_SCHEMA.items() if c != "finding_id"},
-                 "target": pl.String()}
+        no_id = {c: t for c, t in FINDING_SCHEMA.items() if c != "finding_id"}
         return EngineResult(pl.DataFrame(schema=no_id), pl.DataFrame(schema=STATS_SCHEMA),
                             _empty_absorbed(), coverage)
     ok = pl.col("ok")
@@ -116,9 +114,11 @@ def evaluate(rules: Sequence[Rule], sources: Sequence[SourceData],
         # sub-plan elimination computes it once inside collect_all.
         frame = check.frame
         tag = [pl.lit(check.rule.id).alias("rule_id"), pl.lit(check.target).alias("target")]
+        pairing = pl.lit(check.target if check.rule.check.pairwise else None, pl.String)
         findings_plans.append(_tagged(check.rule.check.render(check.rule, frame.filter(failed),
                                                               check.data),
-                                      check).select(*finding_cols, "target"))
+                                      check).with_columns(pairing.alias("pairing"))
+                              .select(finding_cols))
         stats_plans.append(frame.select(
             pl.len().cast(pl.UInt32).alias("checked"),
             failed.sum().cast(pl.UInt32).alias("failed"),

@@ -127,8 +127,12 @@ def _carried(data: SourceData, side: Side, columns: frozenset[str]) -> list[str]
 
 @dataclass(frozen=True)
 class _Keyed:
-    records: pl.LazyFrame  # every record of the side, with KEY (null: no key)
-    unique: bool  # keys known unique (the invoice id, unchanged by normalization)
+    records: pl.LazyFrame  # every record of the side, with its key column
+    key: str  # the key column: KEY, or the invoice id itself (unique, never null)
+
+    @property
+    def unique(self) -> bool:
+        return self.key != KEY
 
 
 def _keyed(side: Side, data: SourceData, norm: KeyNormalization, columns: list[str]) -> _Keyed:
@@ -136,27 +140,28 @@ def _keyed(side: Side, data: SourceData, norm: KeyNormalization, columns: list[s
     key = norm.key(side.columns)
     if side.columns == ("invoice_id",):
         # Checked invoices are unique by invoice_id: when normalization leaves every
-        # id as it is (one cheap pass), no count per key is needed.
+        # id as it is (one cheap pass), no count per key is needed and the join
+        # reads the column itself (a normalized copy of millions of keys costs more).
         unchanged = frame.select(
             (key.is_not_null() & (key == pl.col("invoice_id"))).all()).collect().item()
         if unchanged:
-            return _Keyed(frame.select(*columns, pl.col("invoice_id").alias(KEY)), True)
-    return _Keyed(frame.select(*columns, key.alias(KEY)), False)
+            return _Keyed(frame.select(columns), "invoice_id")
+    return _Keyed(frame.select(*columns, key.alias(KEY)), KEY)
 
 
 def _aggregate(records: pl.LazyFrame, columns: list[str]) -> pl.LazyFrame:
     """A "many" side's records as one row per key: money summed, the ids listed, the
-    first record (in source order) for the rest (a group mixing currencies is
-    ambiguous and never gets here)."""
-    order = [ROW] if ROW in columns else []
-    ordered = records.sort(KEY, *order)
+    first record (in source order) for the rest, and ``__currencies`` (distinct
+    codes: a group mixing currencies is ambiguous)."""
+    ordered = records.sort(ROW) if ROW in columns else records  # source order
     aggs = [pl.len().cast(pl.UInt32).alias(N),
+            pl.col("currency").n_unique().alias("__currencies"),
             pl.col("invoice_id").str.join(", ").alias("invoice_id")]
     for c in columns:
         if c in ("invoice_id",):
             continue
         aggs.append(pl.col(c).sum() if c in _MONEY or c == LINES else pl.col(c).first())
-    return ordered.group_by(KEY, maintain_order=True).agg(aggs)
+    return ordered.group_by(KEY).agg(aggs)
 
 
 def _in_neighbours(side: Side, data: SourceData, norm: KeyNormalization,
@@ -187,64 +192,96 @@ def match(pairing: Pairing, left: SourceData, right: SourceData,
     r_cols = _carried(right, pairing.right, columns)
     lk = _keyed(pairing.left, left, pairing.normalize, l_cols)
     rk = _keyed(pairing.right, right, pairing.normalize, r_cols)
+    empty = pl.DataFrame(schema={KEY: pl.String})
 
-    def counted(k: _Keyed) -> pl.LazyFrame:
-        with_key = k.records.filter(pl.col(KEY).is_not_null())
+    def keyed_records(k: _Keyed) -> pl.LazyFrame:
+        """The side's records with a key, as KEY; a normalized key is computed once."""
         if k.unique:
-            return with_key.with_columns(pl.lit(1, pl.UInt32).alias(N))
-        return with_key.with_columns(pl.len().over(KEY).cast(pl.UInt32).alias(N))
+            return k.records.with_columns(pl.col(k.key).alias(KEY))
+        return k.records.filter(pl.col(KEY).is_not_null())
 
-    lc, rc = counted(lk), counted(rk)
-    # Keys with more records than the cardinality allows on a side (few, or none).
-    plans = [lc.filter(pl.col(N) > 1).select(KEY).unique(),
-             rc.filter(pl.col(N) > 1).select(KEY).unique()]
-    if pairing.many_right:
-        plans[1] = (rc.group_by(KEY).agg(pl.col("currency").n_unique().alias("__c"))
-                    .filter(pl.col("__c") > 1).select(KEY))
-    if pairing.many_left:
-        plans[0] = (lc.group_by(KEY).agg(pl.col("currency").n_unique().alias("__c"))
-                    .filter(pl.col("__c") > 1).select(KEY))
-    l_amb, r_amb = pl.collect_all(plans) if not (lk.unique and rk.unique) or \
-        pairing.cardinality != "1:1" else (pl.DataFrame(schema={KEY: pl.String}),) * 2
-    ambiguous_keys = pl.concat([l_amb, r_amb]).unique()
+    # One pass per side that can break the cardinality: the "many" side grouped
+    # (sums, and currencies per group), or a count of the keys that repeat.
+    keyed = [lk, rk]
+    many = [pairing.many_left, pairing.many_right]
+    cols = [l_cols, r_cols]
+    plans: list[pl.LazyFrame] = []
+    for i in (0, 1):
+        if not keyed[i].unique:
+            plans.append(keyed[i].records)  # materialized once: several passes read it
+        if many[i]:
+            plans.append(_aggregate(keyed_records(keyed[i]), cols[i]))
+        elif not keyed[i].unique:
+            plans.append(keyed_records(keyed[i]).group_by(KEY).len(name=N)
+                         .filter(pl.col(N) > 1).select(KEY))
+    done = iter(pl.collect_all(plans) if plans else [])
+    groups: dict[int, pl.DataFrame] = {}
+    surplus: list[pl.DataFrame] = []
+    for i in (0, 1):
+        if not keyed[i].unique:
+            keyed[i] = _Keyed(next(done).lazy(), KEY)
+        if many[i]:
+            groups[i] = next(done)
+            surplus.append(groups[i].filter(pl.col("__currencies") > 1).select(KEY))
+        elif not keyed[i].unique:
+            surplus.append(next(done))
+    lk, rk = keyed
+    ambiguous_keys = pl.concat(surplus).unique() if surplus else empty
+    lc, rc = keyed_records(lk), keyed_records(rk)
 
-    def clear(frame: pl.LazyFrame) -> pl.LazyFrame:
-        if ambiguous_keys.is_empty():
-            return frame
-        return frame.join(ambiguous_keys.lazy(), on=KEY, how="anti")
+    def cleared(i: int, frame: pl.LazyFrame, cols: list[str]) -> pl.LazyFrame:
+        """The side as the join reads it: ambiguous keys out, a many side grouped."""
+        if i in groups:
+            frame = groups[i].lazy()
+        if not ambiguous_keys.is_empty():
+            frame = frame.join(ambiguous_keys.lazy(), on=KEY, how="anti")
+        if i in groups:
+            return frame.select(*cols, KEY, N)
+        return frame.select(*cols, *([] if keyed[i].unique else [KEY]))
 
-    l_in = clear(lc)
-    r_in = clear(rc)
-    if pairing.many_left:
-        l_in = _aggregate(l_in, l_cols)
-    if pairing.many_right:
-        r_in = _aggregate(r_in, r_cols)
-    l_in = l_in.select(*l_cols, KEY, N)
-    renamed = r_in.select(*r_cols, KEY, N).rename(
-        {c: c + RIGHT for c in [*r_cols, KEY, N]})
+    l_in = cleared(0, lc, l_cols)
+    r_in = cleared(1, rc, r_cols)
+    l_on = KEY if pairing.many_left or not lk.unique else lk.key
+    r_on = (KEY if pairing.many_right or not rk.unique else rk.key) + RIGHT
+    renamed = r_in.rename({c: c + RIGHT for c in r_in.collect_schema().names()})
+    plans = [l_in.join(renamed, left_on=l_on, right_on=r_on, how="full", coalesce=False)]
+    # records without a key, and the records of ambiguous keys (usually none)
+    if not lk.unique:
+        plans.append(lk.records.filter(pl.col(KEY).is_null()))
+    if not rk.unique:
+        plans.append(rk.records.filter(pl.col(KEY).is_null()))
+    if not ambiguous_keys.is_empty():
+        plans += [lc.join(ambiguous_keys.lazy(), on=KEY, how="semi"),
+                  rc.join(ambiguous_keys.lazy(), on=KEY, how="semi")]
+    joined_df, *rest = pl.collect_all(plans)
     keyed_l, keyed_r = [*l_cols, KEY], [*r_cols, KEY]
-    joined_df, l_nokey, r_nokey, l_amb_rec, r_amb_rec = pl.collect_all([
-        l_in.join(renamed, left_on=KEY, right_on=KEY + RIGHT, how="full", coalesce=False),
-        lk.records.filter(pl.col(KEY).is_null()).select(keyed_l),
-        rk.records.filter(pl.col(KEY).is_null()).select(keyed_r),
-        lc.join(ambiguous_keys.lazy(), on=KEY, how="semi"),
-        rc.join(ambiguous_keys.lazy(), on=KEY, how="semi"),
-    ])
+    l_nokey = rest.pop(0) if not lk.unique else pl.DataFrame(
+        schema=lc.select(keyed_l).collect_schema())
+    r_nokey = rest.pop(0) if not rk.unique else pl.DataFrame(
+        schema=rc.select(keyed_r).collect_schema())
+    l_amb_rec = rest.pop(0) if rest else lc.select(*keyed_l).clear().collect()
+    r_amb_rec = rest.pop(0) if rest else rc.select(*keyed_r).clear().collect()
     joined = joined_df.lazy()
-    in_l, in_r = pl.col(KEY).is_not_null(), pl.col(KEY + RIGHT).is_not_null()
-    l_keys = joined.filter(in_l & ~in_r).select(KEY)
-    r_keys = joined.filter(in_r & ~in_l).select(pl.col(KEY + RIGHT).alias(KEY))
+    in_l, in_r = pl.col(l_on).is_not_null(), pl.col(r_on).is_not_null()
+
+    def with_key(frame: pl.LazyFrame, on: str, cols: list[str], suffix: str = ""
+                 ) -> pl.LazyFrame:
+        """``cols`` and the key as KEY (the key column itself when it is unique)."""
+        key = pl.col(on).alias(KEY) if on.removesuffix(suffix) != KEY else pl.col(on)
+        return frame.select(*(pl.col(c + suffix).alias(c) for c in cols), key.alias(KEY))
+
+    l_keys = joined.filter(in_l & ~in_r).select(pl.col(l_on).alias(KEY))
+    r_keys = joined.filter(in_r & ~in_l).select(pl.col(r_on).alias(KEY))
     # Split once (each rule then reads its part without filtering the join again);
     # an unmatched group of a "many" side is unmatched record by record.
     both, l_only, r_only = pl.collect_all([
         joined.filter(in_l & in_r),
-        pl.concat([l_nokey.lazy(),
-                   (lc.join(l_keys, on=KEY, how="semi") if pairing.many_left else
-                    joined.filter(in_l & ~in_r)).select(keyed_l)]),
-        pl.concat([r_nokey.lazy(),
-                   (rc.join(r_keys, on=KEY, how="semi").select(keyed_r) if pairing.many_right
-                    else joined.filter(in_r & ~in_l).select(
-                        pl.col(c + RIGHT).alias(c) for c in keyed_r))]),
+        pl.concat([l_nokey.lazy().select(keyed_l),
+                   lc.join(l_keys, on=KEY, how="semi").select(keyed_l) if pairing.many_left
+                   else with_key(joined.filter(in_l & ~in_r), l_on, l_cols)]),
+        pl.concat([r_nokey.lazy().select(keyed_r),
+                   rc.join(r_keys, on=KEY, how="semi").select(keyed_r) if pairing.many_right
+                   else with_key(joined.filter(in_r & ~in_l), r_on, r_cols, RIGHT)]),
     ])
     del joined, joined_df
     # A record without counterpart whose key the other side has in a neighbouring
@@ -254,18 +291,22 @@ def match(pairing: Pairing, left: SourceData, right: SourceData,
     r_only = r_only.with_columns(_in_neighbours(pairing.left, left, pairing.normalize,
                                                 r_only.get_column(KEY)))
     l_name, r_name = pl.lit(left.name).alias("source"), pl.lit(right.name).alias("source")
+    names = set(both.columns)
+    one = pl.lit(1, pl.UInt32)
     matched = both.lazy().select(
-        l_name, *l_cols, KEY, N, pl.lit(right.name).alias("source" + RIGHT),
-        *(c + RIGHT for c in [*r_cols, N]))
-    amb = pl.concat([
-        l_amb_rec.lazy().select(pl.lit(True).alias("__left"), "invoice_id", "currency",
-                                "total_minor", KEY, N),
-        r_amb_rec.lazy().select(pl.lit(False).alias("__left"), "invoice_id", "currency",
-                                "total_minor", KEY, N),
-    ]).collect()
+        l_name, *l_cols, pl.col(l_on).alias(KEY),
+        pl.col(N) if N in names else one.alias(N),
+        pl.lit(right.name).alias("source" + RIGHT), *(c + RIGHT for c in r_cols),
+        pl.col(N + RIGHT) if N + RIGHT in names else one.alias(N + RIGHT))
+    def amb_rows(frame: pl.DataFrame, is_left: bool) -> pl.LazyFrame:
+        n = pl.col(N) if N in frame.columns else pl.lit(1, pl.UInt32).alias(N)
+        return frame.lazy().select(pl.lit(is_left).alias("__left"), "invoice_id", "currency",
+                                   "total_minor", KEY, n)
+
+    amb = pl.concat([amb_rows(l_amb_rec, True), amb_rows(r_amb_rec, False)]).collect()
     counts = {
-        "left_matched": int(both[N].sum()) if both.height else 0,
-        "right_matched": int(both[N + RIGHT].sum()) if both.height else 0,
+        "left_matched": int(both[N].sum()) if N in names else both.height,
+        "right_matched": int(both[N + RIGHT].sum()) if N + RIGHT in names else both.height,
         "left_unmatched": l_only.height, "right_unmatched": r_only.height,
         "left_ambiguous": l_amb_rec.height, "right_ambiguous": r_amb_rec.height,
         "ambiguous_keys": ambiguous_keys.height,

@@ -62,6 +62,8 @@ class RunResult:
     control_totals: pl.DataFrame
     residues: list[Residue]
     pairings: list[PairData] = field(default_factory=list)
+    #: each source's checked data (what the rules read), by name
+    data: dict[str, SourceData] = field(default_factory=dict)
     #: per pairing and currency: totals, difference, what explains it (tieout.py)
     tieouts: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(
         schema=tieout.TIEOUT_SCHEMA))
@@ -329,7 +331,7 @@ def run(config_path: Path, *, rule_paths: Sequence[Path] | None = None,
     # Each pairing's totals tied out against the findings that explain them.
     tieouts, unexplained = tieout.tie_out(pairs, result.findings, result.absorbed)
     findings = engine.with_finding_ids(pl.concat([
-        *schema_findings, result.findings.drop("target"),
+        *schema_findings, result.findings,
         *(tieout.ambiguous_findings(p) for p in pairs), unexplained]))
     schema.validate_findings(findings)
     totals = pl.concat(pl.collect_all([
@@ -337,7 +339,8 @@ def run(config_path: Path, *, rule_paths: Sequence[Path] | None = None,
             pl.len().alias("invoices"), pl.col("total_minor").sum().alias("total_minor"),
             pl.col("total_minor").is_null().sum().alias("missing_total"))
         for s in sources])).sort("source", "currency")
-    return RunResult(cfg, rules, findings, result, summaries, totals, residues, pairs, tieouts)
+    return RunResult(cfg, rules, findings, result, summaries, totals, residues, pairs,
+                     by_name, tieouts)
 
 
 def now_utc() -> dt.datetime:

@@ -10,30 +10,30 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections import defaultdict
+from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
 from reconcile import __version__, money
 from reconcile.pipeline import RunResult
+from reconcile.report_reconciliation import (
+    TIE_PARTS,
+    amount,
+    class_counts,
+    reconciliation,
+    waterfalls,
+)
 from reconcile.schema import SEVERITIES
 
-
-def _amount(minor: int | None, currency: str | None) -> str:
-    if minor is None:
-        return ""
-    if not money.is_active_currency(currency):
-        return f"{minor} (minor units, unknown currency)"
-    text = money.format_minor(int(minor), currency)
-    head, _, tail = text.lstrip("-").partition(".")
-    grouped = f"{int(head):,}" + (f".{tail}" if tail else "")
-    return ("-" if text.startswith("-") else "") + grouped
+if TYPE_CHECKING:
+    from reconcile.fetching import FetchReport
 
 
 def control_totals(result: RunResult) -> list[dict[str, Any]]:
     """Per source and currency: invoices checked and the sum of their totals."""
-    return [{**r, "total": _amount(r["total_minor"], r["currency"])}
+    return [{**r, "total": amount(r["total_minor"], r["currency"])}
             for r in result.control_totals.to_dicts()]
 
 
@@ -43,15 +43,49 @@ def _rule_titles(result: RunResult) -> dict[str, dict[str, str]]:
                    "where": f"{r.where.path.name}:{r.where.line}"} for r in result.rules}
 
 
-def _schema_title(rule_id: str) -> str:
-    if rule_id == "schema.unreadable_record":
-        return "Record could not be read (wrong type, missing field, amount out of range)"
-    return "Record fails the canonical schema: " + rule_id.removeprefix("schema.")
+#: the pipeline's own rule ids (no rule file): title, type, description
+_BUILTIN = {
+    "pairing.ambiguous": (
+        "Key matches more records than the pairing's cardinality allows", "matching",
+        "The records of such a key are not compared; each is named in the finding."),
+    "pairing.tie_out": (
+        "Pairing totals do not tie out: a difference no finding explains", "tie_out",
+        "The engine missed something: the tie-out's unexplained remainder is not zero."),
+}
+
+
+def _builtin_meta(rule_id: str) -> dict[str, str]:
+    if rule_id in _BUILTIN:
+        title, kind, description = _BUILTIN[rule_id]
+    elif rule_id == "schema.unreadable_record":
+        title, kind, description = ("Record could not be read (wrong type, missing field, "
+                                    "amount out of range)", "schema", "")
+    else:
+        title, kind = "Record fails the canonical schema: " + rule_id.removeprefix("schema."), \
+            "schema"
+        description = ""
+    return {"title": title, "type": kind, "severity": "error", "description": description,
+            "scope": "", "where": ""}
+
+
+def _fetch_entry(report: FetchReport | None, identical_repeats: int) -> dict[str, Any] | None:
+    """A source's fetch as the report shows it (None: not fetched, e.g. a file or recording)."""
+    if report is None:
+        return None
+    return {"mode": report.mode, "pages": report.pages, "records": report.records,
+            "retries": report.retries, "identical_repeats_dropped": identical_repeats,
+            "seconds": round(report.seconds, 3),
+            "bytes": report.bytes, "documents": report.documents,
+            "fetched_at": report.fetched_at or ""}
 
 
 def build(result: RunResult, *, fail_on: str, generated_at: dt.datetime,
-          detail: bool = True) -> dict[str, Any]:
-    """The report model; ``detail=False`` leaves out per-finding rows (no HTML/Markdown)."""
+          detail: bool = True, fetch: Mapping[str, FetchReport] | None = None) -> dict[str, Any]:
+    """The report model; ``detail=False`` leaves out per-finding rows (no HTML/Markdown).
+
+    ``fetch``: per source, what its live fetch (or the replayed snapshot's fetch) did
+    (``reconcile.fetching.FetchLog.reports``)."""
+    fetch = fetch or {}
     cfg = result.config
     findings = result.findings
     titles = _rule_titles(result)
@@ -65,9 +99,7 @@ def build(result: RunResult, *, fail_on: str, generated_at: dt.datetime,
     counts = dict(findings.group_by("rule_id").len().iter_rows())
     groups = dict(shown.partition_by("rule_id", as_dict=True)) if detail else {}
     for rule_id in counts:
-        meta = titles.get(str(rule_id)) or {"title": _schema_title(str(rule_id)),
-                                            "type": "schema", "severity": "error",
-                                            "description": "", "scope": "", "where": ""}
+        meta = titles.get(str(rule_id)) or _builtin_meta(str(rule_id))
         rows = groups[(rule_id,)].to_dicts() if detail else []
         by_rule.append({"rule_id": rule_id, **meta, "count": counts[rule_id], "findings": rows})
     rank = {s: i for i, s in enumerate(SEVERITIES)}
@@ -84,7 +116,7 @@ def build(result: RunResult, *, fail_on: str, generated_at: dt.datetime,
             "absorbed": s.get("absorbed", 0),
         })
 
-    absorbed = [{**a, "amount": _amount(a["absorbed_minor"], a["currency"])}
+    absorbed = [{**a, "amount": amount(a["absorbed_minor"], a["currency"])}
                 for a in result.engine.absorbed.to_dicts()]
 
     residue_sum: dict[tuple[str, str, str], list[Any]] = defaultdict(lambda: [0, Decimal(0)])
@@ -106,11 +138,21 @@ def build(result: RunResult, *, fail_on: str, generated_at: dt.datetime,
         "lines_quarantined": s.lines_quarantined, "has_lines": s.has_lines,
         "period_field": s.period_field,
         "balanced": s.records_read == s.valid + s.quarantined,
+        "fetch": _fetch_entry(fetch.get(s.name), s.identical_repeats_dropped),
     } for s in result.sources]
+    fetched: list[dict[str, Any]] = []
+    for summary in result.sources:
+        got = _fetch_entry(fetch.get(summary.name), summary.identical_repeats_dropped)
+        if got is not None:
+            fetched.append({"name": summary.name, "provider": summary.provider, **got,
+                            "seconds_text": f"{got['seconds']:.1f}",
+                            "how": "replayed snapshot" if got["mode"] == "replay" else "live"})
 
     pairings = [{"name": p.name, "describe": p.describe(),
                  "left_filter": p.left.filter_sql or "", "right_filter": p.right.filter_sql or ""}
                 for p in cfg.pairings]
+    recon = reconciliation(result, detail=detail)
+    falls, falls_total = waterfalls(result) if detail else ([], 0)
     gate = [s for s in SEVERITIES[: SEVERITIES.index(fail_on) + 1]] if fail_on != "never" else []
     blocking = sum(severity_counts[s] for s in gate)
     return {
@@ -128,8 +170,15 @@ def build(result: RunResult, *, fail_on: str, generated_at: dt.datetime,
         "rules_count": len(result.rules),
         "rounding": money.ROUNDING_NAME,
         "sources": sources,
+        "fetched": fetched,
         "control_totals": control_totals(result),
         "pairings": pairings,
+        "reconciliation": recon,
+        "tie_parts": list(TIE_PARTS.values()),
+        "findings_by_classification": class_counts(findings),
+        "waterfalls": falls,
+        "waterfalls_total": falls_total,
+        "waterfalls_more": falls_total - len(falls),
         "by_rule": by_rule,
         "coverage": coverage,
         "not_applicable": [c for c in coverage if not c["applicable"]],
@@ -146,4 +195,7 @@ def summary_json(model: dict[str, Any]) -> dict[str, Any]:
     out = {k: model[k] for k in keys}
     out["findings_by_rule"] = [{"rule_id": g["rule_id"], "severity": g["severity"],
                                 "count": g["count"]} for g in model["by_rule"]]
+    out["findings_by_classification"] = model["findings_by_classification"]
+    out["reconciliation"] = sorted((r["summary"] for r in model["reconciliation"]),
+                                   key=lambda r: r["pairing"])
     return out

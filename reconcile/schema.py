@@ -96,6 +96,8 @@ FINDING_SCHEMA: Final[dict[str, pl.DataType]] = {
     # cross-source differences: currency_mismatch, scale_error, sign_flip, rounding,
     # amount_mismatch, missing, timing, ambiguous, unexplained (see README)
     "classification": pl.String(),
+    # the pairing a cross-source, matching or tie-out finding belongs to
+    "pairing": pl.String(),
 }
 
 #: Columns every invoice must have whatever the source.
@@ -207,6 +209,7 @@ def _models() -> tuple[Any, Any, Any]:
         message: str
         location: str = pa.Field(nullable=True)
         classification: str = pa.Field(nullable=True, isin=CLASSIFICATIONS)
+        pairing: str = pa.Field(nullable=True)
 
         class Config:
             strict = True

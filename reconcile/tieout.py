@@ -97,7 +97,7 @@ def ambiguous_findings(pair: PairData) -> pl.DataFrame:
             pl.lit(p.cardinality),
             pl.when(pl.col("__currencies") > 1).then(pl.lit(" (in different currencies)"))
             .otherwise(pl.lit("")), pl.col("__records")).alias("message"),
-        pl.lit(f"pairing {pair.name}").alias("location"),
+        pl.lit(f"pairing {pair.name}").alias("location"), pl.lit(pair.name).alias("pairing"),
     ))
 
 
@@ -105,12 +105,12 @@ def tie_out(pairs: Sequence[PairData], findings: pl.DataFrame,
             absorbed: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(tie-out rows per pairing and currency, ``pairing.tie_out`` findings).
 
-    ``findings`` carry ``target`` (the pairing they were evaluated on);
+    ``findings`` carry ``pairing`` (the pairing they were evaluated on);
     ``absorbed`` is the engine's per-rule absorbed table (signed net per currency).
     """
     rows: list[pl.DataFrame] = []
     for pair in pairs:
-        mine = findings.filter(pl.col("target") == pair.name)
+        mine = findings.filter(pl.col("pairing") == pair.name)
         amounts = mine.filter((pl.col("rule_type") == "compare")
                               & (pl.col("field") == "total_minor")
                               & pl.col("classification").is_not_null())
@@ -185,7 +185,7 @@ def _unexplained_findings(table: pl.DataFrame, pairs: Sequence[PairData]) -> pl.
                 pl.col("right_total_minor"), pl.col("currency")),
             format_minor_expr(pl.col("left_total_minor"), pl.col("currency")),
             money(unexplained)).alias("message"),
-        fmt("pairing {}", pl.col("pairing")).alias("location"),
+        fmt("pairing {}", pl.col("pairing")).alias("location"), pl.col("pairing"),
     ))
 
 
