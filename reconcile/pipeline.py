@@ -139,24 +139,26 @@ def _reject_findings(rejects: Sequence[Reject]) -> pl.DataFrame:
 
 
 def _set_aside_repeats(scoped: pl.DataFrame, repeated: pl.DataFrame
-                       ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(first record of each invoice_id in source order, the records after the first).
+                       ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """(first record of each invoice_id in source order, the records after the first,
+    every record of the repeated ids: invoice_id, currency and where it was read).
 
     ``repeated`` lists the ids that occur more than once: usually none, and then
     the frame is returned as it is, without a pass over millions of ids; else
     only the records of those ids are looked at to find the ones to set aside.
     """
+    located = [c for c in (ROW, "record_ref") if c in scoped.columns]
+    records = scoped.select("invoice_id", "currency", *located).clear()
     if repeated.is_empty():
-        return scoped, scoped.clear()
-    candidates = (scoped.lazy().select(ROW, "invoice_id")
-                  .join(repeated.lazy().select("invoice_id"), on="invoice_id", how="semi")
-                  .collect())
-    later = (candidates.sort(ROW).filter(~pl.col("invoice_id").is_first_distinct())
-             .get_column(ROW).implode())
+        return scoped, scoped.clear(), records
+    records = (scoped.lazy().select("invoice_id", "currency", *located)
+               .join(repeated.lazy().select("invoice_id"), on="invoice_id", how="semi")
+               .collect().sort(ROW))
+    later = records.filter(~pl.col("invoice_id").is_first_distinct()).get_column(ROW).implode()
     is_later = pl.col(ROW).is_in(later)
     checked, extras = pl.collect_all([scoped.lazy().filter(~is_later),
                                       scoped.lazy().filter(is_later)])
-    return checked, extras
+    return checked, extras, records
 
 
 def _with_line_sums(checked: pl.DataFrame, line_totals: pl.DataFrame
@@ -236,7 +238,7 @@ def _prepare(cfg: Config, loaded: Loaded, keep_lines: bool
     # caller hands over ``loaded``; a large month's lines are most of it).
     del lines
     loaded.lines = loaded.lines.clear()
-    checked, extras = _set_aside_repeats(scoped, repeated)
+    checked, extras, repeated_records = _set_aside_repeats(scoped, repeated)
     homeless = line_totals.clear()
     if out.has_lines:
         checked, homeless = _with_line_sums(checked, line_totals)
@@ -276,7 +278,7 @@ def _prepare(cfg: Config, loaded: Loaded, keep_lines: bool
                                   schema.INVOICE_SCHEMA, loaded.constants, derived),
         lines=kept_lines,
         provided=out.provided, has_lines=out.has_lines, incomplete_lines=incomplete,
-        locator=loaded.locator, repeated=repeated, sums_attached=out.has_lines,
+        locator=loaded.locator, repeated=repeated_records, sums_attached=out.has_lines,
         neighbours=neighbours,
     )
     summary = SourceSummary(

@@ -153,7 +153,7 @@ def _convert(table: pl.DataFrame, spec: FileSpec, schema: Mapping[str, pl.DataTy
     elif spec.columns["currency"] == _LINE_CURRENCY:  # the invoice's: already canonical
         currencies = cols["currency"]
     else:
-        currencies = cols["currency"].cast(pl.String).str.strip_chars().str.to_uppercase()
+        currencies = _upper_codes(cols["currency"].cast(pl.String))
     out: dict[str, pl.Series] = {}
     for canon, series in cols.items():
         dtype = schema[canon]
@@ -192,6 +192,16 @@ def _convert(table: pl.DataFrame, spec: FileSpec, schema: Mapping[str, pl.DataTy
         else:
             out[canon] = series.cast(dtype)
     return out
+
+
+def _upper_codes(codes: pl.Series) -> pl.Series:
+    """Currency codes trimmed and upper-cased; a column has few distinct codes, so the
+    distinct ones are normalized and mapped back (millions of rows: one hash pass)."""
+    distinct = codes.unique().drop_nulls()
+    normal = distinct.str.strip_chars().str.to_uppercase()
+    if (distinct == normal).all():
+        return codes
+    return codes.replace_strict(distinct, normal, default=None)
 
 
 def _instants(series: pl.Series, canon: str, errors: _RowErrors) -> pl.Series:
@@ -264,7 +274,7 @@ def _canonical(table: pl.DataFrame, spec: FileSpec, schema: Mapping[str, pl.Data
     # is built only for the records a finding names (SourceData.locate).
     defaults: dict[str, pl.Expr] = {}  # source and a default status: constants, see Loaded
     if schema is LINE_SCHEMA:
-        defaults["line_no"] = (pl.int_range(pl.len()) + offset).cast(pl.Int32)
+        defaults["line_no"] = pl.int_range(offset, pl.len() + offset, dtype=pl.Int32)
     # Narrow: only the columns the file provides (plus the defaults above); the
     # pipeline widens lazily, so absent columns are never materialized.
     result = frame_.select([

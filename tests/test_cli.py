@@ -288,3 +288,12 @@ sources:
     orphans = result.findings.filter(pl.col("rule_id") == "schema.line.orphan")
     assert orphans["invoice_id"].to_list() == ["ghost"]
     assert result.sources[0].out_of_period == 1
+
+
+def test_file_currency_codes_are_trimmed_and_upper_cased() -> None:
+    from reconcile.sources import _upper_codes
+
+    codes = pl.Series([" usd", "EUR", None, "gbp ", "usd", "EUR"])
+    assert _upper_codes(codes).to_list() == ["USD", "EUR", None, "GBP", "USD", "EUR"]
+    clean = pl.Series(["USD", "JPY"])
+    assert _upper_codes(clean) is clean  # nothing to change: the column as it is

@@ -62,8 +62,9 @@ class SourceData:
     #: records carry their row index ``__row`` and ``record_ref`` is built from it only
     #: for the rows a finding names. ``None``: ``record_ref`` is a column.
     locator: tuple[str, int] | None = None
-    #: invoice_id and record count (``__n``) of the ids that repeat in ``all_invoices``
-    #: (counted while setting repeats aside; uniqueness of invoice_id reads it)
+    #: every record of the ids that repeat in ``all_invoices`` (invoice_id, currency,
+    #: ``__row`` / record_ref), found while setting repeats aside; uniqueness of
+    #: invoice_id reads it instead of counting millions of ids again
     repeated: pl.DataFrame | None = None
     #: ``invoices`` carries ``__sum`` (Σ amount_minor of valid lines, null when none)
     sums_attached: bool = False

@@ -36,31 +36,29 @@ class Uniqueness:
         flags = [(pl.col("__n") == 1).alias("ok"), pl.lit(None, pl.Int64).alias("delta_minor"),
                  pl.lit(None, pl.String).alias("currency")]
         if self.key == "invoice_id" and src.repeated is not None:
-            # The pipeline counted records per id while setting repeats aside: one
-            # unit per checked invoice; the counts are joined to the failing ones.
-            repeated = src.repeated.get_column("invoice_id").implode()
-            return src.invoices.select(
-                "invoice_id", (~pl.col("invoice_id").is_in(repeated)).alias("ok"),
-                pl.lit(None, pl.Int64).alias("delta_minor"),
-                pl.lit(None, pl.String).alias("currency"))
+            # The pipeline found the repeated ids while setting them aside: one unit
+            # per checked invoice (one per id), the clean ones without their ids.
+            failing = src.repeated.group_by("invoice_id").len(name="__n")
+            ids = src.invoices.select(pl.len()).collect().item()
+            clean = pl.LazyFrame().select(
+                pl.repeat(1, ids - failing.height, dtype=pl.UInt32).alias("__n"))
+            return pl.concat([failing.lazy(), clean], how="diagonal").with_columns(flags)
         return (src.all_invoices.filter(pl.col(self.key).is_not_null())
                 .group_by(self.key).len(name="__n").with_columns(flags))
 
     def render(self, rule: Any, failed: pl.LazyFrame, target: Any) -> pl.LazyFrame:
         # Name every record of each repeated key, in source order: by invoice id,
         # or by where it was read when the invoice id is itself the key.
-        if "__n" in failed.collect_schema().names():
-            counts = failed.select(self.key, "__n", "ok")
-        else:  # the pipeline's counts (see evaluate)
-            counts = failed.select(self.key, "ok").join(target.repeated.lazy(), on=self.key)
-        # The few records of the repeated keys (found without a join over all
-        # records), in source order: the loaded order.
-        records = target.all_invoices
-        order = ROW if ROW in records.collect_schema().names() else "__order"
-        if order != ROW:
-            records = records.with_row_index(order)
-        records = (records.join(counts, on=self.key, how="semi")
-                   .join(counts, on=self.key, how="left").sort(order))
+        counts = failed.select(self.key, "__n", "ok")
+        if self.key == "invoice_id" and target.repeated is not None:
+            records = target.repeated.lazy()  # the records of the repeated ids, no more
+        else:  # the few records of the repeated keys, without a join over all records
+            records = target.all_invoices.join(counts, on=self.key, how="semi")
+        order = ROW if ROW in records.collect_schema().names() else None
+        if order is None:  # keep the loaded order (source order) through the join
+            records = records.with_row_index("__order")
+            order = "__order"
+        records = records.join(counts, on=self.key, how="left").sort(order)
         where = target.locate()
         name = where if self.key == "invoice_id" else pl.col("invoice_id")
         records = (records.with_columns(where.alias("__where"), name.alias("__name"))
