@@ -150,16 +150,15 @@ def _keyed(side: Side, data: SourceData, norm: KeyNormalization, columns: list[s
 
 
 def _aggregate(records: pl.LazyFrame, columns: list[str]) -> pl.LazyFrame:
-    """A "many" side's records as one row per key: money summed, the ids listed, the
-    first record (in source order) for the rest, and ``__currencies`` (distinct
-    codes: a group mixing currencies is ambiguous)."""
+    """A "many" side's records as one row per key: money summed, the first record
+    (in source order) for the rest, and ``__currencies`` (distinct codes: a group
+    mixing currencies is ambiguous)."""
     ordered = records.sort(ROW) if ROW in columns else records  # source order
     aggs = [pl.len().cast(pl.UInt32).alias(N),
-            pl.col("currency").n_unique().alias("__currencies"),
-            pl.col("invoice_id").str.join(", ").alias("invoice_id")]
+            pl.col("currency").n_unique().alias("__currencies")]
+    # invoice_id: the group's first; findings list every member (PairData.member_ids),
+    # which costs a string per failing group instead of one per group
     for c in columns:
-        if c in ("invoice_id",):
-            continue
         aggs.append(pl.col(c).sum() if c in _MONEY or c == LINES else pl.col(c).first())
     return ordered.group_by(KEY).agg(aggs)
 
@@ -298,6 +297,9 @@ def match(pairing: Pairing, left: SourceData, right: SourceData,
         pl.col(N) if N in names else one.alias(N),
         pl.lit(right.name).alias("source" + RIGHT), *(c + RIGHT for c in r_cols),
         pl.col(N + RIGHT) if N + RIGHT in names else one.alias(N + RIGHT))
+    order_l = [ROW] if ROW in l_cols else []
+    order_r = [ROW] if ROW in r_cols else []
+
     def amb_rows(frame: pl.DataFrame, is_left: bool) -> pl.LazyFrame:
         n = pl.col(N) if N in frame.columns else pl.lit(1, pl.UInt32).alias(N)
         return frame.lazy().select(pl.lit(is_left).alias("__left"), "invoice_id", "currency",
@@ -314,4 +316,8 @@ def match(pairing: Pairing, left: SourceData, right: SourceData,
     return PairData(pairing.name, left, right, pairing.left.key_name, pairing.right.key_name,
                     matched, l_only.lazy().select(l_name, *keyed_l, TIMING),
                     r_only.lazy().select(r_name, *keyed_r, TIMING), pairing=pairing,
+                    members=(lc.select(KEY, *order_l, "invoice_id").collect()
+                             if pairing.many_left else None,
+                             rc.select(KEY, *order_r, "invoice_id").collect()
+                             if pairing.many_right else None),
                     ambiguous=amb, counts=counts)

@@ -118,10 +118,11 @@ def tie_out(pairs: Sequence[PairData], findings: pl.DataFrame,
         currency_rows = mine.filter((pl.col("rule_type") == "compare")
                                     & (pl.col("field") == "currency"))
         # The amounts of the pairs a currency finding names, each in its own currency.
-        named = currency_rows.lazy().select(
-            "invoice_id", pl.col("counterpart_invoice_id").alias("invoice_id" + RIGHT)).unique()
-        mismatched = pair.matched.join(named, on=["invoice_id", "invoice_id" + RIGHT],
-                                       how="semi")
+        # (a "many" side's findings list its ids: join on the other side's, unique)
+        own = "counterpart_invoice_id" if pair.pairing.many_left else "invoice_id"
+        mine_id = "invoice_id" + (RIGHT if pair.pairing.many_left else "")
+        named = currency_rows.lazy().select(pl.col(own).alias(mine_id)).unique()
+        mismatched = pair.matched.join(named, on=mine_id, how="semi")
         total_rules = {r for r in mine.filter(pl.col("rule_type") == "compare")
                        .filter(pl.col("field") == "total_minor")["rule_id"].unique()}
         parts = [

@@ -104,6 +104,25 @@ class PairData:
         "total_minor": pl.Int64, "__key": pl.String, "__n": pl.UInt32}))
     #: records per side: matched / unmatched / ambiguous (and the ambiguous keys)
     counts: dict[str, int] = field(default_factory=dict)
+    #: per side, for a "many" side: its records' ``__key``, ``invoice_id`` (and
+    #: ``__row``): a matched group carries its first id; findings list them all
+    members: tuple[pl.DataFrame | None, pl.DataFrame | None] = (None, None)
+
+    def with_member_ids(self, frame: pl.LazyFrame) -> pl.LazyFrame:
+        """``frame`` (matched rows) with ``__ids`` / ``__ids__r``: the invoice id, or for
+        a "many" side every member's id in source order, joined by ", "."""
+        out = frame
+        for members, suffix in zip(self.members, ("", RIGHT), strict=True):
+            name = "__ids" + suffix
+            if members is None:
+                out = out.with_columns(pl.col("invoice_id" + suffix).alias(name))
+                continue
+            order = [c for c in ("__row",) if c in members.columns]
+            ids = (members.lazy().join(out.select("__key").unique(), on="__key", how="semi")
+                   .sort(order or "invoice_id").group_by("__key")
+                   .agg(pl.col("invoice_id").str.join(", ").alias(name)))
+            out = out.join(ids, on="__key", how="left")
+        return out
 
 
 def evaluated(frame: pl.LazyFrame, **columns: Any) -> pl.LazyFrame:

@@ -53,12 +53,13 @@ class Compare:
         return pair.matched.with_columns(ok.alias("ok"), delta.alias("delta_minor"))
 
     def render(self, rule: Any, failed: pl.LazyFrame, target: Any) -> pl.LazyFrame:
+        failed = target.with_member_ids(failed)  # a "many" side names all its records
         left, right = pl.col(self.field), pl.col(self.field + RIGHT)
         cur_l, cur_r = pl.col("currency"), pl.col("currency" + RIGHT)
         source, other = pl.lit(target.left.name), pl.lit(target.right.name)
         base = dict(
-            source=source, invoice_id=pl.col("invoice_id"), counterpart_source=other,
-            counterpart_invoice_id=pl.col("invoice_id" + RIGHT), field=self.field,
+            source=source, invoice_id=pl.col("__ids"), counterpart_source=other,
+            counterpart_invoice_id=pl.col("__ids" + RIGHT), field=self.field,
             currency=cur_l, location=target.left.locate(), ok=pl.col("ok"),
             delta_minor=pl.col("delta_minor"),
         )
@@ -78,8 +79,8 @@ class Compare:
                 classification=kind,
                 message=fmt(
                     "{} invoice {} has {} {} but {} {} has {}, a difference of {} ({}): {}.",
-                    source, pl.col("invoice_id"), pl.lit(self.field),
-                    money(left, cur_l), other, pl.col("invoice_id" + RIGHT),
+                    source, pl.col("__ids"), pl.lit(self.field),
+                    money(left, cur_l), other, pl.col("__ids" + RIGHT),
                     money(right, cur_r), money(delta, cur_l), percent,
                     kind.str.replace_all("_", " ")),
             )
@@ -89,8 +90,8 @@ class Compare:
             failed, **base, expected=as_text[0], actual=as_text[1], classification=kind,
             message=fmt(
                 "{} invoice {} has {} {} but {} {} has {}.",
-                source, pl.col("invoice_id"), pl.lit(self.field), as_text[0],
-                other, pl.col("invoice_id" + RIGHT), as_text[1]),
+                source, pl.col("__ids"), pl.lit(self.field), as_text[0],
+                other, pl.col("__ids" + RIGHT), as_text[1]),
         )
 
 
