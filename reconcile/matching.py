@@ -316,8 +316,9 @@ def match(pairing: Pairing, left: SourceData, right: SourceData,
     return PairData(pairing.name, left, right, pairing.left.key_name, pairing.right.key_name,
                     matched, l_only.lazy().select(l_name, *keyed_l, TIMING),
                     r_only.lazy().select(r_name, *keyed_r, TIMING), pairing=pairing,
-                    members=(lc.select(KEY, *order_l, "invoice_id").collect()
+                    # (views of the keyed records materialized above, not copies)
+                    members=(lc.select(KEY, *order_l, "invoice_id")
                              if pairing.many_left else None,
-                             rc.select(KEY, *order_r, "invoice_id").collect()
+                             rc.select(KEY, *order_r, "invoice_id")
                              if pairing.many_right else None),
                     ambiguous=amb, counts=counts)

@@ -106,7 +106,7 @@ class PairData:
     counts: dict[str, int] = field(default_factory=dict)
     #: per side, for a "many" side: its records' ``__key``, ``invoice_id`` (and
     #: ``__row``): a matched group carries its first id; findings list them all
-    members: tuple[pl.DataFrame | None, pl.DataFrame | None] = (None, None)
+    members: tuple[pl.LazyFrame | None, pl.LazyFrame | None] = (None, None)
 
     def with_member_ids(self, frame: pl.LazyFrame) -> pl.LazyFrame:
         """``frame`` (matched rows) with ``__ids`` / ``__ids__r``: the invoice id, or for
@@ -117,7 +117,7 @@ class PairData:
             if members is None:
                 out = out.with_columns(pl.col("invoice_id" + suffix).alias(name))
                 continue
-            order = [c for c in ("__row",) if c in members.columns]
+            order = [c for c in ("__row",) if c in members.collect_schema().names()]
             ids = (members.lazy().join(out.select("__key").unique(), on="__key", how="semi")
                    .sort(order or "invoice_id").group_by("__key")
                    .agg(pl.col("invoice_id").str.join(", ").alias(name)))
