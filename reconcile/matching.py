@@ -149,18 +149,24 @@ def _keyed(side: Side, data: SourceData, norm: KeyNormalization, columns: list[s
     return _Keyed(frame.select(*columns, key.alias(KEY)), KEY)
 
 
-def _aggregate(records: pl.LazyFrame, columns: list[str]) -> pl.LazyFrame:
+def _aggregate(records: pl.LazyFrame, columns: list[str], ordered: bool = False,
+               skip: frozenset[str] = frozenset()) -> pl.LazyFrame:
     """A "many" side's records as one row per key: money summed, the first record
     (in source order) for the rest, and ``__currencies`` (distinct codes: a group
     mixing currencies is ambiguous)."""
-    ordered = records.sort(ROW) if ROW in columns else records  # source order
+    if ROW in columns and not ordered:
+        records = records.sort(ROW)  # source order: "first" is the first read
     aggs = [pl.len().cast(pl.UInt32).alias(N),
             pl.col("currency").n_unique().alias("__currencies")]
     # invoice_id: the group's first; findings list every member (PairData.member_ids),
     # which costs a string per failing group instead of one per group
     for c in columns:
-        aggs.append(pl.col(c).sum() if c in _MONEY or c == LINES else pl.col(c).first())
-    return ordered.group_by(KEY).agg(aggs)
+        if c not in skip:
+            aggs.append(pl.col(c).sum() if c in _MONEY or c == LINES else pl.col(c).first())
+    # ``skip``: the raw key columns; the group is its (normalized) key, and taking the
+    # first of millions of strings no rule reads is most of a grouping's cost
+    return records.group_by(KEY).agg(aggs).with_columns(
+        pl.lit(None, pl.String).alias(c) for c in sorted(skip))
 
 
 def _in_neighbours(side: Side, data: SourceData, norm: KeyNormalization,
@@ -204,12 +210,20 @@ def match(pairing: Pairing, left: SourceData, right: SourceData,
     keyed = [lk, rk]
     many = [pairing.many_left, pairing.many_right]
     cols = [l_cols, r_cols]
+    ordered = [False, False]
+    # Keyed records materialized once (a normalized key is computed once and read by
+    # several passes); then one pass per side that can break the cardinality.
+    todo = [i for i in (0, 1) if not keyed[i].unique]
+    for i, frame in zip(todo, pl.collect_all([keyed[i].records for i in todo]), strict=True):
+        keyed[i] = _Keyed(frame.lazy(), KEY)
+        if ROW in cols[i] and frame.get_column(ROW).is_sorted():
+            ordered[i] = True  # already in source order: no sort before grouping
     plans: list[pl.LazyFrame] = []
     for i in (0, 1):
-        if not keyed[i].unique:
-            plans.append(keyed[i].records)  # materialized once: several passes read it
         if many[i]:
-            plans.append(_aggregate(keyed_records(keyed[i]), cols[i]))
+            side = pairing.left if i == 0 else pairing.right
+            raw_key = frozenset(side.columns) - {"invoice_id", "currency"} - columns
+            plans.append(_aggregate(keyed_records(keyed[i]), cols[i], ordered[i], raw_key))
         elif not keyed[i].unique:
             plans.append(keyed_records(keyed[i]).group_by(KEY).len(name=N)
                          .filter(pl.col(N) > 1).select(KEY))
@@ -217,8 +231,6 @@ def match(pairing: Pairing, left: SourceData, right: SourceData,
     groups: dict[int, pl.DataFrame] = {}
     surplus: list[pl.DataFrame] = []
     for i in (0, 1):
-        if not keyed[i].unique:
-            keyed[i] = _Keyed(next(done).lazy(), KEY)
         if many[i]:
             groups[i] = next(done)
             surplus.append(groups[i].filter(pl.col("__currencies") > 1).select(KEY))
