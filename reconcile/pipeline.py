@@ -255,13 +255,12 @@ def _prepare(cfg: Config, loaded: Loaded, keep_lines: bool
     orphan_lines = int(orphans["__lines"].sum()) if orphans.height else 0
     if orphan_lines:
         findings = pl.concat([findings, _orphan_findings(loaded.name, orphans)])
-    kept_lines = None
+    kept_lines: pl.LazyFrame | None = None
     if valid_lines is not None:
-        kept_lines = valid_lines
         if homeless.height:
-            kept_lines = kept_lines.join(homeless.select("invoice_id"), on="invoice_id",
-                                         how="anti")
-        kept_lines = schema.widen(kept_lines, schema.LINE_SCHEMA, loaded.constants)
+            valid_lines = valid_lines.join(homeless.select("invoice_id"), on="invoice_id",
+                                           how="anti")
+        kept_lines = schema.widen(valid_lines, schema.LINE_SCHEMA, loaded.constants)
     lines_file = loaded.lines_file
     line_rejects = [r for r in out.rejects
                     if lines_file and r.location.startswith(lines_file + " row ")]
