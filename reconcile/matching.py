@@ -45,6 +45,11 @@ class KeyNormalization:
     strip_suffix: str | None = None
 
     def apply(self, expr: pl.Expr) -> pl.Expr:
+        """The normalized key; an empty key is no key (null)."""
+        expr = self.transform(expr)
+        return pl.when(expr == "").then(None).otherwise(expr)
+
+    def transform(self, expr: pl.Expr) -> pl.Expr:
         expr = expr.cast(pl.String)
         if self.trim:
             expr = expr.str.strip_chars()
@@ -56,7 +61,7 @@ class KeyNormalization:
             expr = expr.str.strip_prefix(self.strip_prefix)
         if self.strip_suffix:
             expr = expr.str.strip_suffix(self.strip_suffix)
-        return pl.when(expr == "").then(None).otherwise(expr)
+        return expr
 
     def key(self, columns: tuple[str, ...]) -> pl.Expr:
         """The normalized key; a composite key joins its parts (null if any part is)."""
@@ -142,8 +147,9 @@ def _keyed(side: Side, data: SourceData, norm: KeyNormalization, columns: list[s
         # Checked invoices are unique by invoice_id: when normalization leaves every
         # id as it is (one cheap pass), no count per key is needed and the join
         # reads the column itself (a normalized copy of millions of keys costs more).
+        raw = pl.col("invoice_id")
         unchanged = frame.select(
-            (key.is_not_null() & (key == pl.col("invoice_id"))).all()).collect().item()
+            ((norm.transform(raw) == raw) & (raw != "")).all()).collect().item()
         if unchanged:
             return _Keyed(frame.select(columns), "invoice_id")
     return _Keyed(frame.select(*columns, key.alias(KEY)), KEY)
