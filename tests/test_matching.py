@@ -275,3 +275,23 @@ def test_tie_out_closes_and_every_difference_is_classified(write, case) -> None:
         got[key] = (f["rule_id"], f["classification"])
     want = {k: EXPECTED_CLASS[v] for k, v in truth.items() if v != "ok"}
     assert got == want
+
+
+def test_relative_tolerance_on_an_identity_rule(write) -> None:
+    rs = rules(write, """
+  - id: id.total
+    title: total = subtotal + tax
+    type: expression
+    field: total_minor
+    expect: subtotal_minor + tax_minor
+    tolerance: {default: 0, relative: "0.01"}
+""")
+    s = src("s", [
+        {"invoice_id": "a", "currency": "USD", "subtotal_minor": 1000, "tax_minor": 0,
+         "total_minor": 1010},                       # 1 % of 1000: absorbed
+        {"invoice_id": "b", "currency": "USD", "subtotal_minor": 1000, "tax_minor": 0,
+         "total_minor": 1011},                       # beyond it
+    ], {"subtotal_minor", "tax_minor", "total_minor"})
+    res = engine.evaluate(rs, [s], [])
+    assert res.findings["invoice_id"].to_list() == ["b"]
+    assert res.absorbed.select("absorbed", "absorbed_minor").rows() == [(1, 10)]

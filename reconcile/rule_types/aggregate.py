@@ -75,7 +75,7 @@ class Aggregate:
         joined = joined.with_columns(total.alias("__sum"))
         delta = pl.col(self.field) - pl.col("__sum")
         return joined.with_columns(
-            (delta.abs() <= rule.tolerance.expr(pl.col("currency"))).alias("ok"),
+            (delta.abs() <= rule.tolerance.expr(pl.col("currency"), pl.col("__sum"))).alias("ok"),
             delta.alias("delta_minor"))
 
     def render(self, rule: Any, failed: pl.LazyFrame, target: Any) -> pl.LazyFrame:

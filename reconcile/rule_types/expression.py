@@ -58,7 +58,7 @@ class Expression:
         assert self.expect is not None and self.field is not None
         delta = pl.col(self.field) - self.expect
         return src.invoices.with_columns(
-            (delta.abs() <= rule.tolerance.expr(pl.col("currency"))).alias("ok"),
+            (delta.abs() <= rule.tolerance.expr(pl.col("currency"), self.expect)).alias("ok"),
             delta.alias("delta_minor"))
 
     def render(self, rule: Any, failed: pl.LazyFrame, target: Any) -> pl.LazyFrame:
