@@ -138,14 +138,15 @@ def run(config: Path, out_dir: Path, fail_on: str, rule_paths: tuple[Path, ...],
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Directory for the reports and findings.")
 @click.option("--fail-on", type=click.Choice(FAIL_ON), default="error", show_default=True)
+@click.option("--quiet", is_flag=True, help="No progress output.")
 @click.pass_context
-def demo(ctx: click.Context, out_dir: Path, fail_on: str) -> None:
+def demo(ctx: click.Context, out_dir: Path, fail_on: str, quiet: bool) -> None:
     """Run the bundled October 2026 sample close (no credentials, no network)."""
     from reconcile.resources import packaged_path
 
     config = packaged_path("sample_data") / "close.yaml"
     ctx.invoke(run, config=config, out_dir=out_dir, fail_on=fail_on, rule_paths=(),
-               quiet=False, replay=None)
+               quiet=quiet, replay=None)
 
 
 @main.group()
