@@ -227,6 +227,9 @@ class Validated:
     quarantined: pl.DataFrame
 
 
+#: frames larger than this are screened before pandera validates their data
+SCREEN_FROM: Final = 100_000
+
 _FAILURE_SCHEMA = {
     "row": pl.Int64,
     "column": pl.String,
@@ -258,6 +261,53 @@ def widen(frame: pl.DataFrame | pl.LazyFrame, columns: dict[str, pl.DataType],
         + [pl.col(c) for c in names if c.startswith("__")])
 
 
+def _mirror(name: str, check: Any) -> pl.Expr | None:
+    """A Pandera built-in column check as a Polars expression (None: not mirrored).
+
+    The same semantics as pandera's polars backend: ``str_matches`` anchors at the
+    start, and a null passes (``ignore_na``, the default; nulls are the nullable
+    check's business).
+    """
+    col, stats = pl.col(name), check.statistics
+    if check.name == "str_length":
+        n = col.str.len_chars()
+        if stats.get("exact_value") is not None:
+            expr = n == stats["exact_value"]
+        else:
+            expr = pl.lit(True)
+            if stats.get("min_value") is not None:
+                expr = expr & (n >= stats["min_value"])
+            if stats.get("max_value") is not None:
+                expr = expr & (n <= stats["max_value"])
+    elif check.name == "greater_than_or_equal_to":
+        expr = col >= stats["min_value"]
+    elif check.name == "isin":
+        expr = col.is_in(pl.Series(list(stats["allowed_values"])).implode())
+    elif check.name == "str_matches":
+        pattern = str(stats["pattern"])
+        expr = col.str.contains(pattern if pattern.startswith("^") else "^" + pattern)
+    else:
+        return None
+    return expr | col.is_null() if check.ignore_na else expr.fill_null(False)
+
+
+def _all_pass(schema: Any) -> pl.Expr | None:
+    """True for a row that passes every check of ``schema``; None when some check
+    (a dataframe-wide one, a custom one) has no mirror here."""
+    if schema.checks:
+        return None
+    exprs: list[pl.Expr] = []
+    for name, column in schema.columns.items():
+        if not column.nullable:
+            exprs.append(pl.col(name).is_not_null())
+        for check in column.checks:
+            mirrored = _mirror(name, check)
+            if mirrored is None:
+                return None
+            exprs.append(mirrored)
+    return pl.all_horizontal(exprs) if exprs else pl.lit(True)
+
+
 def _validate(frame: pl.DataFrame, schema: object) -> Validated:
     import pandera.polars as pa
 
@@ -268,8 +318,16 @@ def _validate(frame: pl.DataFrame, schema: object) -> Validated:
         schema = schema.remove_columns(absent)  # type: ignore[attr-defined]
     # Internal columns (``__row``) are ours, not the canonical model's.
     canonical = frame.select(c for c in frame.columns if not c.startswith("__"))
+    # Millions of clean rows: pandera checks the schema (columns, dtypes) and a
+    # mirror of its own column checks screens the data in one streaming pass; if
+    # any row would fail, pandera validates the whole frame as usual (and names
+    # every failure). tests/test_schema.py holds the mirror to pandera's verdicts.
+    passes = _all_pass(schema)
+    screened = passes is not None and canonical.height > SCREEN_FROM and bool(
+        canonical.lazy().select(passes.all()).collect().item())
     try:
-        schema.validate(canonical, lazy=True)  # type: ignore[attr-defined]
+        schema.validate(canonical.head(0) if screened else canonical,  # type: ignore[attr-defined]
+                        lazy=True)
     except pa.errors.SchemaErrors as exc:
         fc = exc.failure_cases
         failures = (
