@@ -122,7 +122,7 @@ def run(config: Path, out_dir: Path, fail_on: str, rule_paths: tuple[Path, ...],
     for s in model["sources"]:
         f = s["fetch"]
         fetched = (f"{'replayed' if f['mode'] == 'replay' else 'fetched'} {f['pages']} pages, "
-                   f"{f['records']} records, {f['retries']} retries in {f['seconds']:.1f} s; "
+                   f"{f['records']} records, {f['retries']} retries in {f['seconds']:.2f} s; "
                    if f else "")
         click.echo(f"{s['name']:>10}: {fetched}read {s['records_read']}, quarantined "
                    f"{s['quarantined']}, out of period {s['out_of_period']}, "

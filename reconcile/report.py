@@ -145,7 +145,7 @@ def build(result: RunResult, *, fail_on: str, generated_at: dt.datetime,
         got = _fetch_entry(fetch.get(summary.name), summary.identical_repeats_dropped)
         if got is not None:
             fetched.append({"name": summary.name, "provider": summary.provider, **got,
-                            "seconds_text": f"{got['seconds']:.1f}",
+                            "seconds_text": f"{got['seconds']:.2f}",
                             "how": "replayed snapshot" if got["mode"] == "replay" else "live"})
 
     pairings = [{"name": p.name, "describe": p.describe(),
