@@ -135,6 +135,8 @@ def provider_pages(
     elif replay is not None:
         provider, pages, report = _replay(cfg, replay, period, progress)
         where = str(replay / RAW / cfg.name)
+        if run_dir is not None:
+            _carry_snapshot(replay, run_dir, cfg.name)
     else:
         if run_dir is None:
             raise UsageError(f"source {cfg.name!r} is fetched live: a run folder (--out) is "
@@ -254,6 +256,20 @@ def _write_documents(run_dir: Path, source: str,
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return entries
+
+
+def _carry_snapshot(replay: Path, run_dir: Path, source: str) -> None:
+    """Copy a replayed source's snapshot (and documents) into the new run folder, so
+    the folder holds the evidence its findings' locations (``raw/<source>/…``) name."""
+    for kind in (RAW, DOCUMENTS):
+        origin, target = replay / kind / source, run_dir / kind / source
+        if not origin.is_dir() or (target.exists() and target.resolve() == origin.resolve()):
+            continue
+        partial = target.with_name(f".{source}.partial")
+        shutil.rmtree(partial, ignore_errors=True)
+        shutil.copytree(origin, partial)
+        shutil.rmtree(target, ignore_errors=True)
+        os.replace(partial, target)
 
 
 def _replay(cfg: SourceConfig, run_dir: Path, period: tuple[datetime, datetime] | None,

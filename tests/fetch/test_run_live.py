@@ -91,7 +91,12 @@ def test_replay_gives_byte_identical_findings_offline(live, tmp_path):
         assert (again / name).read_bytes() == (out / name).read_bytes(), name
     summary = json.loads((again / "summary.json").read_text())
     assert {s["fetch"]["mode"] for s in summary["sources"] if s["fetch"]} == {"replay"}
-    assert not (again / "raw").exists()  # the snapshot stays where it was fetched
+    # the new run folder carries the snapshot its findings' locations name
+    copied = sorted(p.relative_to(again) for p in (again / "raw").rglob("*") if p.is_file())
+    original = sorted(p.relative_to(out) for p in (out / "raw").rglob("*") if p.is_file())
+    assert copied == original and len(copied) > 5
+    assert all((again / p).read_bytes() == (out / p).read_bytes() for p in copied)
+    assert not list(again.glob("raw/.*.partial"))
 
 
 def test_no_secret_in_any_output(live):
