@@ -73,7 +73,7 @@ def _slug(check: str) -> str:
     return re.sub(r"[^a-z0-9_]+", "_", check.split("(")[0].strip().lower()).strip("_") or "check"
 
 
-def _schema_findings(source: str, rows: pl.DataFrame, failures: pl.DataFrame,
+def _schema_findings(source: str, rows: pl.DataFrame | pl.LazyFrame, failures: pl.DataFrame,
                      prefix: str, location: pl.Expr, constants: dict[str, str] | None = None
                      ) -> pl.DataFrame:
     """One finding per failing (row, column, check); ``rows`` is the frame that was validated
@@ -196,7 +196,17 @@ def _prepare(cfg: Config, loaded: Loaded, keep_lines: bool
     src_cfg = next(s for s in cfg.sources if s.name == loaded.name)
     out = loaded.normalized
     inv = schema.validate_invoices(loaded.invoices, out.provided)
-    lines = schema.validate_lines(loaded.lines)
+    streamed, screen = None, None
+    if isinstance(loaded.lines, pl.LazyFrame):
+        # Streamed lines: screened and summed in one scan below; read whole and
+        # validated by pandera only if some line would fail.
+        streamed = loaded.lines
+        screen, line_model = schema.screen_lines(streamed)  # evaluated with the sums
+        lines = schema.Validated(pl.DataFrame(schema={"invoice_id": pl.String}),
+                                 pl.DataFrame(schema=schema.FAILURE_SCHEMA),
+                                 pl.DataFrame(schema=schema.LINE_SCHEMA))
+    else:
+        lines = schema.validate_lines(loaded.lines)
     derived = _locator(loaded)
     line_location = pl.col("record_ref")
     if loaded.lines_file is not None:  # file lines: located by their file row
@@ -228,16 +238,44 @@ def _prepare(cfg: Config, loaded: Loaded, keep_lines: bool
     # Heavy steps as lazy plans, collected together: Polars' streaming engine
     # runs them several times faster than the same eager DataFrame calls.
     counts = scoped.lazy().group_by("invoice_id").len(name="__n").filter(pl.col("__n") > 1)
-    totals = lines.valid.lazy().group_by("invoice_id").agg(
-        pl.len().cast(pl.UInt32).alias("__lines"), pl.col("amount_minor").sum().alias("__sum"))
-    repeated, line_totals = pl.collect_all([counts, totals])
-    lines_in, lines_ok = loaded.lines.height, lines.valid.height
+
+    def summed(valid_lines: pl.DataFrame | pl.LazyFrame) -> pl.LazyFrame:
+        return valid_lines.lazy().group_by("invoice_id").agg(
+            pl.len().cast(pl.UInt32).alias("__lines"),
+            pl.col("amount_minor").sum().alias("__sum"))
+
+    if streamed is not None and screen is not None:
+        # one scan: the sums, and per invoice whether all its lines pass the checks
+        repeated, line_totals = pl.collect_all([counts, streamed.group_by("invoice_id").agg(
+            pl.len().cast(pl.UInt32).alias("__lines"),
+            pl.col("amount_minor").sum().alias("__sum"), screen.all().alias("__ok"))])
+        clean = bool(line_totals.get_column("__ok").all())
+        lines_in = int(line_totals.get_column("__lines").sum() or 0)
+        line_totals = line_totals.drop("__ok")
+        if clean:
+            schema.validate_schema_only(streamed, line_model)
+            lines = schema.Validated(streamed, lines.failures, lines.quarantined)  # type: ignore[arg-type]
+            lines_ok = lines_in
+        else:  # some line fails: read them whole, pandera names every failure
+            loaded.lines = streamed.collect()
+            lines = schema.validate_lines(loaded.lines)
+            findings = pl.concat([findings, schema.conform_findings(_schema_findings(
+                loaded.name, loaded.lines, lines.failures, "line.", line_location,
+                loaded.constants))])
+            line_totals = summed(lines.valid).collect()
+            lines_ok = lines.valid.height
+            lines_in = lines_ok + lines.quarantined.height
+    else:
+        repeated, line_totals = pl.collect_all([counts, summed(lines.valid)])
+        lines_ok = lines.valid.height
+        lines_in = lines_ok + lines.quarantined.height
     quarantined_lines = lines.quarantined
-    valid_lines = lines.valid if keep_lines else None
+    valid_lines: pl.DataFrame | pl.LazyFrame | None = lines.valid if keep_lines else None
     # Summed: unless a rule reads the lines themselves, let them go (the
     # caller hands over ``loaded``; a large month's lines are most of it).
     del lines
     loaded.lines = loaded.lines.clear()
+    streamed = None
     checked, extras, repeated_records = _set_aside_repeats(scoped, repeated)
     homeless = line_totals.clear()
     if out.has_lines:
@@ -258,8 +296,8 @@ def _prepare(cfg: Config, loaded: Loaded, keep_lines: bool
     kept_lines: pl.LazyFrame | None = None
     if valid_lines is not None:
         if homeless.height:
-            valid_lines = valid_lines.join(homeless.select("invoice_id"), on="invoice_id",
-                                           how="anti")
+            valid_lines = valid_lines.lazy().join(homeless.lazy().select("invoice_id"),
+                                                  on="invoice_id", how="anti")
         kept_lines = schema.widen(valid_lines, schema.LINE_SCHEMA, loaded.constants)
     lines_file = loaded.lines_file
     line_rejects = [r for r in out.rejects

@@ -230,7 +230,7 @@ class Validated:
 #: frames larger than this are screened before pandera validates their data
 SCREEN_FROM: Final = 100_000
 
-_FAILURE_SCHEMA = {
+FAILURE_SCHEMA = {
     "row": pl.Int64,
     "column": pl.String,
     "check": pl.String,
@@ -349,7 +349,7 @@ def _validate(frame: pl.DataFrame, schema: object) -> Validated:
         bad = failures.get_column("row").unique().sort()
         mask = pl.int_range(pl.len()).is_in(bad.implode())
         return Validated(frame.filter(~mask), failures, frame.filter(mask))
-    return Validated(frame, pl.DataFrame(schema=_FAILURE_SCHEMA), frame.clear())
+    return Validated(frame, pl.DataFrame(schema=FAILURE_SCHEMA), frame.clear())
 
 
 #: Provided columns that must then be filled on every row: the money a rule
@@ -369,6 +369,28 @@ def validate_invoices(frame: pl.DataFrame, provided: frozenset[str]) -> Validate
 def validate_lines(frame: pl.DataFrame) -> Validated:
     _, lines_model, _ = _models()
     return _validate(frame, lines_model.to_schema())
+
+
+def screen_lines(lines: pl.LazyFrame) -> tuple[pl.Expr, Any]:
+    """For line items read lazily (streamed, never held whole): an expression true
+    for a line that passes every check of the line model, and the model.
+
+    The caller evaluates it in the same scan that sums the lines; when every line
+    passes, :func:`validate_schema_only` checks the columns and dtypes and the
+    lines need no data pass by pandera (the same mirror as :func:`_validate`);
+    when not, the caller reads the lines whole and validates them as usual.
+    """
+    _, lines_model, _ = _models()
+    model = lines_model.to_schema()
+    names = lines.collect_schema().names()
+    model = model.remove_columns([c for c in model.columns if c not in names])
+    passes = _all_pass(model)
+    return (passes if passes is not None else pl.lit(False)), model
+
+
+def validate_schema_only(lines: pl.LazyFrame, model: Any) -> None:
+    """Pandera on the columns and dtypes of a screened frame (no rows: none fail)."""
+    _validate(lines.head(0).collect(), model)
 
 
 def validate_findings(frame: pl.DataFrame) -> None:

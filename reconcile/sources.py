@@ -48,7 +48,8 @@ class Loaded:
     name: str
     provider: str
     invoices: pl.DataFrame
-    lines: pl.DataFrame
+    #: a LazyFrame when the lines are streamed from a file (see _scan_lines)
+    lines: pl.DataFrame | pl.LazyFrame
     normalized: Normalized  # rejects, residues, provided, counts
     #: for file sources with lines: the lines file as findings show it (line_no is its row)
     lines_file: str | None = None
@@ -302,7 +303,7 @@ def _load_file_source(cfg: SourceConfig, base: Path | None) -> Loaded:
     out.rejects.extend(rejects)
     out.records_read = table.height
     out.provided = frozenset(cfg.invoices.columns) | {"source", "status", "record_ref"}
-    lines = pl.DataFrame(schema=LINE_SCHEMA)
+    lines: pl.DataFrame | pl.LazyFrame = pl.DataFrame(schema=LINE_SCHEMA)
     lines_file = None
     if cfg.lines is not None:
         lines = _load_lines(cfg, cfg.lines, conv, out, base, invoices)
@@ -317,8 +318,38 @@ def _load_file_source(cfg: SourceConfig, base: Path | None) -> Loaded:
 _LINE_CURRENCY = "__invoice_currency"
 
 
+def _scan_lines(spec: FileSpec) -> pl.LazyFrame | None:
+    """Parquet line items whose columns map straight onto canonical ones (integer
+    minor units, text ids): a lazy scan, so millions of lines are streamed into
+    their sums and never held whole. None: read them eagerly (conversions)."""
+    if spec.format != "parquet" or spec.amounts != "minor" or "amount_minor" not in spec.columns:
+        return None
+    try:
+        available = pl.read_parquet_schema(spec.path)
+    except (OSError, pl.exceptions.PolarsError):
+        return None  # the eager path reports it
+    exprs = []
+    for canon, src in spec.columns.items():
+        target = LINE_SCHEMA.get(canon)
+        if isinstance(src, Mapping) or src not in available or target is None:
+            return None
+        dtype = available[src]
+        if target == pl.Int64() and canon != "line_no" and dtype.is_integer():
+            exprs.append(pl.col(src).cast(pl.Int64).alias(canon))
+        elif target == pl.String() and canon != "currency" and dtype == pl.String():
+            exprs.append(pl.col(src).alias(canon))
+        else:
+            return None
+    # line_no: the file row, as the eager path numbers it
+    return (pl.scan_parquet(spec.path).with_row_index("line_no")
+            .select(*exprs, pl.col("line_no").cast(pl.Int32)))
+
+
 def _load_lines(cfg: SourceConfig, spec: FileSpec, conv: Converter, out: Normalized,
-               base: Path | None, invoices: pl.DataFrame) -> pl.DataFrame:
+               base: Path | None, invoices: pl.DataFrame) -> pl.DataFrame | pl.LazyFrame:
+    scanned = _scan_lines(spec)
+    if scanned is not None:
+        return scanned
     table = _read_table(spec, cfg.name)
     needs_currency = spec.amounts == "major" or "amount_minor" not in spec.columns
     if ("currency" not in spec.columns and needs_currency

@@ -297,3 +297,56 @@ def test_file_currency_codes_are_trimmed_and_upper_cased() -> None:
     assert _upper_codes(codes).to_list() == ["USD", "EUR", None, "GBP", "USD", "EUR"]
     clean = pl.Series(["USD", "JPY"])
     assert _upper_codes(clean) is clean  # nothing to change: the column as it is
+
+
+def _streamed_close(write, tmp_path: Path, lines: pl.DataFrame) -> Path:
+    write("inv.csv", "id,cur,sub\nin_1,USD,10.00\nin_2,JPY,125000\nin_3,USD,5.00\n")
+    lines.write_parquet(tmp_path / "lines.parquet")
+    write("rules.yaml", """rules:
+  - id: lines.sum
+    title: lines sum to the subtotal
+    type: aggregate
+    field: subtotal_minor
+""")
+    return write("close.yaml", """
+name: streamed lines
+period: {start: 2026-10-01, end: 2026-11-01}
+sources:
+  s:
+    provider: file
+    path: inv.csv
+    columns: {invoice_id: id, currency: cur, subtotal_minor: sub}
+    lines: {path: lines.parquet, amounts: minor, columns: {invoice_id: inv, amount_minor: amt}}
+rules: [rules.yaml]
+""")
+
+
+def test_parquet_lines_are_streamed_into_their_sums(write, tmp_path: Path) -> None:
+    from reconcile import pipeline, sources
+    from reconcile.config import load_config
+
+    lines = pl.DataFrame({"inv": ["in_1", "in_1", "in_2", "in_3", "in_9"],
+                          "amt": [600, 400, 125000, 499, 7]})
+    cfg_path = _streamed_close(write, tmp_path, lines)
+    cfg = load_config(cfg_path)
+    assert isinstance(sources.load_source(cfg.sources[0], tmp_path).lines, pl.LazyFrame)
+    result = pipeline.run(cfg_path)
+    got = {(f["rule_id"], f["invoice_id"], f["delta_minor"]) for f in result.findings.to_dicts()}
+    # in_3 sums to 4.99 against 5.00; in_9's line has no invoice (named, not dropped)
+    assert got == {("lines.sum", "in_3", 1), ("schema.line.orphan", "in_9", None)}
+    (summary,) = result.sources
+    assert (summary.lines_read, summary.lines_valid, summary.lines_quarantined) == (5, 4, 1)
+
+
+def test_a_bad_streamed_line_falls_back_to_full_validation(write, tmp_path: Path) -> None:
+    from reconcile import pipeline
+
+    lines = pl.DataFrame({"inv": ["in_1", "in_1", "in_2", "", "in_3"],
+                          "amt": [600, 400, 125000, 3, 500]})
+    result = pipeline.run(_streamed_close(write, tmp_path, lines))
+    (bad,) = result.findings.filter(pl.col("rule_id").str.starts_with("schema.")).to_dicts()
+    assert (bad["rule_id"], bad["location"]) == ("schema.line.invoice_id.str_length",
+                                                 "lines.parquet row 3")
+    assert result.findings.height == 1  # the other sums hold
+    (summary,) = result.sources
+    assert (summary.lines_read, summary.lines_valid, summary.lines_quarantined) == (5, 4, 1)
