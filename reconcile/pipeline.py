@@ -185,6 +185,65 @@ def _locator(loaded: Loaded) -> dict[str, pl.Expr]:
     return {"record_ref": fmt("{} row {}", pl.lit(label), pl.col(ROW) + offset)}
 
 
+@dataclass
+class _Lines:
+    """A source's line items once validated and summed (the lines themselves are let go)."""
+
+    repeated: pl.DataFrame  # the invoice ids counted more than once (collected alongside)
+    totals: pl.DataFrame  # per invoice_id: __lines, __sum
+    findings: pl.DataFrame  # schema findings of the lines
+    quarantined: pl.DataFrame
+    valid: pl.DataFrame | pl.LazyFrame | None  # kept only when a rule reads the lines
+    read: int
+    ok: int
+
+
+def _sum_lines(loaded: Loaded, counts: pl.LazyFrame, keep_lines: bool) -> _Lines:
+    """Validate and sum the line items, collected with the invoice ``counts`` plan.
+
+    Streamed lines (a Parquet scan) are screened and summed in one pass and never
+    held whole; if some line would fail, they are read whole and pandera
+    validates them like any other frame, naming every failure.
+    """
+    location = pl.col("record_ref")
+    if loaded.lines_file is not None:  # file lines: located by their file row
+        location = location.fill_null(
+            fmt("{} row {}", pl.lit(loaded.lines_file), pl.col("line_no")))
+
+    def summed(lines: pl.DataFrame | pl.LazyFrame, *extra: pl.Expr) -> pl.LazyFrame:
+        return lines.lazy().group_by("invoice_id").agg(
+            pl.len().cast(pl.UInt32).alias("__lines"),
+            pl.col("amount_minor").sum().alias("__sum"), *extra)
+
+    if isinstance(loaded.lines, pl.LazyFrame):
+        streamed = loaded.lines
+        screen, model = schema.screen_lines(streamed)
+        # one scan: the sums, and per invoice whether all its lines pass the checks
+        repeated, totals = pl.collect_all([counts, summed(streamed, screen.all().alias("__ok"))])
+        if totals.get_column("__ok").all():
+            schema.validate_schema_only(streamed, model)
+            read = int(totals.get_column("__lines").sum() or 0)
+            loaded.lines = streamed.clear()
+            return _Lines(repeated, totals.drop("__ok"), schema.conform_findings(pl.DataFrame()),
+                          pl.DataFrame(schema=schema.LINE_SCHEMA),
+                          streamed if keep_lines else None, read, read)
+        loaded.lines = streamed.collect()  # some line fails: pandera names every failure
+        validated = schema.validate_lines(loaded.lines)
+        totals = summed(validated.valid).collect()
+    else:
+        validated = schema.validate_lines(loaded.lines)
+        repeated, totals = pl.collect_all([counts, summed(validated.valid)])
+    found = schema.conform_findings(_schema_findings(
+        loaded.name, loaded.lines, validated.failures, "line.", location, loaded.constants))
+    ok = validated.valid.height
+    result = _Lines(repeated, totals, found, validated.quarantined,
+                    validated.valid if keep_lines else None, ok + validated.quarantined.height, ok)
+    # Summed: unless a rule reads the lines themselves, let them go (the caller
+    # hands over ``loaded``; a large month's lines are most of it).
+    loaded.lines = loaded.lines.clear()
+    return result
+
+
 def _prepare(cfg: Config, loaded: Loaded, keep_lines: bool
              ) -> tuple[SourceData, SourceSummary, pl.DataFrame]:
     """Validate, scope to the period, set repeated ids aside and attach line sums.
@@ -196,28 +255,11 @@ def _prepare(cfg: Config, loaded: Loaded, keep_lines: bool
     src_cfg = next(s for s in cfg.sources if s.name == loaded.name)
     out = loaded.normalized
     inv = schema.validate_invoices(loaded.invoices, out.provided)
-    streamed, screen = None, None
-    if isinstance(loaded.lines, pl.LazyFrame):
-        # Streamed lines: screened and summed in one scan below; read whole and
-        # validated by pandera only if some line would fail.
-        streamed = loaded.lines
-        screen, line_model = schema.screen_lines(streamed)  # evaluated with the sums
-        lines = schema.Validated(pl.DataFrame(schema={"invoice_id": pl.String}),
-                                 pl.DataFrame(schema=schema.FAILURE_SCHEMA),
-                                 pl.DataFrame(schema=schema.LINE_SCHEMA))
-    else:
-        lines = schema.validate_lines(loaded.lines)
     derived = _locator(loaded)
-    line_location = pl.col("record_ref")
-    if loaded.lines_file is not None:  # file lines: located by their file row
-        line_location = line_location.fill_null(
-            fmt("{} row {}", pl.lit(loaded.lines_file), pl.col("line_no")))
     findings = pl.concat([schema.conform_findings(f) for f in (
         _reject_findings(out.rejects),
         _schema_findings(loaded.name, loaded.invoices, inv.failures, "",
                          derived.get("record_ref", pl.col("record_ref")), loaded.constants),
-        _schema_findings(loaded.name, loaded.lines, lines.failures, "line.", line_location,
-                         loaded.constants),
     )])
     valid = inv.valid
     neighbours = None
@@ -239,43 +281,11 @@ def _prepare(cfg: Config, loaded: Loaded, keep_lines: bool
     # runs them several times faster than the same eager DataFrame calls.
     counts = scoped.lazy().group_by("invoice_id").len(name="__n").filter(pl.col("__n") > 1)
 
-    def summed(valid_lines: pl.DataFrame | pl.LazyFrame) -> pl.LazyFrame:
-        return valid_lines.lazy().group_by("invoice_id").agg(
-            pl.len().cast(pl.UInt32).alias("__lines"),
-            pl.col("amount_minor").sum().alias("__sum"))
-
-    if streamed is not None and screen is not None:
-        # one scan: the sums, and per invoice whether all its lines pass the checks
-        repeated, line_totals = pl.collect_all([counts, streamed.group_by("invoice_id").agg(
-            pl.len().cast(pl.UInt32).alias("__lines"),
-            pl.col("amount_minor").sum().alias("__sum"), screen.all().alias("__ok"))])
-        clean = bool(line_totals.get_column("__ok").all())
-        lines_in = int(line_totals.get_column("__lines").sum() or 0)
-        line_totals = line_totals.drop("__ok")
-        if clean:
-            schema.validate_schema_only(streamed, line_model)
-            lines = schema.Validated(streamed, lines.failures, lines.quarantined)  # type: ignore[arg-type]
-            lines_ok = lines_in
-        else:  # some line fails: read them whole, pandera names every failure
-            loaded.lines = streamed.collect()
-            lines = schema.validate_lines(loaded.lines)
-            findings = pl.concat([findings, schema.conform_findings(_schema_findings(
-                loaded.name, loaded.lines, lines.failures, "line.", line_location,
-                loaded.constants))])
-            line_totals = summed(lines.valid).collect()
-            lines_ok = lines.valid.height
-            lines_in = lines_ok + lines.quarantined.height
-    else:
-        repeated, line_totals = pl.collect_all([counts, summed(lines.valid)])
-        lines_ok = lines.valid.height
-        lines_in = lines_ok + lines.quarantined.height
-    quarantined_lines = lines.quarantined
-    valid_lines: pl.DataFrame | pl.LazyFrame | None = lines.valid if keep_lines else None
-    # Summed: unless a rule reads the lines themselves, let them go (the
-    # caller hands over ``loaded``; a large month's lines are most of it).
-    del lines
-    loaded.lines = loaded.lines.clear()
-    streamed = None
+    summed = _sum_lines(loaded, counts, keep_lines)
+    repeated, line_totals = summed.repeated, summed.totals
+    findings = pl.concat([findings, summed.findings])
+    quarantined_lines, valid_lines = summed.quarantined, summed.valid
+    lines_in, lines_ok = summed.read, summed.ok
     checked, extras, repeated_records = _set_aside_repeats(scoped, repeated)
     homeless = line_totals.clear()
     if out.has_lines:
