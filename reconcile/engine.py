@@ -18,7 +18,7 @@ import polars as pl
 
 from reconcile.rule_types._common import PairData, SourceData
 from reconcile.ruleset import Rule
-from reconcile.schema import FINDING_SCHEMA, SEVERITIES
+from reconcile.schema import FINDING_ROW_SCHEMA, SEVERITIES, no_findings
 
 
 @dataclass(frozen=True)
@@ -101,13 +101,12 @@ def evaluate(rules: Sequence[Rule], sources: Sequence[SourceData],
     coverage: list[Coverage] = []
     checks = [c for rule in rules for c in _checks(rule, sources, pairs, coverage)]
     if not checks:
-        no_id = {c: t for c, t in FINDING_SCHEMA.items() if c != "finding_id"}
-        return EngineResult(pl.DataFrame(schema=no_id), pl.DataFrame(schema=STATS_SCHEMA),
+        return EngineResult(no_findings(), pl.DataFrame(schema=STATS_SCHEMA),
                             _empty_absorbed(), coverage)
     ok = pl.col("ok")
     failed = ok.not_().fill_null(False)
     absorbed_row = ok.fill_null(False) & (pl.col("delta_minor").fill_null(0) != 0)
-    finding_cols = [c for c in FINDING_SCHEMA if c != "finding_id"]
+    finding_cols = list(FINDING_ROW_SCHEMA)
     findings_plans, stats_plans, absorbed_plans = [], [], []
     for check in checks:
         # The evaluated frame is shared by three consumers; polars' common
@@ -178,7 +177,7 @@ def with_finding_ids(findings: pl.DataFrame) -> pl.DataFrame:
     (an unparseable record) adds its location; any remaining collision gets
     ``-2``, ``-3`` ... in sorted order.
     """
-    findings = sort_findings(findings.select([c for c in FINDING_SCHEMA if c != "finding_id"]))
+    findings = sort_findings(findings.select(list(FINDING_ROW_SCHEMA)))
     keys = findings.select(pl.concat_str(
         [*(pl.col(c).fill_null("") for c in _FINGERPRINT),
          pl.when(pl.col("invoice_id").is_null()).then(pl.col("location")).otherwise(pl.lit(""))

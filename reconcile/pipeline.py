@@ -79,7 +79,7 @@ def _schema_findings(source: str, rows: pl.DataFrame | pl.LazyFrame, failures: p
     """One finding per failing (row, column, check); ``rows`` is the frame that was validated
     (failure row numbers index into it), ``location`` says where a row was read."""
     if failures.is_empty():
-        return schema.empty_findings().drop("finding_id")
+        return schema.no_findings()
     columns = schema.LINE_SCHEMA if prefix else schema.INVOICE_SCHEMA
     failing = failures.get_column("row").unique().implode()
     rows = (schema.widen(rows.with_row_index("__validated"), columns, constants)
@@ -134,8 +134,7 @@ def _reject_findings(rejects: Sequence[Reject]) -> pl.DataFrame:
         "message": f"{r.source}: {r.location}: {r.reason}; the record is quarantined.",
         "location": r.location,
     } for r in rejects]
-    cols = {c: t for c, t in schema.FINDING_SCHEMA.items() if c != "finding_id"}
-    return pl.DataFrame(rows, schema=cols) if rows else pl.DataFrame(schema=cols)
+    return pl.DataFrame(rows, schema=schema.FINDING_ROW_SCHEMA) if rows else schema.no_findings()
 
 
 def _set_aside_repeats(scoped: pl.DataFrame, repeated: pl.DataFrame
@@ -224,7 +223,7 @@ def _sum_lines(loaded: Loaded, counts: pl.LazyFrame, keep_lines: bool) -> _Lines
             schema.validate_schema_only(streamed, model)
             read = int(totals.get_column("__lines").sum() or 0)
             loaded.lines = streamed.clear()
-            return _Lines(repeated, totals.drop("__ok"), schema.conform_findings(pl.DataFrame()),
+            return _Lines(repeated, totals.drop("__ok"), schema.no_findings(),
                           pl.DataFrame(schema=schema.LINE_SCHEMA),
                           streamed if keep_lines else None, read, read)
         loaded.lines = streamed.collect()  # some line fails: pandera names every failure

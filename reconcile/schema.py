@@ -110,17 +110,23 @@ CLASSIFICATIONS: Final = ("currency_mismatch", "scale_error", "sign_flip", "roun
                           "timing", "amount_mismatch", "missing", "ambiguous", "unexplained")
 
 
-def empty_findings() -> pl.DataFrame:
-    return pl.DataFrame(schema=FINDING_SCHEMA)
+#: finding rows before their ids are given (once, over all findings of a run)
+FINDING_ROW_SCHEMA: Final[dict[str, pl.DataType]] = {
+    c: t for c, t in FINDING_SCHEMA.items() if c != "finding_id"}
+
+
+def no_findings() -> pl.DataFrame:
+    """No finding rows (without ids), with every finding column."""
+    return pl.DataFrame(schema=FINDING_ROW_SCHEMA)
 
 
 def conform_findings(frame: pl.DataFrame) -> pl.DataFrame:
-    """Finding rows with every finding column (absent ones null), in schema order."""
+    """Finding rows (without ids) with every finding column (absent ones null), in order."""
     if frame.width == 0:
-        return pl.DataFrame(schema={c: t for c, t in FINDING_SCHEMA.items() if c != "finding_id"})
+        return no_findings()
     names = set(frame.columns)
     return frame.select([pl.col(c).cast(t) if c in names else pl.lit(None, t).alias(c)
-                         for c, t in FINDING_SCHEMA.items() if c != "finding_id" or c in names])
+                         for c, t in FINDING_ROW_SCHEMA.items()])
 
 
 # --- Pandera models -----------------------------------------------------------

@@ -29,7 +29,7 @@ import polars as pl
 
 from reconcile.money import format_minor_expr
 from reconcile.rule_types._common import RIGHT, PairData, fmt, money
-from reconcile.schema import conform_findings
+from reconcile.schema import conform_findings, no_findings
 
 TIEOUT_SCHEMA: dict[str, pl.DataType] = {
     "pairing": pl.String(), "currency": pl.String(),
@@ -58,7 +58,7 @@ def ambiguous_findings(pair: PairData) -> pl.DataFrame:
     """One ``pairing.ambiguous`` finding per key that breaks the cardinality."""
     amb = pair.ambiguous
     if amb.is_empty():
-        return conform_findings(pl.DataFrame())
+        return no_findings()
     p = pair.pairing
     left_name, right_name = pair.left.name, pair.right.name
     named = amb.sort("__key", pl.col("__left").not_(), "invoice_id").with_columns(
@@ -167,7 +167,7 @@ def _unexplained_findings(table: pl.DataFrame, pairs: Sequence[PairData]) -> pl.
     sides = {p.name: (p.left.name, p.right.name) for p in pairs}
     bad = table.filter(pl.col("unexplained_minor") != 0)
     if bad.is_empty():
-        return conform_findings(pl.DataFrame())
+        return no_findings()
     names = bad.with_columns(
         pl.col("pairing").replace_strict({k: v[0] for k, v in sides.items()}).alias("__l"),
         pl.col("pairing").replace_strict({k: v[1] for k, v in sides.items()}).alias("__r"))

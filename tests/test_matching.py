@@ -14,21 +14,7 @@ from hypothesis import strategies as st
 from reconcile import engine, tieout
 from reconcile.matching import KeyNormalization, Pairing, Side, match
 from reconcile.ruleset import Tolerance
-from tests.test_rule_types import rules, src
-
-PAIR_RULES = """
-  - id: total
-    title: totals agree
-    type: compare
-    field: total_minor
-  - id: cur
-    title: currency agrees
-    type: compare
-    field: currency
-  - id: present
-    title: present on both sides
-    type: presence
-"""
+from tests.test_rule_types import PAIR_RULES, rules, src
 
 
 def run_pair(write, left_rows: list[dict[str, Any]], right_rows: list[dict[str, Any]], *,

@@ -119,15 +119,8 @@ def test_aggregate_lines_sum_with_filter(write) -> None:
     assert res.findings.select("invoice_id", "delta_minor").rows() == [("b", 100)]
 
 
-def _pair(left: SourceData, right: SourceData, lkey: str = "invoice_id",
-          rkey: str = "invoice_id", case: str | None = None):
-    pairing = Pairing("p", Side(left.name, lkey), Side(right.name, rkey),
-                      KeyNormalization(case=case))
-    return match(pairing, left, right)
-
-
-def test_compare_and_presence_across_a_pairing(write) -> None:
-    rs = rules(write, """
+#: compare total and currency, and presence: the pairwise checks used across tests
+PAIR_RULES = """
   - id: total
     title: totals agree
     type: compare
@@ -139,7 +132,18 @@ def test_compare_and_presence_across_a_pairing(write) -> None:
   - id: present
     title: present on both sides
     type: presence
-""")
+"""
+
+
+def _pair(left: SourceData, right: SourceData, lkey: str = "invoice_id",
+          rkey: str = "invoice_id", case: str | None = None):
+    pairing = Pairing("p", Side(left.name, lkey), Side(right.name, rkey),
+                      KeyNormalization(case=case))
+    return match(pairing, left, right)
+
+
+def test_compare_and_presence_across_a_pairing(write) -> None:
+    rs = rules(write, PAIR_RULES)
     left = src("stripe", [
         {"invoice_id": "in_1", "currency": "USD", "total_minor": 100},
         {"invoice_id": "in_2", "currency": "JPY", "total_minor": 125000},
