@@ -138,42 +138,49 @@ def _reject_findings(rejects: Sequence[Reject]) -> pl.DataFrame:
 
 
 def _set_aside_repeats(scoped: pl.DataFrame, repeated: pl.DataFrame
-                       ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+                       ) -> tuple[pl.LazyFrame, pl.DataFrame, pl.DataFrame]:
     """(first record of each invoice_id in source order, the records after the first,
     every record of the repeated ids: invoice_id, currency and where it was read).
 
     ``repeated`` lists the ids that occur more than once: usually none, and then
     the frame is returned as it is, without a pass over millions of ids; else
     only the records of those ids are looked at to find the ones to set aside.
+    The first records are a lazy filter of ``scoped``, not a copy of millions of
+    rows: each reader takes its columns through it.
     """
     located = [c for c in (ROW, "record_ref") if c in scoped.columns]
     records = scoped.select("invoice_id", "currency", *located).clear()
     if repeated.is_empty():
-        return scoped, scoped.clear(), records
+        return scoped.lazy(), scoped.clear(), records
     records = (scoped.lazy().select("invoice_id", "currency", *located)
                .join(repeated.lazy().select("invoice_id"), on="invoice_id", how="semi")
                .collect().sort(ROW))
     later = records.filter(~pl.col("invoice_id").is_first_distinct()).get_column(ROW).implode()
     is_later = pl.col(ROW).is_in(later)
-    checked, extras = pl.collect_all([scoped.lazy().filter(~is_later),
-                                      scoped.lazy().filter(is_later)])
-    return checked, extras, records
+    return scoped.lazy().filter(~is_later), scoped.filter(is_later), records
 
 
-def _with_line_sums(checked: pl.DataFrame, line_totals: pl.DataFrame
-                    ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(checked invoices with ``__lines``/``__sum``, line totals of ids not among them).
+def _with_line_sums(scoped: pl.DataFrame, tally: pl.DataFrame) -> pl.DataFrame:
+    """``scoped`` with ``__lines``/``__sum`` on each id's first record (null when an
+    invoice has no line, and on the records of an id after its first).
 
-    One full join: it attaches each invoice's line sum (what the line-sum rules
-    read) and finds the lines whose invoice is not checked (quarantined, out of
-    period, or not in the source at all) in the same pass.
+    The tally names each id's first record (``__first``, its ``__row``): the sums
+    are scattered to those rows and gathered back at ``scoped``'s rows, integer
+    work only (a join on millions of string ids costs several times more).
     """
-    joined = checked.lazy().join(line_totals.lazy(), on="invoice_id", how="full",
-                                 coalesce=True).collect()
-    if joined.height == checked.height:  # every line's invoice is checked
-        return joined, line_totals.clear()
-    homeless = pl.col(ROW).is_null()
-    return joined.filter(~homeless), joined.filter(homeless).select(line_totals.columns)
+    rows = scoped.get_column(ROW)
+    if rows.is_empty():
+        return scoped.with_columns(pl.lit(None, pl.UInt32).alias("__lines"),
+                                    pl.lit(None, pl.Int64).alias("__sum"))
+    owned = tally.filter((pl.col("__n") > 0) & (pl.col("__lines") > 0))
+    size = int(rows.max()) + 1  # type: ignore[arg-type]
+    at = owned.get_column("__first")
+    attached = []
+    for name, dtype in (("__lines", pl.UInt32), ("__sum", pl.Int64)):
+        by_row = pl.Series(name, [None], dtype).extend_constant(None, size - 1)
+        by_row.scatter(at, owned.get_column(name))
+        attached.append(by_row.gather(rows))
+    return scoped.with_columns(attached)
 
 
 def _locator(loaded: Loaded) -> dict[str, pl.Expr]:
@@ -188,8 +195,7 @@ def _locator(loaded: Loaded) -> dict[str, pl.Expr]:
 class _Lines:
     """A source's line items once validated and summed (the lines themselves are let go)."""
 
-    repeated: pl.DataFrame  # the invoice ids counted more than once (collected alongside)
-    totals: pl.DataFrame  # per invoice_id: __lines, __sum
+    tally: pl.DataFrame  # per invoice id: see _tally
     findings: pl.DataFrame  # schema findings of the lines
     quarantined: pl.DataFrame
     valid: pl.DataFrame | pl.LazyFrame | None  # kept only when a rule reads the lines
@@ -197,10 +203,35 @@ class _Lines:
     ok: int
 
 
-def _sum_lines(loaded: Loaded, counts: pl.LazyFrame, keep_lines: bool) -> _Lines:
-    """Validate and sum the line items, collected with the invoice ``counts`` plan.
+def _tally(scoped: pl.DataFrame, lines: pl.DataFrame | pl.LazyFrame,
+           ok: pl.Expr | None = None) -> pl.LazyFrame:
+    """One group-by per invoice id over the invoices and their lines together.
 
-    Streamed lines (a Parquet scan) are screened and summed in one pass and never
+    Per id: ``__n`` invoices in ``scoped``, ``__first`` (the ``__row`` of the first),
+    ``__lines`` and ``__sum`` (Σ amount_minor) of its lines, and ``__ok`` (each of
+    its lines passes ``ok``). Kept: the ids that repeat or have lines. This one
+    pass counts the repeats, sums the lines and finds the lines whose invoice is
+    not there (``__n`` = 0), where a count, a group-by and a join would read the
+    ids three times.
+    """
+    first = pl.col("__first")
+    invoices = scoped.lazy().select("invoice_id", pl.col(ROW).alias("__first"),
+                                    pl.lit(None, pl.Int64).alias("amount_minor"),
+                                    pl.lit(None, pl.Boolean).alias("__ok"))
+    line_ids = lines.lazy().select("invoice_id", pl.lit(None, pl.UInt32).alias("__first"),
+                                   pl.col("amount_minor").cast(pl.Int64),
+                                   (pl.lit(True) if ok is None else ok).alias("__ok"))
+    return pl.concat([invoices, line_ids]).group_by("invoice_id").agg(
+        first.count().cast(pl.UInt32).alias("__n"), first.min(),
+        (pl.len() - first.count()).cast(pl.UInt32).alias("__lines"),
+        pl.col("amount_minor").sum().alias("__sum"), pl.col("__ok").all().alias("__ok"),
+    ).filter((pl.col("__n") > 1) | (pl.col("__lines") > 0))
+
+
+def _sum_lines(loaded: Loaded, scoped: pl.DataFrame, keep_lines: bool) -> _Lines:
+    """Validate the line items and tally them with the ``scoped`` invoices (_tally).
+
+    Streamed lines (a Parquet scan) are screened and tallied in one pass and never
     held whole; if some line would fail, they are read whole and pandera
     validates them like any other frame, naming every failure.
     """
@@ -209,33 +240,24 @@ def _sum_lines(loaded: Loaded, counts: pl.LazyFrame, keep_lines: bool) -> _Lines
         location = location.fill_null(
             fmt("{} row {}", pl.lit(loaded.lines_file), pl.col("line_no")))
 
-    def summed(lines: pl.DataFrame | pl.LazyFrame, *extra: pl.Expr) -> pl.LazyFrame:
-        return lines.lazy().group_by("invoice_id").agg(
-            pl.len().cast(pl.UInt32).alias("__lines"),
-            pl.col("amount_minor").sum().alias("__sum"), *extra)
-
     if isinstance(loaded.lines, pl.LazyFrame):
         streamed = loaded.lines
         screen, model = schema.screen_lines(streamed)
-        # one scan: the sums, and per invoice whether all its lines pass the checks
-        repeated, totals = pl.collect_all([counts, summed(streamed, screen.all().alias("__ok"))])
-        if totals.get_column("__ok").all():
+        # one scan: the tally, and per invoice whether all its lines pass the checks
+        tally = _tally(scoped, streamed, screen).collect()
+        if tally.get_column("__ok").all():
             schema.validate_schema_only(streamed, model)
-            read = int(totals.get_column("__lines").sum() or 0)
+            read = int(tally.get_column("__lines").sum() or 0)
             loaded.lines = streamed.clear()
-            return _Lines(repeated, totals.drop("__ok"), schema.no_findings(),
-                          pl.DataFrame(schema=schema.LINE_SCHEMA),
+            return _Lines(tally, schema.no_findings(), pl.DataFrame(schema=schema.LINE_SCHEMA),
                           streamed if keep_lines else None, read, read)
         loaded.lines = streamed.collect()  # some line fails: pandera names every failure
-        validated = schema.validate_lines(loaded.lines)
-        totals = summed(validated.valid).collect()
-    else:
-        validated = schema.validate_lines(loaded.lines)
-        repeated, totals = pl.collect_all([counts, summed(validated.valid)])
+    validated = schema.validate_lines(loaded.lines)
+    tally = _tally(scoped, validated.valid).collect()
     found = schema.conform_findings(_schema_findings(
         loaded.name, loaded.lines, validated.failures, "line.", location, loaded.constants))
     ok = validated.valid.height
-    result = _Lines(repeated, totals, found, validated.quarantined,
+    result = _Lines(tally, found, validated.quarantined,
                     validated.valid if keep_lines else None, ok + validated.quarantined.height, ok)
     # Summed: unless a rule reads the lines themselves, let them go (the caller
     # hands over ``loaded``; a large month's lines are most of it).
@@ -276,20 +298,18 @@ def _prepare(cfg: Config, loaded: Loaded, keep_lines: bool
                                   loaded.constants, derived).collect().lazy()
     else:
         scoped = valid
-    # Heavy steps as lazy plans, collected together: Polars' streaming engine
-    # runs them several times faster than the same eager DataFrame calls.
-    counts = scoped.lazy().group_by("invoice_id").len(name="__n").filter(pl.col("__n") > 1)
-
-    summed = _sum_lines(loaded, counts, keep_lines)
-    repeated, line_totals = summed.repeated, summed.totals
+    summed = _sum_lines(loaded, scoped, keep_lines)
+    tally = summed.tally
     findings = pl.concat([findings, summed.findings])
     quarantined_lines, valid_lines = summed.quarantined, summed.valid
     lines_in, lines_ok = summed.read, summed.ok
-    checked, extras, repeated_records = _set_aside_repeats(scoped, repeated)
-    homeless = line_totals.clear()
-    if out.has_lines:
-        checked, homeless = _with_line_sums(checked, line_totals)
-    del line_totals
+    if out.has_lines:  # (a repeated id's sums go with its first record)
+        scoped = _with_line_sums(scoped, tally)
+    checked, extras, repeated_records = _set_aside_repeats(
+        scoped, tally.filter(pl.col("__n") > 1).select("invoice_id"))
+    # lines whose invoice is not among the checked ones
+    homeless = tally.filter(pl.col("__n") == 0).select("invoice_id", "__lines", "__sum")
+    del tally
     # A line whose invoice the source does not have (among all records read) is
     # named, never dropped silently; lines follow their invoice out of the checks
     # (quarantined, out of period), and a repeated id keeps its lines.
@@ -319,9 +339,7 @@ def _prepare(cfg: Config, loaded: Loaded, keep_lines: bool
     data = SourceData(
         name=loaded.name, provider=src_cfg.provider,
         invoices=schema.widen(checked, schema.INVOICE_SCHEMA, loaded.constants, derived),
-        all_invoices=schema.widen(pl.concat([checked, extras], how="diagonal_relaxed")
-                                  if extras.height else checked,
-                                  schema.INVOICE_SCHEMA, loaded.constants, derived),
+        all_invoices=schema.widen(scoped, schema.INVOICE_SCHEMA, loaded.constants, derived),
         lines=kept_lines,
         provided=out.provided, has_lines=out.has_lines, incomplete_lines=incomplete,
         locator=loaded.locator, repeated=repeated_records, sums_attached=out.has_lines,
@@ -332,7 +350,7 @@ def _prepare(cfg: Config, loaded: Loaded, keep_lines: bool
         records_read=out.records_read, valid=valid.height,
         quarantined=out.records_read - valid.height,
         out_of_period=valid.height - scoped.height, in_period=scoped.height,
-        repeated_ids=extras.height, checked=checked.height,
+        repeated_ids=extras.height, checked=scoped.height - extras.height,
         identical_repeats_dropped=out.duplicates_dropped,
         lines_read=lines_in + len(line_rejects),
         lines_valid=lines_ok - orphan_lines,

@@ -290,6 +290,42 @@ sources:
     assert result.sources[0].out_of_period == 1
 
 
+def test_line_sums_go_to_the_first_record_of_each_id(write, tmp_path: Path) -> None:
+    from reconcile import pipeline
+
+    # Rows out of period and a repeated id before and between the others: each sum
+    # must land on its own invoice's first in-period record, by row, never shifted.
+    write("inv.csv", "id,cur,sub,at\n"
+                     "z,USD,7,2026-09-30\n"    # out of period; its line is not an orphan
+                     "a,USD,300,2026-10-02\n"
+                     "b,USD,10,2026-10-03\n"    # no lines: sums to zero, 10 off
+                     "a,USD,999,2026-10-04\n"   # repeat of a: set aside, not compared
+                     "c,JPY,50,2026-10-05\n")
+    write("lines.csv", "inv,amount\nc,20\na,100\nz,7\nc,31\na,200\n")
+    write("rules.yaml", "rules:\n  - id: sum\n    title: lines sum to subtotal\n"
+                        "    type: aggregate\n    field: subtotal_minor\n")
+    cfg = write("c.yaml", """
+period: {start: 2026-10-01, end: 2026-11-01}
+sources:
+  s:
+    provider: file
+    path: inv.csv
+    amounts: minor
+    period_field: issued_at
+    columns: {invoice_id: id, currency: cur, subtotal_minor: sub, issued_at: at}
+    lines: {path: lines.csv, amounts: minor, columns: {invoice_id: inv, amount_minor: amount}}
+rules: [rules.yaml]
+""")
+    result = pipeline.run(cfg)
+    got = {(f["rule_id"], f["invoice_id"], f["delta_minor"]) for f in result.findings.to_dicts()}
+    assert got == {("sum", "b", 10), ("sum", "c", -1)}
+    sums = result.data["s"].invoices.select("invoice_id", "__lines", "__sum").collect()
+    assert sorted(sums.rows()) == [("a", 2, 300), ("b", None, None), ("c", 2, 51)]
+    s = result.sources[0]
+    assert (s.out_of_period, s.repeated_ids, s.checked) == (1, 1, 3)
+    assert result.data["s"].all_invoices.collect().height == 4
+
+
 def test_file_currency_codes_are_trimmed_and_upper_cased() -> None:
     from reconcile.sources import _upper_codes
 
