@@ -29,6 +29,7 @@ import polars as pl
 
 from reconcile.money import format_minor_expr
 from reconcile.rule_types._common import RIGHT, PairData, fmt, money
+from reconcile.ruleset import Rule
 from reconcile.schema import conform_findings, no_findings
 
 TIEOUT_SCHEMA: dict[str, pl.DataType] = {
@@ -101,16 +102,21 @@ def ambiguous_findings(pair: PairData) -> pl.DataFrame:
     ))
 
 
-def tie_out(pairs: Sequence[PairData], findings: pl.DataFrame,
+def tie_out(pairs: Sequence[PairData], rules: Sequence[Rule], findings: pl.DataFrame,
             absorbed: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(tie-out rows per pairing and currency, ``pairing.tie_out`` findings).
 
     ``findings`` carry ``pairing`` (the pairing they were evaluated on);
-    ``absorbed`` is the engine's per-rule absorbed table (signed net per currency).
+    ``absorbed`` is the engine's per-rule absorbed table (signed net per currency),
+    of which the compare rules on ``total_minor`` explain a difference, findings or
+    not (a rule whose every difference was absorbed has none).
     """
+    total_rules = sorted(r.id for r in rules if r.type == "compare"
+                         and getattr(r.check, "field", None) == "total_minor")
     rows: list[pl.DataFrame] = []
     for pair in pairs:
-        mine = findings.filter(pl.col("pairing") == pair.name)
+        # (lazy: the findings are read in the one collect below, in parallel)
+        mine = findings.lazy().filter(pl.col("pairing") == pair.name)
         amounts = mine.filter((pl.col("rule_type") == "compare")
                               & (pl.col("field") == "total_minor")
                               & pl.col("classification").is_not_null())
@@ -121,26 +127,24 @@ def tie_out(pairs: Sequence[PairData], findings: pl.DataFrame,
         # (a "many" side's findings list its ids: join on the other side's, unique)
         own = "counterpart_invoice_id" if pair.pairing.many_left else "invoice_id"
         mine_id = "invoice_id" + (RIGHT if pair.pairing.many_left else "")
-        named = currency_rows.lazy().select(pl.col(own).alias(mine_id)).unique()
+        named = currency_rows.select(pl.col(own).alias(mine_id)).unique()
         mismatched = pair.matched.join(named, on=mine_id, how="semi")
-        total_rules = {r for r in mine.filter(pl.col("rule_type") == "compare")
-                       .filter(pl.col("field") == "total_minor")["rule_id"].unique()}
         parts = [
-            amounts.lazy().select("currency",
+            amounts.select("currency",
                                   pl.col("delta_minor").alias("amount_differences_minor")),
             mismatched.select("currency", (-pl.col("total_minor"))
                               .alias("currency_mismatch_minor")),
             mismatched.select(pl.col("currency" + RIGHT).alias("currency"),
                               pl.col("total_minor" + RIGHT).alias("currency_mismatch_minor")),
-            presence.lazy().filter(pl.col("classification") == "missing")
+            presence.filter(pl.col("classification") == "missing")
             .select("currency", pl.col("delta_minor").alias("missing_minor")),
-            presence.lazy().filter(pl.col("classification") == "timing")
+            presence.filter(pl.col("classification") == "timing")
             .select("currency", pl.col("delta_minor").alias("timing_minor")),
             pair.ambiguous.lazy().select(
                 "currency", pl.when(pl.col("__left")).then(-pl.col("total_minor"))
                 .otherwise(pl.col("total_minor")).alias("ambiguous_minor")),
             absorbed.lazy().filter((pl.col("target") == pair.name)
-                                   & pl.col("rule_id").is_in(sorted(total_rules) or [""]))
+                                   & pl.col("rule_id").is_in(total_rules or [""]))
             .select("currency", pl.col("absorbed_net_minor").alias("absorbed_minor")),
         ]
         explained = pl.concat(parts, how="diagonal").group_by("currency").agg(

@@ -30,8 +30,9 @@ def run_pair(write, left_rows: list[dict[str, Any]], right_rows: list[dict[str, 
     pairing = Pairing("L-R", Side("L", lkey), Side("R", rkey), norm or KeyNormalization(),
                       cardinality, tolerance)
     pair = match(pairing, left, right)
-    res = engine.evaluate(rules(write, PAIR_RULES), [left, right], [pair])
-    table, unexplained = tieout.tie_out([pair], res.findings, res.absorbed)
+    rs = rules(write, PAIR_RULES)
+    res = engine.evaluate(rs, [left, right], [pair])
+    table, unexplained = tieout.tie_out([pair], rs, res.findings, res.absorbed)
     findings = pl.concat([res.findings, tieout.ambiguous_findings(pair),
                           unexplained])
     return pair, findings, table
@@ -196,6 +197,17 @@ def test_relative_and_pairing_tolerance_absorb_and_report(write) -> None:
             row["unexplained_minor"]) == (100, 101, 0)
 
 
+def test_a_difference_wholly_absorbed_by_tolerance_ties_out(write) -> None:
+    # the compare rule has no finding at all here; its absorbed amount still explains
+    tol = Tolerance(0, {}, Decimal("0.001"))
+    _, findings, table = run_pair(write, [inv("a", 100000)], [led("x", "a", 100100)],
+                                  tolerance=tol)
+    assert findings.is_empty()
+    row = table.row(0, named=True)
+    assert (row["difference_minor"], row["absorbed_minor"], row["unexplained_minor"]) == \
+        (100, 100, 0)
+
+
 def test_timing_when_the_counterpart_is_in_the_neighbouring_period(write) -> None:
     left = src("L", [inv("a", 100), inv("b", 100)], {"total_minor"})
     right = src("R", [led("x", "b", 100)], {"total_minor", "external_ref"})
@@ -220,7 +232,7 @@ def test_an_unexplained_difference_is_a_finding(write) -> None:
     type: presence
 """)
     res = engine.evaluate(presence_only, [left, right], [pair])
-    table, unexplained = tieout.tie_out([pair], res.findings, res.absorbed)
+    table, unexplained = tieout.tie_out([pair], presence_only, res.findings, res.absorbed)
     assert table["unexplained_minor"].to_list() == [5]
     (f,) = unexplained.to_dicts()
     assert (f["rule_id"], f["severity"], f["delta_minor"], f["classification"]) == (
