@@ -203,7 +203,8 @@ def _full_join(left: pl.LazyFrame, right: pl.LazyFrame, l_on: str, r_on: str, *,
 
 def _false_pairs(joined: pl.DataFrame, l_on: str, r_on: str) -> bool:
     """Whether a joined row pairs two different keys (a hash collision)."""
-    return bool(joined.select((pl.col(l_on) != pl.col(r_on)).fill_null(False).any()).item())
+    return bool(joined.lazy().select((pl.col(l_on) != pl.col(r_on)).fill_null(False).any())
+                .collect().item())
 
 
 def _in_neighbours(side: Side, data: SourceData, norm: KeyNormalization,

@@ -157,7 +157,7 @@ def _set_aside_repeats(scoped: pl.DataFrame, repeated: pl.DataFrame
                .collect().sort(ROW))
     later = records.filter(~pl.col("invoice_id").is_first_distinct()).get_column(ROW).implode()
     is_later = pl.col(ROW).is_in(later)
-    return scoped.lazy().filter(~is_later), scoped.filter(is_later), records
+    return scoped.lazy().filter(~is_later), scoped.lazy().filter(is_later).collect(), records
 
 
 def _with_line_sums(scoped: pl.DataFrame, tally: pl.DataFrame) -> pl.DataFrame:
@@ -172,7 +172,7 @@ def _with_line_sums(scoped: pl.DataFrame, tally: pl.DataFrame) -> pl.DataFrame:
     if rows.is_empty():
         return scoped.with_columns(pl.lit(None, pl.UInt32).alias("__lines"),
                                     pl.lit(None, pl.Int64).alias("__sum"))
-    owned = tally.filter((pl.col("__n") > 0) & (pl.col("__lines") > 0))
+    owned = tally.lazy().filter((pl.col("__n") > 0) & (pl.col("__lines") > 0)).collect()
     size = int(rows.max()) + 1  # type: ignore[arg-type]
     at = owned.get_column("__first")
     attached = []
@@ -305,10 +305,11 @@ def _prepare(cfg: Config, loaded: Loaded, keep_lines: bool
     lines_in, lines_ok = summed.read, summed.ok
     if out.has_lines:  # (a repeated id's sums go with its first record)
         scoped = _with_line_sums(scoped, tally)
-    checked, extras, repeated_records = _set_aside_repeats(
-        scoped, tally.filter(pl.col("__n") > 1).select("invoice_id"))
-    # lines whose invoice is not among the checked ones
-    homeless = tally.filter(pl.col("__n") == 0).select("invoice_id", "__lines", "__sum")
+    # the ids that repeat, and the lines whose invoice is not among the checked ones
+    repeated, homeless = pl.collect_all([
+        tally.lazy().filter(pl.col("__n") > 1).select("invoice_id"),
+        tally.lazy().filter(pl.col("__n") == 0).select("invoice_id", "__lines", "__sum")])
+    checked, extras, repeated_records = _set_aside_repeats(scoped, repeated)
     del tally
     # A line whose invoice the source does not have (among all records read) is
     # named, never dropped silently; lines follow their invoice out of the checks
@@ -395,7 +396,7 @@ def run(config_path: Path, *, rule_paths: Sequence[Path] | None = None,
     say(f"evaluating {len(rules)} rules over {len(sources)} sources and {len(pairs)} pairings")
     result = engine.evaluate(rules, sources, pairs)
     # Each pairing's totals tied out against the findings that explain them.
-    tieouts, unexplained = tieout.tie_out(pairs, result.findings, result.absorbed)
+    tieouts, unexplained = tieout.tie_out(pairs, rules, result.findings, result.absorbed)
     findings = engine.with_finding_ids(pl.concat([
         *schema_findings, result.findings,
         *(tieout.ambiguous_findings(p) for p in pairs), unexplained]))
