@@ -32,6 +32,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from reconcile import hashed
 from reconcile.rule_types._common import RIGHT, PairData, SourceData
 from reconcile.schema import INVOICE_SCHEMA, ROW
 
@@ -176,37 +177,6 @@ def _aggregate(records: pl.LazyFrame, columns: list[str], ordered: bool = False,
         pl.lit(None, pl.String).alias(c) for c in sorted(skip))
 
 
-_HASH = "__hash"
-
-
-def key_hash(key: pl.Expr) -> pl.Expr:
-    """A 64-bit hash of a join key (used within one run only; never stored)."""
-    return key.hash(seed=0x5EC0)
-
-
-def _full_join(left: pl.LazyFrame, right: pl.LazyFrame, l_on: str, r_on: str, *,
-               hashed: bool) -> pl.LazyFrame:
-    """The pairing's full join, each side unique by its key by now.
-
-    ``hashed``: joined on a 64-bit hash of the keys, about twice as fast as
-    hashing and comparing millions of strings inside the join. Equal keys have
-    equal hashes, so every true pair is found; a collision can only add a false
-    pair, which :func:`_false_pairs` detects and the caller then joins the strings.
-    """
-    if not hashed:
-        return left.join(right, left_on=l_on, right_on=r_on, how="full", coalesce=False)
-    return (left.with_columns(key_hash(pl.col(l_on)).alias(_HASH))
-            .join(right.with_columns(key_hash(pl.col(r_on)).alias(_HASH + RIGHT)),
-                  left_on=_HASH, right_on=_HASH + RIGHT, how="full", coalesce=False)
-            .drop(_HASH, _HASH + RIGHT))
-
-
-def _false_pairs(joined: pl.DataFrame, l_on: str, r_on: str) -> bool:
-    """Whether a joined row pairs two different keys (a hash collision)."""
-    return bool(joined.lazy().select((pl.col(l_on) != pl.col(r_on)).fill_null(False).any())
-                .collect().item())
-
-
 def _in_neighbours(side: Side, data: SourceData, norm: KeyNormalization,
                    keys: pl.Series) -> pl.Series:
     """Whether each key is among ``data``'s records of the neighbouring periods."""
@@ -293,7 +263,7 @@ def match(pairing: Pairing, left: SourceData, right: SourceData,
     l_on = KEY if pairing.many_left or not lk.unique else lk.key
     r_on = (KEY if pairing.many_right or not rk.unique else rk.key) + RIGHT
     renamed = r_in.rename({c: c + RIGHT for c in r_in.collect_schema().names()})
-    plans = [_full_join(l_in, renamed, l_on, r_on, hashed=True)]
+    plans = [hashed.full_join(l_in, renamed, l_on, r_on)]
     # records without a key, and the records of ambiguous keys (usually none)
     if not lk.unique:
         plans.append(lk.records.filter(pl.col(KEY).is_null()))
@@ -303,8 +273,8 @@ def match(pairing: Pairing, left: SourceData, right: SourceData,
         plans += [lc.join(ambiguous_keys.lazy(), on=KEY, how="semi"),
                   rc.join(ambiguous_keys.lazy(), on=KEY, how="semi")]
     joined_df, *rest = pl.collect_all(plans)
-    if _false_pairs(joined_df, l_on, r_on):  # two keys shared a hash: join the strings
-        joined_df = _full_join(l_in, renamed, l_on, r_on, hashed=False).collect()
+    if hashed.false_pairs(joined_df, l_on, r_on):  # two keys shared a hash: the strings
+        joined_df = hashed.full_join(l_in, renamed, l_on, r_on, hashed=False).collect()
     keyed_l, keyed_r = [*l_cols, KEY], [*r_cols, KEY]
     l_nokey = rest.pop(0) if not lk.unique else pl.DataFrame(
         schema=lc.select(keyed_l).collect_schema())

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import polars as pl
 
-from reconcile import engine, schema, tieout
+from reconcile import engine, hashed, schema, tieout
 from reconcile.config import Config, load_config
 from reconcile.matching import match
 from reconcile.providers._base import Reject, Residue
@@ -152,15 +152,14 @@ def _set_aside_repeats(scoped: pl.DataFrame, repeated: pl.DataFrame
     records = scoped.select("invoice_id", "currency", *located).clear()
     if repeated.is_empty():
         return scoped.lazy(), scoped.clear(), records
-    records = (scoped.lazy().select("invoice_id", "currency", *located)
-               .join(repeated.lazy().select("invoice_id"), on="invoice_id", how="semi")
-               .collect().sort(ROW))
+    records = hashed.with_keys(scoped.select("invoice_id", "currency", *located),
+                               "invoice_id", repeated.get_column("invoice_id")).sort(ROW)
     later = records.filter(~pl.col("invoice_id").is_first_distinct()).get_column(ROW).implode()
     is_later = pl.col(ROW).is_in(later)
     return scoped.lazy().filter(~is_later), scoped.lazy().filter(is_later).collect(), records
 
 
-def _with_line_sums(scoped: pl.DataFrame, tally: pl.DataFrame) -> pl.DataFrame:
+def _with_line_sums(scoped: pl.DataFrame, tally: pl.DataFrame | None) -> pl.DataFrame:
     """``scoped`` with ``__lines``/``__sum`` on each id's first record (null when an
     invoice has no line, and on the records of an id after its first).
 
@@ -169,7 +168,7 @@ def _with_line_sums(scoped: pl.DataFrame, tally: pl.DataFrame) -> pl.DataFrame:
     work only (a join on millions of string ids costs several times more).
     """
     rows = scoped.get_column(ROW)
-    if rows.is_empty():
+    if rows.is_empty() or tally is None:
         return scoped.with_columns(pl.lit(None, pl.UInt32).alias("__lines"),
                                     pl.lit(None, pl.Int64).alias("__sum"))
     owned = tally.lazy().filter((pl.col("__n") > 0) & (pl.col("__lines") > 0)).collect()
@@ -181,6 +180,11 @@ def _with_line_sums(scoped: pl.DataFrame, tally: pl.DataFrame) -> pl.DataFrame:
         by_row.scatter(at, owned.get_column(name))
         attached.append(by_row.gather(rows))
     return scoped.with_columns(attached)
+
+
+#: line totals of the ids that have lines but no invoice among the checked ones
+_HOMELESS: dict[str, pl.DataType] = {"invoice_id": pl.String(), "__lines": pl.UInt32(),
+                                     "__sum": pl.Int64()}
 
 
 def _locator(loaded: Loaded) -> dict[str, pl.Expr]:
@@ -195,7 +199,7 @@ def _locator(loaded: Loaded) -> dict[str, pl.Expr]:
 class _Lines:
     """A source's line items once validated and summed (the lines themselves are let go)."""
 
-    tally: pl.DataFrame  # per invoice id: see _tally
+    tally: pl.DataFrame | None  # per invoice id (see _tally); None: the source has no lines
     findings: pl.DataFrame  # schema findings of the lines
     quarantined: pl.DataFrame
     valid: pl.DataFrame | pl.LazyFrame | None  # kept only when a rule reads the lines
@@ -244,16 +248,17 @@ def _sum_lines(loaded: Loaded, scoped: pl.DataFrame, keep_lines: bool) -> _Lines
         streamed = loaded.lines
         screen, model = schema.screen_lines(streamed)
         # one scan: the tally, and per invoice whether all its lines pass the checks
-        tally = _tally(scoped, streamed, screen).collect()
-        if tally.get_column("__ok").all():
+        streamed_tally = _tally(scoped, streamed, screen).collect()
+        if streamed_tally.get_column("__ok").all():
             schema.validate_schema_only(streamed, model)
-            read = int(tally.get_column("__lines").sum() or 0)
+            read = int(streamed_tally.get_column("__lines").sum() or 0)
             loaded.lines = streamed.clear()
-            return _Lines(tally, schema.no_findings(), pl.DataFrame(schema=schema.LINE_SCHEMA),
+            return _Lines(streamed_tally, schema.no_findings(), pl.DataFrame(schema=schema.LINE_SCHEMA),
                           streamed if keep_lines else None, read, read)
         loaded.lines = streamed.collect()  # some line fails: pandera names every failure
     validated = schema.validate_lines(loaded.lines)
-    tally = _tally(scoped, validated.valid).collect()
+    # (no line at all: nothing to tally; the caller finds the repeated ids alone)
+    tally = _tally(scoped, validated.valid).collect() if validated.valid.height else None
     found = schema.conform_findings(_schema_findings(
         loaded.name, loaded.lines, validated.failures, "line.", location, loaded.constants))
     ok = validated.valid.height
@@ -305,10 +310,13 @@ def _prepare(cfg: Config, loaded: Loaded, keep_lines: bool
     lines_in, lines_ok = summed.read, summed.ok
     if out.has_lines:  # (a repeated id's sums go with its first record)
         scoped = _with_line_sums(scoped, tally)
-    # the ids that repeat, and the lines whose invoice is not among the checked ones
-    repeated, homeless = pl.collect_all([
-        tally.lazy().filter(pl.col("__n") > 1).select("invoice_id"),
-        tally.lazy().filter(pl.col("__n") == 0).select("invoice_id", "__lines", "__sum")])
+    if tally is None:  # no line items: only the repeated ids to find
+        repeated = hashed.repeated_keys(scoped, "invoice_id")
+        homeless = pl.DataFrame(schema=_HOMELESS)
+    else:  # the ids that repeat, and the lines whose invoice is not among the checked
+        repeated, homeless = pl.collect_all([
+            tally.lazy().filter(pl.col("__n") > 1).select("invoice_id"),
+            tally.lazy().filter(pl.col("__n") == 0).select(list(_HOMELESS))])
     checked, extras, repeated_records = _set_aside_repeats(scoped, repeated)
     del tally
     # A line whose invoice the source does not have (among all records read) is

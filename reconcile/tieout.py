@@ -128,7 +128,10 @@ def tie_out(pairs: Sequence[PairData], rules: Sequence[Rule], findings: pl.DataF
         own = "counterpart_invoice_id" if pair.pairing.many_left else "invoice_id"
         mine_id = "invoice_id" + (RIGHT if pair.pairing.many_left else "")
         named = currency_rows.select(pl.col(own).alias(mine_id)).unique()
-        mismatched = pair.matched.join(named, on=mine_id, how="semi")
+        # (a currency finding names a pair whose currencies differ: only those few
+        # are looked up by id, not every matched pair)
+        differ = (pl.col("currency") != pl.col("currency" + RIGHT)).fill_null(True)
+        mismatched = pair.matched.filter(differ).join(named, on=mine_id, how="semi")
         parts = [
             amounts.select("currency",
                                   pl.col("delta_minor").alias("amount_differences_minor")),

@@ -154,7 +154,7 @@ def test_one_to_many_group_mixing_currencies_is_ambiguous(write) -> None:
 @pytest.mark.parametrize("cardinality", ["1:1", "1:N"])
 def test_a_hash_collision_in_the_join_never_pairs_different_keys(
         write, monkeypatch: pytest.MonkeyPatch, cardinality: str) -> None:
-    from reconcile import matching
+    from reconcile import hashed
 
     left = [inv("a1", 100), inv("b2", 200), inv("c3", 300), inv("dd44", 5)]
     right = [led("x", "a1", 100), led("y", "b2", 250), led("z", "zz", 7),
@@ -162,7 +162,7 @@ def test_a_hash_collision_in_the_join_never_pairs_different_keys(
     want_pair, want, _ = run_pair(write, left, right, cardinality=cardinality)
     # every key of the same length now shares a hash: the hashed join pairs a1 with
     # b2, c3, e5 ... and the string join must take over
-    monkeypatch.setattr(matching, "key_hash", lambda key: key.str.len_bytes().cast(pl.UInt64))
+    monkeypatch.setattr(hashed, "key_hash", lambda key: key.str.len_bytes().cast(pl.UInt64))
     pair, got, _ = run_pair(write, left, right, cardinality=cardinality)
     assert classes(got) == classes(want) == [
         ("present", "c3", "missing"), ("present", "dd44", "missing"),

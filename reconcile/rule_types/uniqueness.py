@@ -39,7 +39,9 @@ class Uniqueness:
             # The pipeline found the repeated ids while setting them aside: one unit
             # per checked invoice (one per id), the clean ones without their ids.
             failing = src.repeated.group_by("invoice_id").len(name="__n")
-            ids = src.invoices.select(pl.len()).collect().item()
+            # checked ids = records − the ones set aside (a count without a pass)
+            records = src.all_invoices.select(pl.len()).collect().item()
+            ids = records - (src.repeated.height - failing.height)
             clean = pl.LazyFrame().select(
                 pl.repeat(1, ids - failing.height, dtype=pl.UInt32).alias("__n"))
             return pl.concat([failing.lazy(), clean], how="diagonal").with_columns(flags)

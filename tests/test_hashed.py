@@ -1,0 +1,44 @@
+"""reconcile.hashed: results on hashed keys are exact, collisions or not."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+
+from reconcile import hashed
+
+IDS = ["a1", "b2", "a1", "c3", None, "dd44", "b2", "a1", None, "e5"]
+
+
+@pytest.fixture(params=["real", "colliding"])
+def hashes(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    if request.param == "colliding":  # every key of one length shares a hash
+        monkeypatch.setattr(hashed, "key_hash",
+                            lambda key: key.str.len_bytes().fill_null(0).cast(pl.UInt64))
+    return str(request.param)
+
+
+def test_repeated_keys_are_exactly_the_repeated_strings(hashes: str) -> None:
+    frame = pl.DataFrame({"invoice_id": IDS, "n": range(len(IDS))})
+    got = hashed.repeated_keys(frame, "invoice_id")
+    assert sorted(got.get_column("invoice_id").to_list()) == ["a1", "b2"]  # not c3, e5, null
+    assert hashed.repeated_keys(frame.filter(pl.col("n") < 2), "invoice_id").is_empty()
+
+
+def test_with_keys_is_a_semi_join_on_the_strings(hashes: str) -> None:
+    frame = pl.DataFrame({"invoice_id": IDS, "n": range(len(IDS))})
+    got = hashed.with_keys(frame, "invoice_id", pl.Series(["b2", "zz"]))
+    assert got.get_column("n").to_list() == [1, 6]
+
+
+def test_full_join_pairs_equal_keys_and_flags_false_pairs(hashes: str) -> None:
+    left = pl.LazyFrame({"k": ["a1", "b2", "c3"], "x": [1, 2, 3]})
+    right = pl.LazyFrame({"k_r": ["b2", "e5"], "y": [20, 50]})
+    joined = hashed.full_join(left, right, "k", "k_r").collect()
+    exact = hashed.full_join(left, right, "k", "k_r", hashed=False).collect()
+    if hashes == "real":
+        assert not hashed.false_pairs(joined, "k", "k_r")
+        assert sorted(joined.rows(), key=str) == sorted(exact.rows(), key=str)
+    else:  # a1, c3 and e5 share a hash with b2: false pairs, and they are seen
+        assert hashed.false_pairs(joined, "k", "k_r")
+    assert not hashed.false_pairs(exact, "k", "k_r")
