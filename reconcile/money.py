@@ -160,20 +160,21 @@ def format_minor_expr(minor: pl.Expr, currency: pl.Expr) -> pl.Expr:
     """Polars twin of :func:`format_minor` for building finding messages in bulk.
 
     Integer arithmetic, one lookup of the currency's scale (10^exponent; an
-    unknown code shows the bare number): whole part, then the fraction padded
-    by adding the scale and dropping the leading ``1``.
+    unknown code shows the bare number): sign, whole part, ``.`` and the fraction
+    padded by adding the scale and dropping its leading ``1``; with no fraction
+    (scale 1) the trailing ``.`` is stripped. One string concatenation per row,
+    no branch per part: messages for hundreds of thousands of findings use it.
     """
     exps = exponents_frame()
     scale = currency.replace_strict(
         exps["currency"], [10**e for e in exps["exponent"]], default=1, return_dtype=pl.Int64)
     absval = minor.abs()
     fraction = ((absval % scale) + scale).cast(pl.String).str.slice(1)
-    # named after ``minor`` (concat_str and when/then take their first input's name)
-    text = pl.concat_str([
-        (absval // scale).cast(pl.String),
-        pl.when(scale > 1).then(pl.concat_str([pl.lit("."), fraction])).otherwise(pl.lit("")),
-    ])
-    return pl.when(minor >= 0).then(text).otherwise(pl.concat_str([pl.lit("-"), text]))
+    # one concatenation, no branch over the text (a when/then there doubles the cost);
+    # named after ``minor`` as before
+    sign = pl.when(minor < 0).then(pl.lit("-")).otherwise(pl.lit(""))
+    text = pl.concat_str([sign, (absval // scale).cast(pl.String), pl.lit("."), fraction])
+    return text.str.strip_suffix(".").name.keep()
 
 
 def provider_minor_to_iso(minor: int, currency: str, provider: str) -> int:

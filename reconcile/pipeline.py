@@ -253,7 +253,8 @@ def _sum_lines(loaded: Loaded, scoped: pl.DataFrame, keep_lines: bool) -> _Lines
             schema.validate_schema_only(streamed, model)
             read = int(streamed_tally.get_column("__lines").sum() or 0)
             loaded.lines = streamed.clear()
-            return _Lines(streamed_tally, schema.no_findings(), pl.DataFrame(schema=schema.LINE_SCHEMA),
+            return _Lines(streamed_tally, schema.no_findings(),
+                          pl.DataFrame(schema=schema.LINE_SCHEMA),
                           streamed if keep_lines else None, read, read)
         loaded.lines = streamed.collect()  # some line fails: pandera names every failure
     validated = schema.validate_lines(loaded.lines)
