@@ -10,11 +10,11 @@ collected together once (``pl.collect_all``), so shared inputs are scanned once.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import polars as pl
+import xxhash
 
 from reconcile.rule_types._common import PairData, SourceData
 from reconcile.ruleset import Rule
@@ -182,9 +182,8 @@ def with_finding_ids(findings: pl.DataFrame) -> pl.DataFrame:
         [*(pl.col(c).fill_null("") for c in _FINGERPRINT),
          pl.when(pl.col("invoice_id").is_null()).then(pl.col("location")).otherwise(pl.lit(""))
          .fill_null("")],
-        separator="\x1f")).to_series().to_list()
-    digests = pl.Series("finding_id", [
-        hashlib.blake2b(key.encode(), digest_size=8).hexdigest() for key in keys], pl.String)
+        separator="\x1f").cast(pl.Binary)).to_series().to_list()  # UTF-8 bytes
+    digests = pl.Series("finding_id", list(map(xxhash.xxh3_64_hexdigest, keys)), pl.String)
     if not digests.is_duplicated().any():
         return findings.insert_column(0, digests)
     # the n-th repeat of a digest (in sorted order) gets "-n"

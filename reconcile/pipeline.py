@@ -174,11 +174,14 @@ def _with_line_sums(scoped: pl.DataFrame, tally: pl.DataFrame | None) -> pl.Data
     owned = tally.lazy().filter((pl.col("__n") > 0) & (pl.col("__lines") > 0)).collect()
     size = int(rows.max()) + 1  # type: ignore[arg-type]
     at = owned.get_column("__first")
+    # distinct row numbers (a row index, filtered): ascending and as many as the
+    # largest + 1 means every row, in order, and the gather is the identity
+    every_row = rows.len() == size and rows.is_sorted()
     attached = []
     for name, dtype in (("__lines", pl.UInt32), ("__sum", pl.Int64)):
         by_row = pl.Series(name, [None], dtype).extend_constant(None, size - 1)
         by_row.scatter(at, owned.get_column(name))
-        attached.append(by_row.gather(rows))
+        attached.append(by_row if every_row else by_row.gather(rows))
     return scoped.with_columns(attached)
 
 

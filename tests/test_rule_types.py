@@ -213,6 +213,12 @@ def test_finding_ids_are_stable_and_unique(write) -> None:
     first = engine.with_finding_ids(engine.evaluate(rs, [s], []).findings)["finding_id"].to_list()
     again = engine.with_finding_ids(engine.evaluate(rs, [s], []).findings)["finding_id"].to_list()
     assert first == again and len(set(first)) == 3
+    # the recipe is pinned: XXH3-64 of rule, source, invoice, counterpart (source,
+    # invoice), field and the location part, joined by \x1f (README, findings schema)
+    import xxhash
+
+    assert first[0] == xxhash.xxh3_64_hexdigest(b"cur\x1fs\x1fa\x1f\x1f\x1fcurrency\x1f") \
+        == "de0bfb410ea2f7d2"
 
 
 def test_uniqueness_on_invoice_id_itself(write) -> None:
