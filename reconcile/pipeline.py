@@ -414,9 +414,10 @@ def run(config_path: Path, *, rule_paths: Sequence[Path] | None = None,
         *(tieout.ambiguous_findings(p) for p in pairs), unexplained]))
     schema.validate_findings(findings)
     totals = pl.concat(pl.collect_all([
-        s.invoices.group_by("source", "currency").agg(
+        s.invoices.group_by("currency").agg(
             pl.len().alias("invoices"), pl.col("total_minor").sum().alias("total_minor"),
             pl.col("total_minor").is_null().sum().alias("missing_total"))
+        .select(pl.lit(s.name).alias("source"), pl.all())
         for s in sources])).sort("source", "currency")
     return RunResult(cfg, rules, findings, result, summaries, totals, residues, pairs,
                      by_name, tieouts)
