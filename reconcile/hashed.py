@@ -63,10 +63,10 @@ def full_join(left: pl.LazyFrame, right: pl.LazyFrame, l_on: str, r_on: str, *,
             .drop(HASH, r_hash))
 
 
-def false_pairs(joined: pl.DataFrame, l_on: str, r_on: str) -> bool:
-    """Whether a row of a :func:`full_join` pairs two different keys (a collision)."""
-    return bool(joined.lazy().select((pl.col(l_on) != pl.col(r_on)).fill_null(False).any())
-                .collect().item())
+def false_pairs(joined: pl.LazyFrame, l_on: str, r_on: str) -> pl.LazyFrame:
+    """Whether a row of a :func:`full_join` pairs two different keys (a collision): one
+    boolean, as a plan to collect with the caller's others."""
+    return joined.select((pl.col(l_on) != pl.col(r_on)).fill_null(False).any())
 
 
 __all__ = ["false_pairs", "full_join", "key_hash", "repeated_keys", "with_keys"]

@@ -273,8 +273,6 @@ def match(pairing: Pairing, left: SourceData, right: SourceData,
         plans += [lc.join(ambiguous_keys.lazy(), on=KEY, how="semi"),
                   rc.join(ambiguous_keys.lazy(), on=KEY, how="semi")]
     joined_df, *rest = pl.collect_all(plans)
-    if hashed.false_pairs(joined_df, l_on, r_on):  # two keys shared a hash: the strings
-        joined_df = hashed.full_join(l_in, renamed, l_on, r_on, hashed=False).collect()
     keyed_l, keyed_r = [*l_cols, KEY], [*r_cols, KEY]
     l_nokey = rest.pop(0) if not lk.unique else pl.DataFrame(
         schema=lc.select(keyed_l).collect_schema())
@@ -282,7 +280,6 @@ def match(pairing: Pairing, left: SourceData, right: SourceData,
         schema=rc.select(keyed_r).collect_schema())
     l_amb_rec = rest.pop(0) if rest else lc.select(*keyed_l).clear().collect()
     r_amb_rec = rest.pop(0) if rest else rc.select(*keyed_r).clear().collect()
-    joined = joined_df.lazy()
     in_l, in_r = pl.col(l_on).is_not_null(), pl.col(r_on).is_not_null()
 
     def with_key(frame: pl.LazyFrame, on: str, cols: list[str], suffix: str = ""
@@ -291,20 +288,34 @@ def match(pairing: Pairing, left: SourceData, right: SourceData,
         key = pl.col(on).alias(KEY) if on.removesuffix(suffix) != KEY else pl.col(on)
         return frame.select(*(pl.col(c + suffix).alias(c) for c in cols), key.alias(KEY))
 
-    l_keys = joined.filter(in_l & ~in_r).select(pl.col(l_on).alias(KEY))
-    r_keys = joined.filter(in_r & ~in_l).select(pl.col(r_on).alias(KEY))
-    # Split once (each rule then reads its part without filtering the join again);
-    # an unmatched group of a "many" side is unmatched record by record.
-    both, l_only, r_only = pl.collect_all([
-        joined.filter(in_l & in_r),
-        pl.concat([l_nokey.lazy().select(keyed_l),
-                   lc.join(l_keys, on=KEY, how="semi").select(keyed_l) if pairing.many_left
-                   else with_key(joined.filter(in_l & ~in_r), l_on, l_cols)]),
-        pl.concat([r_nokey.lazy().select(keyed_r),
-                   rc.join(r_keys, on=KEY, how="semi").select(keyed_r) if pairing.many_right
-                   else with_key(joined.filter(in_r & ~in_l), r_on, r_cols, RIGHT)]),
-    ])
-    del joined, joined_df
+    def split(joined_df: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, bool]:
+        """(matched, left only, right only, whether a pair joins two different keys).
+
+        Split once (each rule then reads its part without filtering the join
+        again); an unmatched group of a "many" side is unmatched record by record.
+        """
+        joined = joined_df.lazy()
+        l_keys = joined.filter(in_l & ~in_r).select(pl.col(l_on).alias(KEY))
+        r_keys = joined.filter(in_r & ~in_l).select(pl.col(r_on).alias(KEY))
+        both, l_only, r_only, false_pairs = pl.collect_all([
+            joined.filter(in_l & in_r),
+            pl.concat([l_nokey.lazy().select(keyed_l),
+                       lc.join(l_keys, on=KEY, how="semi").select(keyed_l)
+                       if pairing.many_left
+                       else with_key(joined.filter(in_l & ~in_r), l_on, l_cols)]),
+            pl.concat([r_nokey.lazy().select(keyed_r),
+                       rc.join(r_keys, on=KEY, how="semi").select(keyed_r)
+                       if pairing.many_right
+                       else with_key(joined.filter(in_r & ~in_l), r_on, r_cols, RIGHT)]),
+            hashed.false_pairs(joined, l_on, r_on),
+        ])
+        return both, l_only, r_only, bool(false_pairs.item())
+
+    both, l_only, r_only, collided = split(joined_df)
+    del joined_df
+    if collided:  # two keys shared a hash: the join and its split again, on the strings
+        both, l_only, r_only, _ = split(
+            hashed.full_join(l_in, renamed, l_on, r_on, hashed=False).collect())
     # A record without counterpart whose key the other side has in a neighbouring
     # period is explained by timing.
     l_only = l_only.with_columns(_in_neighbours(pairing.right, right, pairing.normalize,
