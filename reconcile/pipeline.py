@@ -14,13 +14,14 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
 
 from reconcile import engine, hashed, schema, tieout
-from reconcile.config import Config, load_config
+from reconcile.config import Config, SourceConfig, load_config
 from reconcile.matching import match
 from reconcile.providers._base import Reject, Residue
 from reconcile.rule_types._common import PairData, SourceData, fmt
@@ -29,6 +30,9 @@ from reconcile.schema import ROW
 from reconcile.sources import Loaded, load_source
 
 Progress = Callable[[str], None]
+#: sources read and prepared concurrently (two: the heavy steps use every core already,
+#: two overlap one source's single-threaded moments with the other's work)
+SOURCES_AT_ONCE = 2
 
 
 @dataclass(frozen=True)
@@ -391,16 +395,24 @@ def run(config_path: Path, *, rule_paths: Sequence[Path] | None = None,
     summaries: list[SourceSummary] = []
     schema_findings: list[pl.DataFrame] = []
     residues: list[Residue] = []
-    for src_cfg in cfg.sources:
+    def prepared(src_cfg: SourceConfig
+                 ) -> tuple[SourceData, SourceSummary, pl.DataFrame, list[Residue]]:
         say(f"reading {src_cfg.name} ({src_cfg.provider})")
         loaded = load_source(src_cfg, cfg.path.parent, run_dir=run_dir, replay=replay,
                              period=(cfg.period_start, cfg.period_end), progress=fetch_progress)
-        data, summary, findings = _prepare(cfg, loaded, keep_lines)
-        sources.append(data)
-        summaries.append(summary)
-        schema_findings.append(findings)
-        residues.extend(loaded.normalized.residues)
-        del loaded  # the frames as read: only the checked invoices stay in memory
+        # (returning lets the frames as read go: only the checked invoices stay)
+        return (*_prepare(cfg, loaded, keep_lines), loaded.normalized.residues)
+
+    # Sources are independent until matching: two are read and prepared at a time
+    # (Polars releases the GIL; a live fetch waits on the network), and their
+    # results are taken in config order; an error is the first source's in that
+    # order, once the other has finished.
+    with ThreadPoolExecutor(max_workers=SOURCES_AT_ONCE) as pool:
+        for data, summary, findings, res in pool.map(prepared, cfg.sources):
+            sources.append(data)
+            summaries.append(summary)
+            schema_findings.append(findings)
+            residues.extend(res)
     by_name = {s.name: s for s in sources}
     pair_columns = frozenset(c for r in rules if r.check.pairwise for c in r.invoice_columns)
     pairs = [match(p, by_name[p.left.source], by_name[p.right.source], pair_columns)
