@@ -47,7 +47,9 @@ def with_keys(frame: pl.DataFrame | pl.LazyFrame, key: str, keys: pl.Series) -> 
 
 def full_join(left: pl.LazyFrame, right: pl.LazyFrame, l_on: str, r_on: str, *,
               hashed: bool = True) -> pl.LazyFrame:
-    """A full join (``coalesce=False``) of two frames each unique by its key.
+    """A full join (``coalesce=False``) of two frames each unique by its key, and the
+    keys never null (null hashes alike, so two null keys would pair; a string join
+    would not pair them).
 
     ``hashed``: joined on the keys' hashes. Equal keys have equal hashes, so every
     true pair is found; a collision can only add a pair of different keys, which

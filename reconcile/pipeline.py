@@ -420,7 +420,7 @@ def run(config_path: Path, *, rule_paths: Sequence[Path] | None = None,
     say(f"evaluating {len(rules)} rules over {len(sources)} sources and {len(pairs)} pairings")
     result = engine.evaluate(rules, sources, pairs)
     # Each pairing's totals tied out against the findings that explain them.
-    tieouts, unexplained = tieout.tie_out(pairs, rules, result.findings, result.absorbed)
+    tieouts, unexplained = tieout.tie_out(pairs, rules, result.findings)
     findings = engine.with_finding_ids(pl.concat([
         *schema_findings, result.findings,
         *(tieout.ambiguous_findings(p) for p in pairs), unexplained]))

@@ -55,6 +55,31 @@ def _side_totals(pair: PairData, left: bool) -> pl.LazyFrame:
         pl.col("total_minor").sum().alias(f"{prefix}_total_minor"))
 
 
+def _named_pairs(findings: pl.LazyFrame, pair: PairData, field: str) -> pl.LazyFrame:
+    """The matched pairs that ``pair``'s compare findings on ``field`` name, as the id of
+    the side that is one record (a "many" side's findings list its ids): ``invoice_id``,
+    or ``invoice_id__r`` when the left side is the many side."""
+    own = "counterpart_invoice_id" if pair.pairing.many_left else "invoice_id"
+    mine_id = "invoice_id" + (RIGHT if pair.pairing.many_left else "")
+    return findings.filter((pl.col("rule_type") == "compare") & (pl.col("field") == field)) \
+        .select(pl.col(own).alias(mine_id)).unique()
+
+
+def _checked_by_total_rules(pair: PairData, rules: Sequence[Rule]) -> pl.Expr:
+    """True for a matched pair that some applicable compare rule on ``total_minor``
+    checks on this pairing (a rule without a filter checks every pair)."""
+    covers: list[pl.Expr] = []
+    for rule in rules:
+        if rule.type != "compare" or getattr(rule.check, "field", None) != "total_minor":
+            continue
+        needed = rule.invoice_columns
+        if not rule.scope.matches_pairing(pair.name) or needed - pair.left.provided \
+                or needed - pair.right.provided:
+            continue  # not on this pairing, or not applicable (N/A)
+        covers.append(pl.lit(True) if rule.filter is None else rule.filter.fill_null(False))
+    return pl.any_horizontal(covers) if covers else pl.lit(False)
+
+
 def ambiguous_findings(pair: PairData) -> pl.DataFrame:
     """One ``pairing.ambiguous`` finding per key that breaks the cardinality."""
     amb = pair.ambiguous
@@ -102,39 +127,40 @@ def ambiguous_findings(pair: PairData) -> pl.DataFrame:
     ))
 
 
-def tie_out(pairs: Sequence[PairData], rules: Sequence[Rule], findings: pl.DataFrame,
-            absorbed: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+def tie_out(pairs: Sequence[PairData], rules: Sequence[Rule], findings: pl.DataFrame
+            ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(tie-out rows per pairing and currency, ``pairing.tie_out`` findings).
 
-    ``findings`` carry ``pairing`` (the pairing they were evaluated on);
-    ``absorbed`` is the engine's per-rule absorbed table (signed net per currency),
-    of which the compare rules on ``total_minor`` explain a difference, findings or
-    not (a rule whose every difference was absorbed has none).
+    ``findings`` carry ``pairing`` (the pairing they were evaluated on). A matched
+    pair's difference in one currency counts once, whatever the number of compare
+    rules on ``total_minor``: as an amount difference when one of them flagged it,
+    else as absorbed by tolerance when one of them checked it (its filter holds),
+    else it stays unexplained. (The engine's per-rule absorbed table counts a pair
+    once per rule that absorbed it: it is reported, not summed here.)
     """
-    total_rules = sorted(r.id for r in rules if r.type == "compare"
-                         and getattr(r.check, "field", None) == "total_minor")
     rows: list[pl.DataFrame] = []
     for pair in pairs:
         # (lazy: the findings are read in the one collect below, in parallel)
         mine = findings.lazy().filter(pl.col("pairing") == pair.name)
-        amounts = mine.filter((pl.col("rule_type") == "compare")
-                              & (pl.col("field") == "total_minor")
-                              & pl.col("classification").is_not_null())
         presence = mine.filter(pl.col("rule_type") == "presence")
-        currency_rows = mine.filter((pl.col("rule_type") == "compare")
-                                    & (pl.col("field") == "currency"))
-        # The amounts of the pairs a currency finding names, each in its own currency.
-        # (a "many" side's findings list its ids: join on the other side's, unique)
-        own = "counterpart_invoice_id" if pair.pairing.many_left else "invoice_id"
         mine_id = "invoice_id" + (RIGHT if pair.pairing.many_left else "")
-        named = currency_rows.select(pl.col(own).alias(mine_id)).unique()
+        # The amounts of the pairs a currency finding names, each in its own currency.
         # (a currency finding names a pair whose currencies differ: only those few
         # are looked up by id, not every matched pair)
         differ = (pl.col("currency") != pl.col("currency" + RIGHT)).fill_null(True)
-        mismatched = pair.matched.filter(differ).join(named, on=mine_id, how="semi")
+        mismatched = pair.matched.filter(differ).join(_named_pairs(mine, pair, "currency"),
+                                                      on=mine_id, how="semi")
+        # Matched pairs in one currency whose totals differ: flagged, absorbed or neither.
+        delta = pl.col("total_minor" + RIGHT) - pl.col("total_minor")
+        differing = pair.matched.filter(~differ & (delta != 0).fill_null(False)) \
+            .with_columns(delta.alias("__delta"))
+        flagged = _named_pairs(mine, pair, "total_minor")
+        checked = _checked_by_total_rules(pair, rules)
         parts = [
-            amounts.select("currency",
-                                  pl.col("delta_minor").alias("amount_differences_minor")),
+            differing.join(flagged, on=mine_id, how="semi").select(
+                "currency", pl.col("__delta").alias("amount_differences_minor")),
+            differing.join(flagged, on=mine_id, how="anti").filter(checked).select(
+                "currency", pl.col("__delta").alias("absorbed_minor")),
             mismatched.select("currency", (-pl.col("total_minor"))
                               .alias("currency_mismatch_minor")),
             mismatched.select(pl.col("currency" + RIGHT).alias("currency"),
@@ -146,9 +172,6 @@ def tie_out(pairs: Sequence[PairData], rules: Sequence[Rule], findings: pl.DataF
             pair.ambiguous.lazy().select(
                 "currency", pl.when(pl.col("__left")).then(-pl.col("total_minor"))
                 .otherwise(pl.col("total_minor")).alias("ambiguous_minor")),
-            absorbed.lazy().filter((pl.col("target") == pair.name)
-                                   & pl.col("rule_id").is_in(total_rules or [""]))
-            .select("currency", pl.col("absorbed_net_minor").alias("absorbed_minor")),
         ]
         explained = pl.concat(parts, how="diagonal").group_by("currency").agg(
             pl.col(c).sum() for c in PARTS)

@@ -32,7 +32,7 @@ def run_pair(write, left_rows: list[dict[str, Any]], right_rows: list[dict[str, 
     pair = match(pairing, left, right)
     rs = rules(write, PAIR_RULES)
     res = engine.evaluate(rs, [left, right], [pair])
-    table, unexplained = tieout.tie_out([pair], rs, res.findings, res.absorbed)
+    table, unexplained = tieout.tie_out([pair], rs, res.findings)
     findings = pl.concat([res.findings, tieout.ambiguous_findings(pair),
                           unexplained])
     return pair, findings, table
@@ -208,6 +208,53 @@ def test_a_difference_wholly_absorbed_by_tolerance_ties_out(write) -> None:
         (100, 100, 0)
 
 
+def _tie_out_with(write, rule_yaml: str, left_rows, right_rows):
+    left = src("L", left_rows, {"total_minor"})
+    right = src("R", right_rows, {"total_minor", "external_ref"})
+    pair = match(Pairing("L-R", Side("L", "invoice_id"), Side("R", "external_ref")),
+                 left, right)
+    rs = rules(write, rule_yaml)
+    res = engine.evaluate(rs, [left, right], [pair])
+    return tieout.tie_out([pair], rs, res.findings)
+
+
+def test_two_total_rules_count_a_difference_once(write) -> None:
+    # "warn on any difference, error above 1.00": the warning flags the pair, the error
+    # rule absorbs it; the tie-out counts the 50 once, as an amount difference
+    table, unexplained = _tie_out_with(write, """
+  - id: total-any
+    title: totals agree
+    severity: warning
+    type: compare
+    field: total_minor
+  - id: total-big
+    title: totals agree within 1.00
+    type: compare
+    field: total_minor
+    tolerance: 100
+""", [inv("a", 1000), inv("b", 2000)], [led("x", "a", 1050), led("y", "b", 2000)])
+    row = table.row(0, named=True)
+    assert (row["difference_minor"], row["amount_differences_minor"], row["absorbed_minor"],
+            row["unexplained_minor"]) == (50, 50, 0, 0)
+    assert unexplained.is_empty()
+
+
+def test_a_difference_no_total_rule_checks_stays_unexplained(write) -> None:
+    # the only total rule is filtered to EUR: the USD pair's 7 is explained by nothing
+    table, unexplained = _tie_out_with(write, """
+  - id: total-eur
+    title: EUR totals agree within 10.00
+    type: compare
+    field: total_minor
+    filter: "currency = 'EUR'"
+    tolerance: 1000
+""", [inv("a", 100), inv("e", 100, "EUR")], [led("x", "a", 107), led("z", "e", 105, "EUR")])
+    got = {r["currency"]: (r["absorbed_minor"], r["unexplained_minor"])
+           for r in table.to_dicts()}
+    assert got == {"EUR": (5, 0), "USD": (0, 7)}
+    assert unexplained.select("currency", "delta_minor").rows() == [("USD", 7)]
+
+
 def test_timing_when_the_counterpart_is_in_the_neighbouring_period(write) -> None:
     left = src("L", [inv("a", 100), inv("b", 100)], {"total_minor"})
     right = src("R", [led("x", "b", 100)], {"total_minor", "external_ref"})
@@ -232,7 +279,7 @@ def test_an_unexplained_difference_is_a_finding(write) -> None:
     type: presence
 """)
     res = engine.evaluate(presence_only, [left, right], [pair])
-    table, unexplained = tieout.tie_out([pair], presence_only, res.findings, res.absorbed)
+    table, unexplained = tieout.tie_out([pair], presence_only, res.findings)
     assert table["unexplained_minor"].to_list() == [5]
     (f,) = unexplained.to_dicts()
     assert (f["rule_id"], f["severity"], f["delta_minor"], f["classification"]) == (
