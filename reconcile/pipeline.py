@@ -403,12 +403,15 @@ def run(config_path: Path, *, rule_paths: Sequence[Path] | None = None,
         # (returning lets the frames as read go: only the checked invoices stay)
         return (*_prepare(cfg, loaded, keep_lines), loaded.normalized.residues)
 
-    # Sources are independent until matching: two are read and prepared at a time
-    # (Polars releases the GIL; a live fetch waits on the network), and their
-    # results are taken in config order; an error is the first source's in that
-    # order, once the other has finished.
+    # Sources are independent until matching: local ones (files, recordings, a
+    # replayed snapshot) are read and prepared two at a time (Polars releases the
+    # GIL), their results taken in config order; an error is the first source's in
+    # that order, once the other has finished. A run that fetches live stays in this
+    # thread, source by source, so that Ctrl-C stops a fetch at once.
+    fetches = replay is None and any(s.live for s in cfg.sources)
     with ThreadPoolExecutor(max_workers=SOURCES_AT_ONCE) as pool:
-        for data, summary, findings, res in pool.map(prepared, cfg.sources):
+        done = map(prepared, cfg.sources) if fetches else pool.map(prepared, cfg.sources)
+        for data, summary, findings, res in done:
             sources.append(data)
             summaries.append(summary)
             schema_findings.append(findings)

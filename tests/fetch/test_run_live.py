@@ -182,3 +182,29 @@ def test_progress_is_silent_without_a_terminal(live):
     _, _, result, _ = live
     assert "…" not in result.stderr and "…" not in result.output
     assert "fetched 37 pages" in result.stdout  # the closing summary, not progress
+
+
+def test_live_sources_are_fetched_in_the_calling_thread(monkeypatch, tmp_path):
+    # Ctrl-C must stop a live fetch at once: a fetching run prepares its sources in
+    # the calling thread, one by one; a local run two at a time in worker threads.
+    import threading
+
+    from reconcile import pipeline
+
+    seen: list[str] = []
+    prepare = pipeline._prepare
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        seen.append(threading.current_thread().name)
+        return prepare(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "_prepare", spy)
+    pipeline.run(packaged_path("sample_data") / "close.yaml")
+    assert len(seen) == 6 and threading.main_thread().name not in seen
+    seen.clear()
+    with serve_sample_month() as month:
+        config = month.write_config(tmp_path)
+        for name, value in month.env.items():
+            monkeypatch.setenv(name, value)
+        pipeline.run(config, run_dir=tmp_path / "out")
+    assert seen == [threading.main_thread().name] * 6
