@@ -11,6 +11,7 @@ Nothing here prints; ``cli.py`` does. Progress is reported through a callback.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 from collections.abc import Callable, Sequence
@@ -189,6 +190,9 @@ def _with_line_sums(scoped: pl.DataFrame, tally: pl.DataFrame | None) -> pl.Data
     return scoped.with_columns(attached)
 
 
+_TOTALS: dict[str, pl.DataType] = {"source": pl.String(), "currency": pl.String(),
+                                   "invoices": pl.UInt32(), "total_minor": pl.Int64(),
+                                   "missing_total": pl.UInt32()}
 #: line totals of the ids that have lines but no invoice among the checked ones
 _HOMELESS: dict[str, pl.DataType] = {"invoice_id": pl.String(), "__lines": pl.UInt32(),
                                      "__sum": pl.Int64()}
@@ -400,8 +404,10 @@ def run(config_path: Path, *, rule_paths: Sequence[Path] | None = None,
         say(f"reading {src_cfg.name} ({src_cfg.provider})")
         loaded = load_source(src_cfg, cfg.path.parent, run_dir=run_dir, replay=replay,
                              period=(cfg.period_start, cfg.period_end), progress=fetch_progress)
+        data, summary, found = _prepare(cfg, loaded, keep_lines)
+        data = dataclasses.replace(data, totals=control_totals(data.invoices))
         # (returning lets the frames as read go: only the checked invoices stay)
-        return (*_prepare(cfg, loaded, keep_lines), loaded.normalized.residues)
+        return data, summary, found, loaded.normalized.residues
 
     # Sources are independent until matching: local ones (files, recordings, a
     # replayed snapshot) are read and prepared two at a time (Polars releases the
@@ -428,14 +434,20 @@ def run(config_path: Path, *, rule_paths: Sequence[Path] | None = None,
         *schema_findings, result.findings,
         *(tieout.ambiguous_findings(p) for p in pairs), unexplained]))
     schema.validate_findings(findings)
-    totals = pl.concat(pl.collect_all([
-        s.invoices.group_by("currency").agg(
-            pl.len().alias("invoices"), pl.col("total_minor").sum().alias("total_minor"),
-            pl.col("total_minor").is_null().sum().alias("missing_total"))
-        .select(pl.lit(s.name).alias("source"), pl.all())
-        for s in sources])).sort("source", "currency")
+    totals = pl.concat([s.totals.select(pl.lit(s.name).alias("source"), pl.all())
+                        for s in sources if s.totals is not None]
+                       or [pl.DataFrame(schema=_TOTALS)]).sort("source", "currency")
     return RunResult(cfg, rules, findings, result, summaries, totals, residues, pairs,
                      by_name, tieouts)
+
+
+def control_totals(invoices: pl.LazyFrame) -> pl.DataFrame:
+    """Per currency: invoices, the sum of total_minor, and how many totals are null."""
+    return invoices.group_by("currency").agg(
+        pl.len().cast(pl.UInt32).alias("invoices"),
+        pl.col("total_minor").sum().alias("total_minor"),
+        pl.col("total_minor").is_null().sum().cast(pl.UInt32).alias("missing_total"),
+    ).collect()
 
 
 def now_utc() -> dt.datetime:

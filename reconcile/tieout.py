@@ -48,8 +48,12 @@ PARTS = ("amount_differences_minor", "currency_mismatch_minor", "missing_minor",
 def _side_totals(pair: PairData, left: bool) -> pl.LazyFrame:
     side = pair.pairing.left if left else pair.pairing.right
     data = pair.left if left else pair.right
-    frame = data.invoices if side.filter is None else data.invoices.filter(side.filter)
     prefix = "left" if left else "right"
+    if side.filter is None and data.totals is not None:  # the source's control totals
+        return data.totals.lazy().select(
+            "currency", pl.col("invoices").alias(f"{prefix}_records"),
+            pl.col("total_minor").alias(f"{prefix}_total_minor"))
+    frame = data.invoices if side.filter is None else data.invoices.filter(side.filter)
     return frame.group_by("currency").agg(
         pl.len().cast(pl.UInt32).alias(f"{prefix}_records"),
         pl.col("total_minor").sum().alias(f"{prefix}_total_minor"))

@@ -71,6 +71,9 @@ class SourceData:
     #: valid records of the neighbouring periods (None: the source is not scoped by
     #: period); a pairing's missing counterpart found here is classified as timing
     neighbours: pl.LazyFrame | None = None
+    #: per currency of the checked invoices: invoices, total_minor (their sum),
+    #: missing_total (null totals); the control totals, computed once per source
+    totals: pl.DataFrame | None = None
 
     def locate(self, suffix: str = "") -> pl.Expr:
         """Where a record was read (``record_ref``), for the rows a finding names."""
