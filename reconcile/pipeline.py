@@ -428,11 +428,16 @@ def run(config_path: Path, *, rule_paths: Sequence[Path] | None = None,
              for p in cfg.pairings]
     say(f"evaluating {len(rules)} rules over {len(sources)} sources and {len(pairs)} pairings")
     result = engine.evaluate(rules, sources, pairs)
-    # Each pairing's totals tied out against the findings that explain them.
-    tieouts, unexplained = tieout.tie_out(pairs, rules, result.findings)
-    findings = engine.with_finding_ids(pl.concat([
-        *schema_findings, result.findings,
-        *(tieout.ambiguous_findings(p) for p in pairs), unexplained]))
+    # Each pairing's totals tied out against the findings that explain them, while
+    # the findings get their ids; a tie-out finding (rare) and the ids are redone.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        tied = pool.submit(tieout.tie_out, pairs, rules, result.findings)
+        findings = engine.with_finding_ids(pl.concat([
+            *schema_findings, result.findings, *(tieout.ambiguous_findings(p) for p in pairs)]))
+        tieouts, unexplained = tied.result()
+    if unexplained.height:
+        findings = engine.with_finding_ids(pl.concat([findings.drop("finding_id"),
+                                                      unexplained]))
     schema.validate_findings(findings)
     totals = pl.concat([s.totals.select(pl.lit(s.name).alias("source"), pl.all())
                         for s in sources if s.totals is not None]

@@ -326,6 +326,32 @@ rules: [rules.yaml]
     assert result.data["s"].all_invoices.collect().height == 4
 
 
+def test_an_unexplained_tie_out_is_a_finding_with_an_id(write) -> None:
+    from reconcile import engine, pipeline
+
+    # no compare rule on the pairing: the 5 between a and x is explained by nothing
+    write("l.csv", "id,cur,total\na,USD,100\nb,USD,7\n")
+    write("r.csv", "id,ref,cur,total\nx,a,USD,105\ny,b,USD,7\n")
+    write("rules.yaml", "rules:\n  - id: present\n    title: present\n    type: presence\n")
+    cfg = write("c.yaml", """
+period: {start: 2026-10-01, end: 2026-11-01}
+sources:
+  l: {provider: file, path: l.csv, amounts: minor, period_field: none,
+      columns: {invoice_id: id, currency: cur, total_minor: total}}
+  r: {provider: file, path: r.csv, amounts: minor, period_field: none,
+      columns: {invoice_id: id, external_ref: ref, currency: cur, total_minor: total}}
+pairings:
+  - {name: l-r, left: {source: l, key: invoice_id}, right: {source: r, key: external_ref}}
+rules: [rules.yaml]
+""")
+    result = pipeline.run(cfg)
+    (tie,) = result.findings.filter(pl.col("rule_id") == "pairing.tie_out").to_dicts()
+    assert (tie["delta_minor"], tie["currency"], tie["pairing"]) == (5, "USD", "l-r")
+    assert result.findings["finding_id"].is_unique().all()
+    again = engine.with_finding_ids(result.findings.drop("finding_id"))
+    assert again.equals(result.findings)  # ids and order as if computed in one pass
+
+
 def test_file_currency_codes_are_trimmed_and_upper_cased() -> None:
     from reconcile.sources import _upper_codes
 
