@@ -405,7 +405,7 @@ def run(config_path: Path, *, rule_paths: Sequence[Path] | None = None,
         loaded = load_source(src_cfg, cfg.path.parent, run_dir=run_dir, replay=replay,
                              period=(cfg.period_start, cfg.period_end), progress=fetch_progress)
         data, summary, found = _prepare(cfg, loaded, keep_lines)
-        data = dataclasses.replace(data, totals=control_totals(data.invoices))
+        data = dataclasses.replace(data, totals=tieout.control_totals(data.invoices).collect())
         # (returning lets the frames as read go: only the checked invoices stay)
         return data, summary, found, loaded.normalized.residues
 
@@ -444,15 +444,6 @@ def run(config_path: Path, *, rule_paths: Sequence[Path] | None = None,
                        or [pl.DataFrame(schema=_TOTALS)]).sort("source", "currency")
     return RunResult(cfg, rules, findings, result, summaries, totals, residues, pairs,
                      by_name, tieouts)
-
-
-def control_totals(invoices: pl.LazyFrame) -> pl.DataFrame:
-    """Per currency: invoices, the sum of total_minor, and how many totals are null."""
-    return invoices.group_by("currency").agg(
-        pl.len().cast(pl.UInt32).alias("invoices"),
-        pl.col("total_minor").sum().alias("total_minor"),
-        pl.col("total_minor").is_null().sum().cast(pl.UInt32).alias("missing_total"),
-    ).collect()
 
 
 def now_utc() -> dt.datetime:

@@ -45,18 +45,27 @@ PARTS = ("amount_differences_minor", "currency_mismatch_minor", "missing_minor",
          "timing_minor", "ambiguous_minor", "absorbed_minor")
 
 
+def control_totals(invoices: pl.LazyFrame) -> pl.LazyFrame:
+    """Per currency: invoices, the sum of total_minor, and how many totals are null
+    (a source's control totals, and a pairing side's totals in the tie-out)."""
+    return invoices.group_by("currency").agg(
+        pl.len().cast(pl.UInt32).alias("invoices"),
+        pl.col("total_minor").sum().alias("total_minor"),
+        pl.col("total_minor").is_null().sum().cast(pl.UInt32).alias("missing_total"),
+    )
+
+
 def _side_totals(pair: PairData, left: bool) -> pl.LazyFrame:
     side = pair.pairing.left if left else pair.pairing.right
     data = pair.left if left else pair.right
     prefix = "left" if left else "right"
-    if side.filter is None and data.totals is not None:  # the source's control totals
-        return data.totals.lazy().select(
-            "currency", pl.col("invoices").alias(f"{prefix}_records"),
-            pl.col("total_minor").alias(f"{prefix}_total_minor"))
-    frame = data.invoices if side.filter is None else data.invoices.filter(side.filter)
-    return frame.group_by("currency").agg(
-        pl.len().cast(pl.UInt32).alias(f"{prefix}_records"),
-        pl.col("total_minor").sum().alias(f"{prefix}_total_minor"))
+    if side.filter is None and data.totals is not None:  # the source's, computed once
+        totals = data.totals.lazy()
+    else:
+        frame = data.invoices if side.filter is None else data.invoices.filter(side.filter)
+        totals = control_totals(frame)
+    return totals.select("currency", pl.col("invoices").alias(f"{prefix}_records"),
+                         pl.col("total_minor").alias(f"{prefix}_total_minor"))
 
 
 def _named_pairs(findings: pl.LazyFrame, pair: PairData, field: str) -> pl.LazyFrame:
@@ -224,4 +233,4 @@ def _unexplained_findings(table: pl.DataFrame, pairs: Sequence[PairData]) -> pl.
     ))
 
 
-__all__ = ["TIEOUT_SCHEMA", "ambiguous_findings", "tie_out"]
+__all__ = ["TIEOUT_SCHEMA", "ambiguous_findings", "control_totals", "tie_out"]

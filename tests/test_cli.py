@@ -240,24 +240,37 @@ sources:
     assert (result.sources[0].out_of_period, result.sources[0].checked) == (1, 1)
 
 
-def test_orphan_lines_in_minor_units_are_named_not_dropped(write, tmp_path: Path) -> None:
-    from reconcile import pipeline
-
-    write("inv.csv", "id,cur,total\na,USD,300\nb,JPY,50\n")
-    write("lines.csv", "inv,amount\na,100\na,200\nb,50\nghost,7\nghost,8\n")
-    write("rules.yaml", "rules:\n  - id: sum\n    title: lines sum to total\n"
-                        "    type: aggregate\n    field: total_minor\n")
-    cfg = write("c.yaml", """
-period: {start: 2026-10-01, end: 2026-11-01}
+def _close_with_lines(write, invoices: str, lines: str, columns: str, *,
+                      period_field: str | None = None, sum_to: str | None = None) -> Path:
+    """One file source, ``inv.csv`` and ``lines.csv`` (column ``inv``, ``amount``) in minor
+    units; ``sum_to``: with the rule ``sum``, lines sum to that field."""
+    write("inv.csv", invoices)
+    write("lines.csv", lines)
+    rules = ""
+    if sum_to:
+        write("rules.yaml", "rules:\n  - id: sum\n    title: lines sum to the invoice\n"
+                            f"    type: aggregate\n    field: {sum_to}\n")
+        rules = "rules: [rules.yaml]\n"
+    period = f"    period_field: {period_field}\n" if period_field else ""
+    return write("c.yaml", f"""
+period: {{start: 2026-10-01, end: 2026-11-01}}
 sources:
   s:
     provider: file
     path: inv.csv
     amounts: minor
-    columns: {invoice_id: id, currency: cur, total_minor: total}
-    lines: {path: lines.csv, amounts: minor, columns: {invoice_id: inv, amount_minor: amount}}
-rules: [rules.yaml]
-""")
+{period}    columns: {{{columns}}}
+    lines: {{path: lines.csv, amounts: minor, columns: {{invoice_id: inv, amount_minor: amount}}}}
+{rules}""")
+
+
+def test_orphan_lines_in_minor_units_are_named_not_dropped(write, tmp_path: Path) -> None:
+    from reconcile import pipeline
+
+    cfg = _close_with_lines(
+        write, "id,cur,total\na,USD,300\nb,JPY,50\n",
+        "inv,amount\na,100\na,200\nb,50\nghost,7\nghost,8\n",
+        "invoice_id: id, currency: cur, total_minor: total", sum_to="total_minor")
     result = pipeline.run(cfg)
     (orphan,) = result.findings.filter(pl.col("rule_id") == "schema.line.orphan").to_dicts()
     assert orphan["invoice_id"] == "ghost" and "2 line(s)" in orphan["message"]
@@ -271,19 +284,11 @@ def test_orphan_lines_are_named_even_when_invoices_are_dropped(write, tmp_path: 
 
     # invoice c is out of period, so lines are narrowed to checked invoices;
     # the orphan must still be found first.
-    write("inv.csv", "id,cur,total,at\na,USD,300,2026-10-05\nc,USD,1,2026-12-01\n")
-    write("lines.csv", "inv,amount\na,300\nc,1\nghost,7\n")
-    cfg = write("c.yaml", """
-period: {start: 2026-10-01, end: 2026-11-01}
-sources:
-  s:
-    provider: file
-    path: inv.csv
-    amounts: minor
-    period_field: issued_at
-    columns: {invoice_id: id, currency: cur, total_minor: total, issued_at: at}
-    lines: {path: lines.csv, amounts: minor, columns: {invoice_id: inv, amount_minor: amount}}
-""")
+    cfg = _close_with_lines(
+        write, "id,cur,total,at\na,USD,300,2026-10-05\nc,USD,1,2026-12-01\n",
+        "inv,amount\na,300\nc,1\nghost,7\n",
+        "invoice_id: id, currency: cur, total_minor: total, issued_at: at",
+        period_field="issued_at")
     result = pipeline.run(cfg)
     orphans = result.findings.filter(pl.col("rule_id") == "schema.line.orphan")
     assert orphans["invoice_id"].to_list() == ["ghost"]
@@ -295,27 +300,17 @@ def test_line_sums_go_to_the_first_record_of_each_id(write, tmp_path: Path) -> N
 
     # Rows out of period and a repeated id before and between the others: each sum
     # must land on its own invoice's first in-period record, by row, never shifted.
-    write("inv.csv", "id,cur,sub,at\n"
-                     "z,USD,7,2026-09-30\n"    # out of period; its line is not an orphan
-                     "a,USD,300,2026-10-02\n"
-                     "b,USD,10,2026-10-03\n"    # no lines: sums to zero, 10 off
-                     "a,USD,999,2026-10-04\n"   # repeat of a: set aside, not compared
-                     "c,JPY,50,2026-10-05\n")
-    write("lines.csv", "inv,amount\nc,20\na,100\nz,7\nc,31\na,200\n")
-    write("rules.yaml", "rules:\n  - id: sum\n    title: lines sum to subtotal\n"
-                        "    type: aggregate\n    field: subtotal_minor\n")
-    cfg = write("c.yaml", """
-period: {start: 2026-10-01, end: 2026-11-01}
-sources:
-  s:
-    provider: file
-    path: inv.csv
-    amounts: minor
-    period_field: issued_at
-    columns: {invoice_id: id, currency: cur, subtotal_minor: sub, issued_at: at}
-    lines: {path: lines.csv, amounts: minor, columns: {invoice_id: inv, amount_minor: amount}}
-rules: [rules.yaml]
-""")
+    cfg = _close_with_lines(
+        write,
+        "id,cur,sub,at\n"
+        "z,USD,7,2026-09-30\n"    # out of period; its line is not an orphan
+        "a,USD,300,2026-10-02\n"
+        "b,USD,10,2026-10-03\n"    # no lines: sums to zero, 10 off
+        "a,USD,999,2026-10-04\n"   # repeat of a: set aside, not compared
+        "c,JPY,50,2026-10-05\n",
+        "inv,amount\nc,20\na,100\nz,7\nc,31\na,200\n",
+        "invoice_id: id, currency: cur, subtotal_minor: sub, issued_at: at",
+        period_field="issued_at", sum_to="subtotal_minor")
     result = pipeline.run(cfg)
     got = {(f["rule_id"], f["invoice_id"], f["delta_minor"]) for f in result.findings.to_dicts()}
     assert got == {("sum", "b", 10), ("sum", "c", -1)}
