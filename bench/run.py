@@ -188,14 +188,18 @@ def run_polars(n: int) -> pl.DataFrame:
 DUCKDB_SQL = """
 WITH a AS (
     SELECT invoice_id, count(*) AS n_a,
-           arg_min({{'currency': currency, 'subtotal': subtotal_minor,
-                     'discount': discount_minor, 'credit': credit_minor, 'tax': tax_minor,
-                     'total': total_minor}}, file_row_number) AS r
+           {{'currency': arg_min(currency, file_row_number),
+             'subtotal': arg_min(subtotal_minor, file_row_number),
+             'discount': arg_min(discount_minor, file_row_number),
+             'credit': arg_min(credit_minor, file_row_number),
+             'tax': arg_min(tax_minor, file_row_number),
+             'total': arg_min(total_minor, file_row_number)}} AS r
     FROM read_parquet('{a}', file_row_number = true)
     GROUP BY invoice_id),
 b AS (
     SELECT invoice_id, count(*) AS n_b,
-           arg_min({{'currency': currency, 'total': total_minor}}, file_row_number) AS r
+           {{'currency': arg_min(currency, file_row_number),
+             'total': arg_min(total_minor, file_row_number)}} AS r
     FROM read_parquet('{b}', file_row_number = true)
     GROUP BY invoice_id),
 l AS (
