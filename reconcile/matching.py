@@ -142,19 +142,29 @@ class _Keyed:
         return self.key != KEY
 
 
-def _keyed(side: Side, data: SourceData, norm: KeyNormalization, columns: list[str]) -> _Keyed:
-    frame = data.invoices if side.filter is None else data.invoices.filter(side.filter)
-    key = norm.key(side.columns)
-    if side.columns == ("invoice_id",):
+def _records(side: Side, data: SourceData) -> pl.LazyFrame:
+    return data.invoices if side.filter is None else data.invoices.filter(side.filter)
+
+
+def _ids_unchanged(side: Side, data: SourceData, norm: KeyNormalization) -> pl.LazyFrame | None:
+    """When the side's key is the invoice id: a one-value plan, whether normalization
+    leaves every id as it is (and none is empty); None for any other key."""
+    if side.columns != ("invoice_id",):
+        return None
+    raw = pl.col("invoice_id")
+    return _records(side, data).select(((norm.transform(raw) == raw) & (raw != "")).all())
+
+
+def _keyed(side: Side, data: SourceData, norm: KeyNormalization, columns: list[str],
+           ids_unchanged: bool) -> _Keyed:
+    frame = _records(side, data)
+    if ids_unchanged:
         # Checked invoices are unique by invoice_id: when normalization leaves every
-        # id as it is (one cheap pass), no count per key is needed and the join
-        # reads the column itself (a normalized copy of millions of keys costs more).
-        raw = pl.col("invoice_id")
-        unchanged = frame.select(
-            ((norm.transform(raw) == raw) & (raw != "")).all()).collect().item()
-        if unchanged:
-            return _Keyed(frame.select(columns), "invoice_id")
-    return _Keyed(frame.select(*columns, key.alias(KEY)), KEY)
+        # id as it is (one cheap pass, see _ids_unchanged), no count per key is needed
+        # and the join reads the column itself (a normalized copy of millions of keys
+        # costs more).
+        return _Keyed(frame.select(columns), "invoice_id")
+    return _Keyed(frame.select(*columns, norm.key(side.columns).alias(KEY)), KEY)
 
 
 def _aggregate(records: pl.LazyFrame, columns: list[str], ordered: bool = False,
@@ -203,8 +213,12 @@ def match(pairing: Pairing, left: SourceData, right: SourceData,
         columns = frozenset(INVOICE_SCHEMA)
     l_cols = _carried(left, pairing.left, columns)
     r_cols = _carried(right, pairing.right, columns)
-    lk = _keyed(pairing.left, left, pairing.normalize, l_cols)
-    rk = _keyed(pairing.right, right, pairing.normalize, r_cols)
+    checks = [_ids_unchanged(pairing.left, left, pairing.normalize),
+              _ids_unchanged(pairing.right, right, pairing.normalize)]
+    answers = iter(pl.collect_all([c for c in checks if c is not None]))
+    unchanged = [c is not None and bool(next(answers).item()) for c in checks]
+    lk = _keyed(pairing.left, left, pairing.normalize, l_cols, unchanged[0])
+    rk = _keyed(pairing.right, right, pairing.normalize, r_cols, unchanged[1])
     empty = pl.DataFrame(schema={KEY: pl.String})
 
     def keyed_records(k: _Keyed) -> pl.LazyFrame:

@@ -250,6 +250,10 @@ def _sum_lines(loaded: Loaded, scoped: pl.DataFrame, keep_lines: bool) -> _Lines
     held whole; if some line would fail, they are read whole and pandera
     validates them like any other frame, naming every failure.
     """
+    if not loaded.normalized.has_lines and isinstance(loaded.lines, pl.DataFrame) \
+            and loaded.lines.is_empty():  # a source without line items: nothing to check
+        return _Lines(None, schema.no_findings(), loaded.lines,
+                      loaded.lines if keep_lines else None, 0, 0)
     location = pl.col("record_ref")
     if loaded.lines_file is not None:  # file lines: located by their file row
         location = location.fill_null(
