@@ -6,8 +6,9 @@
 For each N, in this one process: the read floor, the engine
 (``reconcile.pipeline.run``, with the time inside ``engine.evaluate``, Pandera
 validation and the other phases measured by wrapping them), a hand-planned
-Polars query and one DuckDB SQL query, each 1 warm-up + ``--repeat`` timed runs
-(median and min). Peak RSS: each tool once more in a fresh subprocess (its
+Polars query and one DuckDB SQL query: 1 warm-up round + ``--repeat`` timed
+rounds, each round running every tool once in a rotated order (median and min per
+tool, and the median of the per-round paired ratios engine ÷ tool). Peak RSS: each tool once more in a fresh subprocess (its
 ``ru_maxrss``, through ``/usr/bin/time``). ``reconcile run`` (the CLI) is timed as a
 subprocess. Every tool's discrepancies, as a set of (kind, invoice_id), are
 compared with the generator's ``expected.json``. See bench/README.md.
@@ -312,34 +313,54 @@ def correctness(kinds: pl.DataFrame, expected: set[tuple[str, str]]) -> tuple[bo
                    f"{sorted(missing)[:2]} {sorted(extra)[:2]}")
 
 
-def bench_tool(tool: str, n: int, repeat: int, expected: set[tuple[str, str]]) -> dict:
-    fn = TOOLS[tool]
-    times: list[float] = []
-    phases: list[dict[str, float]] = []
-    out = None
+def bench_tools(keys: list[str], n: int, repeat: int, expected: set[tuple[str, str]]
+                ) -> list[dict]:
+    """1 warm-up round + ``repeat`` timed rounds; each round runs every tool once, the
+    order rotated from round to round, so that a shared machine's drift (it moves
+    whole runs by several percent) falls on every tool alike. Each timed round also
+    gives paired ratios (engine ÷ tool in that round); their median is the figure
+    least moved by drift. Correctness is checked on the warm-up's output."""
+    tools = [SHORT[k] for k in keys]
+    times: dict[str, list[float]] = {t: [] for t in tools}
+    phases: dict[str, list[dict[str, float]]] = {t: [] for t in tools}
+    checked: dict[str, tuple[bool | None, str, int | None]] = {}
     for i in range(repeat + 1):
-        out = None
-        gc.collect()
-        PHASES.clear()
-        t0 = time.perf_counter()
-        out = fn(n)
-        elapsed = time.perf_counter() - t0
-        if i == 0:
-            print(f"  {tool}: warm-up {elapsed:.2f} s", flush=True)
-            continue
-        times.append(elapsed)
-        phases.append(dict(PHASES))
-        print(f"  {tool}: run {i} {elapsed:.2f} s", flush=True)
-    assert out is not None
-    kinds = kinds_of(tool, out)
-    ok, detail = correctness(kinds, expected) if not tool.startswith("floor") else (None, "")
-    row = {"tool": tool, "n": n, "median": statistics.median(times), "min": min(times),
-           "times": times, "findings": out.height if tool.startswith("engine") else
-           (None if tool.startswith("floor") else kinds.height),
-           "correct": ok, "detail": detail}
-    if phases and phases[0]:
-        row["phases"] = {k: statistics.median(p.get(k, 0.0) for p in phases) for k in phases[0]}
-    return row
+        turn = i % len(tools)
+        for tool in tools[turn:] + tools[:turn]:
+            gc.collect()
+            PHASES.clear()
+            t0 = time.perf_counter()
+            out = TOOLS[tool](n)
+            elapsed = time.perf_counter() - t0
+            if i == 0:
+                kinds = kinds_of(tool, out)
+                ok, detail = (correctness(kinds, expected) if not tool.startswith("floor")
+                              else (None, ""))
+                found = out.height if tool.startswith("engine") else (
+                    None if tool.startswith("floor") else kinds.height)
+                checked[tool] = (ok, detail, found)
+                print(f"  {tool}: warm-up {elapsed:.2f} s", flush=True)
+                continue
+            times[tool].append(elapsed)
+            phases[tool].append(dict(PHASES))
+            print(f"  {tool}: round {i} {elapsed:.2f} s", flush=True)
+            del out
+    rows = []
+    for tool in tools:
+        ok, detail, found = checked[tool]
+        row = {"tool": tool, "n": n, "median": statistics.median(times[tool]),
+               "min": min(times[tool]), "times": times[tool], "findings": found,
+               "correct": ok, "detail": detail}
+        if phases[tool] and phases[tool][0]:
+            row["phases"] = {k: statistics.median(p.get(k, 0.0) for p in phases[tool])
+                             for k in phases[tool][0]}
+        rows.append(row)
+    engine = SHORT["engine"]
+    if engine in times:
+        for row in rows:
+            row["paired"] = statistics.median(
+                e / t for e, t in zip(times[engine], times[row["tool"]], strict=True))
+    return rows
 
 
 def bench_cli(n: int, repeat: int, cfg: Path, expected: set[tuple[str, str]],
@@ -404,7 +425,7 @@ def describe_setup() -> str:
 
 def fmt_table(rows: list[dict]) -> str:
     head = ["tool", "N", "median s", "min s", "peak RSS GiB", "× hand Polars", "× DuckDB",
-            "findings", "correct"]
+            "engine ÷ tool (paired)", "findings", "correct"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         ref = {t["tool"]: t["median"] for t in rows if t["n"] == r["n"]}
@@ -414,6 +435,7 @@ def fmt_table(rows: list[dict]) -> str:
             f"{r['rss']:.2f}" if r.get("rss") is not None else "–",
             f"{r['median'] / hp:.2f}" if hp else "–",
             f"{r['median'] / dk:.2f}" if dk else "–",
+            f"{r['paired']:.2f}" if r.get("paired") is not None else "–",
             f"{r['findings']:,}" if r.get("findings") is not None else "–",
             {True: "yes", False: "NO", None: "n/a"}[r["correct"]],
         ]) + " |")
@@ -465,12 +487,10 @@ def main() -> None:
         config_for(n)
         expected = expected_set(d)
         print(f"N={n:,}: {len(expected):,} expected findings", flush=True)
-        for key in ["floor", "engine", "polars", "duckdb"]:
-            if key not in wanted:
-                continue
-            row = bench_tool(SHORT[key], n, args.repeat, expected)
+        keys = [k for k in ["floor", "engine", "polars", "duckdb"] if k in wanted]
+        for row in bench_tools(keys, n, args.repeat, expected) if keys else []:
             if not args.no_rss:
-                row["rss"] = measure_rss(SHORT[key], n)
+                row["rss"] = measure_rss(row["tool"], n)
             if row["correct"] is False:
                 print(f"  {row['tool']} INCORRECT: {row['detail']}", flush=True)
             rows.append(row)
