@@ -8,10 +8,11 @@ For each N, in this one process: the read floor, the engine
 validation and the other phases measured by wrapping them), a hand-planned
 Polars query and one DuckDB SQL query: 1 warm-up round + ``--repeat`` timed
 rounds, each round running every tool once in a rotated order (median and min per
-tool, and the median of the per-round paired ratios engine ÷ tool). Peak RSS: each tool once more in a fresh subprocess (its
-``ru_maxrss``, through ``/usr/bin/time``). ``reconcile run`` (the CLI) is timed as a
-subprocess. Every tool's discrepancies, as a set of (kind, invoice_id), are
-compared with the generator's ``expected.json``. See bench/README.md.
+tool, and the median of the per-round paired ratios engine ÷ tool). Peak RSS: each
+tool once more in a fresh subprocess (its ``ru_maxrss``, through ``/usr/bin/time``).
+``reconcile run`` (the CLI) is timed as a subprocess. Every tool's discrepancies,
+as a set of (kind, invoice_id), are compared with the generator's
+``expected.json``. See bench/README.md.
 """
 
 from __future__ import annotations
