@@ -47,11 +47,11 @@ def with_keys(frame: pl.DataFrame | pl.LazyFrame, key: str, keys: pl.Series) -> 
     return near.filter(pl.col(key).is_in(keys.implode()))
 
 
-def full_join(left: pl.LazyFrame, right: pl.LazyFrame, l_on: str, r_on: str, *,
-              hashed: bool = True) -> pl.LazyFrame:
-    """A full join (``coalesce=False``) of two frames each unique by its key, and the
-    keys never null (null hashes alike, so two null keys would pair; a string join
-    would not pair them).
+def inner_join(left: pl.LazyFrame, right: pl.LazyFrame, l_on: str, r_on: str, *,
+               hashed: bool = True) -> pl.LazyFrame:
+    """An inner join of two frames each unique by its key, and the keys never null
+    (null hashes alike, so two null keys would pair; a string join would not pair
+    them).
 
     ``hashed``: joined on the keys' hashes. Equal keys have equal hashes, so every
     true pair is found; a collision can only add a pair of different keys, which
@@ -59,18 +59,17 @@ def full_join(left: pl.LazyFrame, right: pl.LazyFrame, l_on: str, r_on: str, *,
     (``hashed=False``).
     """
     if not hashed:
-        return left.join(right, left_on=l_on, right_on=r_on, how="full", coalesce=False)
+        return left.join(right, left_on=l_on, right_on=r_on, how="inner", coalesce=False)
     r_hash = HASH + "_right"
     return (left.with_columns(key_hash(pl.col(l_on)).alias(HASH))
             .join(right.with_columns(key_hash(pl.col(r_on)).alias(r_hash)),
-                  left_on=HASH, right_on=r_hash, how="full", coalesce=False)
+                  left_on=HASH, right_on=r_hash, how="inner", coalesce=False)
             .drop(HASH, r_hash))
 
 
-def false_pairs(joined: pl.LazyFrame, l_on: str, r_on: str) -> pl.LazyFrame:
-    """Whether a row of a :func:`full_join` pairs two different keys (a collision): one
-    boolean, as a plan to collect with the caller's others."""
-    return joined.select((pl.col(l_on) != pl.col(r_on)).fill_null(False).any())
+def false_pairs(joined: pl.DataFrame, l_on: str, r_on: str) -> bool:
+    """Whether a row of an :func:`inner_join` pairs two different keys (a collision)."""
+    return bool((joined.get_column(l_on) != joined.get_column(r_on)).any())
 
 
-__all__ = ["false_pairs", "full_join", "key_hash", "repeated_keys", "with_keys"]
+__all__ = ["false_pairs", "inner_join", "key_hash", "repeated_keys", "with_keys"]

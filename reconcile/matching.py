@@ -22,8 +22,9 @@ ends up in exactly one of:
   naming every record involved; its records are not compared.
 
 Matching is vectorized: a count per key (skipped when the key is the invoice
-id, unique by then), one join per pairing (on a 64-bit hash of the keys, checked
-for collisions), and a group-by on the "many" side.
+id, unique by then), one inner join per pairing (on a 64-bit hash of the keys,
+checked for collisions; a side's unmatched records are the positions no pair
+took), and a group-by on the "many" side.
 """
 
 from __future__ import annotations
@@ -187,6 +188,15 @@ def _aggregate(records: pl.LazyFrame, columns: list[str], ordered: bool = False,
         pl.lit(None, pl.String).alias(c) for c in sorted(skip))
 
 
+_POS = "__pos"  # a record's position in a side's join input (matching only)
+
+
+def _taken(positions: pl.Series, size: int) -> pl.Series:
+    """A mask of ``size`` rows, true at ``positions`` (the rows a pair took)."""
+    mask = pl.repeat(False, size, dtype=pl.Boolean, eager=True)
+    return mask.scatter(positions, True) if positions.len() else mask
+
+
 def _in_neighbours(side: Side, data: SourceData, norm: KeyNormalization,
                    keys: pl.Series) -> pl.Series:
     """Whether each key is among ``data``'s records of the neighbouring periods."""
@@ -277,7 +287,11 @@ def match(pairing: Pairing, left: SourceData, right: SourceData,
     l_on = KEY if pairing.many_left or not lk.unique else lk.key
     r_on = (KEY if pairing.many_right or not rk.unique else rk.key) + RIGHT
     renamed = r_in.rename({c: c + RIGHT for c in r_in.collect_schema().names()})
-    plans = [hashed.full_join(l_in, renamed, l_on, r_on)]
+    # Each side as the join reads it, materialized once with its position: the
+    # inner join gives the matched pairs, and a side's unmatched records are the
+    # positions no pair took (a mask over integers; no full join to split, no
+    # anti-join over millions of keys).
+    plans = [l_in.with_row_index(_POS), renamed.with_row_index(_POS + RIGHT)]
     # records without a key, and the records of ambiguous keys (usually none)
     if not lk.unique:
         plans.append(lk.records.filter(pl.col(KEY).is_null()))
@@ -286,7 +300,7 @@ def match(pairing: Pairing, left: SourceData, right: SourceData,
     if not ambiguous_keys.is_empty():
         plans += [lc.join(ambiguous_keys.lazy(), on=KEY, how="semi"),
                   rc.join(ambiguous_keys.lazy(), on=KEY, how="semi")]
-    joined_df, *rest = pl.collect_all(plans)
+    l_df, r_df, *rest = pl.collect_all(plans)
     keyed_l, keyed_r = [*l_cols, KEY], [*r_cols, KEY]
     l_nokey = rest.pop(0) if not lk.unique else pl.DataFrame(
         schema=lc.select(keyed_l).collect_schema())
@@ -294,7 +308,6 @@ def match(pairing: Pairing, left: SourceData, right: SourceData,
         schema=rc.select(keyed_r).collect_schema())
     l_amb_rec = rest.pop(0) if rest else lc.select(*keyed_l).clear().collect()
     r_amb_rec = rest.pop(0) if rest else rc.select(*keyed_r).clear().collect()
-    in_l, in_r = pl.col(l_on).is_not_null(), pl.col(r_on).is_not_null()
 
     def with_key(frame: pl.LazyFrame, on: str, cols: list[str], suffix: str = ""
                  ) -> pl.LazyFrame:
@@ -302,34 +315,35 @@ def match(pairing: Pairing, left: SourceData, right: SourceData,
         key = pl.col(on).alias(KEY) if on.removesuffix(suffix) != KEY else pl.col(on)
         return frame.select(*(pl.col(c + suffix).alias(c) for c in cols), key.alias(KEY))
 
-    def split(joined_df: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, bool]:
-        """(matched, left only, right only, whether a pair joins two different keys).
+    def split(pairs: pl.DataFrame, l_df: pl.DataFrame, r_df: pl.DataFrame
+              ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, bool]:
+        """(matched, left only, right only, whether a pair joins two different keys),
+        from the pairs an inner join of ``l_df`` and ``r_df`` gave.
 
-        Split once (each rule then reads its part without filtering the join
-        again); an unmatched group of a "many" side is unmatched record by record.
+        Split once (each rule then reads its part without filtering again); an
+        unmatched group of a "many" side is unmatched record by record.
         """
-        joined = joined_df.lazy()
-        l_keys = joined.filter(in_l & ~in_r).select(pl.col(l_on).alias(KEY))
-        r_keys = joined.filter(in_r & ~in_l).select(pl.col(r_on).alias(KEY))
-        both, l_only, r_only, false_pairs = pl.collect_all([
-            joined.filter(in_l & in_r),
+        l_un = l_df.filter(~_taken(pairs.get_column(_POS), l_df.height)).lazy()
+        r_un = r_df.filter(~_taken(pairs.get_column(_POS + RIGHT), r_df.height)).lazy()
+        l_keys = l_un.select(pl.col(l_on).alias(KEY))
+        r_keys = r_un.select(pl.col(r_on).alias(KEY))
+        l_only, r_only = pl.collect_all([
             pl.concat([l_nokey.lazy().select(keyed_l),
                        lc.join(l_keys, on=KEY, how="semi").select(keyed_l)
-                       if pairing.many_left
-                       else with_key(joined.filter(in_l & ~in_r), l_on, l_cols)]),
+                       if pairing.many_left else with_key(l_un, l_on, l_cols)]),
             pl.concat([r_nokey.lazy().select(keyed_r),
                        rc.join(r_keys, on=KEY, how="semi").select(keyed_r)
-                       if pairing.many_right
-                       else with_key(joined.filter(in_r & ~in_l), r_on, r_cols, RIGHT)]),
-            hashed.false_pairs(joined, l_on, r_on),
+                       if pairing.many_right else with_key(r_un, r_on, r_cols, RIGHT)]),
         ])
-        return both, l_only, r_only, bool(false_pairs.item())
+        return (pairs.drop(_POS, _POS + RIGHT), l_only, r_only,
+                hashed.false_pairs(pairs, l_on, r_on))
 
-    both, l_only, r_only, collided = split(joined_df)
-    del joined_df
+    both, l_only, r_only, collided = split(
+        hashed.inner_join(l_df.lazy(), r_df.lazy(), l_on, r_on).collect(), l_df, r_df)
     if collided:  # two keys shared a hash: the join and its split again, on the strings
-        both, l_only, r_only, _ = split(
-            hashed.full_join(l_in, renamed, l_on, r_on, hashed=False).collect())
+        both, l_only, r_only, _ = split(hashed.inner_join(
+            l_df.lazy(), r_df.lazy(), l_on, r_on, hashed=False).collect(), l_df, r_df)
+    del l_df, r_df
     # A record without counterpart whose key the other side has in a neighbouring
     # period is explained by timing.
     l_only = l_only.with_columns(_in_neighbours(pairing.right, right, pairing.normalize,
