@@ -315,35 +315,25 @@ def match(pairing: Pairing, left: SourceData, right: SourceData,
         key = pl.col(on).alias(KEY) if on.removesuffix(suffix) != KEY else pl.col(on)
         return frame.select(*(pl.col(c + suffix).alias(c) for c in cols), key.alias(KEY))
 
-    def split(pairs: pl.DataFrame, l_df: pl.DataFrame, r_df: pl.DataFrame
-              ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, bool]:
-        """(matched, left only, right only, whether a pair joins two different keys),
-        from the pairs an inner join of ``l_df`` and ``r_df`` gave.
-
-        Split once (each rule then reads its part without filtering again); an
-        unmatched group of a "many" side is unmatched record by record.
-        """
-        l_un = l_df.filter(~_taken(pairs.get_column(_POS), l_df.height)).lazy()
-        r_un = r_df.filter(~_taken(pairs.get_column(_POS + RIGHT), r_df.height)).lazy()
-        l_keys = l_un.select(pl.col(l_on).alias(KEY))
-        r_keys = r_un.select(pl.col(r_on).alias(KEY))
-        l_only, r_only = pl.collect_all([
-            pl.concat([l_nokey.lazy().select(keyed_l),
-                       lc.join(l_keys, on=KEY, how="semi").select(keyed_l)
-                       if pairing.many_left else with_key(l_un, l_on, l_cols)]),
-            pl.concat([r_nokey.lazy().select(keyed_r),
-                       rc.join(r_keys, on=KEY, how="semi").select(keyed_r)
-                       if pairing.many_right else with_key(r_un, r_on, r_cols, RIGHT)]),
-        ])
-        return (pairs.drop(_POS, _POS + RIGHT), l_only, r_only,
-                hashed.false_pairs(pairs, l_on, r_on))
-
-    both, l_only, r_only, collided = split(
-        hashed.inner_join(l_df.lazy(), r_df.lazy(), l_on, r_on).collect(), l_df, r_df)
-    if collided:  # two keys shared a hash: the join and its split again, on the strings
-        both, l_only, r_only, _ = split(hashed.inner_join(
-            l_df.lazy(), r_df.lazy(), l_on, r_on, hashed=False).collect(), l_df, r_df)
-    del l_df, r_df
+    pairs = hashed.inner_join(l_df.lazy(), r_df.lazy(), l_on, r_on).collect()
+    if hashed.false_pairs(pairs, l_on, r_on):  # two keys shared a hash: join the strings
+        pairs = hashed.inner_join(l_df.lazy(), r_df.lazy(), l_on, r_on, hashed=False).collect()
+    # Split once (each rule then reads its part without filtering again); an
+    # unmatched group of a "many" side is unmatched record by record.
+    l_un = l_df.filter(~_taken(pairs.get_column(_POS), l_df.height)).lazy()
+    r_un = r_df.filter(~_taken(pairs.get_column(_POS + RIGHT), r_df.height)).lazy()
+    l_only, r_only = pl.collect_all([
+        pl.concat([l_nokey.lazy().select(keyed_l),
+                   lc.join(l_un.select(pl.col(l_on).alias(KEY)), on=KEY, how="semi")
+                   .select(keyed_l)
+                   if pairing.many_left else with_key(l_un, l_on, l_cols)]),
+        pl.concat([r_nokey.lazy().select(keyed_r),
+                   rc.join(r_un.select(pl.col(r_on).alias(KEY)), on=KEY, how="semi")
+                   .select(keyed_r)
+                   if pairing.many_right else with_key(r_un, r_on, r_cols, RIGHT)]),
+    ])
+    both = pairs.drop(_POS, _POS + RIGHT)
+    del l_df, r_df, l_un, r_un, pairs
     # A record without counterpart whose key the other side has in a neighbouring
     # period is explained by timing.
     l_only = l_only.with_columns(_in_neighbours(pairing.right, right, pairing.normalize,
