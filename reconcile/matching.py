@@ -315,9 +315,7 @@ def match(pairing: Pairing, left: SourceData, right: SourceData,
         key = pl.col(on).alias(KEY) if on.removesuffix(suffix) != KEY else pl.col(on)
         return frame.select(*(pl.col(c + suffix).alias(c) for c in cols), key.alias(KEY))
 
-    pairs = hashed.inner_join(l_df.lazy(), r_df.lazy(), l_on, r_on).collect()
-    if hashed.false_pairs(pairs, l_on, r_on):  # two keys shared a hash: join the strings
-        pairs = hashed.inner_join(l_df.lazy(), r_df.lazy(), l_on, r_on, hashed=False).collect()
+    pairs = hashed.inner_join(l_df, r_df, l_on, r_on)
     # Split once (each rule then reads its part without filtering again); an
     # unmatched group of a "many" side is unmatched record by record.
     l_un = l_df.filter(~_taken(pairs.get_column(_POS), l_df.height)).lazy()
