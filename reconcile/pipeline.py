@@ -218,6 +218,28 @@ class _Lines:
     ok: int
 
 
+#: rows of the line items looked at to judge whether they come grouped by invoice
+_RUN_SAMPLE = 100_000
+
+
+def _runs(lines: pl.LazyFrame, ok: pl.Expr) -> pl.LazyFrame:
+    """Line items folded into runs of one invoice id (consecutive rows with the same
+    id): per run the id, ``__lines``, ``__sum`` and ``__ok``, as the tally takes them.
+
+    Line items nearly always come grouped by invoice (nested in it by every API, an
+    export sorted by invoice): five lines of one invoice then reach the tally's
+    string group-by as one row. Lines in no order would gain nothing and cost a
+    second pass, so a sample of the first rows decides (see _tally).
+    """
+    # (the run as a column: grouping by the rle_id expression itself is not
+    # streamed and takes nearly twice as long)
+    return lines.with_columns(pl.col("invoice_id").rle_id().alias("__run")).group_by(
+        "__run").agg(
+        pl.col("invoice_id").first(), pl.len().cast(pl.UInt32).alias("__lines"),
+        pl.col("amount_minor").cast(pl.Int64).sum().alias("__sum"), ok.all().alias("__ok"),
+    ).drop("__run")
+
+
 def _tally(scoped: pl.DataFrame, lines: pl.DataFrame | pl.LazyFrame,
            ok: pl.Expr | None = None) -> pl.LazyFrame:
     """One group-by per invoice id over the invoices and their lines together.
@@ -227,19 +249,30 @@ def _tally(scoped: pl.DataFrame, lines: pl.DataFrame | pl.LazyFrame,
     its lines passes ``ok``). Kept: the ids that repeat or have lines. This one
     pass counts the repeats, sums the lines and finds the lines whose invoice is
     not there (``__n`` = 0), where a count, a group-by and a join would read the
-    ids three times.
+    ids three times. Lines that come grouped by invoice are first folded into runs
+    (_runs), which takes about a tenth off the whole at five lines per invoice.
     """
     first = pl.col("__first")
+    ok = pl.lit(True) if ok is None else ok
+    lines = lines.lazy()
+    sample = lines.head(_RUN_SAMPLE).select(
+        pl.col("invoice_id").rle_id().max().fill_null(0) + 1, pl.len()).collect().row(0)
+    if sample[0] * 2 <= sample[1]:  # (at least two lines per run on average)
+        line_ids = _runs(lines, ok).select(
+            "invoice_id", pl.lit(None, pl.UInt32).alias("__first"), "__lines", "__sum", "__ok")
+    else:
+        line_ids = lines.select("invoice_id", pl.lit(None, pl.UInt32).alias("__first"),
+                                pl.lit(1, pl.UInt32).alias("__lines"),
+                                pl.col("amount_minor").cast(pl.Int64).alias("__sum"),
+                                ok.alias("__ok"))
     invoices = scoped.lazy().select("invoice_id", pl.col(ROW).alias("__first"),
-                                    pl.lit(None, pl.Int64).alias("amount_minor"),
+                                    pl.lit(None, pl.UInt32).alias("__lines"),
+                                    pl.lit(None, pl.Int64).alias("__sum"),
                                     pl.lit(None, pl.Boolean).alias("__ok"))
-    line_ids = lines.lazy().select("invoice_id", pl.lit(None, pl.UInt32).alias("__first"),
-                                   pl.col("amount_minor").cast(pl.Int64),
-                                   (pl.lit(True) if ok is None else ok).alias("__ok"))
     return pl.concat([invoices, line_ids]).group_by("invoice_id").agg(
         first.count().cast(pl.UInt32).alias("__n"), first.min(),
-        (pl.len() - first.count()).cast(pl.UInt32).alias("__lines"),
-        pl.col("amount_minor").sum().alias("__sum"), pl.col("__ok").all().alias("__ok"),
+        pl.col("__lines").sum().cast(pl.UInt32), pl.col("__sum").sum(),
+        pl.col("__ok").all(),
     ).filter((pl.col("__n") > 1) | (pl.col("__lines") > 0))
 
 
