@@ -221,6 +221,32 @@ def test_finding_ids_are_stable_and_unique(write) -> None:
         == "de0bfb410ea2f7d2"
 
 
+
+def test_finding_ids_sort_and_number_repeated_fingerprints_whatever_the_input_order() -> None:
+    """Two findings of one fingerprint (same rule, source, invoice and field; only
+    the location differs) get ``<id>`` and ``<id>-2`` in report order, and the input's
+    row order changes neither the order nor the ids."""
+    from reconcile.schema import FINDING_ROW_SCHEMA
+
+    def finding(rule: str, severity: str, invoice: str | None, location: str) -> dict:
+        row: dict[str, Any] = dict.fromkeys(FINDING_ROW_SCHEMA)
+        row.update(rule_id=rule, rule_type="expression", severity=severity, source="s",
+                   invoice_id=invoice, field="total_minor", message="m", location=location)
+        return row
+
+    rows = [finding("b.rule", "error", "x", "row 9"), finding("a.rule", "warning", "y", "row 1"),
+            finding("b.rule", "error", "x", "row 3"), finding("b.rule", "error", None, "row 5"),
+            finding("a.rule", "error", "z", "row 2")]
+    frame = pl.DataFrame(rows, schema=FINDING_ROW_SCHEMA)
+    out = engine.with_finding_ids(frame)
+    assert out.select("rule_id", "invoice_id", "location").rows() == [
+        ("a.rule", "z", "row 2"), ("b.rule", "x", "row 3"), ("b.rule", "x", "row 9"),
+        ("b.rule", None, "row 5"), ("a.rule", "y", "row 1")]  # errors first, nulls last
+    ids = out["finding_id"].to_list()
+    assert ids[2] == ids[1] + "-2" and len(set(ids)) == 5
+    assert "-" not in ids[1] and "-" not in ids[3]  # no invoice id: the location tells
+    assert engine.with_finding_ids(frame.reverse()).equals(out)
+
 def test_uniqueness_on_invoice_id_itself(write) -> None:
     rs = rules(write, """
   - id: uniq
