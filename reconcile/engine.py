@@ -143,20 +143,6 @@ def evaluate(rules: Sequence[Rule], sources: Sequence[SourceData],
     )
 
 
-def combined(rules: Sequence[Rule], parts: Sequence[EngineResult]) -> EngineResult:
-    """One result of evaluations over different targets (say the sources' rules,
-    evaluated while the pairings were being matched, and the pairings' rules):
-    as if evaluated at once, coverage in the rules' order."""
-    order = {rule.id: i for i, rule in enumerate(rules)}
-    return EngineResult(
-        findings=pl.concat([p.findings for p in parts]),
-        stats=pl.concat([p.stats for p in parts]).sort("rule_id", "target"),
-        absorbed=pl.concat([p.absorbed for p in parts]).sort("rule_id", "target", "currency"),
-        coverage=sorted((c for p in parts for c in p.coverage),
-                        key=lambda c: order[c.rule_id]),  # (stable: targets keep their order)
-    )
-
-
 def _empty_absorbed() -> pl.DataFrame:
     return pl.DataFrame(schema={"rule_id": pl.String, "target": pl.String, "currency": pl.String,
                                 "absorbed": pl.UInt32, "absorbed_minor": pl.Int64,

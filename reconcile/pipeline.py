@@ -461,16 +461,10 @@ def run(config_path: Path, *, rule_paths: Sequence[Path] | None = None,
             residues.extend(res)
     by_name = {s.name: s for s in sources}
     pair_columns = frozenset(c for r in rules if r.check.pairwise for c in r.invoice_columns)
-    say(f"evaluating {len(rules)} rules over {len(sources)} sources and "
-        f"{len(cfg.pairings)} pairings")
-    # The sources' rules are evaluated while the pairings are matched (matching
-    # leaves cores idle); then the pairings' rules.
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        per_source = pool.submit(engine.evaluate, rules, sources, [])
-        pairs = [match(p, by_name[p.left.source], by_name[p.right.source], pair_columns)
-                 for p in cfg.pairings]
-        paired = engine.evaluate(rules, [], pairs)
-        result = engine.combined(rules, [per_source.result(), paired])
+    pairs = [match(p, by_name[p.left.source], by_name[p.right.source], pair_columns)
+             for p in cfg.pairings]
+    say(f"evaluating {len(rules)} rules over {len(sources)} sources and {len(pairs)} pairings")
+    result = engine.evaluate(rules, sources, pairs)
     # Each pairing's totals tied out against the findings that explain them, while
     # the findings get their ids; a tie-out finding (rare) and the ids are redone.
     with ThreadPoolExecutor(max_workers=1) as pool:
