@@ -123,7 +123,8 @@ class PairData:
             order = [c for c in ("__row",) if c in members.collect_schema().names()]
             ids = (members.lazy().join(out.select("__key").unique(), on="__key", how="semi")
                    .sort(order or "invoice_id").group_by("__key")
-                   .agg(pl.col("invoice_id").str.join(", ").alias(name)))
+                   .agg(pl.col("invoice_id").alias(name))
+                   .with_columns(pl.col(name).list.join(", ")))
             out = out.join(ids, on="__key", how="left")
         return out
 

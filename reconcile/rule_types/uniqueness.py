@@ -67,7 +67,10 @@ class Uniqueness:
                    .group_by(self.key, maintain_order=True)
                    .agg(pl.col(*(c for c in ("invoice_id", "currency", "__where",
                                              "__n", "ok") if c != self.key)).first(),
-                        pl.col("__name").str.join(", ").alias("__ids")))
+                        pl.col("__name").alias("__ids"))
+                   # (a list joined afterwards: str.join inside the group-by takes
+                   # twice as long)
+                   .with_columns(pl.col("__ids").list.join(", ")))
         return evaluated(
             records, source=pl.lit(target.name), invoice_id=pl.col("invoice_id"),
             field=self.key, currency=pl.col("currency"), location=pl.col("__where"),
