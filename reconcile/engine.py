@@ -212,5 +212,5 @@ def with_finding_ids(findings: pl.DataFrame) -> pl.DataFrame:
         .otherwise(pl.concat_str([pl.col("finding_id"), pl.lit("-"), repeat.cast(pl.String)])))
 
 
-__all__ = ["Coverage", "EngineResult", "combined", "evaluate", "sort_findings",
+__all__ = ["Coverage", "EngineResult", "evaluate", "sort_findings",
            "with_finding_ids"]
