@@ -25,21 +25,22 @@ def key_hash(key: pl.Expr) -> pl.Expr:
     return key.hash(seed=0x5EC0)
 
 
-def repeated_keys(frame: pl.DataFrame | pl.LazyFrame, key: str) -> pl.DataFrame:
-    """The values of ``key`` that occur more than once (nulls aside), as one column.
+def repeated_rows(frame: pl.DataFrame | pl.LazyFrame, key: str) -> pl.DataFrame:
+    """The rows of ``frame`` whose ``key`` occurs more than once (nulls aside).
 
-    The hashes, sorted, name the candidates where a value equals its neighbour (true
-    repeats, and keys that merely share a hash; sorting 64-bit integers costs less
-    than counting them in a hash table); only the candidates' records are then
-    counted by their strings.
+    The keys are hashed once; the hashes, sorted, name the candidates where a value
+    equals its neighbour (true repeats, and keys that merely share a hash; sorting
+    64-bit integers costs less than counting them in a hash table); only the
+    candidates' rows are then counted by their strings.
     """
-    h = key_hash(pl.col(key))
-    hashes = frame.lazy().select(h.alias(HASH)).collect().get_column(HASH).sort()
-    candidates = hashes.filter(hashes == hashes.shift(1)).unique()
-    if candidates.is_empty():
-        return pl.DataFrame(schema={key: frame.lazy().collect_schema()[key]})
-    return (frame.lazy().filter(h.is_in(candidates.implode()) & pl.col(key).is_not_null())
-            .group_by(key).len().filter(pl.col("len") > 1).select(key).collect())
+    frame = frame.lazy().collect()  # (a DataFrame as it is)
+    hashes = frame.lazy().select(key_hash(pl.col(key)).alias(HASH)).collect().to_series()
+    ordered = hashes.sort()
+    candidates = ordered.filter(ordered == ordered.shift(1)).unique()
+    near = (frame.with_columns(hashes).lazy()  # (columns shared, not copied)
+            .filter(pl.col(HASH).is_in(candidates.implode()) & pl.col(key).is_not_null())
+            .drop(HASH))
+    return near.filter(pl.col(key).is_duplicated()).collect()
 
 
 def with_keys(frame: pl.DataFrame | pl.LazyFrame, key: str, keys: pl.Series) -> pl.DataFrame:
@@ -88,4 +89,4 @@ def inner_join(left: pl.DataFrame, right: pl.DataFrame, l_on: str, r_on: str
     return joined
 
 
-__all__ = ["inner_join", "key_hash", "repeated_keys", "with_keys"]
+__all__ = ["inner_join", "key_hash", "repeated_rows", "with_keys"]

@@ -142,26 +142,29 @@ def _reject_findings(rejects: Sequence[Reject]) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=schema.FINDING_ROW_SCHEMA) if rows else schema.no_findings()
 
 
-def _set_aside_repeats(scoped: pl.DataFrame, repeated: pl.DataFrame
+def _set_aside_repeats(scoped: pl.DataFrame, records: pl.DataFrame
                        ) -> tuple[pl.LazyFrame, pl.DataFrame, pl.DataFrame]:
     """(first record of each invoice_id in source order, the records after the first,
-    every record of the repeated ids: invoice_id, currency and where it was read).
+    ``records`` in source order).
 
-    ``repeated`` lists the ids that occur more than once: usually none, and then
-    the frame is returned as it is, without a pass over millions of ids; else
-    only the records of those ids are looked at to find the ones to set aside.
-    The first records are a lazy filter of ``scoped``, not a copy of millions of
-    rows: each reader takes its columns through it.
+    ``records`` are every record of the ids that occur more than once (invoice_id,
+    currency and where it was read, see _identity): usually none, and then the frame
+    is returned as it is, without a pass over millions of ids. The first records
+    are a lazy filter of ``scoped``, not a copy of millions of rows: each reader
+    takes its columns through it.
     """
-    located = [c for c in (ROW, "record_ref") if c in scoped.columns]
-    records = scoped.select("invoice_id", "currency", *located).clear()
-    if repeated.is_empty():
+    if records.is_empty():
         return scoped.lazy(), scoped.clear(), records
-    records = hashed.with_keys(scoped.select("invoice_id", "currency", *located),
-                               "invoice_id", repeated.get_column("invoice_id")).sort(ROW)
+    records = records.sort(ROW)
     later = records.filter(~pl.col("invoice_id").is_first_distinct()).get_column(ROW).implode()
     is_later = pl.col(ROW).is_in(later)
     return scoped.lazy().filter(~is_later), scoped.lazy().filter(is_later).collect(), records
+
+
+def _identity(scoped: pl.DataFrame) -> pl.DataFrame:
+    """What names a record: invoice_id, currency and where it was read."""
+    return scoped.select("invoice_id", "currency",
+                         *(c for c in (ROW, "record_ref") if c in scoped.columns))
 
 
 def _with_line_sums(scoped: pl.DataFrame, tally: pl.DataFrame | None) -> pl.DataFrame:
@@ -359,14 +362,16 @@ def _prepare(cfg: Config, loaded: Loaded, keep_lines: bool
     lines_in, lines_ok = summed.read, summed.ok
     if out.has_lines:  # (a repeated id's sums go with its first record)
         scoped = _with_line_sums(scoped, tally)
-    if tally is None:  # no line items: only the repeated ids to find
-        repeated = hashed.repeated_keys(scoped, "invoice_id")
+    if tally is None:  # no line items: only the repeated ids' records to find
+        repeated_records = hashed.repeated_rows(_identity(scoped), "invoice_id")
         homeless = pl.DataFrame(schema=_HOMELESS)
     else:  # the ids that repeat, and the lines whose invoice is not among the checked
         repeated, homeless = pl.collect_all([
             tally.lazy().filter(pl.col("__n") > 1).select("invoice_id"),
             tally.lazy().filter(pl.col("__n") == 0).select(list(_HOMELESS))])
-    checked, extras, repeated_records = _set_aside_repeats(scoped, repeated)
+        repeated_records = _identity(scoped).clear() if repeated.is_empty() else \
+            hashed.with_keys(_identity(scoped), "invoice_id", repeated.get_column("invoice_id"))
+    checked, extras, repeated_records = _set_aside_repeats(scoped, repeated_records)
     del tally
     # A line whose invoice the source does not have (among all records read) is
     # named, never dropped silently; lines follow their invoice out of the checks

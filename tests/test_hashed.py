@@ -18,11 +18,13 @@ def hashes(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> s
     return str(request.param)
 
 
-def test_repeated_keys_are_exactly_the_repeated_strings(hashes: str) -> None:
+def test_repeated_rows_are_exactly_the_rows_of_repeated_strings(hashes: str) -> None:
     frame = pl.DataFrame({"invoice_id": IDS, "n": range(len(IDS))})
-    got = hashed.repeated_keys(frame, "invoice_id")
-    assert sorted(got.get_column("invoice_id").to_list()) == ["a1", "b2"]  # not c3, e5, null
-    assert hashed.repeated_keys(frame.filter(pl.col("n") < 2), "invoice_id").is_empty()
+    got = hashed.repeated_rows(frame, "invoice_id")  # not c3, dd44, e5, null
+    assert sorted(got.rows(), key=lambda r: r[1]) == [
+        ("a1", 0), ("b2", 1), ("a1", 2), ("b2", 6), ("a1", 7)]
+    assert hashed.repeated_rows(frame.filter(pl.col("n") < 2), "invoice_id").is_empty()
+    assert sorted(hashed.repeated_rows(frame.lazy(), "invoice_id").rows()) == sorted(got.rows())
 
 
 def test_with_keys_is_a_semi_join_on_the_strings(hashes: str) -> None:
