@@ -37,6 +37,8 @@ def repeated_rows(frame: pl.DataFrame | pl.LazyFrame, key: str) -> pl.DataFrame:
     hashes = frame.lazy().select(key_hash(pl.col(key)).alias(HASH)).collect().to_series()
     ordered = hashes.sort()
     candidates = ordered.filter(ordered == ordered.shift(1)).unique()
+    if candidates.is_empty():  # (the usual case: every key once)
+        return frame.clear()
     near = (frame.with_columns(hashes).lazy()  # (columns shared, not copied)
             .filter(pl.col(HASH).is_in(candidates.implode()) & pl.col(key).is_not_null())
             .drop(HASH))
