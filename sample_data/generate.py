@@ -823,6 +823,7 @@ def commet_pages(invoices: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 AMBERFLO_ACCOUNT = "4471"
 D = Decimal
+ZERO = D("0")
 METERS = {
     # meter api name: (display name, region dimension, price function)
     "api-calls": ("API calls", "us-east-1"),
@@ -854,8 +855,8 @@ def meter_price(meter: str, units: int) -> tuple[Decimal, dict[str, int]]:
 #               prepaid, available prepaid left, price status, payment status, plant
 def af(plan: str, usage: dict[str, int], *, start: int = 1, end: tuple[int, int] = (1, 11),
        fee: Decimal | None = None, fee_note: str | None = None,
-       promo: tuple[str, Decimal] | None = None, prepaid: Decimal = D("0"),
-       left: Decimal = D("0"), price_status: str = "PRICE_LOCKED",
+       promo: tuple[str, Decimal] | None = None, prepaid: Decimal = ZERO,
+       left: Decimal = ZERO, price_status: str = "PRICE_LOCKED",
        payment: str = "SETTLED", plant: str | None = None) -> dict[str, Any]:
     return {"plan": plan, "usage": usage, "start": start, "end": end, "fee": fee,
             "fee_note": fee_note, "promo": promo, "prepaid": prepaid, "left": left,
@@ -1491,7 +1492,7 @@ def check(out_dir: Path) -> tuple[set[tuple[Any, ...]], list[str], dict[str, Any
 
     # Amberflo
     gaps: list[str] = []
-    for entry, body in _pages(rec / "amberflo"):
+    for _entry, body in _pages(rec / "amberflo"):
         for inv in body or []:
             k = inv["invoiceKey"]
             cid = f"{k['customerId']}/{k['productId']}/{k['productPlanId']}/" \
@@ -1732,7 +1733,7 @@ def readme(stats: dict[str, Any], stripe: list[dict[str, Any]], commet: list[dic
         "|---|---|",
         f"| `recordings/stripe/` | `GET /v1/invoices` (basil+ shape), {pages['stripe']} pages of "
         "`limit=10`, `starting_after` pagination, last page `has_more: false` |",
-        f"| `recordings/frontier/` | `POST /raystack.frontier.v1beta1.FrontierService/"
+        "| `recordings/frontier/` | `POST /raystack.frontier.v1beta1.FrontierService/"
         "ListInvoices` (Connect ≥ v0.91: zero values omitted), 1 page |",
         f"| `recordings/commet/` | API version 2026-07-31: {pages['commet_list']} list pages "
         f"`GET /api/v1/invoices` (`limit=25`, `hasMore`/`nextCursor`), then "
@@ -1806,9 +1807,9 @@ def readme(stats: dict[str, Any], stripe: list[dict[str, Any]], commet: list[dic
         f"* **Ledger**: {sum(stats['ledger_by_source'].values())} rows ("
         + ", ".join(f"{k} {v}" for k, v in sorted(stats["ledger_by_source"].items()))
         + "). Frontier is not booked (it mirrors Stripe). Amounts are major units with the "
-          "currency's decimals (except the planted JPY row of #9). One customer name needs HTML/Markdown escaping "
-          "(`Smith & Sons | <Retail>`), one memo contains `|` and `*`, names with commas are "
-          "quoted.",
+          "currency's decimals (except the planted JPY row of #9). One customer name needs "
+          "HTML/Markdown escaping (`Smith & Sons | <Retail>`), one memo contains `|` and "
+          "`*`, names with commas are quoted.",
         "",
         "## Planted discrepancies",
         "",
@@ -1888,11 +1889,12 @@ def readme(stats: dict[str, Any], stripe: list[dict[str, Any]], commet: list[dic
     ]
     for cid in gaps:
         tb = af_invs[cid]["wire"]["totalBill"]
+        net = to_minor(tb["totalPriceBeforeDiscount"], "USD") - to_minor(tb["totalDiscount"], "USD")
         L.append(f"  * `{cid}`: beforeDiscount {jnum(tb['totalPriceBeforeDiscount'])} − "
                  f"discount {jnum(tb['totalDiscount'])} = {jnum(tb['totalPriceBeforePrepaid'])}"
                  f" (cents: {to_minor(tb['totalPriceBeforeDiscount'], 'USD')} − "
                  f"{to_minor(tb['totalDiscount'], 'USD')} = "
-                 f"{to_minor(tb['totalPriceBeforeDiscount'], 'USD') - to_minor(tb['totalDiscount'], 'USD')}"
+                 f"{net}"
                  f" vs {to_minor(tb['totalPriceBeforePrepaid'], 'USD')})")
     L += [
         "  Other 3-decimal values (e.g. hourly compute prices such as `13.025`) round "
