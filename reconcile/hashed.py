@@ -66,9 +66,10 @@ def _gathered(parts: list[tuple[pl.DataFrame, pl.Series]]) -> pl.DataFrame:
 
 
 def inner_join(left: pl.DataFrame, right: pl.DataFrame, l_on: str, r_on: str
-               ) -> pl.DataFrame:
+               ) -> tuple[pl.DataFrame, pl.Series, pl.Series]:
     """The inner join of two frames each unique by its key, keys never null: every
-    column of both (no two alike by name), one row per pair, in no particular order.
+    column of both (no two alike by name), one row per pair, in no particular order;
+    and each pair's row in ``left`` and in ``right``.
 
     Joined on narrow frames of (hash, row number), the pairs then gathered from each
     side: a join that carries every column (strings among them) through its hash
@@ -77,16 +78,17 @@ def inner_join(left: pl.DataFrame, right: pl.DataFrame, l_on: str, r_on: str
     the pairs' keys are compared, and on any difference the pairs are found again by
     the strings themselves. (Null hashes alike, so two null keys would pair.)
     """
-    def pairs(key: Callable[[str], pl.Expr]) -> pl.DataFrame:
+    def pairs(key: Callable[[str], pl.Expr]) -> tuple[pl.DataFrame, pl.Series, pl.Series]:
         l_row, r_row = "__l_row", "__r_row"
         rows = (left.lazy().select(key(l_on).alias(HASH)).with_row_index(l_row)
                 .join(right.lazy().select(key(r_on).alias(HASH)).with_row_index(r_row),
                       on=HASH, how="inner")
                 .select(l_row, r_row).collect())
-        return _gathered([(left, rows.get_column(l_row)), (right, rows.get_column(r_row))])
+        at_l, at_r = rows.get_column(l_row), rows.get_column(r_row)
+        return _gathered([(left, at_l), (right, at_r)]), at_l, at_r
 
     joined = pairs(lambda on: key_hash(pl.col(on)))
-    if joined.lazy().select((pl.col(l_on) != pl.col(r_on)).any()).collect().item():
+    if joined[0].lazy().select((pl.col(l_on) != pl.col(r_on)).any()).collect().item():
         joined = pairs(pl.col)  # two different keys shared a hash: pair by the strings
     return joined
 

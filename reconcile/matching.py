@@ -188,9 +188,6 @@ def _aggregate(records: pl.LazyFrame, columns: list[str], ordered: bool = False,
         pl.lit(None, pl.String).alias(c) for c in sorted(skip))
 
 
-_POS = "__pos"  # a record's position in a side's join input (matching only)
-
-
 def _taken(positions: pl.Series, size: int) -> pl.Series:
     """A mask of ``size`` rows, true at ``positions`` (the rows a pair took)."""
     mask = pl.repeat(False, size, dtype=pl.Boolean, eager=True)
@@ -287,11 +284,11 @@ def match(pairing: Pairing, left: SourceData, right: SourceData,
     l_on = KEY if pairing.many_left or not lk.unique else lk.key
     r_on = (KEY if pairing.many_right or not rk.unique else rk.key) + RIGHT
     renamed = r_in.rename({c: c + RIGHT for c in r_in.collect_schema().names()})
-    # Each side as the join reads it, materialized once with its position: the
-    # inner join gives the matched pairs, and a side's unmatched records are the
-    # positions no pair took (a mask over integers; no full join to split, no
-    # anti-join over millions of keys).
-    plans = [l_in.with_row_index(_POS), renamed.with_row_index(_POS + RIGHT)]
+    # Each side as the join reads it, materialized once: the inner join gives the
+    # matched pairs and their rows, and a side's unmatched records are the rows no
+    # pair took (a mask over integers; no full join to split, no anti-join over
+    # millions of keys).
+    plans = [l_in, renamed]
     # records without a key, and the records of ambiguous keys (usually none)
     if not lk.unique:
         plans.append(lk.records.filter(pl.col(KEY).is_null()))
@@ -315,11 +312,11 @@ def match(pairing: Pairing, left: SourceData, right: SourceData,
         key = pl.col(on).alias(KEY) if on.removesuffix(suffix) != KEY else pl.col(on)
         return frame.select(*(pl.col(c + suffix).alias(c) for c in cols), key.alias(KEY))
 
-    pairs = hashed.inner_join(l_df, r_df, l_on, r_on)
+    both, l_taken, r_taken = hashed.inner_join(l_df, r_df, l_on, r_on)
     # Split once (each rule then reads its part without filtering again); an
     # unmatched group of a "many" side is unmatched record by record.
-    l_un = l_df.filter(~_taken(pairs.get_column(_POS), l_df.height)).lazy()
-    r_un = r_df.filter(~_taken(pairs.get_column(_POS + RIGHT), r_df.height)).lazy()
+    l_un = l_df.filter(~_taken(l_taken, l_df.height)).lazy()
+    r_un = r_df.filter(~_taken(r_taken, r_df.height)).lazy()
     l_only, r_only = pl.collect_all([
         pl.concat([l_nokey.lazy().select(keyed_l),
                    lc.join(l_un.select(pl.col(l_on).alias(KEY)), on=KEY, how="semi")
@@ -330,8 +327,7 @@ def match(pairing: Pairing, left: SourceData, right: SourceData,
                    .select(keyed_r)
                    if pairing.many_right else with_key(r_un, r_on, r_cols, RIGHT)]),
     ])
-    both = pairs.drop(_POS, _POS + RIGHT)
-    del l_df, r_df, l_un, r_un, pairs
+    del l_df, r_df, l_un, r_un, l_taken, r_taken
     # A record without counterpart whose key the other side has in a neighbouring
     # period is explained by timing.
     l_only = l_only.with_columns(_in_neighbours(pairing.right, right, pairing.normalize,

@@ -38,8 +38,9 @@ def test_inner_join_pairs_exactly_the_equal_keys(hashes: str) -> None:
     # pairs b2 with e5 too; the keys are compared and the strings joined instead)
     left = pl.DataFrame({"k": ["a1", "b2", "c3", "dd44"], "x": [1, 2, 3, 4]})
     right = pl.DataFrame({"k_r": ["b2", "e5", "dd44", "zz"], "y": [20, 50, 40, 99]})
-    joined = hashed.inner_join(left, right, "k", "k_r")
+    joined, at_left, at_right = hashed.inner_join(left, right, "k", "k_r")
     assert joined.columns == ["k", "x", "k_r", "y"]
     assert sorted(joined.rows()) == [("b2", 2, "b2", 20), ("dd44", 4, "dd44", 40)]
-    assert hashed.inner_join(left, right.clear(), "k", "k_r").is_empty()
+    assert sorted(zip(at_left, at_right, strict=True)) == [(1, 0), (3, 2)]  # rows per side
+    assert hashed.inner_join(left, right.clear(), "k", "k_r")[0].is_empty()
 
