@@ -174,10 +174,6 @@ def _order(findings: pl.DataFrame) -> pl.Series:
         "counterpart_invoice_id", "field", "location", nulls_last=True)).to_series()
 
 
-def sort_findings(findings: pl.DataFrame) -> pl.DataFrame:
-    return findings[_order(findings)]
-
-
 def _fingerprints(findings: pl.DataFrame) -> pl.Series:
     """XXH3-64 of rule id + source + record key (+ counterpart) + field, and the
     location of a finding with no invoice id; one per row, in the rows' order."""
@@ -212,5 +208,4 @@ def with_finding_ids(findings: pl.DataFrame) -> pl.DataFrame:
         .otherwise(pl.concat_str([pl.col("finding_id"), pl.lit("-"), repeat.cast(pl.String)])))
 
 
-__all__ = ["Coverage", "EngineResult", "evaluate", "sort_findings",
-           "with_finding_ids"]
+__all__ = ["Coverage", "EngineResult", "evaluate", "with_finding_ids"]

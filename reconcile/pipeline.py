@@ -369,8 +369,9 @@ def _prepare(cfg: Config, loaded: Loaded, keep_lines: bool
         repeated, homeless = pl.collect_all([
             tally.lazy().filter(pl.col("__n") > 1).select("invoice_id"),
             tally.lazy().filter(pl.col("__n") == 0).select(list(_HOMELESS))])
-        repeated_records = _identity(scoped).clear() if repeated.is_empty() else \
-            hashed.with_keys(_identity(scoped), "invoice_id", repeated.get_column("invoice_id"))
+        identity = _identity(scoped)
+        repeated_records = identity.clear() if repeated.is_empty() else \
+            hashed.with_keys(identity, "invoice_id", repeated.get_column("invoice_id"))
     checked, extras, repeated_records = _set_aside_repeats(scoped, repeated_records)
     del tally
     # A line whose invoice the source does not have (among all records read) is
