@@ -11,6 +11,14 @@ DATASETS = SHARED / "datasets"
 SAMPLES = SHARED / "reference" / "samples"
 
 
+def sample_path(name: str) -> Path:
+    """A provider wire sample from ``shared/reference/samples``; the test is skipped
+    (with the reason) where that folder is not beside the checkout (CI has it)."""
+    if not SAMPLES.is_dir():
+        pytest.skip(f"provider samples not present ({SAMPLES})")
+    return SAMPLES / name
+
+
 @pytest.fixture
 def write(tmp_path: Path):
     """Write a text file under tmp_path and return its path."""

@@ -35,7 +35,7 @@ from reconcile.testing import (
     sample_records,
     serve_sample_month,
 )
-from tests.conftest import REPO, SAMPLES
+from tests.conftest import REPO, sample_path
 
 RECORDINGS = REPO / "sample_data" / "recordings"
 SECRET = "s3cr3t-value"
@@ -77,7 +77,7 @@ ERROR_BODY: dict[str, Callable[[Any, int], bool]] = {
 
 
 def sample(name: str) -> Any:
-    return loads((SAMPLES / name).read_bytes())
+    return loads(sample_path(name).read_bytes())
 
 
 def server(provider: str, **kwargs: Any) -> ProviderServer:

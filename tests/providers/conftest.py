@@ -4,24 +4,22 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 from reconcile import schema
 from reconcile.providers._base import Normalized, Page
 from reconcile.sources import frame  # rows to frames exactly as the pipeline builds them
-
-SAMPLES = Path(__file__).resolve().parents[3] / "shared/reference/samples"
+from tests.conftest import sample_path
 
 
 def sample_page(name: str, kind: str = "list", endpoint: str = "") -> Page:
-    path = SAMPLES / name
+    path = sample_path(name)
     return Page(body=path.read_bytes(), location=str(path), endpoint=endpoint, kind=kind)
 
 
 def sample_json(name: str) -> Any:
     """A sample as plain JSON for editing (floats re-dump as their original text)."""
-    return json.loads((SAMPLES / name).read_text(encoding="utf-8"))
+    return json.loads(sample_path(name).read_text(encoding="utf-8"))
 
 
 def json_page(body: Any, location: str, kind: str = "list", endpoint: str = "") -> Page:
