@@ -37,6 +37,7 @@ the environment only.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import ipaddress
 import re
@@ -49,6 +50,7 @@ from urllib.parse import urlsplit
 from reconcile import yamlio
 from reconcile.errors import ConfigError, RuleError
 from reconcile.matching import CARDINALITIES, KeyNormalization, Pairing, Side
+from reconcile.money import DEFAULT_ROUNDING, ROUNDING_MODES
 from reconcile.schema import INVOICE_SCHEMA, LINE_SCHEMA
 
 if TYPE_CHECKING:
@@ -81,6 +83,9 @@ class SourceConfig:
     base_url: str | None = None
     credential_env: str | None = None
     http: HttpPolicy | None = None
+    #: how this source's amounts finer than the minor unit become minor units
+    #: (money.ROUNDING_MODES): half_up (default) or half_even
+    rounding: str = DEFAULT_ROUNDING
 
     @property
     def live(self) -> bool:
@@ -188,15 +193,24 @@ def load_config(path: Path) -> Config:
 
 
 _LIVE_KEYS = ("base_url", "credential_env", "http")
-_PROVIDER_KEYS = {"provider", "recording", "options", "period_field", *_LIVE_KEYS}
+_PROVIDER_KEYS = {"provider", "recording", "options", "period_field", "rounding", *_LIVE_KEYS}
 _FILE_KEYS = {"provider", "path", "format", "amounts", "columns", "lines", "period_field",
-              "options"}
+              "options", "rounding"}
 _ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]*")
 #: a live source's name names its snapshot folder (raw/<name>/)
 _FOLDER_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*")
 
 
 def _source(r: _Reader, name: str, node: Any, parent: Any) -> SourceConfig:
+    source = _source_settings(r, name, node, parent)
+    rounding = node.get("rounding", DEFAULT_ROUNDING)
+    if rounding not in ROUNDING_MODES:
+        raise r.error(f"source {name!r}: rounding must be one of {', '.join(ROUNDING_MODES)} "
+                      f"(got {rounding!r})", node, "rounding")
+    return dataclasses.replace(source, rounding=str(rounding))
+
+
+def _source_settings(r: _Reader, name: str, node: Any, parent: Any) -> SourceConfig:
     if not isinstance(node, Mapping):
         raise r.error(f"source {name!r} must be a mapping", parent, name)
     provider = node.get("provider")

@@ -13,6 +13,8 @@ import dataclasses
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
 
 import polars as pl
 import xxhash
@@ -30,6 +32,11 @@ class Coverage:
     missing: tuple[str, ...] = ()
 
 
+ROUNDED_SCHEMA: dict[str, pl.DataType] = {
+    "rule_id": pl.String(), "target": pl.String(), "currency": pl.String(),
+    "rounded": pl.UInt32(), "rounded_minor": pl.String()}
+
+
 @dataclass(frozen=True)
 class EngineResult:
     #: finding rows without ids (the pipeline adds schema findings, then ids once)
@@ -39,6 +46,11 @@ class EngineResult:
     #: rule_id, target, currency, absorbed, absorbed_minor (Σ |delta|), absorbed_net_minor
     absorbed: pl.DataFrame
     coverage: list[Coverage]
+    #: identities whose finer side was rounded to the coarser side's precision, where
+    #: that rounding alone removed a difference: rule_id, target, currency, rounded
+    #: (rows), rounded_minor (Σ |difference before rounding|, exact minor units, text)
+    rounded: pl.DataFrame = dataclasses.field(default_factory=lambda: pl.DataFrame(
+        schema=ROUNDED_SCHEMA))
 
 
 STATS_SCHEMA = {"rule_id": pl.String, "target": pl.String, "checked": pl.UInt32,
@@ -78,12 +90,15 @@ def _checks(rule: Rule, sources: Sequence[SourceData], pairs: Sequence[PairData]
         if not rule.scope.matches_source(src.name, src.provider):
             continue
         missing = sorted(needed - src.provided)
-        if getattr(rule.check, "needs_lines", False) and not src.has_lines:
+        if rule.check.needs_lines and not src.has_lines:
             missing.append("line items")
         coverage.append(Coverage(rule.id, src.name, not missing, tuple(missing)))
         if missing:
             continue
-        if rule.filter is not None:
+        src = src.exact()  # a source's own identities read its amounts as stated
+        if rule.filter is not None and rule.check.reads_lines and src.lines is not None:
+            src = dataclasses.replace(src, lines=src.lines.filter(rule.filter))
+        elif rule.filter is not None:
             src = dataclasses.replace(src, invoices=src.invoices.filter(rule.filter),
                                       all_invoices=src.all_invoices.filter(rule.filter),
                                       repeated=None)  # counts of the unfiltered records
@@ -108,7 +123,7 @@ def evaluate(rules: Sequence[Rule], sources: Sequence[SourceData],
     failed = ok.not_().fill_null(False)
     absorbed_row = ok.fill_null(False) & (pl.col("delta_minor").fill_null(0) != 0)
     finding_cols = list(FINDING_ROW_SCHEMA)
-    findings_plans, stats_plans, absorbed_plans = [], [], []
+    findings_plans, stats_plans, absorbed_plans, rounded_plans = [], [], [], []
     for check in checks:
         # The evaluated frame is shared by three consumers; polars' common
         # sub-plan elimination computes it once inside collect_all.
@@ -130,8 +145,11 @@ def evaluate(rules: Sequence[Rule], sources: Sequence[SourceData],
             pl.col("delta_minor").abs().sum().alias("absorbed_minor"),
             pl.col("delta_minor").sum().alias("absorbed_net_minor"),
         ).with_columns(tag))
-    findings, stats, absorbed = pl.collect_all([
-        pl.concat(findings_plans), pl.concat(stats_plans), pl.concat(absorbed_plans)])
+        if "__exact" in frame.collect_schema().names():
+            rounded_plans.append(_rounded(frame).with_columns(tag))
+    findings, stats, absorbed, *rounded = pl.collect_all([
+        pl.concat(findings_plans), pl.concat(stats_plans), pl.concat(absorbed_plans),
+        *rounded_plans])
     stats = _with_empty_targets(stats.select(list(STATS_SCHEMA)), coverage)
     return EngineResult(
         findings=findings,
@@ -140,7 +158,28 @@ def evaluate(rules: Sequence[Rule], sources: Sequence[SourceData],
                                  "absorbed_net_minor")
         .sort("rule_id", "target", "currency"),
         coverage=coverage,
+        rounded=_rounded_table(rounded),
     )
+
+
+def _rounded(frame: pl.LazyFrame) -> pl.LazyFrame:
+    """Rows where rounding the finer side to the coarser side's precision alone removed
+    a difference, per currency: their count and Σ |difference before rounding|."""
+    absorbed = (pl.col("__exact") != 0) & (pl.col("__compared") == 0)
+    return frame.filter(absorbed.fill_null(False)).group_by("currency", "__scale").agg(
+        pl.len().cast(pl.UInt32).alias("rounded"), pl.col("__exact").abs().sum().alias("__sum"))
+
+
+def _rounded_table(parts: Sequence[pl.DataFrame]) -> pl.DataFrame:
+    rows: dict[tuple[str, str, str], list[Any]] = {}
+    for part in parts:
+        for r in part.iter_rows(named=True):
+            key = (r["rule_id"], r["target"], r["currency"])
+            entry = rows.setdefault(key, [0, Decimal(0)])
+            entry[0] += r["rounded"]
+            entry[1] += Decimal(int(r["__sum"])).scaleb(-int(r["__scale"]))
+    return pl.DataFrame([(*k, n, f"{total.normalize():f}") for k, (n, total)
+                         in sorted(rows.items())], schema=ROUNDED_SCHEMA, orient="row")
 
 
 def _empty_absorbed() -> pl.DataFrame:

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from reconcile import hashed
+from reconcile.precision import EXACT
 from reconcile.rule_types._common import RIGHT, PairData, SourceData
 from reconcile.schema import INVOICE_SCHEMA, ROW
 
@@ -114,7 +115,6 @@ class Pairing:
 
 KEY = "__key"
 TIMING = "__timing"  # an unmatched record whose counterpart is in a neighbouring period
-LINES = "__lines"  # line items of an invoice (attached with the line sums)
 N = "__n"  # records in a matched group (1 unless the side is the "many" side)
 #: columns every pairing carries whatever the rules read (and where a record was read:
 #: ``record_ref``, or a file source's ``__row``, see SourceData.locate)
@@ -127,10 +127,11 @@ def _carried(data: SourceData, side: Side, columns: frozenset[str]) -> list[str]
     names = data.invoices.collect_schema().names()
     if ROW in names:  # source order, and a file's rows
         located.append(ROW)
-    if LINES in names:  # line count: the bound of a rounding difference (compare.classify)
-        located.append(LINES)
     wanted = (set(IDENTITY) | columns | set(side.columns)) - {"source", "record_ref"}
-    return sorted(wanted) + located
+    # an amount finer than the minor unit: its exact twin, so that a difference that
+    # only its rounding made is classified as such (compare.classify)
+    exact = [EXACT + c for c in sorted(wanted & _MONEY) if EXACT + c in names]
+    return sorted(wanted) + exact + located
 
 
 @dataclass(frozen=True)
@@ -181,7 +182,8 @@ def _aggregate(records: pl.LazyFrame, columns: list[str], ordered: bool = False,
     # which costs a string per failing group instead of one per group
     for c in columns:
         if c not in skip:
-            aggs.append(pl.col(c).sum() if c in _MONEY or c == LINES else pl.col(c).first())
+            summed = c in _MONEY or c.removeprefix(EXACT) in _MONEY
+            aggs.append(pl.col(c).sum() if summed else pl.col(c).first())
     # ``skip``: the raw key columns; the group is its (normalized) key, and taking the
     # first of millions of strings no rule reads is most of a grouping's cost
     return records.group_by(KEY).agg(aggs).with_columns(

@@ -1,31 +1,59 @@
-"""Money: Int64 minor units beside an upper-case ISO 4217 code. No floats, ever.
+"""Money: exact to the source, rounded once, where it is compared across sources.
 
 * Exponents come from the ISO 4217 table shipped by the ``iso4217`` package
   (JPY 0, USD 2, KWD 3, CLF 4). A provider that deviates from ISO has an
   override table here (``PROVIDER_EXPONENTS``), e.g. Stripe's zero-decimal list.
+  A code that is not an active ISO code (``EURO``, a typo) is still read: its
+  amounts are taken as if it had :data:`NOMINAL_EXPONENT` decimals (their digits
+  do not depend on the code) and the currency rule reports the code.
 * Amounts are parsed from JSON text or strings through :class:`~decimal.Decimal`
-  (JSON is read with ``parse_float=Decimal``), never through ``float``.
-* **Rounding policy** (the only place in the project that rounds): a major-unit
-  value finer than the currency's exponent (Amberflo's hourly prices such as
-  ``117.225`` USD, an ERP's 4-decimal SQL ``money``) is rounded to the minor unit
-  *half away from zero* (``ROUND_HALF_UP``, commercial rounding, the same as
-  SQL ``ROUND`` on decimals). The residue (exact − rounded, in minor units) is
-  returned to the caller, which reports it; it is never dropped silently.
-* Minor-unit values must fit a signed 64-bit integer.
+  (JSON is read with ``parse_float=Decimal``), never through ``float``, and kept
+  **exactly** as the source states them: an amount finer than the minor unit (an
+  ERP's 4-decimal ``money``, Amberflo's ``117.225``) keeps its digits. A source's
+  frame carries such amounts as integers at the source's *scale* (decimal places
+  beyond the minor unit, at most :data:`MAX_PLACES`); see ``reconcile.precision``.
+* **Float noise** (:func:`without_float_noise`): a provider whose amounts are
+  float64 results (Amberflo) sends ``0.30000000000000004`` for 0.30. Such a value
+  is rounded half to even to :data:`FLOAT_DECIMALS` decimal places of the major
+  unit: float64 carries 15–17 significant digits, so below 10^9 its error (a few
+  units in the last place, < 2.5·10^-7) is far below half a millionth, and an
+  amount that has at most six decimals comes back exactly.
+* **Rounding** (:func:`round_scaled_expr`, :func:`round_decimal`; the only
+  functions in the project that round): a finer amount becomes whole minor units
+  once, by its source's mode — ``half_up`` (half away from zero, commercial
+  rounding, SQL ``ROUND``; the default) or ``half_even`` (banker's rounding, as
+  some ERPs do) — where amounts are compared across sources, totalled or tied
+  out, and where an identity compares a finer side with a coarser one.
+* Minor-unit values must fit a signed 64-bit integer; digits and exponents are
+  bounded before any conversion (``Decimal('1e9999999')`` is refused, not expanded).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Context, Decimal, InvalidOperation
 from functools import cache
 
 import iso4217
 import polars as pl
 
-ROUNDING = ROUND_HALF_UP
-ROUNDING_NAME = "half away from zero (ROUND_HALF_UP)"
+#: rounding modes a source may name (``rounding:``), as Python's decimal constants
+ROUNDING_MODES: dict[str, str] = {"half_up": ROUND_HALF_UP, "half_even": ROUND_HALF_EVEN}
+DEFAULT_ROUNDING = "half_up"
+ROUNDING_NAMES = {"half_up": "half away from zero (half_up, commercial rounding)",
+                  "half_even": "half to even (half_even, banker's rounding)"}
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+#: decimals an unknown currency code's amounts are read and shown with
+NOMINAL_EXPONENT = 2
+#: decimal places beyond the minor unit an amount may carry (a 4-decimal SQL
+#: ``money`` in USD needs 2, a 6-decimal line total 4); finer: the record is refused
+MAX_PLACES = 6
+#: decimal places of the major unit a float64 source's amounts are cleaned to
+FLOAT_DECIMALS = 6
+#: significant digits and exponent an amount may have before it is refused unread:
+#: bounds the work (``int(Decimal('1E+9999999'))`` would take minutes)
+_MAX_DIGITS, _MAX_ADJUSTED = 40, 24
+#: exact arithmetic on bounded values: no silent rounding at 28 digits
+_EXACT = Context(prec=80, traps=[InvalidOperation])
 
 #: Providers whose API minor units differ from ISO 4217 (code -> exponent).
 #: Stripe: https://docs.stripe.com/currencies#zero-decimal — MGA is zero-decimal
@@ -72,6 +100,15 @@ def exponent(code: str, provider: str | None = None) -> int:
     return exp
 
 
+def minor_exponent(code: str, provider: str | None = None) -> int:
+    """:func:`exponent`, or :data:`NOMINAL_EXPONENT` for a code that is not an active
+    ISO 4217 code: its amounts are still read (the currency rule reports the code)."""
+    try:
+        return exponent(code, provider)
+    except MoneyError:
+        return NOMINAL_EXPONENT
+
+
 @cache
 def exponents_frame() -> pl.DataFrame:
     """ISO exponents as a frame (currency, exponent) for joins and formatting."""
@@ -92,6 +129,8 @@ def to_decimal(value: object) -> Decimal:
         result = Decimal(value)
     elif isinstance(value, str):
         text = value.strip()
+        if len(text) > 200:
+            raise MoneyError(f"not an amount: {len(text)} characters")
         try:
             result = Decimal(text)
         except InvalidOperation:
@@ -100,27 +139,67 @@ def to_decimal(value: object) -> Decimal:
         raise MoneyError(f"not an amount: {value!r}")
     if not result.is_finite():
         raise MoneyError(f"not a finite amount: {value!r}")
+    if result and (result.adjusted() > _MAX_ADJUSTED or len(result.as_tuple().digits) > _MAX_DIGITS
+                   or result.adjusted() < -_MAX_DIGITS):
+        raise MoneyError(f"amount {_short(result)} is out of range")
     return result
+
+
+def _short_text(text: str) -> str:
+    return repr(text) if len(text) <= 40 else repr(text[:40]) + "…"
+
+
+def _short(value: Decimal) -> str:
+    text = str(value)
+    return text if len(text) <= 30 else f"{text[:12]}…{text[-12:]}"
+
+
+def places(value: Decimal | int) -> int:
+    """Decimal places ``value`` needs (trailing zeros do not count): ``1.50`` → 1."""
+    if isinstance(value, int) or not value:
+        return 0
+    exp = value.normalize(_EXACT).as_tuple().exponent
+    return max(0, -int(exp))
+
+
+def without_float_noise(value: Decimal, decimals: int = FLOAT_DECIMALS) -> Decimal:
+    """A float64 result's text without its binary noise (see the module docstring):
+    ``0.30000000000000004`` → ``0.3``, ``2099.9999999999995`` → ``2100``."""
+    if places(value) <= decimals:
+        return value
+    return value.quantize(Decimal(1).scaleb(-decimals), ROUND_HALF_EVEN, _EXACT).normalize(_EXACT)
+
+
+def exact_minor(value: object, currency: str, provider: str | None = None, *,
+                float_noise: int | None = None) -> Decimal:
+    """An amount in major units as exact minor units (``"117.225"`` USD → ``11722.5``).
+
+    ``float_noise``: the source's amounts are float64 results, cleaned to that many
+    decimals first (:func:`without_float_noise`). The result may carry at most
+    :data:`MAX_PLACES` places beyond the minor unit and its whole minor units must
+    fit int64 (else :class:`MoneyError`)."""
+    major = to_decimal(value)
+    if float_noise is not None:
+        major = without_float_noise(major, float_noise)
+    return checked_exact(major.scaleb(minor_exponent(currency, provider), _EXACT))
+
+
+def checked_exact(minor: Decimal | int) -> Decimal:
+    """An exact minor-unit amount within what a canonical frame holds (see exact_minor)."""
+    value = Decimal(minor)
+    if places(value) > MAX_PLACES:
+        raise MoneyError(f"{_short(value)} minor units has more than {MAX_PLACES} decimal "
+                         "places beyond the currency's minor unit")
+    if not INT64_MIN < value < INT64_MAX:
+        raise MoneyError(f"amount {_short(value)} minor units does not fit a signed 64-bit "
+                         "integer")
+    return value
 
 
 def _checked(minor: int) -> int:
     if not INT64_MIN <= minor <= INT64_MAX:
         raise MoneyError(f"amount {minor} minor units does not fit a signed 64-bit integer")
     return minor
-
-
-@dataclass(frozen=True, slots=True)
-class Converted:
-    minor: int
-    #: exact value minus the rounded one, in minor units (0 when exact)
-    residue: Decimal
-
-
-def major_to_minor(value: object, currency: str, provider: str | None = None) -> Converted:
-    """Major units (``"117.225"``, ``Decimal('31.25')``) to minor units, rounded by policy."""
-    exact = to_decimal(value).scaleb(exponent(currency, provider))
-    rounded = exact.quantize(Decimal(1), rounding=ROUNDING)
-    return Converted(_checked(int(rounded)), exact - rounded)
 
 
 def minor_int(value: object) -> int:
@@ -131,44 +210,94 @@ def minor_int(value: object) -> int:
         return _checked(value)
     if isinstance(value, str):
         text = value.strip()
-        if not text or not text.lstrip("+-").isdigit():
-            raise MoneyError(f"not an integer amount: {value!r}")
+        if not text or len(text) > 200 or not text.lstrip("+-").isdigit():
+            raise MoneyError(f"not an integer amount: {_short_text(value)}")
+        if len(text.lstrip("+-0")) > 19:
+            raise MoneyError(f"amount {_short_text(text)} minor units does not fit a signed "
+                             "64-bit integer")
         return _checked(int(text))
-    if isinstance(value, Decimal) and value == value.to_integral_value():
+    if isinstance(value, Decimal) and value.is_finite() and places(value) == 0:
+        if abs(value.adjusted()) > 20:
+            raise MoneyError(f"amount {_short(value)} is out of range")
         return _checked(int(value))
     raise MoneyError(f"not an integer amount: {value!r}")
 
 
 def minor_to_decimal(minor: int, currency: str, provider: str | None = None) -> Decimal:
-    return Decimal(minor).scaleb(-exponent(currency, provider))
+    return Decimal(minor).scaleb(-minor_exponent(currency, provider))
 
 
-def format_minor(minor: int | None, currency: str | None) -> str:
-    """``12345, 'USD'`` -> ``'123.45'``; ``1234, 'JPY'`` -> ``'1234'``; unknown code: raw minor."""
+def scaled(value: Decimal | int, scale: int) -> int:
+    """An exact minor-unit amount as an integer in units of 10^-scale minor units."""
+    out = Decimal(value).scaleb(scale, _EXACT)
+    if out != out.to_integral_value():
+        raise ValueError(f"{value} has more than {scale} places")  # a bug: scale too small
+    return int(out)
+
+
+def product(a: Decimal, b: Decimal) -> Decimal:
+    """``a × b`` exactly (no rounding at the default context's 28 digits)."""
+    return a.fma(b, Decimal(0), _EXACT)
+
+
+def round_decimal(value: Decimal, places_: int, mode: str) -> Decimal:
+    """``value`` rounded to ``places_`` decimal places by ``mode`` (see ROUNDING_MODES)."""
+    return value.quantize(Decimal(1).scaleb(-places_), ROUNDING_MODES[mode], _EXACT)
+
+
+def round_scaled_expr(expr: pl.Expr, drop: int | pl.Expr, mode: str) -> pl.Expr:
+    """An integer expression divided by 10^``drop``, rounded by ``mode`` (``half_up``:
+    half away from zero; ``half_even``: half to even), in integer arithmetic.
+
+    The one place, with :func:`round_decimal`, where an amount loses digits: a
+    source's exact amounts become minor units for cross-source work, and an
+    identity's finer side meets its coarser side. ``drop`` may be an expression
+    (a precision found in the data); 0 returns ``expr`` unchanged.
+    """
+    if isinstance(drop, int) and drop == 0:
+        return expr
+    dtype = pl.Int128
+    x = expr.cast(dtype)
+    divisor = (pl.lit(10, dtype).pow(drop) if isinstance(drop, pl.Expr)
+               else pl.lit(10**drop, dtype))
+    if mode == "half_up":
+        magnitude = (x.abs() + divisor // 2) // divisor
+        return pl.when(x < 0).then(pl.lit(0, dtype) - magnitude).otherwise(magnitude)
+    if mode == "half_even":
+        quotient, twice = x // divisor, (x % divisor) * 2
+        up = (twice > divisor) | ((twice == divisor) & (quotient % 2 != 0))
+        return quotient + up.cast(dtype)
+    raise ValueError(f"unknown rounding mode {mode!r}")
+
+
+def format_minor(minor: int | None, currency: str | None, extra: int = 0) -> str:
+    """``12345, 'USD'`` -> ``'123.45'``; ``1234, 'JPY'`` -> ``'1234'``; ``extra``: the value
+    is in units of 10^-extra minor units (``1172250, 'USD', 2`` -> ``'117.2250'``). An
+    unknown code shows :data:`NOMINAL_EXPONENT` decimals."""
     if minor is None:
         return ""
-    try:
-        exp = exponent(currency or "")
-    except MoneyError:
-        return str(minor)
+    exp = minor_exponent(currency or "") + extra
     sign = "-" if minor < 0 else ""
     digits = str(abs(minor)).rjust(exp + 1, "0")
     return f"{sign}{digits[:-exp]}.{digits[-exp:]}" if exp else f"{sign}{digits}"
 
 
-def format_minor_expr(minor: pl.Expr, currency: pl.Expr) -> pl.Expr:
+def format_minor_expr(minor: pl.Expr, currency: pl.Expr, extra: int = 0) -> pl.Expr:
     """Polars twin of :func:`format_minor` for building finding messages in bulk.
 
     Integer arithmetic, one lookup of the currency's scale (10^exponent; an
-    unknown code shows the bare number): sign, whole part, ``.`` and the fraction
-    padded by adding the scale and dropping its leading ``1``; with no fraction
-    (scale 1) the trailing ``.`` is stripped. One string concatenation per row,
-    no branch per part: messages for hundreds of thousands of findings use it.
+    unknown code has the nominal exponent): sign, whole part, ``.`` and the
+    fraction padded by adding the scale and dropping its leading ``1``; with no
+    fraction (scale 1) the trailing ``.`` is stripped. One string concatenation
+    per row, no branch per part: messages for hundreds of thousands of findings
+    use it. ``extra``: the values are in units of 10^-extra minor units.
     """
     exps = exponents_frame()
+    wide = pl.Int128 if extra else pl.Int64
     scale = currency.replace_strict(
-        exps["currency"], [10**e for e in exps["exponent"]], default=1, return_dtype=pl.Int64)
-    absval = minor.abs()
+        exps["currency"], [10 ** (e + extra) for e in exps["exponent"]],
+        default=10 ** (NOMINAL_EXPONENT + extra), return_dtype=wide)
+    absval = minor.cast(wide).abs()
     fraction = ((absval % scale) + scale).cast(pl.String).str.slice(1)
     # one concatenation, no branch over the text (a when/then there doubles the cost);
     # named after ``minor`` as before
@@ -184,7 +313,7 @@ def provider_minor_to_iso(minor: int, currency: str, provider: str) -> int:
     zero-decimal (ISO exponent 2); every other code passes through unchanged.
     An amount that would need a fraction of an ISO minor unit is an error.
     """
-    shift = exponent(currency) - exponent(currency, provider)
+    shift = minor_exponent(currency) - minor_exponent(currency, provider)
     if shift == 0:
         return minor
     if shift > 0:
@@ -195,12 +324,3 @@ def provider_minor_to_iso(minor: int, currency: str, provider: str) -> int:
             f"{minor} {currency} in {provider}'s minor units is not a whole ISO minor unit"
         )
     return _checked(quotient)
-
-
-def round_minor_expr(expr: pl.Expr) -> pl.Expr:
-    """An exact (decimal) minor-unit expression rounded to Int64 by the money policy.
-
-    Used where rules sum exact line values (``unit_amount * quantity``): the sum
-    is rounded once, half away from zero, like :func:`major_to_minor`.
-    """
-    return expr.round(0, mode="half_away_from_zero").cast(pl.Int64)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import re
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -21,10 +20,10 @@ from pathlib import Path
 
 import polars as pl
 
-from reconcile import engine, hashed, schema, tieout
+from reconcile import engine, hashed, precision, quarantine, schema, tieout
 from reconcile.config import Config, SourceConfig, load_config
 from reconcile.matching import match
-from reconcile.providers._base import Reject, Residue
+from reconcile.providers._base import Reject
 from reconcile.rule_types._common import PairData, SourceData, fmt
 from reconcile.ruleset import Rule, default_rules_dir, load_rules
 from reconcile.schema import ROW
@@ -65,17 +64,15 @@ class RunResult:
     sources: list[SourceSummary]
     #: per source and currency: invoices checked, sum of total_minor, totals missing
     control_totals: pl.DataFrame
-    residues: list[Residue]
+    #: per source, field and currency: amounts rounded to minor units for cross-source
+    #: work, and their net residue (precision.rounding_summary)
+    rounding: pl.DataFrame
     pairings: list[PairData] = field(default_factory=list)
     #: each source's checked data (what the rules read), by name
     data: dict[str, SourceData] = field(default_factory=dict)
     #: per pairing and currency: totals, difference, what explains it (tieout.py)
     tieouts: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(
         schema=tieout.TIEOUT_SCHEMA))
-
-
-def _slug(check: str) -> str:
-    return re.sub(r"[^a-z0-9_]+", "_", check.split("(")[0].strip().lower()).strip("_") or "check"
 
 
 def _schema_findings(source: str, rows: pl.DataFrame | pl.LazyFrame, failures: pl.DataFrame,
@@ -94,10 +91,9 @@ def _schema_findings(source: str, rows: pl.DataFrame | pl.LazyFrame, failures: p
             .collect())
     joined = failures.join(rows, on="row", how="left")
     return joined.select(
-        pl.concat_str([pl.lit(f"schema.{prefix}"),
-                       pl.col("column").replace("<row>", "row"), pl.lit("."),
-                       pl.col("check").map_elements(_slug, return_dtype=pl.String)]
-                      ).alias("rule_id"),
+        pl.struct("column", "check").map_elements(
+            lambda f: quarantine.schema_rule_id(f["column"], f["check"], prefix),
+            return_dtype=pl.String).alias("rule_id"),
         pl.lit("schema").alias("rule_type"), pl.lit("error").alias("severity"),
         pl.lit(source).alias("source"), pl.col("invoice_id"),
         pl.lit(None, pl.String).alias("counterpart_source"),
@@ -332,8 +328,13 @@ def _prepare(cfg: Config, loaded: Loaded, keep_lines: bool
     """
     src_cfg = next(s for s in cfg.sources if s.name == loaded.name)
     out = loaded.normalized
+    # finer-than-minor line amounts: their identities read the lines themselves
+    keep_lines = keep_lines or loaded.line_precision.scale > 0
     inv = schema.validate_invoices(loaded.invoices, out.provided)
     derived = _locator(loaded)
+    quarantined = quarantine.records(
+        loaded.name, out.rejects, loaded.unreadable, loaded.invoices, inv.failures,
+        derived.get("record_ref", pl.col("record_ref")), loaded.constants)
     findings = pl.concat([schema.conform_findings(f) for f in (
         _reject_findings(out.rejects),
         _schema_findings(loaded.name, loaded.invoices, inv.failures, "",
@@ -407,7 +408,9 @@ def _prepare(cfg: Config, loaded: Loaded, keep_lines: bool
         lines=kept_lines,
         provided=out.provided, has_lines=out.has_lines, incomplete_lines=incomplete,
         locator=loaded.locator, repeated=repeated_records, sums_attached=out.has_lines,
-        neighbours=neighbours,
+        neighbours=neighbours, precision=loaded.precision,
+        line_precision=loaded.line_precision, lines_file=loaded.lines_file,
+        quarantined=quarantined,
     )
     summary = SourceSummary(
         name=loaded.name, provider=src_cfg.provider,
@@ -437,20 +440,23 @@ def run(config_path: Path, *, rule_paths: Sequence[Path] | None = None,
     # Rules compile and column-check before any data is read.
     rules = load_rules(rule_paths or cfg.rule_paths or [default_rules_dir()])
     say(f"{len(rules)} rules compiled")
-    keep_lines = any(getattr(r.check, "reads_lines", False) for r in rules)
+    keep_lines = any(r.check.reads_lines for r in rules)
     sources: list[SourceData] = []
     summaries: list[SourceSummary] = []
     schema_findings: list[pl.DataFrame] = []
-    residues: list[Residue] = []
+    rounding: list[pl.DataFrame] = []
+
     def prepared(src_cfg: SourceConfig
-                 ) -> tuple[SourceData, SourceSummary, pl.DataFrame, list[Residue]]:
+                 ) -> tuple[SourceData, SourceSummary, pl.DataFrame, pl.DataFrame]:
         say(f"reading {src_cfg.name} ({src_cfg.provider})")
         loaded = load_source(src_cfg, cfg.path.parent, run_dir=run_dir, replay=replay,
                              period=(cfg.period_start, cfg.period_end), progress=fetch_progress)
         data, summary, found = _prepare(cfg, loaded, keep_lines)
-        data = dataclasses.replace(data, totals=tieout.control_totals(data.invoices).collect())
+        totals, rounded = pl.collect_all([
+            tieout.control_totals(data.invoices),
+            precision.rounding_summary(data.name, data.invoices, data.precision)])
         # (returning lets the frames as read go: only the checked invoices stay)
-        return data, summary, found, loaded.normalized.residues
+        return dataclasses.replace(data, totals=totals), summary, found, rounded
 
     # Sources are independent until matching: local ones (files, recordings, a
     # replayed snapshot) are read and prepared two at a time (Polars releases the
@@ -464,7 +470,7 @@ def run(config_path: Path, *, rule_paths: Sequence[Path] | None = None,
             sources.append(data)
             summaries.append(summary)
             schema_findings.append(findings)
-            residues.extend(res)
+            rounding.append(res)
     by_name = {s.name: s for s in sources}
     pair_columns = frozenset(c for r in rules if r.check.pairwise for c in r.invoice_columns)
     pairs = [match(p, by_name[p.left.source], by_name[p.right.source], pair_columns)
@@ -485,7 +491,8 @@ def run(config_path: Path, *, rule_paths: Sequence[Path] | None = None,
     totals = pl.concat([s.totals.select(pl.lit(s.name).alias("source"), pl.all())
                         for s in sources if s.totals is not None]
                        or [pl.DataFrame(schema=_TOTALS)]).sort("source", "currency")
-    return RunResult(cfg, rules, findings, result, summaries, totals, residues, pairs,
+    rounded = pl.concat(rounding).sort("source", "field", "currency")
+    return RunResult(cfg, rules, findings, result, summaries, totals, rounded, pairs,
                      by_name, tieouts)
 
 

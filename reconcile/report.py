@@ -8,10 +8,7 @@ bytes apart from ``generated_at``.
 from __future__ import annotations
 
 import datetime as dt
-import re
-from collections import defaultdict
 from collections.abc import Mapping
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
@@ -119,15 +116,10 @@ def build(result: RunResult, *, fail_on: str, generated_at: dt.datetime,
     absorbed = [{**a, "amount": amount(a["absorbed_minor"], a["currency"])}
                 for a in result.engine.absorbed.to_dicts()]
 
-    residue_sum: dict[tuple[str, str, str], list[Any]] = defaultdict(lambda: [0, Decimal(0)])
-    for r in result.residues:
-        # productItemInvoices[3].totalBill.price -> productItemInvoices[].totalBill.price
-        entry = residue_sum[(r.source, r.currency, re.sub(r"\[\d+\]", "[]", r.field))]
-        entry[0] += 1
-        entry[1] += r.residue
-    residues = [{"source": s, "currency": c, "field": f, "rounded": n,
-                 "residue_minor": str(total.normalize() if total else 0)}
-                for (s, c, f), (n, total) in sorted(residue_sum.items())]
+    modes = {c.name: c.rounding for c in cfg.sources}
+    residues = [{**r, "rounding": money.ROUNDING_NAMES[modes[r["source"]]]}
+                for r in result.rounding.to_dicts()]
+    rounded_identities = result.engine.rounded.to_dicts()
 
     sources = [{
         "name": s.name, "provider": s.provider, "records_read": s.records_read,
@@ -168,7 +160,9 @@ def build(result: RunResult, *, fail_on: str, generated_at: dt.datetime,
         "total_findings": findings.height,
         "severity_counts": severity_counts,
         "rules_count": len(result.rules),
-        "rounding": money.ROUNDING_NAME,
+        "rounding": "; ".join(f"{name}: {money.ROUNDING_NAMES[mode]}" for name, mode in
+                              sorted(modes.items()) if mode != money.DEFAULT_ROUNDING)
+                    or f"every source: {money.ROUNDING_NAMES[money.DEFAULT_ROUNDING]}",
         "sources": sources,
         "fetched": fetched,
         "control_totals": control_totals(result),
@@ -184,6 +178,7 @@ def build(result: RunResult, *, fail_on: str, generated_at: dt.datetime,
         "not_applicable": [c for c in coverage if not c["applicable"]],
         "absorbed": absorbed,
         "residues": residues,
+        "rounded_identities": rounded_identities,
     }
 
 
@@ -191,7 +186,7 @@ def summary_json(model: dict[str, Any]) -> dict[str, Any]:
     """The machine-readable part of the report (no finding rows, no timestamp noise)."""
     keys = ("title", "period_start", "period_end", "generated_at", "version", "fail_on",
             "status", "total_findings", "severity_counts", "sources", "control_totals",
-            "coverage", "absorbed", "residues")
+            "coverage", "absorbed", "residues", "rounded_identities")
     out = {k: model[k] for k in keys}
     out["findings_by_rule"] = [{"rule_id": g["rule_id"], "severity": g["severity"],
                                 "count": g["count"]} for g in model["by_rule"]]

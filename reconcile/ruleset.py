@@ -65,8 +65,11 @@ class Tolerance:
     def is_zero(self) -> bool:
         return self.default == 0 and not any(self.per_currency.values()) and not self.relative
 
-    def expr(self, currency: pl.Expr, base: pl.Expr | None = None) -> pl.Expr:
-        """The allowance in minor units for a row; ``base`` is the expected amount."""
+    def expr(self, currency: pl.Expr, base: pl.Expr | None = None,
+             scale: int | pl.Expr = 0) -> pl.Expr:
+        """The allowance for a row; ``base`` is the expected amount. Both in units of
+        10^-``scale`` minor units (0: minor units; an expression: a precision found
+        in the data): the allowance stays whole minor units."""
         if not self.per_currency:
             absolute = pl.lit(self.default, pl.Int64)
         else:
@@ -74,10 +77,16 @@ class Tolerance:
             absolute = currency.replace_strict(
                 codes, [self.per_currency[c] for c in codes], default=self.default,
                 return_dtype=pl.Int64)
+        unit: pl.Expr | None = None
+        if not (isinstance(scale, int) and scale == 0):
+            unit = (pl.lit(10**scale, pl.Int128) if isinstance(scale, int)
+                    else pl.lit(10, pl.Int128).pow(scale))
+            absolute = absolute.cast(pl.Int128) * unit
         if not self.relative or base is None:
             return absolute
         numerator, denominator = self.relative.as_integer_ratio()  # exact
-        share = (base.abs().cast(pl.Int128) * numerator // denominator).cast(pl.Int64)
+        share = base.abs().cast(pl.Int128) * numerator // denominator
+        share = share.cast(pl.Int64) if unit is None else share // unit * unit
         return pl.max_horizontal(absolute, share.fill_null(0))
 
 

@@ -41,7 +41,21 @@ MONEY_COLUMNS: Final = (
     "total_excluding_tax_minor",  # Stripe
     "item_price_minor",  # Amberflo totalBill.itemPrice (usage)
     "fixed_price_minor",  # Amberflo totalBill.fixPrice (plan fees)
+    # Stripe's customer balance and credit notes (amount_due and ending_balance identities)
+    "starting_balance_minor",
+    "ending_balance_minor",  # null until the invoice is finalized
+    "pre_payment_credit_notes_minor",
+    "post_payment_credit_notes_minor",
 )
+#: money columns that may be null where the source provides them (Stripe's
+#: ending_balance before finalization): the rules that read them are N/A there
+NULLABLE_MONEY: Final = frozenset({"ending_balance_minor"})
+#: line items' money columns: the line amount and, where a source states them per
+#: line, the discounts and (exclusive) taxes allocated to it
+LINE_MONEY_COLUMNS: Final = ("amount_minor", "discount_minor", "tax_minor")
+#: how long a currency code may be: an unknown code (``EURO``) is still read, and the
+#: currency rule reports it; a longer text is not a code
+CURRENCY_LENGTH: Final = 16
 
 INVOICE_SCHEMA: Final[dict[str, pl.DataType]] = {
     "source": pl.String(),
@@ -73,6 +87,8 @@ LINE_SCHEMA: Final[dict[str, pl.DataType]] = {
     "quantity": QUANTITY_DTYPE,
     "unit_amount": UNIT_AMOUNT_DTYPE,  # exact, in minor units of `currency`
     "amount_minor": pl.Int64(),
+    "discount_minor": pl.Int64(),
+    "tax_minor": pl.Int64(),
     "currency": pl.String(),
     "record_ref": pl.String(),
 }
@@ -144,7 +160,7 @@ def _models() -> tuple[Any, Any, Any]:
         origin_system: str = pa.Field(nullable=True)
         customer_id: str = pa.Field(nullable=True)
         customer_name: str = pa.Field(nullable=True)
-        currency: str = pa.Field(str_matches=r"^[A-Z]{3}$")
+        currency: str = pa.Field(str_length={"min_value": 1, "max_value": CURRENCY_LENGTH})
         status: str = pa.Field(isin=STATUSES)
         raw_status: str = pa.Field(nullable=True)
         subtotal_minor: pl.Int64 = pa.Field(nullable=True)
@@ -160,6 +176,10 @@ def _models() -> tuple[Any, Any, Any]:
         total_excluding_tax_minor: pl.Int64 = pa.Field(nullable=True)
         item_price_minor: pl.Int64 = pa.Field(nullable=True)
         fixed_price_minor: pl.Int64 = pa.Field(nullable=True)
+        starting_balance_minor: pl.Int64 = pa.Field(nullable=True)
+        ending_balance_minor: pl.Int64 = pa.Field(nullable=True)
+        pre_payment_credit_notes_minor: pl.Int64 = pa.Field(nullable=True)
+        post_payment_credit_notes_minor: pl.Int64 = pa.Field(nullable=True)
         period_start: UTC_US = pa.Field(nullable=True)  # type: ignore[valid-type]
         period_end: UTC_US = pa.Field(nullable=True)  # type: ignore[valid-type]
         issued_at: UTC_US = pa.Field(nullable=True)  # type: ignore[valid-type]
@@ -190,7 +210,9 @@ def _models() -> tuple[Any, Any, Any]:
         quantity: QUANTITY_DTYPE = pa.Field(nullable=True)  # type: ignore[valid-type]
         unit_amount: UNIT_AMOUNT_DTYPE = pa.Field(nullable=True)  # type: ignore[valid-type]
         amount_minor: pl.Int64
-        currency: str = pa.Field(str_matches=r"^[A-Z]{3}$")
+        discount_minor: pl.Int64 = pa.Field(nullable=True)
+        tax_minor: pl.Int64 = pa.Field(nullable=True)
+        currency: str = pa.Field(str_length={"min_value": 1, "max_value": CURRENCY_LENGTH})
         # file lines leave it empty: line_no is their file row (see sources.py)
         record_ref: str = pa.Field(nullable=True)
 
@@ -361,7 +383,7 @@ def _validate(frame: pl.DataFrame, schema: object) -> Validated:
 #: Provided columns that must then be filled on every row: the money a rule
 #: computes with, and the record's identity. Descriptive columns (memo, names,
 #: numbers, dates) may be empty even where a source sends them.
-REQUIRED_WHEN_PROVIDED: Final = frozenset(MONEY_COLUMNS) | ALWAYS_PROVIDED
+REQUIRED_WHEN_PROVIDED: Final = (frozenset(MONEY_COLUMNS) - NULLABLE_MONEY) | ALWAYS_PROVIDED
 
 
 def validate_invoices(frame: pl.DataFrame, provided: frozenset[str]) -> Validated:

@@ -25,12 +25,15 @@ import polars as pl
 from reconcile import money
 from reconcile.config import FileSpec, SourceConfig
 from reconcile.errors import InputDataError
+from reconcile.precision import Precision, exact_names, money_columns
 from reconcile.providers._base import Converter, Normalized, Reject, rfc3339
 from reconcile.providers.registry import NORMALIZERS
 from reconcile.recording import shown
 from reconcile.schema import (
     INVOICE_SCHEMA,
+    LINE_MONEY_COLUMNS,
     LINE_SCHEMA,
+    MONEY_COLUMNS,
     QUANTITY_DTYPE,
     ROW,
     UNIT_AMOUNT_DTYPE,
@@ -50,7 +53,7 @@ class Loaded:
     invoices: pl.DataFrame
     #: a LazyFrame when the lines are streamed from a file (see _scan_lines)
     lines: pl.DataFrame | pl.LazyFrame
-    normalized: Normalized  # rejects, residues, provided, counts
+    normalized: Normalized  # rejects, provided, counts
     #: for file sources with lines: the lines file as findings show it (line_no is its row)
     lines_file: str | None = None
     #: columns the same on every row, kept out of the frames (see schema.widen)
@@ -58,13 +61,32 @@ class Loaded:
     #: file sources: (file as findings show it, number of its first data row); the
     #: invoices carry ``__row`` instead of ``record_ref`` (see SourceData.locate)
     locator: tuple[str, int] | None = None
+    #: how finely the invoices' and the lines' amounts are stated (reconcile.precision)
+    precision: Precision = field(default_factory=Precision)
+    line_precision: Precision = field(default_factory=Precision)
+    #: file rows that could not be read, as far as they were (``__reject``: where): the
+    #: ids and keys that still name them (see SourceData.quarantined)
+    unreadable: pl.DataFrame | None = None
 
 
-def frame(rows: list[dict[str, Any]], schema: Mapping[str, pl.DataType]) -> pl.DataFrame:
-    """Rows (dicts with canonical keys) to a frame with exactly the canonical schema."""
+def _money_of(schema: Mapping[str, pl.DataType]) -> tuple[str, ...]:
+    return LINE_MONEY_COLUMNS if schema is LINE_SCHEMA else MONEY_COLUMNS
+
+
+def frame(rows: list[dict[str, Any]], schema: Mapping[str, pl.DataType],
+          rounding: str = money.DEFAULT_ROUNDING) -> tuple[pl.DataFrame, Precision]:
+    """Rows (dicts with canonical keys; money as exact minor units, int or Decimal) to a
+    frame with exactly the canonical schema, plus the exact twins of the money columns
+    where some amount is finer than the minor unit (reconcile.precision)."""
     if not rows:
-        return pl.DataFrame(schema=dict(schema))
-    return pl.DataFrame(rows, schema=dict(schema), strict=True, infer_schema_length=None)
+        return pl.DataFrame(schema=dict(schema)), Precision(rounding=rounding)
+    names = _money_of(schema)
+    money_cols, precision = money_columns({c: [r[c] for r in rows] for c in names}, rounding)
+    rest = {c: t for c, t in schema.items() if c not in names}
+    base = pl.DataFrame([{c: r[c] for c in rest} for r in rows], schema=rest, strict=True,
+                        infer_schema_length=None)
+    out = base.with_columns(money_cols.values())
+    return out.select(*schema, *exact_names(schema, money_cols)), precision
 
 
 def load_source(cfg: SourceConfig, base: Path | None = None, *, run_dir: Path | None = None,
@@ -87,8 +109,10 @@ def load_source(cfg: SourceConfig, base: Path | None = None, *, run_dir: Path | 
         row["source"] = cfg.name
     for row in out.lines:
         row["source"] = cfg.name
-    return Loaded(cfg.name, provider, frame(out.invoices, INVOICE_SCHEMA).with_row_index(ROW),
-                  frame(out.lines, LINE_SCHEMA), out)
+    invoices, precision = frame(out.invoices, INVOICE_SCHEMA, cfg.rounding)
+    lines, line_precision = frame(out.lines, LINE_SCHEMA, cfg.rounding)
+    return Loaded(cfg.name, provider, invoices.with_row_index(ROW), lines, out,
+                  precision=precision, line_precision=line_precision)
 
 
 # --- files ------------------------------------------------------------------------
@@ -144,8 +168,15 @@ class _RowErrors:
                 for row, msg in sorted(self.bad.items())]
 
 
+#: a money column as read: an integer Series, or exact minor units per row
+_Amounts = pl.Series | list[Decimal | int | None]
+
+
 def _convert(table: pl.DataFrame, spec: FileSpec, schema: Mapping[str, pl.DataType],
-             source: str, conv: Converter, errors: _RowErrors) -> dict[str, pl.Series]:
+             source: str, conv: Converter, errors: _RowErrors
+             ) -> tuple[dict[str, pl.Series], dict[str, _Amounts]]:
+    """The file's columns as canonical columns, and its money columns as exact amounts
+    (made columns by reconcile.precision.money_columns)."""
     cols = {c: _column(table, s, c, source, spec.path) for c, s in spec.columns.items()}
     ids = cols["invoice_id"].cast(pl.String) if "invoice_id" in cols else \
         pl.repeat(None, table.height, dtype=pl.String, eager=True)
@@ -156,14 +187,15 @@ def _convert(table: pl.DataFrame, spec: FileSpec, schema: Mapping[str, pl.DataTy
     else:
         currencies = _upper_codes(cols["currency"].cast(pl.String))
     out: dict[str, pl.Series] = {}
+    amounts: dict[str, _Amounts] = {}
     for canon, series in cols.items():
         dtype = schema[canon]
         if canon == "currency":
             out[canon] = currencies
         elif dtype == pl.Int64() and spec.amounts == "minor" and series.dtype.is_integer():
-            out[canon] = series.cast(pl.Int64)
+            amounts[canon] = series.cast(pl.Int64)
         elif dtype == pl.Int64() and canon != "line_no":
-            values: list[int | None] = []
+            values: list[Decimal | int | None] = []
             for row, (raw, cur) in enumerate(zip(series.cast(pl.String).to_list(),
                                                  currencies.to_list(), strict=True)):
                 if raw is None or raw.strip() == "":
@@ -179,9 +211,9 @@ def _convert(table: pl.DataFrame, spec: FileSpec, schema: Mapping[str, pl.DataTy
                     else:
                         values.append(conv(raw, cur, str(ids[row]), canon))
                 except (money.MoneyError, ValueError) as exc:
-                    errors.add(row, f"{canon} {raw!r}: {exc}")
+                    errors.add(row, f"{canon} {_shown(raw)}: {exc}")
                     values.append(None)
-            out[canon] = pl.Series(canon, values, pl.Int64)
+            amounts[canon] = values
         elif dtype == UTC_US:
             out[canon] = _instants(series, canon, errors)
         elif dtype in (QUANTITY_DTYPE, UNIT_AMOUNT_DTYPE):
@@ -192,7 +224,12 @@ def _convert(table: pl.DataFrame, spec: FileSpec, schema: Mapping[str, pl.DataTy
             out[canon] = _decimals(series, canon, dtype, errors, scales)
         else:
             out[canon] = series.cast(dtype)
-    return out
+    return out, amounts
+
+
+def _shown(raw: str) -> str:
+    """A value as an error message shows it: quoted, at most 40 characters."""
+    return repr(raw) if len(raw) <= 40 else repr(raw[:40]) + "…"
 
 
 def _upper_codes(codes: pl.Series) -> pl.Series:
@@ -233,10 +270,7 @@ def _instants(series: pl.Series, canon: str, errors: _RowErrors) -> pl.Series:
 
 
 def _exponent_or_none(code: str | None) -> int | None:
-    try:
-        return money.exponent(code or "")
-    except money.MoneyError:
-        return None
+    return money.minor_exponent(code) if code else None
 
 
 def _decimals(series: pl.Series, canon: str, dtype: pl.DataType, errors: _RowErrors,
@@ -261,10 +295,15 @@ def _decimals(series: pl.Series, canon: str, dtype: pl.DataType, errors: _RowErr
 
 
 def _canonical(table: pl.DataFrame, spec: FileSpec, schema: Mapping[str, pl.DataType],
-               name: str, conv: Converter, offset: int, base: Path | None
-               ) -> tuple[pl.DataFrame, list[Reject]]:
+               name: str, conv: Converter, offset: int, base: Path | None, rounding: str
+               ) -> tuple[pl.DataFrame, list[Reject], Precision, pl.DataFrame]:
+    """The file's rows as canonical rows (narrow: the columns it maps), the rows it
+    could not read (as Rejects, and as the partial rows they left: their ids and keys
+    still name them), and how finely the amounts are stated."""
     errors = _RowErrors(name, shown(spec.path, base), offset)
-    cols = _convert(table, spec, schema, name, conv, errors)
+    cols, amounts = _convert(table, spec, schema, name, conv, errors)
+    money_cols, precision = money_columns(amounts, rounding)
+    cols.update(money_cols)
     height = table.height
     frame_ = pl.DataFrame([cols[c] for c in cols]) if cols else pl.DataFrame(height=height)
     if frame_.width == 0:
@@ -280,39 +319,45 @@ def _canonical(table: pl.DataFrame, spec: FileSpec, schema: Mapping[str, pl.Data
     # pipeline widens lazily, so absent columns are never materialized.
     result = frame_.select([
         pl.col(c).cast(dtype) if c in cols else defaults[c].cast(dtype).alias(c)
-        for c, dtype in schema.items() if c in cols or c in defaults])
+        for c, dtype in schema.items() if c in cols or c in defaults]
+        + [pl.col(c) for c in exact_names(schema, money_cols)])
     if schema is INVOICE_SCHEMA:
         result = result.with_row_index(ROW)
     rejects: list[Reject] = []
+    partial = result.clear().with_columns(pl.lit(None, pl.String).alias("__reject"))
     if errors.bad:
         rejects = errors.rejects(result.get_column("invoice_id").to_list())
         keep = pl.Series([i not in errors.bad for i in range(height)])
+        partial = result.filter(~keep).with_columns(
+            pl.Series("__reject", [r.location for r in rejects], pl.String))
         result = result.filter(keep)
-    return result, rejects
+    return result, rejects, precision, partial
 
 
 def _load_file_source(cfg: SourceConfig, base: Path | None) -> Loaded:
     assert cfg.invoices is not None
     out = Normalized(has_lines=cfg.lines is not None)
-    conv = Converter(cfg.name, None, out.residues)
+    conv = Converter(cfg.name, None)
     # CSV rows are numbered as a spreadsheet shows them: header is row 1.
     offset = 2 if cfg.invoices.format == "csv" else 0
     table = _read_table(cfg.invoices, cfg.name)
-    invoices, rejects = _canonical(table, cfg.invoices, INVOICE_SCHEMA, cfg.name, conv, offset,
-                                   base)
+    invoices, rejects, precision, partial = _canonical(
+        table, cfg.invoices, INVOICE_SCHEMA, cfg.name, conv, offset, base, cfg.rounding)
     out.rejects.extend(rejects)
     out.records_read = table.height
     out.provided = frozenset(cfg.invoices.columns) | {"source", "status", "record_ref"}
     lines: pl.DataFrame | pl.LazyFrame = pl.DataFrame(schema=LINE_SCHEMA)
+    line_precision = Precision(rounding=cfg.rounding)
     lines_file = None
     if cfg.lines is not None:
-        lines = _load_lines(cfg, cfg.lines, conv, out, base, invoices)
+        lines, line_precision = _load_lines(cfg, cfg.lines, conv, out, base, invoices)
         lines_file = shown(cfg.lines.path, base)
     constants = {"source": cfg.name}
     if "status" not in invoices.columns:
         constants["status"] = "unknown"  # a ledger row has no billing status
     return Loaded(cfg.name, "file", invoices, lines, out, lines_file, constants,
-                  (shown(cfg.invoices.path, base), offset))
+                  (shown(cfg.invoices.path, base), offset), precision, line_precision,
+                  partial)
 
 
 _LINE_CURRENCY = "__invoice_currency"
@@ -346,10 +391,11 @@ def _scan_lines(spec: FileSpec) -> pl.LazyFrame | None:
 
 
 def _load_lines(cfg: SourceConfig, spec: FileSpec, conv: Converter, out: Normalized,
-               base: Path | None, invoices: pl.DataFrame) -> pl.DataFrame | pl.LazyFrame:
+                base: Path | None, invoices: pl.DataFrame
+                ) -> tuple[pl.DataFrame | pl.LazyFrame, Precision]:
     scanned = _scan_lines(spec)
     if scanned is not None:
-        return scanned
+        return scanned, Precision(rounding=cfg.rounding)
     table = _read_table(spec, cfg.name)
     needs_currency = spec.amounts == "major" or "amount_minor" not in spec.columns
     if ("currency" not in spec.columns and needs_currency
@@ -373,26 +419,34 @@ def _load_lines(cfg: SourceConfig, spec: FileSpec, conv: Converter, out: Normali
     unit_spec = mapping.pop("unit_amount", None) if derive else None
     offset = 2 if spec.format == "csv" else 0
     core = FileSpec(spec.path, spec.format, mapping, spec.amounts)
-    lines, rejects = _canonical(table, core, LINE_SCHEMA, cfg.name, conv, offset, base)
+    lines, rejects, precision, _ = _canonical(table, core, LINE_SCHEMA, cfg.name, conv, offset,
+                                              base, cfg.rounding)
     if derive:
-        # amount = unit price × quantity, exact, then rounded once by the money policy.
-        unit = _column(table, unit_spec, "unit_amount", cfg.name, spec.path).cast(pl.String)
-        amounts, units = [], []
-        bad_rows = {int(r.rsplit(" ", 1)[1]) - offset for r in (x.location for x in rejects)}
-        good = [i for i in range(table.height) if i not in bad_rows]
-        for i, (u, q, cur, inv) in enumerate(zip(
-                [unit[i] for i in good], lines["quantity"].to_list(),
-                lines["currency"].to_list(), lines["invoice_id"].to_list(), strict=True)):
-            try:
-                exact = money.to_decimal(u) * (q if q is not None else Decimal(1))
-                scale = money.exponent(cur) if spec.amounts == "major" else 0
-                units.append(money.to_decimal(u).scaleb(scale))
-                amounts.append(conv(exact, cur, str(inv), "amount_minor") if scale
-                               else money.minor_int(exact))
-            except (money.MoneyError, ValueError) as exc:
-                raise InputDataError(f"row {good[i] + offset}: {exc}", source=cfg.name,
-                                     location=str(spec.path)) from None
-        lines = lines.with_columns(pl.Series("amount_minor", amounts, pl.Int64),
-                                   pl.Series("unit_amount", units, UNIT_AMOUNT_DTYPE))
+        lines, precision = _derived_amounts(lines, _column(
+            table, unit_spec, "unit_amount", cfg.name, spec.path).cast(pl.String),
+            {int(r.location.rsplit(" ", 1)[1]) - offset for r in rejects}, spec, cfg, offset)
     out.rejects.extend(rejects)
-    return lines
+    return lines, precision
+
+
+def _derived_amounts(lines: pl.DataFrame, unit: pl.Series, bad_rows: set[int], spec: FileSpec,
+                     cfg: SourceConfig, offset: int) -> tuple[pl.DataFrame, Precision]:
+    """Lines whose amount is unit price × quantity: exact (no rounding here; see
+    reconcile.precision), with unit_amount kept exact in minor units."""
+    amounts: list[Decimal | int | None] = []
+    units: list[Decimal] = []
+    good = [i for i in range(unit.len()) if i not in bad_rows]
+    for i, (u, q, cur) in enumerate(zip([unit[i] for i in good], lines["quantity"].to_list(),
+                                        lines["currency"].to_list(), strict=True)):
+        try:
+            per_unit = (money.to_decimal(u) if spec.amounts == "minor"
+                        else money.exact_minor(u, cur))
+            units.append(per_unit)
+            amounts.append(money.checked_exact(money.product(
+                per_unit, q if q is not None else Decimal(1))))
+        except (money.MoneyError, ValueError) as exc:
+            raise InputDataError(f"row {good[i] + offset}: {exc}", source=cfg.name,
+                                 location=str(spec.path)) from None
+    cols, precision = money_columns({"amount_minor": amounts}, cfg.rounding)
+    return lines.with_columns(*cols.values(), pl.Series("unit_amount", units,
+                                                        UNIT_AMOUNT_DTYPE)), precision

@@ -1,5 +1,7 @@
 """Real public data through the file source: the violation counts measured in
-each dataset's SOURCE.md, with exact integer-cent arithmetic.
+each dataset's SOURCE.md. Amounts are read exactly as the data states them (4
+decimals for SQL Server's ``money``, 6 for a line total); an identity that holds
+exactly in the data gives no finding, and one that does not is found.
 
 Chinook (MIT, Luis Rocha) and AdventureWorks (MIT, Microsoft) — see
 shared/datasets/*/SOURCE.md for provenance and licences.
@@ -87,12 +89,19 @@ rules:
     type: aggregate
     sum: unit_amount * quantity
     field: subtotal_minor
-  - id: aw.subtotal_is_rounded_line_sum
-    title: SubTotal = Σ LineTotal rounded per line
+  - id: aw.subtotal_is_amount_sum
+    title: SubTotal = Σ line amounts
     type: aggregate
     sum: amount_minor
     field: subtotal_minor
 """
+
+
+def _rounded(result: pipeline.RunResult, rule_id: str) -> list[tuple[str, int, str]]:
+    """(currency, passes, absorbed) of checks that passed only because the finer side of
+    the identity was rounded to the coarser side's precision."""
+    return result.engine.rounded.filter(pl.col("rule_id") == rule_id).select(
+        "currency", "rounded", "rounded_minor").rows()
 
 
 def _aw_config(header: Path, detail: Path | None, amounts_id: str = "SalesOrderID") -> str:
@@ -113,17 +122,21 @@ rules: [rules.yaml]
 """
 
 
-def test_adventureworks_lt_cent_rounding_and_header_line_gap(write) -> None:
+def test_adventureworks_lt_exact_at_four_decimals_and_the_header_line_gap(write) -> None:
     lt = DATASETS / "adventureworks_lt"
     result = _run(write, _aw_config(lt / "SalesOrderHeader.csv", lt / "SalesOrderDetail.csv"),
                   AW_RULES)
-    # SOURCE.md: exact at 4 dp 0/32; each component rounded to cents half-up: 14/32.
-    assert _count(result, "aw.total_due") == 14
-    # SOURCE.md: SubTotal == Σ LineTotal fails on 32/32 by large amounts.
+    # SOURCE.md: exact at 4 dp 0/32 (rounding each component to cents first: 14/32).
+    assert _count(result, "aw.total_due") == 0
+    assert _rounded(result, "aw.total_due") == []
+    # SubTotal == Σ LineTotal fails on 32/32 by large amounts: a real gap in the data.
     assert _count(result, "aw.subtotal_is_line_sum") == 32
-    # Every 4-dp amount that was rounded is reported as residue, none hidden.
-    assert {r.field for r in result.residues} >= {"subtotal_minor", "total_minor"}
-    assert all(abs(r.residue) <= Decimal("0.5") for r in result.residues)
+    assert result.sources[0].checked == 32
+    # Money is kept at 4 decimals (2 beyond the cent) and rounded once for the totals.
+    aw = result.data["aw"]
+    assert aw.precision.scale == 2 and aw.precision.places["total_minor"] == 2
+    totals = result.rounding.filter(pl.col("field") == "total_minor")
+    assert totals.select("amounts", "rounded").row(0) == (32, 32)
 
 
 def test_adventureworks_oltp_31465_headers(write, tmp_path: Path) -> None:
@@ -139,20 +152,40 @@ def test_adventureworks_oltp_31465_headers(write, tmp_path: Path) -> None:
             out.writerow({"SalesOrderID": 43659 + i, **row})
     result = _run(write, _aw_config(keyed, None), AW_RULES)
     assert result.sources[0].checked == 31465
-    # SOURCE.md: exact 0; components rounded to cents first: 5,306 (naive float: 11,432).
-    assert _count(result, "aw.total_due") == 5306
+    # SOURCE.md: exact 0 (components rounded to cents first: 5,306; naive float: 11,432).
+    assert _count(result, "aw.total_due") == 0
+    stats = result.engine.stats.filter(pl.col("rule_id") == "aw.total_due").row(0, named=True)
+    assert (stats["checked"], stats["failed"], stats["absorbed"]) == (31465, 0, 0)
+    assert _rounded(result, "aw.total_due") == []  # same precision on both sides
 
 
-def test_adventureworks_oltp_sample_lines_at_cent_level(write) -> None:
+def test_adventureworks_oltp_sample_lines_at_the_headers_precision(write) -> None:
     oltp = DATASETS / "adventureworks_oltp"
     result = _run(write, _aw_config(oltp / "sample_SalesOrderHeader.csv",
                                     oltp / "sample_SalesOrderDetail.csv"), AW_RULES)
     assert result.sources[0].checked == 1561
     assert result.sources[0].lines_valid == 6032
-    # SOURCE.md: SubTotal == Σ LineTotal exact: 32 sub-cent gaps; at cent level: 0.
-    assert _count(result, "aw.subtotal_is_line_sum") == 0
-    # Rounding each 6-dp line to cents first opens 1–6 cent gaps on 104 orders:
-    # line-level vs total-level rounding (the largest gap is 6 cents).
-    gaps = result.findings.filter(pl.col("rule_id") == "aw.subtotal_is_rounded_line_sum")
-    assert gaps.height == 104
-    assert gaps["delta_minor"].abs().max() == 6
+    aw = result.data["aw"]
+    assert (aw.precision.scale, aw.line_precision.scale) == (2, 4)  # 4 dp headers, 6 dp lines
+    # SOURCE.md: SubTotal == Σ LineTotal exact: 32 sub-cent gaps (e.g. 44100: 81164.2329 vs
+    # 81164.232876). At the header's 4 decimals, the sum rounded once: 0, and the 32
+    # sums that rounding changed are counted.
+    for rule in ("aw.subtotal_is_line_sum", "aw.subtotal_is_amount_sum"):
+        assert _count(result, rule) == 0
+        ((currency, passes, absorbed),) = _rounded(result, rule)
+        assert (currency, passes) == ("USD", 32)
+        assert Decimal(absorbed) < Decimal("0.01") * 32  # each under a hundredth of a cent
+    assert _count(result, "aw.total_due") == 0
+
+
+def test_a_one_cent_gap_at_four_decimals_is_found(write, tmp_path: Path) -> None:
+    """The same data with one order's TotalDue one cent high: exactly that one finding."""
+    oltp = DATASETS / "adventureworks_oltp"
+    header = (oltp / "sample_SalesOrderHeader.csv").read_text(encoding="utf-8")
+    changed = header.replace(",23153.2339\n", ",23153.2439\n", 1)
+    assert changed != header
+    (tmp_path / "h.csv").write_text(changed, encoding="utf-8")
+    result = _run(write, _aw_config(tmp_path / "h.csv", None), AW_RULES)
+    found = result.findings.filter(pl.col("rule_id") == "aw.total_due")
+    assert found.select("invoice_id", "expected", "actual", "delta_minor").rows() == [
+        ("43659", "23153.2339 USD", "23153.2439 USD", 1)]

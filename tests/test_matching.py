@@ -11,8 +11,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reconcile import engine, tieout
+from reconcile import engine, money, tieout
 from reconcile.matching import KeyNormalization, Pairing, Side, match
+from reconcile.precision import Precision
 from reconcile.ruleset import Tolerance
 from tests.test_rule_types import PAIR_RULES, rules, src
 
@@ -20,12 +21,19 @@ from tests.test_rule_types import PAIR_RULES, rules, src
 def run_pair(write, left_rows: list[dict[str, Any]], right_rows: list[dict[str, Any]], *,
              cardinality: str = "1:1", rkey: Any = "external_ref", lkey: Any = "invoice_id",
              norm: KeyNormalization | None = None, tolerance: Tolerance | None = None,
-             lines: dict[str, int] | None = None):
+             exact: dict[str, Decimal] | None = None):
+    """``exact``: left totals stated finer than the minor unit (invoice id -> exact minor
+    units); their ``total_minor`` is then the rounded value the test gives."""
     left = src("L", left_rows, {"total_minor", "invoice_number", "customer_id"})
-    if lines:
-        counts = pl.col("invoice_id").replace_strict(lines, default=0, return_dtype=pl.UInt32)
-        left = dataclasses.replace(left, invoices=left.invoices.with_columns(
-            counts.alias("__lines")))
+    if exact:
+        scale = max(money.places(v) for v in exact.values())
+        units = {k: money.scaled(v, scale) for k, v in exact.items()}
+        twin = pl.col("invoice_id").replace_strict(units, default=None, return_dtype=pl.Int128)
+        left = dataclasses.replace(
+            left, precision=Precision(scale, {"total_minor": scale}),
+            invoices=left.invoices.with_columns(twin.fill_null(
+                pl.col("total_minor").cast(pl.Int128) * pl.lit(10**scale, pl.Int128))
+                .alias("__x_total_minor")))
     right = src("R", right_rows, {"total_minor", "external_ref", "customer_id"})
     pairing = Pairing("L-R", Side("L", lkey), Side("R", rkey), norm or KeyNormalization(),
                       cardinality, tolerance)
@@ -59,7 +67,7 @@ def led(i: str, ref: str, total: int, cur: str = "USD") -> dict[str, Any]:
     (5000, 5000000, "USD", "scale_error"),     # ×1000
     (5000, -5000, "USD", "sign_flip"),         # credit note booked as a charge
     (-700, 700, "KWD", "sign_flip"),
-    (1000, 1001, "USD", "rounding"),           # one unit, no lines known
+    (1000, 1001, "USD", "amount_mismatch"),    # both whole minor units: a real cent
     (1000, 1002, "USD", "amount_mismatch"),
     (1000, 1500, "JPY", "amount_mismatch"),
     (0, 10, "USD", "amount_mismatch"),         # 0 × 10^k is 0: not a scale error
@@ -71,14 +79,20 @@ def test_each_class(write, left: int, right: int, cur: str, expected: str) -> No
     assert table["unexplained_minor"].to_list() == [0]
 
 
-def test_rounding_bound_grows_with_the_line_count(write) -> None:
-    # 9 lines rounded one by one can move the sum by up to 4 units (⌊9/2⌋)
-    left = [inv("a", 1000), inv("b", 1000), inv("c", 1000)]
-    right = [led("x", "a", 1004), led("y", "b", 1005), led("z", "c", 1002)]
-    _, findings, _ = run_pair(write, left, right, lines={"a": 9, "b": 9, "c": 2})
+def test_rounding_only_where_a_finer_side_was_rounded(write) -> None:
+    """A difference is ``rounding`` only where a side states sub-minor digits and the exact
+    amounts are less than one minor unit apart; otherwise it is a real difference."""
+    left = [inv("a", 1001), inv("b", 1000), inv("c", 1001), inv("d", 1000)]
+    right = [led("w", "a", 1000), led("x", "b", 1001), led("y", "c", 1002),
+             led("z", "d", 1001)]
+    exact = {"a": Decimal("1000.5"), "b": Decimal("1000.4"), "c": Decimal("1000.5")}
+    _, findings, table = run_pair(write, left, right, exact=exact)
     assert classes(findings.filter(pl.col("rule_id") == "total")) == [
-        ("total", "a", "rounding"), ("total", "b", "amount_mismatch"),
-        ("total", "c", "amount_mismatch")]
+        ("total", "a", "rounding"),          # 1000.5 → 1001 half up; the ledger's 1000 too
+        ("total", "b", "rounding"),          # 1000.4 → 1000; 1001 is 0.6 away
+        ("total", "c", "amount_mismatch"),   # 1002 is 1.5 away from 1000.5
+        ("total", "d", "amount_mismatch")]   # whole units on both sides
+    assert table["unexplained_minor"].to_list() == [0]
 
 
 def test_currency_mismatch_is_not_an_amount_difference(write) -> None:

@@ -35,21 +35,25 @@ def test_provider_overrides_follow_stripe() -> None:
         money.provider_minor_to_iso(550, "ISK", "stripe")
 
 
-def test_rounding_policy_half_away_from_zero_with_residue() -> None:
-    assert money.major_to_minor("117.225", "USD") == money.Converted(11723, Decimal("-0.5"))
-    assert money.major_to_minor("-117.225", "USD") == money.Converted(-11723, Decimal("0.5"))
-    assert money.major_to_minor("1.5", "JPY").minor == 2
-    assert money.major_to_minor("12.3456", "KWD") == money.Converted(12346, Decimal("-0.4"))
-    assert money.major_to_minor("31.25", "USD") == money.Converted(3125, Decimal(0))
+def test_amounts_are_read_exactly_in_minor_units() -> None:
+    assert money.exact_minor("117.225", "USD") == Decimal("11722.5")
+    assert money.exact_minor("-117.225", "USD") == Decimal("-11722.5")
+    assert money.exact_minor("1.5", "JPY") == Decimal("1.5")
+    assert money.exact_minor("12.3456", "KWD") == Decimal("12345.6")
+    assert money.exact_minor("31.25", "USD") == 3125
+    # an unknown code keeps its digits, read with the nominal two decimals
+    assert money.exact_minor("2500.00", "EURO") == 250000
+    with pytest.raises(money.MoneyError, match="more than 6 decimal places"):
+        money.exact_minor("0.000000001", "USD")
 
 
 def test_floats_and_garbage_are_refused() -> None:
-    for bad in (0.1, "n/a", "", None, True, float("nan"), "Infinity"):
+    for bad in (0.1, "n/a", "", None, True, float("nan"), "Infinity", "1e9999999", "9" * 60):
         with pytest.raises(money.MoneyError):
-            money.major_to_minor(bad, "USD")
+            money.exact_minor(bad, "USD")
     with pytest.raises(money.MoneyError):
         money.minor_int("12.5")
-    with pytest.raises(money.MoneyError):
+    with pytest.raises(money.MoneyError, match="64-bit"):
         money.minor_int("99999999999999999999")  # beyond int64
     assert money.minor_int("-4900") == -4900
 
@@ -57,17 +61,30 @@ def test_floats_and_garbage_are_refused() -> None:
 @given(st.sampled_from(CODES), st.integers(min_value=-(10**15), max_value=10**15))
 def test_minor_round_trips_through_major_text(code: str, minor: int) -> None:
     text = money.format_minor(minor, code)
-    assert money.major_to_minor(text, code) == money.Converted(minor, Decimal(0))
+    assert money.exact_minor(text, code) == minor
     assert money.minor_to_decimal(minor, code) == Decimal(text)
 
 
-@given(st.sampled_from(["JPY", "USD", "KWD", "CLF"]),
-       st.decimals(min_value=-(10**12), max_value=10**12, places=6, allow_nan=False))
-def test_rounding_residue_is_exact_and_at_most_half(code: str, value: Decimal) -> None:
-    conv = money.major_to_minor(value, code)
-    exact = value.scaleb(money.exponent(code))
-    assert Decimal(conv.minor) + conv.residue == exact
-    assert abs(conv.residue) <= Decimal("0.5")
+@given(st.integers(min_value=-(10**20), max_value=10**20), st.integers(0, 6),
+       st.sampled_from(["half_up", "half_even"]))
+def test_polars_rounding_matches_decimal(units: int, drop: int, mode: str) -> None:
+    """The vectorized rounding (integer arithmetic) against Python's decimal module."""
+    got = pl.DataFrame({"u": [units]}).select(
+        money.round_scaled_expr(pl.col("u"), drop, mode)).item()
+    assert got == int(money.round_decimal(Decimal(units).scaleb(-drop), 0, mode))
+
+
+def test_rounding_modes_at_the_half() -> None:
+    halves = [Decimal(x) for x in ("0.5", "1.5", "2.5", "-0.5", "-1.5", "-2.5")]
+    assert [int(money.round_decimal(x, 0, "half_up")) for x in halves] == [1, 2, 3, -1, -2, -3]
+    assert [int(money.round_decimal(x, 0, "half_even")) for x in halves] == [0, 2, 2, 0, -2, -2]
+
+
+def test_float_noise_rule() -> None:
+    assert money.without_float_noise(Decimal("0.30000000000000004")) == Decimal("0.3")
+    assert money.without_float_noise(Decimal("2099.9999999999995")) == 2100
+    assert money.without_float_noise(Decimal("117.225")) == Decimal("117.225")  # kept
+    assert money.without_float_noise(Decimal("0.1234565"), 6) == Decimal("0.123456")  # even
 
 
 @given(st.lists(st.tuples(st.sampled_from(CODES), st.integers(-(10**17), 10**17)),

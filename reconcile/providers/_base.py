@@ -25,7 +25,7 @@ from typing import Any, Protocol
 
 from reconcile import money
 from reconcile.errors import InputDataError
-from reconcile.schema import ALWAYS_PROVIDED, INVOICE_SCHEMA, LINE_SCHEMA
+from reconcile.schema import ALWAYS_PROVIDED, CURRENCY_LENGTH, INVOICE_SCHEMA, LINE_SCHEMA
 
 #: the default ``options`` of a normalizer
 NO_OPTIONS: Mapping[str, Any] = MappingProxyType({})
@@ -52,19 +52,9 @@ class Reject:
     location: str  # page and record position, e.g. "0002.json record 3"
     reason: str
     invoice_id: str | None = None
-
-
-@dataclass(frozen=True)
-class Residue:
-    """A major-unit amount that was rounded to minor units (see money.ROUNDING)."""
-
-    source: str
-    invoice_id: str
-    field: str
-    currency: str
-    exact: str  # the exact value in minor units, as a decimal string
-    minor: int
-    residue: Decimal
+    #: other canonical keys the record still carries (``invoice_number``,
+    #: ``external_ref``): a pairing on them names it as a quarantined counterpart
+    keys: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass
@@ -72,7 +62,6 @@ class Normalized:
     invoices: list[dict[str, Any]] = field(default_factory=list)
     lines: list[dict[str, Any]] = field(default_factory=list)
     rejects: list[Reject] = field(default_factory=list)
-    residues: list[Residue] = field(default_factory=list)
     #: canonical invoice columns this source actually sends (others are N/A)
     provided: frozenset[str] = frozenset()
     #: whether this source sends line items at all
@@ -258,9 +247,15 @@ def rescaled(value: int, currency: str, provider: str, key: str) -> int:
 
 
 def currency_code(value: Any, key: str = "currency") -> str:
+    """The currency code as sent, trimmed and upper-cased. A code that is not an
+    active ISO 4217 code (``usdx``) is kept: the amounts are read all the same and
+    the currency rule reports the code; an empty or overlong text is refused."""
     code = text(value, key).strip().upper()
-    if len(code) != 3 or not code.isalpha():
-        raise RecordError(f"field {key!r}: {value!r} is not a three-letter currency code")
+    if not code:
+        raise RecordError(f"field {key!r} is empty: no currency")
+    if len(code) > CURRENCY_LENGTH or any(c.isspace() for c in code):
+        shown = code if len(code) <= 40 else code[:40] + "…"
+        raise RecordError(f"field {key!r}: {shown!r} is not a currency code")
     return code
 
 
@@ -315,29 +310,20 @@ def enum_value(raw: str | None, mapping: Mapping[str, str]) -> str:
 
 
 class Converter:
-    """Major units to minor units for one source, collecting rounding residues."""
+    """Major units to exact minor units for one source (nothing is rounded here: see
+    reconcile.precision). ``float_noise``: the source's numbers are float64 results,
+    cleaned to that many decimals first (money.without_float_noise)."""
 
-    def __init__(self, source: str, provider: str | None, residues: list[Residue]) -> None:
-        self.source, self.provider, self.residues = source, provider, residues
+    def __init__(self, source: str, provider: str | None, float_noise: int | None = None
+                 ) -> None:
+        self.source, self.provider, self.float_noise = source, provider, float_noise
 
-    def __call__(self, value: Any, currency: str, invoice_id: str, key: str) -> int:
+    def __call__(self, value: Any, currency: str, invoice_id: str, key: str) -> Decimal:
         try:
-            converted = money.major_to_minor(value, currency, self.provider)
+            return money.exact_minor(value, currency, self.provider,
+                                     float_noise=self.float_noise)
         except money.MoneyError as exc:
             raise RecordError(f"field {key!r}: {exc}") from None
-        if converted.residue:
-            self.residues.append(
-                Residue(
-                    self.source,
-                    invoice_id,
-                    key,
-                    currency,
-                    str(money.to_decimal(value).scaleb(money.exponent(currency, self.provider))),
-                    converted.minor,
-                    converted.residue,
-                )
-            )
-        return converted.minor
 
 
 def _tagged(value: Any) -> Any:
@@ -392,6 +378,14 @@ def _record_id(record: Mapping[str, Any], id_key: IdKey) -> str | None:
     return rid if isinstance(rid, str) else None
 
 
+def _record_keys(record: Mapping[str, Any], keys: Mapping[str, str]
+                 ) -> tuple[tuple[str, str], ...]:
+    """The canonical keys a rejected record still carries (``keys``: canonical column
+    -> wire field), where they are non-empty strings."""
+    found = ((column, record.get(wire)) for column, wire in keys.items())
+    return tuple((column, value) for column, value in found if isinstance(value, str) and value)
+
+
 def parse_records(
     out: Normalized,
     source: str,
@@ -399,22 +393,24 @@ def parse_records(
     parse: Callable[[Mapping[str, Any], str], None],
     *,
     id_key: IdKey = None,
+    keys: Mapping[str, str] | None = None,
 ) -> None:
     """Run ``parse(record, location)`` per item; failures become Rejects.
 
-    A rejected record leaves nothing behind: lines and residues it added are removed.
+    A rejected record leaves nothing behind: lines it added are removed.
     """
     for location, record in items:
         out.records_read += 1
         if not isinstance(record, Mapping):
             out.rejects.append(Reject(source, location, "record is not a JSON object"))
             continue
-        marks = len(out.invoices), len(out.lines), len(out.residues)
+        marks = len(out.invoices), len(out.lines)
         try:
             parse(record, location)
         except RecordError as exc:
-            del out.invoices[marks[0] :], out.lines[marks[1] :], out.residues[marks[2] :]
-            out.rejects.append(Reject(source, location, str(exc), _record_id(record, id_key)))
+            del out.invoices[marks[0] :], out.lines[marks[1] :]
+            out.rejects.append(Reject(source, location, str(exc), _record_id(record, id_key),
+                                      _record_keys(record, keys or {})))
 
 
 def each_record(
@@ -426,9 +422,11 @@ def each_record(
     *,
     id_key: IdKey = None,
     seen: Seen | None = None,
+    keys: Mapping[str, str] | None = None,
 ) -> None:
     """Run ``parse(record, location)`` per record; failures become Rejects."""
-    parse_records(out, source, located(out, page, records, seen), parse, id_key=id_key)
+    parse_records(out, source, located(out, page, records, seen), parse, id_key=id_key,
+                  keys=keys)
 
 
 # --- options ----------------------------------------------------------------------------

@@ -2,10 +2,16 @@
 
 Pages: ``/all`` answers a bare JSON array, or ``null``/an empty body when the
 customer has no invoice; the ``?latest=true`` get answers one object (``{}`` =
-none). The identity is the composite ``invoiceKey``. Money is in *major* units
-(JSON numbers, read as Decimal) and is converted to minor units with the
-project's rounding policy; every rounding is reported as a residue. No currency
-on the wire: ``options["currency"]`` (default USD). No tax fields.
+none). The identity is the composite ``invoiceKey``. Money is in *major* units: JSON
+numbers, read as Decimal, that are float64 results (``0.30000000000000004``),
+so each is cleaned of its float noise (``options["float_decimals"]``, default 6:
+money.without_float_noise) and then kept exactly, sub-cent digits included
+(reconcile.precision). No currency on the wire: ``options["currency"]`` (default
+USD). No tax fields. Lines: usage items (``productItemInvoices[]``, line_type
+``usage``), plan fees (``productPlanFees[]``, ``fee``) and applied promotions
+(``appliedPromotions[]``, ``promotion``, the discount as a positive amount), so
+that ``itemPrice``, ``fixPrice`` and ``totalDiscount`` are each checked against
+the items they add up.
 
 Fetch (``fetch``): ``X-API-KEY``; per customer,
 ``GET /payments/billing/customer-product-invoice/all`` with ``customerId``,
@@ -29,6 +35,8 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from reconcile import money
+from reconcile.money import FLOAT_DECIMALS
 from reconcile.providers._base import (
     NO_OPTIONS,
     Converter,
@@ -65,6 +73,8 @@ OPTIONS = {
     "customers": Option(list, "customer ids to fetch (default: every customer the account "
                               "lists)", live=True),
     "product_id": Option(str, "productId of the invoices (default 1)", live=True),
+    "float_decimals": Option(int, "decimals of the major unit Amberflo's float64 amounts are "
+                                  "cleaned to (default 6)", minimum=0, maximum=9),
 }
 INVOICES_PATH = "/payments/billing/customer-product-invoice/all"
 CUSTOMERS_PATH = "/customers"
@@ -113,6 +123,43 @@ def _status(record: Mapping[str, Any]) -> tuple[str, str | None]:
     return status, raw
 
 
+#: line items of an invoice: (line_type, the array they come from)
+_LINE_ARRAYS = (("usage", "productItemInvoices"), ("fee", "productPlanFees"),
+                ("promotion", "appliedPromotions"))
+
+
+def _items(record: Mapping[str, Any]) -> list[tuple[str, str, Mapping[str, Any]]]:
+    """``(line_type, path, item)``: usage items, then plan fees, then promotions."""
+    return [(line_type, f"{key}[{i}]", item) for line_type, key in _LINE_ARRAYS
+            for i, item in enumerate(objects(record, key))]
+
+
+def _line(line_type: str, path: str, item: Mapping[str, Any]
+          ) -> tuple[str | None, str | None, Decimal | None, Any, str]:
+    """``(line_id, description, quantity, amount, amount's path)`` of one line item."""
+    if line_type == "usage":
+        bill = nested(item, "totalBill")
+        quantity = _quantity(bill.get("meterUnits"), "meterUnits")
+        return (opt_text(item, "productItemId"), opt_text(item, "productItemName"), quantity,
+                req(bill, "price"), f"{path}.totalBill.price")
+    if line_type == "fee":
+        return (opt_text(item, "id"), opt_text(item, "name"), Decimal(1), req(item, "cost"),
+                f"{path}.cost")
+    return (opt_text(item, "promotionId"), opt_text(item, "promotionName"), None,
+            req(item, "discount"), f"{path}.discount")
+
+
+def _quantity(value: Any, key: str) -> Decimal | None:
+    """A float64 quantity (``meterUnits``) cleaned of its noise to the 9 decimals a
+    canonical quantity holds (money.without_float_noise)."""
+    if value is None:
+        return None
+    try:
+        return exact_decimal(money.without_float_noise(money.to_decimal(value), 9), key, 9)
+    except money.MoneyError as exc:
+        raise RecordError(f"field {key!r}: {exc}") from None
+
+
 def _records(page: Page, source: str) -> list[Any]:
     body = load_json(page, source)
     if body is None or body == {}:
@@ -133,7 +180,7 @@ def normalize(
         ),
         has_lines=True,
     )
-    convert = Converter(source, PROVIDER, out.residues)
+    convert = Converter(source, PROVIDER, int(options.get("float_decimals", FLOAT_DECIMALS)))
     seen = Seen()
 
     def parse(record: Mapping[str, Any], location: str) -> None:
@@ -166,25 +213,9 @@ def normalize(
                 **amounts,
             )
         )
-        # usage lines (one per product item), then the plan's fixed fees
-        items = [
-            ("usage", f"productItemInvoices[{i}]", item)
-            for i, item in enumerate(objects(record, "productItemInvoices"))
-        ]
-        items += [
-            ("fee", f"productPlanFees[{i}]", fee)
-            for i, fee in enumerate(objects(record, "productPlanFees"))
-        ]
-        for line_no, (line_type, path, item) in enumerate(items):
+        for line_no, (line_type, path, item) in enumerate(_items(record)):
             with within(path):
-                if line_type == "usage":
-                    item_bill = nested(item, "totalBill")
-                    line_id, name = opt_text(item, "productItemId"), "productItemName"
-                    quantity = exact_decimal(item_bill.get("meterUnits"), "meterUnits", 9)
-                    price, price_path = req(item_bill, "price"), f"{path}.totalBill.price"
-                else:
-                    line_id, name = opt_text(item, "id"), "name"
-                    quantity, price, price_path = Decimal(1), req(item, "cost"), f"{path}.cost"
+                line_id, description, quantity, price, price_path = _line(line_type, path, item)
                 out.lines.append(
                     line_row(
                         source,
@@ -193,7 +224,7 @@ def normalize(
                         location,
                         line_id=line_id,
                         line_type=line_type,
-                        description=opt_text(item, name),
+                        description=description,
                         quantity=quantity,
                         unit_amount=None,  # tiered pricing: no single unit price
                         amount_minor=convert(price, currency, iid, price_path),

@@ -215,7 +215,8 @@ def normalize(
                     )
                 )
 
-    parse_records(out, source, records, parse, id_key="id")
+    parse_records(out, source, records, parse, id_key="id",
+                  keys={"invoice_number": "invoiceNumber", "customer_id": "customerId"})
     columns = ("invoice_number", "customer_id", "raw_status", "memo", *_MONEY, *_DATES)
     out.provided = provided(*columns, *(("credit_minor",) if complete else ()))
     out.has_lines = complete

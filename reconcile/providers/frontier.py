@@ -127,7 +127,8 @@ def normalize(
         records = body.get("invoices") if isinstance(body, dict) else None
         if not isinstance(records, list):
             raise bad_page(page, source, body, '{"invoices": [...]}')
-        each_record(out, source, page, records, parse, id_key="id", seen=seen)
+        each_record(out, source, page, records, parse, id_key="id", seen=seen,
+                    keys={"external_ref": "provider_id", "customer_id": "customer_id"})
     # the customer's name comes only with expand=customer
     expanded = any(row["customer_name"] for row in out.invoices)
     out.provided = provided(*_COLUMNS, *(("customer_name",) if expanded else ()))

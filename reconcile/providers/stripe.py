@@ -6,7 +6,14 @@ Pages: ``GET /v1/invoices`` lists ``{"object": "list", "data": [invoice, ...],
 ``GET /v1/invoices/{id}/lines`` pages (``Page.kind == "lines"``), which are
 merged in by line id. Amounts are Stripe minor units, rescaled to ISO minor
 units (Stripe's ISK and MGA differ from ISO). Customer balance is applied
-after ``total``, so ``credit_minor`` is not provided.
+after ``total``, so ``credit_minor`` is not provided; ``starting_balance``,
+``ending_balance`` (null until finalized) and the credit notes are, for the
+``amount_due`` and balance identities. Discounts: ``discount_minor`` is the
+invoice-level discounts of ``total_discount_amounts`` (a line's own discounts,
+those in its ``discounts``, are already inside ``subtotal``); a line's
+``amount_minor`` is its ``amount`` net of its own discounts (what it adds to
+``subtotal``), its ``discount_minor`` its share of the invoice-level ones and
+its ``tax_minor`` its exclusive ``taxes``.
 
 Fetch (``fetch``): ``Authorization: Bearer <secret key>``, ``Stripe-Version``
 pinned to ``options.api_version`` (default 2025-03-31.basil, the first version
@@ -88,9 +95,13 @@ _MONEY = {
     "amount_due_minor": "amount_due",
     "amount_paid_minor": "amount_paid",
     "amount_remaining_minor": "amount_remaining",
+    "starting_balance_minor": "starting_balance",
+    "ending_balance_minor": "ending_balance",
+    "pre_payment_credit_notes_minor": "pre_payment_credit_notes_amount",
+    "post_payment_credit_notes_minor": "post_payment_credit_notes_amount",
 }
-#: documented as nullable (absent on some older invoices)
-_NULLABLE = frozenset({"subtotal_excluding_tax", "total_excluding_tax"})
+#: documented as nullable (absent on some older invoices; ending_balance until finalized)
+_NULLABLE = frozenset({"subtotal_excluding_tax", "total_excluding_tax", "ending_balance"})
 _COLUMNS = (
     "invoice_number",
     "customer_id",
@@ -182,24 +193,52 @@ def _sum(items: list[Mapping[str, Any]], key: str, currency: str) -> int:
     return rescaled(total, currency, PROVIDER, key)
 
 
+def _discount_id(entry: Mapping[str, Any]) -> Any:
+    """A discount amount's ``discount``: its id, or the discount object when expanded."""
+    discount = entry.get("discount")
+    return discount.get("id") if isinstance(discount, Mapping) else discount
+
+
+def _ids(values: Any) -> set[Any]:
+    """The ids of a ``discounts`` list (ids or expanded objects)."""
+    if not isinstance(values, list):
+        return set()
+    return {v.get("id") if isinstance(v, Mapping) else v for v in values}
+
+
+def _split_discounts(entries: list[Mapping[str, Any]], own: set[Any]
+                     ) -> tuple[list[Mapping[str, Any]], list[Mapping[str, Any]]]:
+    """``(item-level, invoice-level)`` discount amounts: a line's own discounts (its
+    ``discounts``) are already inside the invoice's ``subtotal``; the others are the
+    invoice-level discounts that ``total_excluding_tax`` deducts."""
+    item = [e for e in entries if _discount_id(e) in own]
+    return item, [e for e in entries if _discount_id(e) not in own]
+
+
 def _unit_amount(pricing: Mapping[str, Any], currency: str) -> Decimal | None:
     """``pricing.unit_amount_decimal`` (Stripe minor units) in ISO minor units, exact."""
     key = "pricing.unit_amount_decimal"
     value = exact_decimal(pricing.get("unit_amount_decimal"), key, 12)
     if value is None:
         return None
-    shift = money.exponent(currency) - money.exponent(currency, PROVIDER)
+    shift = money.minor_exponent(currency) - money.minor_exponent(currency, PROVIDER)
     return exact_decimal(value.scaleb(shift) if shift else value, key, 12)
 
 
 def _line(
     source: str, iid: str, line_no: int, where: str, item: Mapping[str, Any]
 ) -> dict[str, Any]:
+    """A line item: ``amount_minor`` net of the line's own (item-level) discounts, as it
+    enters the invoice's ``subtotal``; ``discount_minor`` its share of invoice-level
+    discounts; ``tax_minor`` its exclusive taxes."""
     currency = currency_code(req(item, "currency"))
     amount = _amount(item, "amount", currency)  # checks the currency before _unit_amount
+    assert amount is not None
     quantity = item.get("quantity_decimal")
     quantity = item.get("quantity") if quantity is None else quantity
     parent = opt_nested(item, "parent") or {}
+    own, shared = _split_discounts(objects(item, "discount_amounts"), _ids(item.get("discounts")))
+    taxes = [t for t in objects(item, "taxes") if t.get("tax_behavior") == "exclusive"]
     return line_row(
         source,
         iid,
@@ -210,7 +249,9 @@ def _line(
         description=opt_text(item, "description"),
         quantity=exact_decimal(quantity, "quantity", 9),
         unit_amount=_unit_amount(opt_nested(item, "pricing") or {}, currency),
-        amount_minor=amount,
+        amount_minor=amount - _sum(own, "discount_amounts", currency),
+        discount_minor=_sum(shared, "discount_amounts", currency),
+        tax_minor=None if item.get("taxes") is None else _sum(taxes, "taxes", currency),
         currency=currency,
     )
 
@@ -245,6 +286,10 @@ def normalize(
         finalized = epoch_seconds(transitions.get("finalized_at"), "finalized_at")
         taxes = objects(record, "total_taxes", required=True)
         exclusive = [tax for tax in taxes if tax.get("tax_behavior") == "exclusive"]
+        items = line_pages.lines(record, iid, location)
+        own = set().union(*(_ids(item.get("discounts")) for _, item in items))
+        _, invoice_level = _split_discounts(
+            objects(record, "total_discount_amounts", required=True), own)
         out.invoices.append(
             invoice_row(
                 source,
@@ -260,11 +305,7 @@ def normalize(
                     column: _amount(record, key, currency, required=key not in _NULLABLE)
                     for column, key in _MONEY.items()
                 },
-                discount_minor=_sum(
-                    objects(record, "total_discount_amounts", required=True),
-                    "total_discount_amounts",
-                    currency,
-                ),
+                discount_minor=_sum(invoice_level, "total_discount_amounts", currency),
                 tax_minor=_sum(exclusive, "total_taxes", currency),
                 period_start=epoch_seconds(req(record, "period_start"), "period_start"),
                 period_end=epoch_seconds(req(record, "period_end"), "period_end"),
@@ -273,12 +314,13 @@ def normalize(
                 memo=opt_text(record, "description"),
             )
         )
-        for line_no, (where, item) in enumerate(line_pages.lines(record, iid, location)):
+        for line_no, (where, item) in enumerate(items):
             with within(f"line item {item['id']}"):
                 out.lines.append(_line(source, iid, line_no, where, item))
 
     for page, data in lists:
-        each_record(out, source, page, data, parse, id_key="id", seen=seen)
+        each_record(out, source, page, data, parse, id_key="id", seen=seen,
+                    keys={"invoice_number": "number", "customer_id": "customer"})
     return out
 
 

@@ -14,12 +14,16 @@ render that needs more than the failing rows (uniqueness names every record).
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
 
 from reconcile.money import format_minor_expr
+from reconcile.precision import Precision, exact_view
+from reconcile.schema import INVOICE_SCHEMA
 
 EVALUATED: dict[str, pl.DataType] = {
     "source": pl.String(),
@@ -74,6 +78,14 @@ class SourceData:
     #: per currency of the checked invoices: invoices, total_minor (their sum),
     #: missing_total (null totals); the control totals, computed once per source
     totals: pl.DataFrame | None = None
+    #: how finely the invoices' and the lines' amounts are stated (reconcile.precision)
+    precision: Precision = field(default_factory=Precision)
+    line_precision: Precision = field(default_factory=Precision)
+    #: file sources with lines: the lines file as findings show it (line_no is its row)
+    lines_file: str | None = None
+    #: invoice_id, key columns and the schema finding of each quarantined record that
+    #: has an id: a pairing names it as the counterpart of an unmatched record
+    quarantined: pl.DataFrame | None = None
 
     def locate(self, suffix: str = "") -> pl.Expr:
         """Where a record was read (``record_ref``), for the rows a finding names."""
@@ -81,6 +93,23 @@ class SourceData:
             return pl.col("record_ref" + suffix)
         label, offset = self.locator
         return fmt("{} row {}", pl.lit(label), pl.col("__row" + suffix) + offset)
+
+    def locate_line(self) -> pl.Expr:
+        """Where a line item was read: ``record_ref``, or a lines file's row."""
+        if self.lines_file is None:
+            return pl.col("record_ref")
+        return pl.col("record_ref").fill_null(
+            fmt("{} row {}", pl.lit(self.lines_file), pl.col("line_no")))
+
+    def exact(self) -> SourceData:
+        """This source as its own identities read it: amounts exactly as stated (the
+        ``__x_`` twins where finer than the minor unit; see reconcile.precision)."""
+        if not self.precision.scale and self.lines is None:
+            return self
+        return dataclasses.replace(
+            self, invoices=exact_view(self.invoices, self.precision),
+            lines=None if self.lines is None else exact_view(self.lines, self.line_precision,
+                                                             lines=True))
 
 
 @dataclass(frozen=True)
@@ -143,10 +172,15 @@ def evaluated(frame: pl.LazyFrame, **columns: Any) -> pl.LazyFrame:
     return frame.select(exprs)
 
 
-def money(expr: pl.Expr, currency: pl.Expr | None = None) -> pl.Expr:
-    """A minor-unit amount formatted with its currency's decimals, e.g. ``12.50 USD``."""
+def money(expr: pl.Expr, currency: pl.Expr | None = None, extra: int = 0) -> pl.Expr:
+    """A minor-unit amount formatted with its currency's decimals, e.g. ``12.50 USD``;
+    ``extra``: in units of 10^-extra minor units, shown with the places it needs
+    (``117.225 USD``), never fewer than the currency's."""
     currency = pl.col("currency") if currency is None else currency
-    return pl.concat_str([format_minor_expr(expr, currency), pl.lit(" "), currency])
+    text = format_minor_expr(expr, currency, extra)
+    if extra:
+        text = text.str.replace(f"0{{1,{extra}}}$", "").str.strip_suffix(".")
+    return pl.concat_str([text, pl.lit(" "), currency])
 
 
 
@@ -174,13 +208,13 @@ _KINDS = {pl.Int64(): "a minor-unit money column", pl.String(): "a canonical tex
 
 
 def canonical_column(raw: Any, key: str, where: Any, dtype: pl.DataType,
-                     default: str | None = None) -> str:
-    """The rule key ``key`` naming a canonical invoice column of ``dtype``."""
+                     default: str | None = None,
+                     schema: Mapping[str, pl.DataType] = INVOICE_SCHEMA) -> str:
+    """The rule key ``key`` naming a canonical column of ``dtype`` (in ``schema``)."""
     from reconcile import yamlio
-    from reconcile.schema import INVOICE_SCHEMA
 
     column = raw.get(key, default)
-    if INVOICE_SCHEMA.get(column) != dtype:
+    if schema.get(column) != dtype:
         raise where.error(f"{key!r} must be {_KINDS[dtype]} (got {column!r})",
                           yamlio.line_of(raw, key))
     return str(column)

@@ -1,11 +1,11 @@
 """Aggregate: line items summed per invoice must equal a header field.
 
-``sum`` is a SQL expression over line columns (default ``amount_minor``, each
-line already in minor units); ``unit_amount * quantity`` sums the exact line
-values and rounds the sum once by the money policy, which is how an invoice
-whose lines carry sub-cent precision is checked at the cent;
-``lines_filter`` selects the lines that count (e.g. charge lines only). An
-invoice without any counted line sums to zero.
+``sum`` is a SQL expression over line columns (default ``amount_minor``);
+``unit_amount * quantity`` sums the exact line values. ``lines_filter``
+selects the lines that count (e.g. charge lines only). An invoice without any
+counted line sums to zero. The sum and the header field are compared at the
+coarser of their precisions (see ``_identity``): a 4-decimal ``SubTotal``
+against 6-decimal line totals is checked at 4 decimals, the sum rounded once.
 """
 
 from __future__ import annotations
@@ -17,9 +17,15 @@ from typing import Any, ClassVar
 import polars as pl
 
 from reconcile import yamlio
-from reconcile.money import round_minor_expr
 from reconcile.rule_types._common import SourceData, canonical_column, evaluated, fmt, money
-from reconcile.schema import LINE_SCHEMA
+from reconcile.rule_types._identity import (
+    Scaled,
+    identity_columns,
+    rounded_note,
+    scaled,
+    shown,
+)
+from reconcile.schema import LINE_MONEY_COLUMNS, LINE_SCHEMA
 
 
 @dataclass(frozen=True)
@@ -55,37 +61,52 @@ class Aggregate:
         """Whether the rule needs the line items, not only Σ amount_minor per invoice."""
         return not (self.lines_filter is None and self.total.meta.eq(pl.col("amount_minor")))
 
-    def evaluate(self, rule: Any, src: SourceData) -> pl.LazyFrame:
-        if src.sums_attached and not self.reads_lines:
-            joined = src.invoices  # __sum attached once per source by the pipeline
+    def _summed(self, src: SourceData) -> tuple[pl.LazyFrame, Scaled]:
+        """The invoices with ``__sum`` (their counted lines' sum; null: N/A), and the sum
+        as a :class:`Scaled`."""
+        lines = src.line_precision
+        if src.sums_attached and not self.reads_lines and not lines.scale:
+            # __sum (Σ amount_minor, whole minor units) attached once per source
+            joined = src.invoices
+            dtype: pl.DataType = pl.Int64()
         else:
             assert src.lines is not None, "the pipeline keeps lines when a rule reads them"
-            lines = src.lines
+            counted = src.lines
             if self.lines_filter is not None:
-                lines = lines.filter(self.lines_filter)
-            sums = lines.group_by("invoice_id").agg(
-                round_minor_expr(self.total.sum()).alias("__sum"))
+                counted = counted.filter(self.lines_filter)
+            sums = counted.group_by("invoice_id").agg(self.total.sum().alias("__sum"))
+            dtype = sums.collect_schema()["__sum"]
             joined = src.invoices.drop("__sum", strict=False).join(sums, on="invoice_id",
                                                                      how="left")
-        total = pl.col("__sum").fill_null(0)  # no counted line: sums to zero
+        total = pl.col("__sum").fill_null(pl.lit(0, dtype))  # no counted line: sums to zero
         if src.incomplete_lines.height:
             # an invoice with a quarantined line cannot be summed: N/A, not a failure
             incomplete = src.incomplete_lines.get_column("invoice_id").implode()
             total = pl.when(pl.col("invoice_id").is_in(incomplete)).then(None).otherwise(total)
-        joined = joined.with_columns(total.alias("__sum"))
-        delta = pl.col(self.field) - pl.col("__sum")
+        roots = [c for c in self.total.meta.root_names() if c in LINE_MONEY_COLUMNS]
+        summed = scaled(pl.col("__sum"), dtype, lines.scale, lines.places_of(roots))
+        return joined.with_columns(total.alias("__sum")), summed
+
+    def _field(self, src: SourceData) -> Scaled:
+        return Scaled(pl.col(self.field), src.precision.scale,
+                      src.precision.places.get(self.field, 0))
+
+    def evaluate(self, rule: Any, src: SourceData) -> pl.LazyFrame:
+        joined, summed = self._summed(src)
         return joined.with_columns(
-            (delta.abs() <= rule.tolerance.expr(pl.col("currency"), pl.col("__sum"))).alias("ok"),
-            delta.alias("delta_minor"))
+            identity_columns(self._field(src), summed, rule, src.precision.rounding))
 
     def render(self, rule: Any, failed: pl.LazyFrame, target: Any) -> pl.LazyFrame:
-        actual, expected, delta = pl.col(self.field), pl.col("__sum"), pl.col("delta_minor")
+        _, summed = self._summed(target)
+        actual, expected, delta, scale = shown(self._field(target), summed)
         return evaluated(
             failed, source=pl.lit(target.name), invoice_id=pl.col("invoice_id"),
             currency=pl.col("currency"), location=target.locate(), field=self.field,
-            delta_minor=delta, ok=pl.col("ok"), expected=money(expected), actual=money(actual),
+            delta_minor=pl.col("delta_minor"), ok=pl.col("ok"),
+            expected=money(expected, extra=scale), actual=money(actual, extra=scale),
             message=fmt(
-                "{} invoice {}: line items sum to {} but {} is {}, a difference of {}.",
-                pl.lit(target.name), pl.col("invoice_id"), money(expected), pl.lit(self.field),
-                money(actual), money(delta)),
+                "{} invoice {}: line items sum to {} but {} is {}, a difference of {}{}.",
+                pl.lit(target.name), pl.col("invoice_id"), money(expected, extra=scale),
+                pl.lit(self.field), money(actual, extra=scale), money(delta, extra=scale),
+                rounded_note(scale)),
         )

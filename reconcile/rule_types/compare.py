@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 import polars as pl
 
 from reconcile import yamlio
+from reconcile.precision import EXACT
 from reconcile.rule_types._common import RIGHT, PairData, evaluated, fmt, money
 from reconcile.schema import INVOICE_SCHEMA
 
@@ -22,6 +23,8 @@ from reconcile.schema import INVOICE_SCHEMA
 class Compare:
     name: ClassVar[str] = "compare"
     keys: ClassVar[frozenset[str]] = frozenset({"field"})
+    needs_lines: ClassVar[bool] = False
+    reads_lines: ClassVar[bool] = False
     pairwise: ClassVar[bool] = True
 
     field: str
@@ -44,7 +47,7 @@ class Compare:
             return pair.matched.with_columns((left == right).alias("ok"),
                                              pl.lit(None, pl.Int64).alias("delta_minor"))
         # The pairing's own tolerance, if it declares one, else the rule's.
-        tolerance = getattr(pair.pairing, "tolerance", None) or rule.tolerance
+        tolerance = pair.pairing.tolerance or rule.tolerance
         delta = right - left
         # Amounts in different currencies are not comparable: N/A here, and the
         # currency rule reports the pair (classification currency_mismatch).
@@ -64,7 +67,7 @@ class Compare:
             delta_minor=pl.col("delta_minor"),
         )
         if INVOICE_SCHEMA[self.field] == pl.Int64():
-            kind = classify(left, right, _line_count(target))
+            kind = classify(left, right, rounding_only(target, self.field))
             delta = pl.col("delta_minor")
             # the difference as a percentage of the left amount, 2 decimals, no floats
             # (truncated toward zero; "n/a" against a zero left amount)
@@ -95,25 +98,42 @@ class Compare:
         )
 
 
-def _line_count(pair: PairData) -> pl.Expr:
-    """Lines behind the larger side of each matched pair (for the rounding bound)."""
+def rounding_only(pair: PairData, field: str) -> pl.Expr:
+    """True for a matched pair whose ``field`` differs only because a side finer than
+    the minor unit was rounded: some side's exact amount is not whole minor units, and
+    the exact amounts are less than one minor unit apart (the coarse side is a
+    rounding of the fine one, or both round to neighbours). False where both sides
+    state whole minor units: any difference between them is a real one."""
+    scales = (pair.left.precision.scale, pair.right.precision.scale)
     names = set(pair.matched.collect_schema().names())
-    counts = [pl.col(c).cast(pl.Int64).fill_null(0) for c in ("__lines", "__lines" + RIGHT)
-              if c in names]
-    return pl.max_horizontal(*counts) if counts else pl.lit(0, pl.Int64)
+    exact_l, exact_r = EXACT + field, EXACT + field + RIGHT
+    if not any(scales) or (exact_l not in names and exact_r not in names):
+        return pl.lit(False)
+    wide = max(scales)
+
+    def side(exact: str, plain: str, scale: int) -> tuple[pl.Expr, pl.Expr]:
+        minor = pl.col(plain).cast(pl.Int128) * pl.lit(10**wide, pl.Int128)
+        if exact not in names:
+            return minor, pl.lit(False)
+        value = pl.col(exact).cast(pl.Int128) * pl.lit(10 ** (wide - scale), pl.Int128)
+        return value, value != minor
+
+    value_l, rounded_l = side(exact_l, field, scales[0])
+    value_r, rounded_r = side(exact_r, field + RIGHT, scales[1])
+    return ((rounded_l | rounded_r) & ((value_r - value_l).abs()
+                                        < pl.lit(10**wide, pl.Int128))).fill_null(False)
 
 
-def classify(left: pl.Expr, right: pl.Expr, lines: pl.Expr) -> pl.Expr:
+def classify(left: pl.Expr, right: pl.Expr, rounding: pl.Expr) -> pl.Expr:
     """Why two amounts of the same invoice differ (``right − left``), checked in order:
 
     * ``sign_flip``: right = −left (a credit note booked as a charge, or the reverse);
     * ``scale_error``: one is the other × 10^k, k = 1..3 (a currency exponent or a
       cents/units mix-up, e.g. JPY booked as if it had two decimals);
-    * ``rounding``: 0 < |difference| ≤ max(1, ⌊n / 2⌋) minor units, n the number of
-      line items behind the larger side: rounding each line half away from zero moves
-      the sum by at most half a unit per line, so line-level and total-level
-      rounding differ by at most n / 2; with no lines known, one unit;
-    * ``amount_mismatch``: anything else.
+    * ``rounding``: ``rounding`` holds: the difference exists only because a side
+      stated finer than the minor unit was rounded (see :func:`rounding_only`);
+    * ``amount_mismatch``: anything else, even one minor unit between two sides
+      that both state whole minor units.
 
     Null when the amounts agree (or either is null). A currency difference is
     classified by the caller (``currency_mismatch``).
@@ -123,9 +143,8 @@ def classify(left: pl.Expr, right: pl.Expr, lines: pl.Expr) -> pl.Expr:
     for k in (1, 2, 3):
         factor = 10**k
         scaled = scaled | (right == left * factor) | (left == right * factor)
-    bound = pl.max_horizontal(pl.lit(1, pl.Int64), lines // 2)
     return (pl.when(left.is_null() | right.is_null() | (delta == 0)).then(None)
             .when((left != 0) & (right == -left)).then(pl.lit("sign_flip"))
             .when((left != 0) & (right != 0) & scaled).then(pl.lit("scale_error"))
-            .when(delta.abs() <= bound).then(pl.lit("rounding"))
+            .when(rounding).then(pl.lit("rounding"))
             .otherwise(pl.lit("amount_mismatch")))

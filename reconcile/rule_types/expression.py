@@ -1,8 +1,10 @@
 """Row expression: a boolean SQL ``assert``, or ``field`` equals the SQL ``expect``.
 
-The second form is the one for money identities: ``delta = field − expect`` in
-minor units, compared with the rule's tolerance, so expected, actual and the
-difference appear in the finding.
+The second form is the one for money identities: ``delta = field − expect``,
+compared with the rule's tolerance at the precision the source states (see
+``_identity``), so expected, actual and the difference appear in the finding.
+``rows: lines`` checks each line item instead of each invoice (Commet's
+``amount = quantity × unitAmount``); its columns are the line item's.
 """
 
 from __future__ import annotations
@@ -15,68 +17,118 @@ import polars as pl
 
 from reconcile import yamlio
 from reconcile.rule_types._common import SourceData, canonical_column, evaluated, fmt, money
+from reconcile.rule_types._identity import (
+    Scaled,
+    identity_columns,
+    rounded_note,
+    scaled,
+    shown,
+)
+from reconcile.schema import INVOICE_SCHEMA, LINE_MONEY_COLUMNS, LINE_SCHEMA, MONEY_COLUMNS
+
+ROWS = ("invoices", "lines")
 
 
 @dataclass(frozen=True)
 class Expression:
     name: ClassVar[str] = "expression"
-    keys: ClassVar[frozenset[str]] = frozenset({"assert", "field", "expect"})
+    keys: ClassVar[frozenset[str]] = frozenset({"assert", "field", "expect", "rows"})
     pairwise: ClassVar[bool] = False
 
     assertion: pl.Expr | None
     field: str | None
     expect: pl.Expr | None
     expect_sql: str | None
+    #: checks line items (``rows: lines``), not invoices
+    on_lines: bool = False
 
     @classmethod
     def compile(cls, raw: Mapping[str, Any], where: Any) -> Expression:
         from reconcile.ruleset import compile_sql
 
+        rows = raw.get("rows", "invoices")
+        if rows not in ROWS:
+            raise where.error(f"'rows' must be invoices or lines (got {rows!r})",
+                              yamlio.line_of(raw, "rows"))
+        on_lines = rows == "lines"
+        schema = LINE_SCHEMA if on_lines else INVOICE_SCHEMA
         if "assert" in raw:
             if "field" in raw or "expect" in raw:
                 raise where.error("use either 'assert' or 'field' + 'expect', not both")
-            expr = compile_sql(raw["assert"], where, "assert", boolean=True,
+            expr = compile_sql(raw["assert"], where, "assert", boolean=True, schema=schema,
                                line=yamlio.line_of(raw, "assert"))
-            return cls(expr, None, None, None)
+            return cls(expr, None, None, None, on_lines)
         field, expect = raw.get("field"), raw.get("expect")
         if field is None or expect is None:
             raise where.error("an expression rule needs 'assert', or 'field' and 'expect'")
-        field = canonical_column(raw, "field", where, pl.Int64())
-        expr = compile_sql(expect, where, "expect", line=yamlio.line_of(raw, "expect"))
-        return cls(None, field, expr, str(expect))
+        field = canonical_column(raw, "field", where, pl.Int64(), schema=schema)
+        expr = compile_sql(expect, where, "expect", schema=schema,
+                           line=yamlio.line_of(raw, "expect"))
+        return cls(None, field, expr, str(expect), on_lines)
 
     def invoice_columns(self) -> frozenset[str]:
+        if self.on_lines:
+            return frozenset()  # line columns: the source must send line items
         if self.assertion is not None:
             return frozenset(self.assertion.meta.root_names())
         assert self.expect is not None and self.field is not None
         return frozenset([self.field, *self.expect.meta.root_names(), "currency"])
 
-    def evaluate(self, rule: Any, src: SourceData) -> pl.LazyFrame:
-        if self.assertion is not None:
-            return src.invoices.with_columns(
-                self.assertion.alias("ok"), pl.lit(None, pl.Int64).alias("delta_minor"))
+    @property
+    def needs_lines(self) -> bool:
+        return self.on_lines
+
+    @property
+    def reads_lines(self) -> bool:
+        return self.on_lines
+
+    def _rows(self, src: SourceData) -> pl.LazyFrame:
+        if self.on_lines:
+            assert src.lines is not None, "the pipeline keeps lines when a rule reads them"
+            return src.lines
+        return src.invoices
+
+    def _sides(self, src: SourceData, rows: pl.LazyFrame) -> tuple[Scaled, Scaled]:
         assert self.expect is not None and self.field is not None
-        delta = pl.col(self.field) - self.expect
-        return src.invoices.with_columns(
-            (delta.abs() <= rule.tolerance.expr(pl.col("currency"), self.expect)).alias("ok"),
-            delta.alias("delta_minor"))
+        precision = src.line_precision if self.on_lines else src.precision
+        money_columns = LINE_MONEY_COLUMNS if self.on_lines else MONEY_COLUMNS
+        roots = [c for c in self.expect.meta.root_names() if c in money_columns]
+        field_places = precision.places.get(self.field, 0)
+        dtype = rows.select(self.expect).collect_schema().dtypes()[0]
+        actual = Scaled(pl.col(self.field), precision.scale, field_places)
+        expected = scaled(self.expect, dtype, precision.scale,
+                          precision.places_of(roots) if roots else field_places)
+        return actual, expected
+
+    def evaluate(self, rule: Any, src: SourceData) -> pl.LazyFrame:
+        rows = self._rows(src)
+        if self.assertion is not None:
+            return rows.with_columns(
+                self.assertion.alias("ok"), pl.lit(None, pl.Int64).alias("delta_minor"))
+        actual, expected = self._sides(src, rows)
+        precision = src.line_precision if self.on_lines else src.precision
+        return rows.with_columns(identity_columns(actual, expected, rule, precision.rounding))
 
     def render(self, rule: Any, failed: pl.LazyFrame, target: Any) -> pl.LazyFrame:
+        what = fmt("{} invoice {}", pl.lit(target.name), pl.col("invoice_id"))
+        if self.on_lines:
+            what = fmt("{} invoice {} line {}", pl.lit(target.name), pl.col("invoice_id"),
+                       pl.col("line_no") + 1)
         base = {"source": pl.lit(target.name), "invoice_id": pl.col("invoice_id"),
-                "currency": pl.col("currency"), "location": target.locate(),
+                "currency": pl.col("currency"),
+                "location": target.locate_line() if self.on_lines else target.locate(),
                 "ok": pl.col("ok"), "delta_minor": pl.col("delta_minor")}
         if self.assertion is not None:
-            return evaluated(
-                failed, **base,
-                message=fmt("{} invoice {}: fails '{}'.", pl.lit(target.name),
-                                  pl.col("invoice_id"), pl.lit(rule.title)),
-            )
-        assert self.expect is not None and self.field is not None
-        actual, expected, delta = pl.col(self.field), self.expect, pl.col("delta_minor")
+            return evaluated(failed, **base,
+                             message=fmt("{}: fails '{}'.", what, pl.lit(rule.title)))
+        assert self.field is not None
+        actual, expected, delta, scale = shown(*self._sides(target, self._rows(target)))
         return evaluated(
-            failed, **base, field=self.field, expected=money(expected), actual=money(actual),
-            message=fmt(
-                "{} invoice {}: {} is {} but {} gives {}, a difference of {}.",
-                pl.lit(target.name), pl.col("invoice_id"), pl.lit(self.field), money(actual),
-                pl.lit(self.expect_sql), money(expected), money(delta)),
+            failed, **base, field=self.field, expected=money(expected, extra=scale),
+            actual=money(actual, extra=scale),
+            message=fmt("{}: {} is {} but {} gives {}, a difference of {}{}.", what,
+                        pl.lit(self.field), money(actual, extra=scale), pl.lit(self.expect_sql),
+                        money(expected, extra=scale), money(delta, extra=scale),
+                        rounded_note(scale)),
         )
+

@@ -16,6 +16,8 @@ from reconcile.schema import ROW
 class Presence:
     name: ClassVar[str] = "presence"
     keys: ClassVar[frozenset[str]] = frozenset()
+    needs_lines: ClassVar[bool] = False
+    reads_lines: ClassVar[bool] = False
     pairwise: ClassVar[bool] = True
 
     @classmethod

@@ -19,6 +19,8 @@ from reconcile.schema import ROW
 class Uniqueness:
     name: ClassVar[str] = "uniqueness"
     keys: ClassVar[frozenset[str]] = frozenset({"key"})
+    needs_lines: ClassVar[bool] = False
+    reads_lines: ClassVar[bool] = False
     pairwise: ClassVar[bool] = False
 
     key: str

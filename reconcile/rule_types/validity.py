@@ -17,6 +17,8 @@ from reconcile.rule_types._common import SourceData, canonical_column, evaluated
 class Validity:
     name: ClassVar[str] = "validity"
     keys: ClassVar[frozenset[str]] = frozenset({"field", "allowed"})
+    needs_lines: ClassVar[bool] = False
+    reads_lines: ClassVar[bool] = False
     pairwise: ClassVar[bool] = False
 
     field: str

@@ -52,15 +52,17 @@ def check_invariants(out: Normalized, *, validate: bool = True) -> None:
         assert list(row) == list(schema.LINE_SCHEMA)
     values = [v for row in out.invoices + out.lines for v in row.values()]
     assert all(_no_float(v) for v in values)
-    assert all(_no_float(r.residue) and isinstance(r.residue, Decimal) for r in out.residues)
+    money = [row[c] for row in out.invoices for c in schema.MONEY_COLUMNS] + [
+        row[c] for row in out.lines for c in schema.LINE_MONEY_COLUMNS]
+    assert all(v is None or type(v) in (int, Decimal) for v in money)  # exact minor units
     assert schema.ALWAYS_PROVIDED <= out.provided <= schema.INVOICE_SCHEMA.keys()
     for column in set(schema.MONEY_COLUMNS) - out.provided:  # money not sent stays null
         assert all(row[column] is None for row in out.invoices), column
     if not validate:
         return
-    invoices = frame(out.invoices, schema.INVOICE_SCHEMA)
+    invoices, _ = frame(out.invoices, schema.INVOICE_SCHEMA)
     checked = schema.validate_invoices(invoices, out.provided)
     assert checked.failures.height == 0, checked.failures
-    lines = frame(out.lines, schema.LINE_SCHEMA)
+    lines, _ = frame(out.lines, schema.LINE_SCHEMA)
     checked = schema.validate_lines(lines)
     assert checked.failures.height == 0, checked.failures

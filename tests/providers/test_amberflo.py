@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+import polars as pl
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -14,7 +15,8 @@ from reconcile.errors import InputDataError
 from reconcile.providers import amberflo
 from reconcile.providers._base import Page
 from reconcile.providers.registry import NORMALIZERS
-from reconcile.schema import ALWAYS_PROVIDED
+from reconcile.schema import ALWAYS_PROVIDED, INVOICE_SCHEMA
+from reconcile.sources import frame
 
 from .conftest import (
     by_id,
@@ -72,18 +74,20 @@ def test_list_sample_invoices_exact() -> None:
     assert july["record_ref"] == f"{page.location} record 0"
     # PENDING payment but invoicePriceStatus OPEN: the amount is still moving
     assert (august["status"], august["raw_status"]) == ("draft", "PENDING")
+    # 117.225 and 13.025 USD: kept exactly, in minor units (nothing rounded on reading)
     assert (august["total_minor"], august["discount_minor"], august["credit_minor"]) == (
-        11723,
-        1303,
+        Decimal("11722.5"),
+        Decimal("1302.5"),
         0,
     )
 
 
-def test_lines_usage_then_fees() -> None:
+def test_lines_usage_then_fees_then_promotions() -> None:
     out = _run(sample_page(LIST))
     assert out.has_lines is True
-    usage, fee = lines_of(out, JULY)
-    assert usage["line_no"] == 0 and fee["line_no"] == 1
+    usage, fee, promotion = lines_of(out, JULY)
+    assert usage["line_no"] == 0 and fee["line_no"] == 1 and promotion["line_no"] == 2
+    assert (promotion["line_type"], promotion["amount_minor"]) == ("promotion", 2195)
     assert usage["line_type"] == "usage"
     assert usage["line_id"] == "0b5e6a7c-3d2f-4e1a-9b8c-7d6e5f4a3b2c"
     assert usage["description"] == "API calls"
@@ -96,18 +100,22 @@ def test_lines_usage_then_fees() -> None:
         "Platform fee",
     )
     assert (fee["quantity"], fee["amount_minor"]) == (Decimal(1), 9900)
-    assert [line["amount_minor"] for line in lines_of(out, AUGUST)] == [3125, 9900]
+    assert [line["amount_minor"] for line in lines_of(out, AUGUST)] == [
+        3125, 9900, Decimal("1302.5")]
 
 
-def test_residues_reported_half_up() -> None:
+def test_frames_keep_the_exact_amounts_and_round_once() -> None:
+    """Sub-cent amounts become an exact Int128 twin at the source's scale; the minor
+    units beside them are rounded once, by the source's mode (half_up by default)."""
     out = _run(sample_page(LIST))
-    residues = {r.field: r for r in out.residues}
-    assert set(residues) == {"totalBill.totalPrice", "totalBill.totalDiscount"}
-    total = residues["totalBill.totalPrice"]
-    assert (total.invoice_id, total.currency, total.source) == (AUGUST, "USD", "af")
-    assert (total.exact, total.minor, total.residue) == ("11722.5", 11723, Decimal("-0.5"))
-    discount = residues["totalBill.totalDiscount"]
-    assert (discount.exact, discount.minor, discount.residue) == ("1302.5", 1303, Decimal("-0.5"))
+    invoices, precision = frame(out.invoices, INVOICE_SCHEMA)
+    assert precision.scale == 1 and precision.places == {"total_minor": 1, "discount_minor": 1}
+    row = invoices.filter(pl.col("invoice_id") == AUGUST).row(0, named=True)
+    assert (row["total_minor"], row["__x_total_minor"]) == (11723, 117225)
+    assert (row["discount_minor"], row["__x_discount_minor"]) == (1303, 13025)
+    assert (row["subtotal_minor"], row["__x_subtotal_minor"]) == (13025, 130250)
+    even, _ = frame(out.invoices, INVOICE_SCHEMA, "half_even")
+    assert even.filter(pl.col("invoice_id") == AUGUST)["total_minor"].item() == 11722
 
 
 def test_provided_columns() -> None:
@@ -134,7 +142,7 @@ def test_latest_single_object_and_dedup_with_list() -> None:
     both = _run(sample_page(LIST), sample_page(LATEST, kind="detail"))
     assert [r["invoice_id"] for r in both.invoices] == [JULY, AUGUST]
     assert both.duplicates_dropped == 1 and both.records_read == 2
-    assert len(both.residues) == 2 and len(both.lines) == 4  # nothing counted twice
+    assert len(both.lines) == 6  # nothing counted twice
 
 
 @pytest.mark.parametrize("body", [b"", b"null", b"  \n", b"[]", b"{}"])
@@ -181,15 +189,16 @@ def test_currency_option() -> None:
     assert {r["currency"] for r in eur.invoices} == {"EUR"}
     assert {line["currency"] for line in eur.lines} == {"EUR"}
     jpy = _run(sample_page(LATEST, kind="detail"), currency="JPY")
-    assert jpy.invoices[0]["total_minor"] == 117  # 117.225 JPY, exponent 0
-    assert {r.field: r.residue for r in jpy.residues}["totalBill.totalPrice"] == Decimal("0.225")
+    assert jpy.invoices[0]["total_minor"] == Decimal("117.225")  # 117.225 JPY, exponent 0
 
 
-def test_unknown_currency_rejects_every_record() -> None:
+def test_unknown_currency_is_still_read() -> None:
+    """An unknown code does not change the digits: the amounts are read with the nominal
+    two decimals and the currency rule reports the code."""
     out = _run(sample_page(LIST), currency="XYZ")
-    assert out.invoices == [] and len(out.rejects) == 2
-    assert all("unknown currency 'XYZ'" in r.reason for r in out.rejects)
-    assert out.residues == []
+    assert len(out.invoices) == 2 and out.rejects == []
+    assert {r["currency"] for r in out.invoices} == {"XYZ"}
+    assert by_id(out)[JULY]["total_minor"] == 14755
 
 
 def test_bad_records_become_rejects() -> None:
@@ -214,13 +223,13 @@ def test_bad_records_become_rejects() -> None:
     assert "invoiceStartTimeInSeconds" in reasons[3][1]
 
 
-def test_rejected_record_leaves_no_lines_or_residues() -> None:
+def test_rejected_record_leaves_no_lines() -> None:
     def break_fee(records: list[dict[str, Any]]) -> None:
         records[1]["productPlanFees"][0]["cost"] = "n/a"
 
     out = _run(_edited(break_fee))
     assert [r["invoice_id"] for r in out.invoices] == [JULY]
-    assert out.residues == [] and {line["invoice_id"] for line in out.lines} == {JULY}
+    assert {line["invoice_id"] for line in out.lines} == {JULY}
     assert out.rejects[0].reason == "field 'productPlanFees[0].cost': not a decimal number: 'n/a'"
 
 
@@ -237,15 +246,12 @@ def test_money_is_never_float() -> None:
     out = _run(sample_page(LIST), sample_page(LATEST, kind="detail"))
     values = [v for row in out.invoices + out.lines for v in row.values()]
     assert not any(isinstance(v, float) for v in values)
-    assert all(type(row["total_minor"]) is int for row in out.invoices)
+    assert all(type(row["total_minor"]) in (int, Decimal) for row in out.invoices)
 
 
 @given(st.decimals(min_value=-(10**9), max_value=10**9, places=3, allow_nan=False))
-def test_conversion_plus_residue_is_exact(price: Decimal) -> None:
+def test_amounts_are_kept_exactly(price: Decimal) -> None:
     record = sample_json(LATEST)
     body = json.dumps(record).replace('"totalPrice": 117.225', f'"totalPrice": {price}')
     out = amberflo.normalize([Page(body.encode(), "mem")], "af", {})
-    total = out.invoices[0]["total_minor"]
-    residue = {r.field: r.residue for r in out.residues}.get("totalBill.totalPrice", Decimal(0))
-    assert Decimal(total) + residue == price * 100
-    assert abs(residue) <= Decimal("0.5")
+    assert out.invoices[0]["total_minor"] == price * 100

@@ -152,7 +152,7 @@ def test_bad_records_become_rejects() -> None:
         ({**good, "id": "a", "amount": "12.5"}, "'12.5'"),
         ({**good, "id": "b", "amount": "99999999999999999999"}, "64-bit"),
         ({k: v for k, v in good.items() if k != "currency"}, "'currency'"),
-        ({**good, "id": "c", "currency": "xyz"}, "unknown currency 'XYZ'"),
+        ({**good, "id": "c", "currency": ""}, "no currency"),
         ({**good, "id": "d", "currency": "isk", "amount": "50050"}, "not a whole ISO minor unit"),
         ({**good, "id": "e", "due_date": "2026-08-08"}, "due_date"),
         ({**good, "id": "f", "customer": "acme"}, "'customer'"),

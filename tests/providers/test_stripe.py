@@ -16,7 +16,7 @@ from reconcile.providers._base import Normalized, Page
 from reconcile.providers.registry import NORMALIZERS
 from reconcile.schema import ALWAYS_PROVIDED
 
-from .conftest import check_invariants, json_page, raw_page, sample_json, sample_page
+from .conftest import by_id, check_invariants, json_page, raw_page, sample_json, sample_page
 
 SAMPLE = "stripe_list_invoices.json"
 INVOICE = "in_1Pgc6tB7WZ01zgkWu9fdqL6I"
@@ -30,6 +30,10 @@ _AMOUNTS = (
     "subtotal_excluding_tax",
     "total",
     "total_excluding_tax",
+    "starting_balance",
+    "ending_balance",
+    "pre_payment_credit_notes_amount",
+    "post_payment_credit_notes_amount",
 )
 
 
@@ -60,6 +64,8 @@ def _in_currency(currency: str, factor: int) -> dict[str, Any]:
     for line in invoice["lines"]["data"]:
         line["currency"] = currency
         line["amount"] *= factor
+        for item in line["discount_amounts"] + line["taxes"]:
+            item["amount"] *= factor
         unit = Decimal(line["pricing"]["unit_amount_decimal"]) * factor
         line["pricing"]["unit_amount_decimal"] = str(unit)
     return invoice
@@ -105,6 +111,10 @@ def test_sample_invoice_exact() -> None:
         "amount_due_minor": 7720,
         "amount_paid_minor": 7720,
         "amount_remaining_minor": 0,
+        "starting_balance_minor": -2000,  # customer credit, applied after total
+        "ending_balance_minor": 0,
+        "pre_payment_credit_notes_minor": 0,
+        "post_payment_credit_notes_minor": 0,
     }
     assert row["credit_minor"] is None  # the −2000 balance is applied after total
     assert row["period_start"] == datetime(2026, 7, 1, tzinfo=UTC)
@@ -143,6 +153,10 @@ def test_provided_columns() -> None:
         "amount_due_minor",
         "amount_paid_minor",
         "amount_remaining_minor",
+        "starting_balance_minor",
+        "ending_balance_minor",
+        "pre_payment_credit_notes_minor",
+        "post_payment_credit_notes_minor",
         "period_start",
         "period_end",
     }
@@ -281,17 +295,21 @@ def test_bad_records_become_rejects() -> None:
         (_invoice(id=None), "'id'"),
         (pre_basil, "'total_taxes'"),
         (bad_line, f"line item {LINE}: field 'quantity'"),
-        (_invoice(id="in_g", currency="zzz"), "unknown currency 'ZZZ'"),
+        (_invoice(id="in_g", currency=" "), "no currency"),
         (_invoice(id="in_h", period_start="2026-07-01"), "period_start"),
     ]
     good = _invoice()
+    unknown = _invoice(id="in_z", currency="zzz")  # read: the currency rule reports the code
     page = json_page(
-        {"object": "list", "data": [good] + [r for r, _ in bad], "has_more": False},
+        {"object": "list", "data": [good] + [r for r, _ in bad] + [unknown], "has_more": False},
         "rec/0008.json",
     )
     out = _run(page)
-    assert [r["invoice_id"] for r in out.invoices] == [INVOICE] and len(out.lines) == 1
-    assert out.records_read == 1 + len(bad) == len(out.invoices) + len(out.rejects)
+    assert [r["invoice_id"] for r in out.invoices] == [INVOICE, "in_z"] and len(out.lines) == 2
+    assert by_id(out)["in_z"]["currency"] == "ZZZ"
+    assert out.rejects[0].keys == (("invoice_number", "A1B2C3D4-0007"),
+                                   ("customer_id", "cus_QXg1o8vcGmoR32"))
+    assert out.records_read == 2 + len(bad) == len(out.invoices) + len(out.rejects)
     for index, (reject, (_, needle)) in enumerate(zip(out.rejects, bad, strict=True), start=1):
         assert reject.location == f"rec/0008.json record {index}"
         assert needle in reject.reason, reject.reason

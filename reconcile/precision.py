@@ -1,0 +1,146 @@
+"""Exact amounts beside minor units: a source's precision, and where it is rounded.
+
+A canonical frame's money columns (``*_minor``) hold Int64 **minor units**: what
+sources are compared, totalled and tied out in. A source that states amounts
+finer than its currency's minor unit (an ERP's 4-decimal ``money``, Amberflo's
+``117.225``) has a :class:`Precision` with ``scale`` > 0; beside each money
+column ``c`` its frame then carries ``__x_c``, the exact amount as an Int128 in
+units of 10^-scale minor units, and ``c`` is that amount rounded **once**, by the
+source's rounding mode (:func:`reconcile.money.round_scaled_expr`). A source that
+sends whole minor units (every provider but Amberflo, a ledger in cents) has
+scale 0 and no exact columns: nothing is rounded, nothing is copied.
+
+* Per-source identities (expression and aggregate rules) read the exact amounts
+  (:func:`exact_view`): a source's own arithmetic is checked at the precision it
+  was stated in. Where the two sides of an identity differ in precision
+  (``places``: the decimals beyond the minor unit a column's values need), the
+  finer side is rounded once to the coarser side's places (see
+  ``rule_types._common.identity_check``).
+* Matching, compare and presence rules, control totals and tie-outs read the
+  minor units; :func:`rounding_summary` reports, per source, field and currency,
+  how many amounts that rounding changed and by how much in all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+import polars as pl
+
+from reconcile import money
+from reconcile.schema import LINE_MONEY_COLUMNS, MONEY_COLUMNS
+
+#: prefix of a money column's exact twin (Int128, units of 10^-scale minor units)
+EXACT = "__x_"
+#: unit_amount (12 places) × quantity (9 places) needs 21 places to be exact; Polars
+#: rounds a decimal product to the larger operand's scale, so the lines' exact view
+#: widens unit_amount to this scale
+PRODUCT_DTYPE = pl.Decimal(38, 21)
+
+ROUNDING_SUMMARY_SCHEMA: dict[str, pl.DataType] = {
+    "source": pl.String(), "field": pl.String(), "currency": pl.String(),
+    "amounts": pl.UInt32(), "rounded": pl.UInt32(), "residue_minor": pl.String(),
+}
+
+
+@dataclass(frozen=True)
+class Precision:
+    """How finely a frame's money columns are stated."""
+
+    #: decimal places beyond the minor unit the exact columns carry (0: none)
+    scale: int = 0
+    #: per money column, the places beyond the minor unit its values need (≤ scale)
+    places: Mapping[str, int] = field(default_factory=dict)
+    #: how the exact amounts become minor units (money.ROUNDING_MODES)
+    rounding: str = money.DEFAULT_ROUNDING
+
+    def places_of(self, columns: Sequence[str]) -> int:
+        """The places the finest of ``columns`` needs (0 for none)."""
+        return max((self.places.get(c, 0) for c in columns), default=0)
+
+
+def money_columns(values: Mapping[str, pl.Series | Sequence[Decimal | int | None]],
+                  rounding: str) -> tuple[dict[str, pl.Series], Precision]:
+    """Money columns from exact minor-unit values: Int64 minor units, and, when some
+    value is finer than that, every column's exact ``__x_`` twin.
+
+    A value is an ``int`` or a ``Decimal`` (at most money.MAX_PLACES places, checked by
+    money.checked_exact), or a column is an integer Series already (whole minor units:
+    a file of integers, millions of rows, never turned into Python values)."""
+    places = {c: 0 if isinstance(vals, pl.Series) else
+              max((money.places(v) for v in vals if isinstance(v, Decimal)), default=0)
+              for c, vals in values.items()}
+    scale = max(places.values(), default=0)
+    out: dict[str, pl.Series] = {}
+    for column, vals in values.items():
+        if isinstance(vals, pl.Series):
+            out[column] = vals.cast(pl.Int64).alias(column)
+            if scale:
+                out[EXACT + column] = out[column].to_frame().select(
+                    pl.col(column).cast(pl.Int128) * pl.lit(10**scale, pl.Int128)
+                ).to_series().alias(EXACT + column)
+        elif scale == 0:
+            out[column] = pl.Series(column, [None if v is None else int(v) for v in vals],
+                                    pl.Int64)
+        else:
+            exact = pl.Series(EXACT + column, [None if v is None else money.scaled(v, scale)
+                                               for v in vals], pl.Int128)
+            out[EXACT + column] = exact
+            out[column] = exact.to_frame().select(money.round_scaled_expr(
+                pl.col(EXACT + column), scale, rounding).cast(pl.Int64)).to_series().alias(column)
+    return out, Precision(scale, {c: p for c, p in places.items() if p}, rounding)
+
+
+def exact_names(schema: Mapping[str, pl.DataType], present: Mapping[str, pl.Series]
+                ) -> list[str]:
+    """The exact twins among ``present``, in ``schema``'s order (after the canonical columns)."""
+    return [EXACT + c for c in schema if EXACT + c in present]
+
+
+def exact_view(frame: pl.LazyFrame, precision: Precision, lines: bool = False
+               ) -> pl.LazyFrame:
+    """``frame`` with each money column replaced by its exact twin (units of
+    10^-scale minor units); line items also get unit_amount widened so that
+    ``unit_amount * quantity`` is exact (PRODUCT_DTYPE)."""
+    names = set(frame.collect_schema().names())
+    swaps = [pl.col(EXACT + c).alias(c) for c in (LINE_MONEY_COLUMNS if lines else MONEY_COLUMNS)
+             if precision.scale and EXACT + c in names]
+    if lines and "unit_amount" in names:
+        swaps.append(pl.col("unit_amount").cast(PRODUCT_DTYPE))
+    return frame.with_columns(swaps) if swaps else frame
+
+
+def rounding_summary(name: str, invoices: pl.LazyFrame, precision: Precision) -> pl.LazyFrame:
+    """Per money column and currency of ``invoices`` (the checked ones): amounts, how
+    many the rounding to minor units changed, and the net residue (exact − rounded)
+    in minor units, exact, as text. Nothing for a source without exact columns."""
+    names = set(invoices.collect_schema().names())
+    columns = [c for c in MONEY_COLUMNS if precision.scale and EXACT + c in names]
+    if not columns:
+        return pl.LazyFrame(schema=ROUNDING_SUMMARY_SCHEMA)
+    unit = pl.lit(10**precision.scale, pl.Int128)
+    parts = [invoices.filter(pl.col(c).is_not_null()).group_by("currency").agg(
+        pl.lit(c).alias("field"), pl.len().cast(pl.UInt32).alias("amounts"),
+        (pl.col(EXACT + c) != pl.col(c).cast(pl.Int128) * unit).sum().cast(pl.UInt32)
+        .alias("rounded"),
+        (pl.col(EXACT + c) - pl.col(c).cast(pl.Int128) * unit).sum().alias("__residue"))
+        for c in columns]
+    return pl.concat(parts).filter(pl.col("rounded") > 0).select(
+        pl.lit(name).alias("source"), "field", "currency", "amounts", "rounded",
+        pl.col("__residue").map_elements(lambda v: scaled_text(v, precision.scale),
+                                         return_dtype=pl.String).alias("residue_minor"))
+
+
+def scaled_text(value: int | None, scale: int) -> str | None:
+    """An integer in units of 10^-scale minor units as exact minor units: ``-5, 1`` → ``-0.5``."""
+    if value is None:
+        return None
+    text = str(Decimal(int(value)).scaleb(-scale).normalize())
+    return "0" if text in ("0E-1", "-0") or Decimal(text) == 0 else _plain(text)
+
+
+def _plain(text: str) -> str:
+    value = Decimal(text)
+    return f"{value:f}"
