@@ -30,6 +30,8 @@ class Coverage:
     target: str
     applicable: bool
     missing: tuple[str, ...] = ()
+    #: why some rows of an applicable target are N/A (e.g. a pairing's many side)
+    note: str = ""
 
 
 ROUNDED_SCHEMA: dict[str, pl.DataType] = {
@@ -67,43 +69,82 @@ class _Check:
 
 def _checks(rule: Rule, sources: Sequence[SourceData], pairs: Sequence[PairData],
             coverage: list[Coverage]) -> list[_Check]:
+    if rule.check.pairwise:
+        return _pair_checks(rule, pairs, coverage)
+    return [check for src in sources if rule.scope.matches_source(src.name, src.provider)
+            for check in _source_checks(rule, src, pairs, coverage)]
+
+
+def _pair_checks(rule: Rule, pairs: Sequence[PairData], coverage: list[Coverage]
+                 ) -> list[_Check]:
     checks = []
     needed = rule.invoice_columns
-    if rule.check.pairwise:
-        for pair in pairs:
-            if not rule.scope.matches_pairing(pair.name):
-                continue
-            missing = sorted(
-                {f"{pair.left.name}.{c}" for c in needed - pair.left.provided}
-                | {f"{pair.right.name}.{c}" for c in needed - pair.right.provided})
-            coverage.append(Coverage(rule.id, pair.name, not missing, tuple(missing)))
-            if missing:
-                continue
-            if rule.filter is not None:
-                pair = dataclasses.replace(
-                    pair, matched=pair.matched.filter(rule.filter),
-                    left_only=pair.left_only.filter(rule.filter),
-                    right_only=pair.right_only.filter(rule.filter))
-            checks.append(_Check(rule, pair.name, rule.check.evaluate(rule, pair), pair))
-        return checks
-    for src in sources:
-        if not rule.scope.matches_source(src.name, src.provider):
+    for pair in pairs:
+        if not rule.scope.matches_pairing(pair.name):
             continue
-        missing = sorted(needed - src.provided)
-        if rule.check.needs_lines and not src.has_lines:
-            missing.append("line items")
-        coverage.append(Coverage(rule.id, src.name, not missing, tuple(missing)))
+        missing = sorted(
+            {f"{pair.left.name}.{c}" for c in needed - pair.left.provided}
+            | {f"{pair.right.name}.{c}" for c in needed - pair.right.provided})
+        coverage.append(Coverage(rule.id, pair.name, not missing, tuple(missing)))
         if missing:
             continue
-        src = src.exact()  # a source's own identities read its amounts as stated
-        if rule.filter is not None and rule.check.reads_lines and src.lines is not None:
-            src = dataclasses.replace(src, lines=src.lines.filter(rule.filter))
-        elif rule.filter is not None:
-            src = dataclasses.replace(src, invoices=src.invoices.filter(rule.filter),
-                                      all_invoices=src.all_invoices.filter(rule.filter),
-                                      repeated=None)  # counts of the unfiltered records
-        checks.append(_Check(rule, src.name, rule.check.evaluate(rule, src), src))
+        if rule.filter is not None:
+            pair = dataclasses.replace(
+                pair, matched=pair.matched.filter(rule.filter),
+                left_only=pair.left_only.filter(rule.filter),
+                right_only=pair.right_only.filter(rule.filter))
+        checks.append(_Check(rule, pair.name, rule.check.evaluate(rule, pair), pair))
     return checks
+
+
+def _many_sides(key: str, src: SourceData, pairs: Sequence[PairData]
+                ) -> list[tuple[str, pl.Expr | None]]:
+    """The pairings that book ``src`` as their "many" side (1:N, N:1) on a key that
+    reads ``key``: ``(pairing, the side's filter)``. Repeats of ``key`` are expected
+    there (an invoice booked as several lines); each group's sum is compared."""
+    found = []
+    for pair in pairs:
+        p = pair.pairing
+        for side, many in ((p.left, p.many_left), (p.right, p.many_right)):
+            if many and side.source == src.name and key in side.reads:
+                found.append((pair.name, side.filter))
+    return found
+
+
+def _source_checks(rule: Rule, src: SourceData, pairs: Sequence[PairData],
+                   coverage: list[Coverage]) -> list[_Check]:
+    missing = sorted(rule.invoice_columns - src.provided)
+    if rule.check.needs_lines and not src.has_lines:
+        missing.append("line items")
+    key = rule.check.unique_key
+    many = _many_sides(key, src, pairs) if key else []
+    names = ", ".join(name for name, _ in many)
+    if any(f is None for _, f in many):
+        missing.append(f"repeats of {key} expected: every record is the many side of "
+                       f"pairing {names}, whose groups are compared by their sum")
+    coverage.append(Coverage(rule.id, src.name, not missing, tuple(missing),
+                             f"the records pairing {names} books as its many side (repeats "
+                             f"of {key} expected; each group's sum is compared) are N/A"
+                             if many and not missing else ""))
+    if missing:
+        return []
+    src = src.exact()  # a source's own identities read its amounts as stated
+    if rule.filter is not None and rule.check.reads_lines and src.lines is not None:
+        src = dataclasses.replace(src, lines=src.lines.filter(rule.filter))
+    elif rule.filter is not None:
+        src = dataclasses.replace(src, invoices=src.invoices.filter(rule.filter),
+                                  all_invoices=src.all_invoices.filter(rule.filter),
+                                  repeated=None)  # counts of the unfiltered records
+    if not many:
+        return [_Check(rule, src.name, rule.check.evaluate(rule, src), src)]
+    exempt = pl.any_horizontal(f.fill_null(False) for _, f in many if f is not None)
+    kept = dataclasses.replace(src, all_invoices=src.all_invoices.filter(~exempt),
+                               repeated=None)
+    na = src.all_invoices.filter(exempt).with_columns(  # one N/A unit per exempt record
+        pl.lit(None, pl.Boolean).alias("ok"), pl.lit(None, pl.Int64).alias("delta_minor"),
+        pl.lit(None, pl.String).alias("currency")).select("ok", "delta_minor", "currency")
+    frame = pl.concat([rule.check.evaluate(rule, kept), na], how="diagonal_relaxed")
+    return [_Check(rule, src.name, frame, kept)]
 
 
 def _tagged(frame: pl.LazyFrame, check: _Check) -> pl.LazyFrame:

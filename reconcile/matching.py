@@ -77,17 +77,44 @@ class KeyNormalization:
 @dataclass(frozen=True)
 class Side:
     source: str
+    #: a canonical column, several (a composite key), or, with ``expr``, the SQL text
     key: str | tuple[str, ...]
     filter: pl.Expr | None = None
     filter_sql: str | None = None
+    #: a key computed by a SQL expression over canonical columns (its text is ``key``),
+    #: e.g. a ledger's own way of writing the provider's id; None: a column or columns
+    expr: pl.Expr | None = None
+    #: this side's own key normalization (None: the pairing's)
+    normalize: KeyNormalization | None = None
 
     @property
     def columns(self) -> tuple[str, ...]:
+        """The canonical columns the key reads."""
+        if self.expr is not None:
+            return tuple(sorted(set(self.expr.meta.root_names())))
         return (self.key,) if isinstance(self.key, str) else tuple(self.key)
 
     @property
     def key_name(self) -> str:
+        if self.expr is not None:
+            return str(self.key)
         return " + ".join(self.columns)
+
+    def key_of(self, norm: KeyNormalization) -> pl.Expr:
+        """The side's normalized key (its own normalization, else ``norm``)."""
+        norm = self.normalize or norm
+        if self.expr is not None:
+            return norm.apply(self.expr)
+        return norm.key(self.columns)
+
+    def is_invoice_id(self) -> bool:
+        """Whether the key is the invoice id itself (unique once repeats are set aside)."""
+        return self.expr is None and self.columns == ("invoice_id",)
+
+    @property
+    def reads(self) -> frozenset[str]:
+        """The canonical columns the side's key is made of."""
+        return frozenset(self.columns)
 
 
 @dataclass(frozen=True)
@@ -115,6 +142,9 @@ class Pairing:
 
 KEY = "__key"
 TIMING = "__timing"  # an unmatched record whose counterpart is in a neighbouring period
+#: an unmatched record whose counterpart is a quarantined record: where that was read
+#: and its schema finding's rule
+QUARANTINED = "__quarantined"
 N = "__n"  # records in a matched group (1 unless the side is the "many" side)
 #: columns every pairing carries whatever the rules read (and where a record was read:
 #: ``record_ref``, or a file source's ``__row``, see SourceData.locate)
@@ -151,8 +181,9 @@ def _records(side: Side, data: SourceData) -> pl.LazyFrame:
 def _ids_unchanged(side: Side, data: SourceData, norm: KeyNormalization) -> pl.LazyFrame | None:
     """When the side's key is the invoice id: a one-value plan, whether normalization
     leaves every id as it is (and none is empty); None for any other key."""
-    if side.columns != ("invoice_id",):
+    if not side.is_invoice_id():
         return None
+    norm = side.normalize or norm
     raw = pl.col("invoice_id")
     return _records(side, data).select(((norm.transform(raw) == raw) & (raw != "")).all())
 
@@ -166,7 +197,7 @@ def _keyed(side: Side, data: SourceData, norm: KeyNormalization, columns: list[s
         # and the join reads the column itself (a normalized copy of millions of keys
         # costs more).
         return _Keyed(frame.select(columns), "invoice_id")
-    return _Keyed(frame.select(*columns, norm.key(side.columns).alias(KEY)), KEY)
+    return _Keyed(frame.select(*columns, side.key_of(norm).alias(KEY)), KEY)
 
 
 def _aggregate(records: pl.LazyFrame, columns: list[str], ordered: bool = False,
@@ -203,10 +234,32 @@ def _in_neighbours(side: Side, data: SourceData, norm: KeyNormalization,
     if data.neighbours is None or keys.is_empty():
         return found
     frame = data.neighbours if side.filter is None else data.neighbours.filter(side.filter)
-    there = frame.select(norm.key(side.columns).alias(KEY)).drop_nulls().unique().collect()
+    there = frame.select(side.key_of(norm).alias(KEY)).drop_nulls().unique().collect()
     if there.is_empty():
         return found
     return keys.is_in(there.get_column(KEY).implode()).fill_null(False).alias(TIMING)
+
+
+def _in_quarantine(side: Side, data: SourceData, norm: KeyNormalization,
+                   keys: pl.Series) -> pl.Series:
+    """For each key, the quarantined record of ``data`` that carries it (on the side's
+    filter, where the record says enough to tell): ``"<where> (<schema rule>)"``, else
+    null. Such a counterpart exists: the unmatched record is not missing."""
+    none = pl.Series(QUARANTINED, [None] * len(keys), pl.String)
+    found = data.quarantined
+    if found is None or found.is_empty() or keys.is_empty() \
+            or not set(side.columns) <= set(found.columns):
+        return none
+    frame = found.lazy()
+    if side.filter is not None and set(side.filter.meta.root_names()) <= set(found.columns):
+        frame = frame.filter(side.filter.fill_null(False))
+    named = frame.select(side.key_of(norm).alias(KEY), pl.concat_str(
+        [pl.col("__qref"), pl.lit(" ("), pl.col("__qrule"), pl.lit(")")]).alias(QUARANTINED)
+    ).drop_nulls(KEY).unique(KEY, keep="first", maintain_order=True).collect()
+    if named.is_empty():
+        return none
+    return keys.alias(KEY).to_frame().join(named, on=KEY, how="left",
+                                           maintain_order="left").get_column(QUARANTINED)
 
 
 def match(pairing: Pairing, left: SourceData, right: SourceData,
@@ -332,10 +385,14 @@ def match(pairing: Pairing, left: SourceData, right: SourceData,
     del l_df, r_df, l_un, r_un, l_taken, r_taken
     # A record without counterpart whose key the other side has in a neighbouring
     # period is explained by timing.
-    l_only = l_only.with_columns(_in_neighbours(pairing.right, right, pairing.normalize,
-                                                l_only.get_column(KEY)))
-    r_only = r_only.with_columns(_in_neighbours(pairing.left, left, pairing.normalize,
-                                                r_only.get_column(KEY)))
+    # ... and one whose counterpart was read but quarantined is not missing either.
+    l_keys, r_keys = l_only.get_column(KEY), r_only.get_column(KEY)
+    l_only = l_only.with_columns(
+        _in_neighbours(pairing.right, right, pairing.normalize, l_keys),
+        _in_quarantine(pairing.right, right, pairing.normalize, l_keys))
+    r_only = r_only.with_columns(
+        _in_neighbours(pairing.left, left, pairing.normalize, r_keys),
+        _in_quarantine(pairing.left, left, pairing.normalize, r_keys))
     l_name, r_name = pl.lit(left.name).alias("source"), pl.lit(right.name).alias("source")
     names = set(both.columns)
     one = pl.lit(1, pl.UInt32)
@@ -361,8 +418,9 @@ def match(pairing: Pairing, left: SourceData, right: SourceData,
         "ambiguous_keys": ambiguous_keys.height,
     }
     return PairData(pairing.name, left, right, pairing.left.key_name, pairing.right.key_name,
-                    matched, l_only.lazy().select(l_name, *keyed_l, TIMING),
-                    r_only.lazy().select(r_name, *keyed_r, TIMING), pairing=pairing,
+                    matched, l_only.lazy().select(l_name, *keyed_l, TIMING, QUARANTINED),
+                    r_only.lazy().select(r_name, *keyed_r, TIMING, QUARANTINED),
+                    pairing=pairing,
                     # (views of the keyed records materialized above, not copies)
                     members=(lc.select(KEY, *order_l, "invoice_id")
                              if pairing.many_left else None,

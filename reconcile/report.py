@@ -108,7 +108,7 @@ def build(result: RunResult, *, fail_on: str, generated_at: dt.datetime,
         s = stats.get((c.rule_id, c.target), {})
         coverage.append({
             "rule_id": c.rule_id, "target": c.target, "applicable": c.applicable,
-            "missing": ", ".join(c.missing), "checked": s.get("checked", 0),
+            "missing": ", ".join(c.missing) or c.note, "checked": s.get("checked", 0),
             "failed": s.get("failed", 0), "not_applicable_rows": s.get("not_applicable_rows", 0),
             "absorbed": s.get("absorbed", 0),
         })
@@ -175,7 +175,7 @@ def build(result: RunResult, *, fail_on: str, generated_at: dt.datetime,
         "waterfalls_more": falls_total - len(falls),
         "by_rule": by_rule,
         "coverage": coverage,
-        "not_applicable": [c for c in coverage if not c["applicable"]],
+        "not_applicable": [c for c in coverage if not c["applicable"] or c["missing"]],
         "absorbed": absorbed,
         "residues": residues,
         "rounded_identities": rounded_identities,

@@ -25,7 +25,8 @@ DETAIL_LIMIT = 200
 WATERFALL_LIMIT = 50
 TIE_PARTS = {"amount_differences_minor": "Amount differences",
              "currency_mismatch_minor": "Currency mismatch", "missing_minor": "Missing",
-             "timing_minor": "Timing", "ambiguous_minor": "Ambiguous keys",
+             "timing_minor": "Timing", "quarantined_minor": "Counterpart quarantined",
+             "ambiguous_minor": "Ambiguous keys",
              "absorbed_minor": "Tolerance absorbed"}
 assert tuple(TIE_PARTS) == PARTS, "a tie-out part without a column title"
 _CLASS_RANK = {c: i for i, c in enumerate(CLASSIFICATIONS)}
@@ -34,11 +35,10 @@ _CLASS_RANK = {c: i for i, c in enumerate(CLASSIFICATIONS)}
 # --- cells ------------------------------------------------------------------------------
 
 def amount(minor: int | None, currency: str | None) -> str:
-    """Grouped major units ("1,234.50"); "" when not sent."""
+    """Grouped major units ("1,234.50"; an unknown code with the nominal two decimals, as
+    it was read); "" when not sent."""
     if minor is None:
         return ""
-    if not money.is_active_currency(currency):
-        return f"{minor} (minor units, unknown currency)"
     text = money.format_minor(int(minor), currency)
     head, _, tail = text.lstrip("-").partition(".")
     grouped = f"{int(head):,}" + (f".{tail}" if tail else "")
@@ -46,17 +46,18 @@ def amount(minor: int | None, currency: str | None) -> str:
 
 
 def amount_cell(minor: int | None, currency: str | None) -> str:
-    """A table cell: grouped amount, bare minor units for an unknown code (the
+    """A table cell: grouped amount (an unknown code with the nominal decimals; the
     currency cell says so, see :func:`currency_cell`), "—" when not sent."""
     if minor is None:
         return "—"
-    return amount(minor, currency) if money.is_active_currency(currency) else f"{minor:,}"
+    return amount(minor, currency)
 
 
 def currency_cell(currency: str | None) -> str:
     if currency is None or money.is_active_currency(currency):
         return currency or ""
-    return f"{currency} (unknown code: amounts in minor units)"
+    return (f"{currency} (not an ISO 4217 code: amounts shown with "
+            f"{money.NOMINAL_EXPONENT} decimals)")
 
 
 def _label(classification: str | None) -> str:

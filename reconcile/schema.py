@@ -110,7 +110,7 @@ FINDING_SCHEMA: Final[dict[str, pl.DataType]] = {
     "message": pl.String(),
     "location": pl.String(),
     # cross-source differences: currency_mismatch, scale_error, sign_flip, rounding,
-    # amount_mismatch, missing, timing, ambiguous, unexplained (see README)
+    # amount_mismatch, counterpart_quarantined, missing, timing, ambiguous, unexplained
     "classification": pl.String(),
     # the pairing a cross-source, matching or tie-out finding belongs to
     "pairing": pl.String(),
@@ -123,7 +123,8 @@ ALWAYS_PROVIDED: Final = frozenset(
 SEVERITIES: Final = ("error", "warning", "info")
 #: what explains a cross-source difference (a finding's ``classification``)
 CLASSIFICATIONS: Final = ("currency_mismatch", "scale_error", "sign_flip", "rounding",
-                          "timing", "amount_mismatch", "missing", "ambiguous", "unexplained")
+                          "timing", "amount_mismatch", "counterpart_quarantined", "missing",
+                          "ambiguous", "unexplained")
 
 
 #: finding rows before their ids are given (once, over all findings of a run)

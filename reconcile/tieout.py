@@ -7,6 +7,7 @@ For each pairing and currency, on ``total_minor``::
                 + currency mismatches: +right in its currency, −left in its own
                 + missing counterparts: −left / +right      (presence findings)
                 + timing (counterpart in a neighbouring period)
+                + counterpart quarantined (it exists but could not be read)
                 + ambiguous keys: +Σ right − Σ left          (their records)
                 + tolerance absorbed (signed)
     unexplained = difference − explained
@@ -38,11 +39,12 @@ TIEOUT_SCHEMA: dict[str, pl.DataType] = {
     "right_records": pl.UInt32(), "right_total_minor": pl.Int64(),
     "difference_minor": pl.Int64(),
     "amount_differences_minor": pl.Int64(), "currency_mismatch_minor": pl.Int64(),
-    "missing_minor": pl.Int64(), "timing_minor": pl.Int64(), "ambiguous_minor": pl.Int64(),
+    "missing_minor": pl.Int64(), "timing_minor": pl.Int64(),
+    "quarantined_minor": pl.Int64(), "ambiguous_minor": pl.Int64(),
     "absorbed_minor": pl.Int64(), "unexplained_minor": pl.Int64(),
 }
 PARTS = ("amount_differences_minor", "currency_mismatch_minor", "missing_minor",
-         "timing_minor", "ambiguous_minor", "absorbed_minor")
+         "timing_minor", "quarantined_minor", "ambiguous_minor", "absorbed_minor")
 
 
 def control_totals(invoices: pl.LazyFrame) -> pl.LazyFrame:
@@ -182,6 +184,8 @@ def tie_out(pairs: Sequence[PairData], rules: Sequence[Rule], findings: pl.DataF
             .select("currency", pl.col("delta_minor").alias("missing_minor")),
             presence.filter(pl.col("classification") == "timing")
             .select("currency", pl.col("delta_minor").alias("timing_minor")),
+            presence.filter(pl.col("classification") == "counterpart_quarantined")
+            .select("currency", pl.col("delta_minor").alias("quarantined_minor")),
             pair.ambiguous.lazy().select(
                 "currency", pl.when(pl.col("__left")).then(-pl.col("total_minor"))
                 .otherwise(pl.col("total_minor")).alias("ambiguous_minor")),

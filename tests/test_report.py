@@ -88,7 +88,7 @@ def test_stripe_ledger_tie_out_and_classes(model: dict[str, Any]) -> None:
             jpy["difference"], jpy["explained"], jpy["unexplained"], jpy["ties"]) == (
         4, "454,274", 4, "330,524", "-123,750", "-123,750", "0", True)
     # the parts in tieout.PARTS order: amount differences carry the scale error
-    assert [p["text"] for p in jpy["parts"]] == ["-123,750", "0", "0", "0", "0", "0"]
+    assert [p["text"] for p in jpy["parts"]] == ["-123,750", "0", "0", "0", "0", "0", "0"]
     assert rows["EUR"]["difference"] == "-10.00" and rows["KWD"]["left_total"] == "582.700"
     assert [(c["label"], c["currency"], c["count"], c["net"]) for c in recon["classes"]] == [
         ("scale error", "JPY", 1, "-123,750"), ("amount mismatch", "EUR", 1, "-10.00")]
@@ -199,7 +199,7 @@ def test_summary_json_ties_out_in_minor_units(out: Path) -> None:
     assert [r["pairing"] for r in recon] == sorted(r["pairing"] for r in recon)
     assert len(recon) == 5
     parts = ("amount_differences_minor", "currency_mismatch_minor", "missing_minor",
-             "timing_minor", "ambiguous_minor", "absorbed_minor")
+             "timing_minor", "quarantined_minor", "ambiguous_minor", "absorbed_minor")
     for r in recon:
         assert r["ties"] is True
         assert [t["currency"] for t in r["tieout"]] == sorted(t["currency"] for t in r["tieout"])
@@ -213,7 +213,8 @@ def test_summary_json_ties_out_in_minor_units(out: Path) -> None:
         "currency": "JPY", "left_records": 4, "left_total_minor": 454274,
         "right_records": 4, "right_total_minor": 330524, "difference_minor": -123750,
         "amount_differences_minor": -123750, "currency_mismatch_minor": 0, "missing_minor": 0,
-        "timing_minor": 0, "ambiguous_minor": 0, "absorbed_minor": 0, "unexplained_minor": 0}
+        "timing_minor": 0, "quarantined_minor": 0, "ambiguous_minor": 0, "absorbed_minor": 0,
+        "unexplained_minor": 0}
     assert stripe_ledger["findings_by_classification"] == {"amount_mismatch": 1,
                                                            "scale_error": 1}
     commet = next(r for r in recon if r["pairing"] == "commet-ledger")
@@ -222,8 +223,8 @@ def test_summary_json_ties_out_in_minor_units(out: Path) -> None:
                                 "right_matched": 30, "right_unmatched": 1}
     assert list(commet["counts"]) == sorted(commet["counts"])
     assert summary["findings_by_classification"] == {
-        "ambiguous": 2, "amount_mismatch": 2, "currency_mismatch": 2, "missing": 3,
-        "scale_error": 1}
+        "ambiguous": 2, "amount_mismatch": 2, "counterpart_quarantined": 1,
+        "currency_mismatch": 2, "missing": 2, "scale_error": 1}
 
 
 def test_html_reconciliation_section(out: Path) -> None:
@@ -237,12 +238,12 @@ def test_html_reconciliation_section(out: Path) -> None:
     assert jpy is not None
     cells = re.findall(r"<td[^>]*>(?:<span[^>]*>)?([^<]*)", jpy.group(1))
     assert cells == ["4", "454,274", "4", "330,524", "-123,750", "-123,750", "0", "0", "0",
-                     "0", "0", "-123,750", "0"]
+                     "0", "0", "0", "-123,750", "0"]
     assert "<td>scale error</td><td>JPY</td>" in block
     commet = _section(section, 'id="pairing-commet-ledger"', "</section>")
     assert "✓</span> 32 = 30 + 1 + 1" in commet and "pairing.ambiguous" in commet
-    # the f5xc invoice in "UDS": an unknown code, shown in minor units and said so
-    assert "UDS (unknown code: amounts in minor units)" in section
+    # the f5xc invoice in "UDS": an unknown code, its amounts shown as read, and said so
+    assert "UDS (not an ISO 4217 code: amounts shown with 2 decimals)" in section
 
 
 def test_html_highlights_an_unexplained_remainder(result: pipeline.RunResult,
@@ -286,7 +287,7 @@ def test_markdown_reconciliation_tables_are_well_formed(out: Path) -> None:
     jpy = next(line for line in _section(section, "### stripe\\-ledger", "### commet")
                .splitlines() if line.startswith("| JPY |"))
     assert jpy == ("| JPY | 4 | 454,274 | 4 | 330,524 | \\-123,750 | \\-123,750 | 0 | 0 | 0 "
-                   "| 0 | 0 | \\-123,750 | 0 |")
+                   "| 0 | 0 | 0 | \\-123,750 | 0 |")
     # every table row has as many cells as its header
     width = None
     for line in lines:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+from decimal import Decimal
 from typing import Any
 
 import polars as pl
 
 from reconcile import engine
 from reconcile.matching import KeyNormalization, Pairing, Side, match
+from reconcile.precision import Precision
 from reconcile.rule_types._common import SourceData
 from reconcile.ruleset import load_rules
 from reconcile.schema import INVOICE_SCHEMA, LINE_SCHEMA
@@ -265,3 +268,131 @@ def test_fmt_builds_messages_and_shows_nulls() -> None:
     frame = pl.DataFrame({"a": ["x", None], "n": [1, 2]})
     got = frame.select(fmt("{} has {} ({})", pl.col("a"), pl.col("n"), pl.lit("k")))
     assert got.to_series().to_list() == ["x has 1 (k)", "— has 2 (k)"]
+
+
+def test_uniqueness_is_not_applicable_on_a_pairing_s_many_side(write) -> None:
+    """A ledger that books an invoice as several lines under one reference (the 1:N
+    pairing's many side) repeats that reference by design: uniqueness is N/A for those
+    records (counted, with the reason), checked for the others; the groups' sums are
+    compared by the compare rule instead."""
+    rs = rules(write, """
+  - id: unique.ref
+    title: a reference once
+    type: uniqueness
+    key: external_ref
+  - id: total
+    title: total agrees
+    type: compare
+    field: total_minor
+""")
+    billing = src("bill", [{"invoice_id": "A", "currency": "USD", "total_minor": 1000},
+                           {"invoice_id": "B", "currency": "USD", "total_minor": 500}],
+                  {"total_minor"})
+    ledger = src("gl", [
+        {"invoice_id": "1", "currency": "USD", "total_minor": 800, "external_ref": "A",
+         "origin_system": "bill"},
+        {"invoice_id": "2", "currency": "USD", "total_minor": 200, "external_ref": "A",
+         "origin_system": "bill"},
+        {"invoice_id": "3", "currency": "USD", "total_minor": 300, "external_ref": "B",
+         "origin_system": "bill"},
+        {"invoice_id": "4", "currency": "USD", "total_minor": 203, "external_ref": "B",
+         "origin_system": "bill"},
+        {"invoice_id": "5", "currency": "USD", "total_minor": 9, "external_ref": "Z",
+         "origin_system": "other"},
+        {"invoice_id": "6", "currency": "USD", "total_minor": 9, "external_ref": "Z",
+         "origin_system": "other"},
+    ], {"total_minor", "external_ref", "origin_system"})
+    side_filter = pl.sql_expr("origin_system = 'bill'")
+    pairing = Pairing("bill-gl", Side("bill", "invoice_id"),
+                      Side("gl", "external_ref", side_filter, "origin_system = 'bill'"),
+                      KeyNormalization(), "1:N")
+    pair = match(pairing, billing, ledger)
+    res = engine.evaluate(rs, [billing, ledger], [pair])
+    found = res.findings.select("rule_id", "invoice_id", "delta_minor").sort("rule_id").rows()
+    # the other system's double booking is still found; the split groups are not
+    assert found == [("total", "B", 3), ("unique.ref", "5", None)]
+    stats = res.stats.filter(pl.col("target") == "gl").row(0, named=True)
+    assert (stats["failed"], stats["not_applicable_rows"]) == (1, 4)
+    (cov,) = [c for c in res.coverage if c.target == "gl"]
+    assert cov.applicable and "bill-gl" in cov.note
+    # with no side filter every record is on the many side: N/A for the whole source
+    whole = dataclasses.replace(pairing, right=Side("gl", "external_ref"))
+    res = engine.evaluate(rs, [billing, ledger], [match(whole, billing, ledger)])
+    (cov,) = [c for c in res.coverage if c.target == "gl"]
+    assert not cov.applicable and "many side of pairing bill-gl" in cov.missing[0]
+
+
+def test_line_expression_checks_each_line_exactly(write) -> None:
+    rs = rules(write, """
+  - id: line.amount
+    title: amount = quantity × unit amount
+    type: expression
+    rows: lines
+    field: amount_minor
+    expect: quantity * unit_amount
+""")
+    s = src("c", [{"invoice_id": "a", "currency": "USD", "total_minor": 0}], set(), lines=[
+        {"invoice_id": "a", "line_no": 0, "amount_minor": 300, "currency": "USD",
+         "quantity": Decimal(3), "unit_amount": Decimal(100)},
+        {"invoice_id": "a", "line_no": 1, "amount_minor": 301, "currency": "USD",
+         "quantity": Decimal(3), "unit_amount": Decimal(100)},
+        {"invoice_id": "a", "line_no": 2, "amount_minor": 100, "currency": "USD",
+         "quantity": Decimal(3), "unit_amount": Decimal("33.333333333333")},  # 99.999…
+        {"invoice_id": "a", "line_no": 3, "amount_minor": 5, "currency": "USD",
+         "quantity": None, "unit_amount": Decimal(5)},
+    ])
+    res = engine.evaluate(rs, [s], [])
+    (row,) = res.findings.to_dicts()
+    assert (row["invoice_id"], row["delta_minor"]) == ("a", 1)
+    assert "c invoice a line 2" in row["message"]
+    stats = res.stats.row(0, named=True)
+    # the third line is compared at the amount's precision (whole cents): 99.999… → 100,
+    # absorbed by that rounding and counted; the fourth has no quantity: N/A
+    assert (stats["checked"], stats["failed"], stats["not_applicable_rows"]) == (4, 1, 1)
+    assert res.rounded.select("rule_id", "rounded").rows() == [("line.amount", 1)]
+
+
+def test_identity_at_the_coarser_precision(write) -> None:
+    """A total stated in cents against components stated at 4 decimals (a coarser side and
+    a finer side): compared in cents, the finer side rounded once; the same at 4 decimals
+    on both sides is exact, and one ten-thousandth off is a finding."""
+    rs = rules(write, """
+  - id: id.total
+    title: total = subtotal + tax
+    type: expression
+    field: total_minor
+    expect: subtotal_minor + tax_minor
+""")
+    rows = [
+        # exact 4-decimal components 10.0050 + 1.0000 = 11.0050, total 11.01 (cents)
+        {"invoice_id": "a", "currency": "USD", "total_minor": 1101, "subtotal_minor": 1001,
+         "tax_minor": 100, "__x_total_minor": 110100, "__x_subtotal_minor": 100050,
+         "__x_tax_minor": 10000},
+        # total 11.02: a cent more than the components round to
+        {"invoice_id": "b", "currency": "USD", "total_minor": 1102, "subtotal_minor": 1001,
+         "tax_minor": 100, "__x_total_minor": 110200, "__x_subtotal_minor": 100050,
+         "__x_tax_minor": 10000},
+    ]
+    s = exact_src("s", rows, Precision(2, {"subtotal_minor": 2}))
+    res = engine.evaluate(rs, [s], [])
+    assert res.findings.select("invoice_id", "delta_minor").rows() == [("b", 1)]
+    assert res.findings["actual"].item() == "11.02 USD"
+    assert res.findings["expected"].item() == "11.005 USD"
+    assert res.rounded.select("currency", "rounded", "rounded_minor").rows() == [
+        ("USD", 1, "0.5")]
+    # all at 4 decimals: exact, 0.0001 USD off is found
+    four = Precision(2, {"subtotal_minor": 2, "total_minor": 2})
+    rows[0]["__x_total_minor"] = 110051
+    res = engine.evaluate(rs, [exact_src("s", rows[:1], four)], [])
+    assert res.findings.select("delta_minor", "expected", "actual").rows() == [
+        (0, "11.005 USD", "11.0051 USD")]
+
+
+def exact_src(name: str, rows: list[dict[str, Any]], precision: Precision) -> SourceData:
+    twins = {k: pl.Int128 for r in rows for k in r if k.startswith("__x_")}
+    frame = invoices(name, [{k: v for k, v in r.items() if not k.startswith("__x_")}
+                            for r in rows]).with_columns(
+        pl.Series(k, [r[k] for r in rows], t) for k, t in twins.items())
+    provided = {k for r in rows for k in r if not k.startswith("__")}
+    return dataclasses.replace(src(name, rows=[], provided=provided), invoices=frame.lazy(),
+                               all_invoices=frame.lazy(), precision=precision)

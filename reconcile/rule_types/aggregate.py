@@ -32,6 +32,7 @@ from reconcile.schema import LINE_MONEY_COLUMNS, LINE_SCHEMA
 class Aggregate:
     name: ClassVar[str] = "aggregate"
     keys: ClassVar[frozenset[str]] = frozenset({"lines_filter", "sum", "field"})
+    unique_key: ClassVar[str | None] = None
     pairwise: ClassVar[bool] = False
 
     field: str

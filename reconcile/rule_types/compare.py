@@ -25,6 +25,7 @@ class Compare:
     keys: ClassVar[frozenset[str]] = frozenset({"field"})
     needs_lines: ClassVar[bool] = False
     reads_lines: ClassVar[bool] = False
+    unique_key: ClassVar[str | None] = None
     pairwise: ClassVar[bool] = True
 
     field: str

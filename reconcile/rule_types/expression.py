@@ -33,6 +33,7 @@ ROWS = ("invoices", "lines")
 class Expression:
     name: ClassVar[str] = "expression"
     keys: ClassVar[frozenset[str]] = frozenset({"assert", "field", "expect", "rows"})
+    unique_key: ClassVar[str | None] = None
     pairwise: ClassVar[bool] = False
 
     assertion: pl.Expr | None

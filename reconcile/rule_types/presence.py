@@ -18,6 +18,7 @@ class Presence:
     keys: ClassVar[frozenset[str]] = frozenset()
     needs_lines: ClassVar[bool] = False
     reads_lines: ClassVar[bool] = False
+    unique_key: ClassVar[str | None] = None
     pairwise: ClassVar[bool] = True
 
     @classmethod
@@ -39,6 +40,8 @@ class Presence:
                 "invoice_id", "currency", row.alias("__at_row"), ref.alias("__at_ref"),
                 pl.col("__key"), pl.col("total_minor"),
                 (pl.col("__timing") if not matched else pl.lit(False)).alias("__timing"),
+                (pl.col("__quarantined") if not matched else pl.lit(None, pl.String))
+                .alias("__quarantined"),
                 pl.lit(matched).alias("ok"), pl.lit(None, pl.Int64).alias("delta_minor"),
                 pl.lit(data is pair.left).alias("__left"))
 
@@ -63,19 +66,26 @@ class Presence:
         source, other = either(left.name, right.name), either(right.name, left.name)
         key_name = either(target.left_key, target.right_key)
         timing = pl.col("__timing").fill_null(False)
+        quarantined = pl.col("__quarantined").is_not_null()
         # delta: what the record's absence moves (right − left) by, in its currency
         signed = pl.when(pl.col("__left")).then(-pl.col("total_minor")) \
             .otherwise(pl.col("total_minor"))
+        record = fmt("{} invoice {} ({} {})", source, pl.col("invoice_id"), key_name,
+                     pl.col("__key"))
         return evaluated(
             failed, source=source, invoice_id=pl.col("invoice_id"),
             counterpart_source=other, field=key_name, delta_minor=signed,
             currency=pl.col("currency"), location=location, ok=pl.col("ok"),
-            classification=pl.when(timing).then(pl.lit("timing")).otherwise(pl.lit("missing")),
+            classification=pl.when(quarantined).then(pl.lit("counterpart_quarantined"))
+            .when(timing).then(pl.lit("timing")).otherwise(pl.lit("missing")),
             expected=fmt("a {} record with {} = {}", other, key_name, pl.col("__key")),
-            message=pl.when(timing).then(fmt(
-                "{} invoice {} ({} {}) has no counterpart in {} in this period; {} has one "
-                "in a neighbouring period (timing).", source, pl.col("invoice_id"), key_name,
-                pl.col("__key"), other, other)).otherwise(fmt(
-                "{} invoice {} ({} {}) has no counterpart in {}.",
-                source, pl.col("invoice_id"), key_name, pl.col("__key"), other)),
+            actual=pl.when(quarantined).then(fmt(  # its schema finding's rule (where: message)
+                "quarantined ({})", pl.col("__quarantined").str.extract(r"\(([^()]*)\)$"))),
+            message=pl.when(quarantined).then(fmt(
+                "{}: its counterpart in {} exists but is quarantined, {}; the two could not "
+                "be compared.", record, other, pl.col("__quarantined")))
+            .when(timing).then(fmt(
+                "{} has no counterpart in {} in this period; {} has one in a neighbouring "
+                "period (timing).", record, other, other)).otherwise(fmt(
+                "{} has no counterpart in {}.", record, other)),
         )

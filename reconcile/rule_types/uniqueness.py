@@ -25,6 +25,11 @@ class Uniqueness:
 
     key: str
 
+    @property
+    def unique_key(self) -> str:
+        """The column whose repeats this rule reports (a pairing's many side expects them)."""
+        return self.key
+
     @classmethod
     def compile(cls, raw: Mapping[str, Any], where: Any) -> Uniqueness:
         return cls(canonical_column(raw, "key", where, pl.String(), "invoice_id"))

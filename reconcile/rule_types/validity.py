@@ -19,6 +19,7 @@ class Validity:
     keys: ClassVar[frozenset[str]] = frozenset({"field", "allowed"})
     needs_lines: ClassVar[bool] = False
     reads_lines: ClassVar[bool] = False
+    unique_key: ClassVar[str | None] = None
     pairwise: ClassVar[bool] = False
 
     field: str
