@@ -23,7 +23,6 @@ import polars as pl
 from reconcile import engine, hashed, precision, quarantine, schema, tieout
 from reconcile.config import Config, SourceConfig, load_config
 from reconcile.matching import match
-from reconcile.providers._base import Reject
 from reconcile.rule_types._common import PairData, SourceData, fmt
 from reconcile.ruleset import Rule, default_rules_dir, load_rules
 from reconcile.schema import ROW
@@ -73,69 +72,6 @@ class RunResult:
     #: per pairing and currency: totals, difference, what explains it (tieout.py)
     tieouts: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(
         schema=tieout.TIEOUT_SCHEMA))
-
-
-def _schema_findings(source: str, rows: pl.DataFrame | pl.LazyFrame, failures: pl.DataFrame,
-                     prefix: str, location: pl.Expr, constants: dict[str, str] | None = None
-                     ) -> pl.DataFrame:
-    """One finding per failing (row, column, check); ``rows`` is the frame that was validated
-    (failure row numbers index into it), ``location`` says where a row was read."""
-    if failures.is_empty():
-        return schema.no_findings()
-    columns = schema.LINE_SCHEMA if prefix else schema.INVOICE_SCHEMA
-    failing = failures.get_column("row").unique().implode()
-    rows = (schema.widen(rows.with_row_index("__validated"), columns, constants)
-            .filter(pl.col("__validated").is_in(failing))
-            .select(pl.col("__validated").cast(pl.Int64).alias("row"), "invoice_id", "currency",
-                    location.alias("record_ref"))
-            .collect())
-    joined = failures.join(rows, on="row", how="left")
-    return joined.select(
-        pl.struct("column", "check").map_elements(
-            lambda f: quarantine.schema_rule_id(f["column"], f["check"], prefix),
-            return_dtype=pl.String).alias("rule_id"),
-        pl.lit("schema").alias("rule_type"), pl.lit("error").alias("severity"),
-        pl.lit(source).alias("source"), pl.col("invoice_id"),
-        pl.lit(None, pl.String).alias("counterpart_source"),
-        pl.lit(None, pl.String).alias("counterpart_invoice_id"),
-        pl.col("column").replace("<row>", None).alias("field"),
-        pl.col("check").alias("expected"), pl.col("failure_case").alias("actual"),
-        pl.lit(None, pl.Int64).alias("delta_minor"), pl.col("currency"),
-        fmt("{} {}: {} {} fails the check {}; the record is quarantined (kept out of "
-                  "the rules).", pl.lit(source), pl.col("invoice_id").fill_null("(no id)"),
-                  pl.col("column"), pl.col("failure_case").fill_null("(empty)"),
-                  pl.col("check")).alias("message"),
-        pl.col("record_ref").alias("location"),
-    )
-
-
-def _orphan_findings(source: str, orphans: pl.DataFrame) -> pl.DataFrame:
-    """One finding per invoice id that has lines but no invoice in the source."""
-    return orphans.select(
-        pl.lit("schema.line.orphan").alias("rule_id"), pl.lit("schema").alias("rule_type"),
-        pl.lit("error").alias("severity"), pl.lit(source).alias("source"),
-        pl.col("invoice_id"), pl.lit(None, pl.String).alias("counterpart_source"),
-        pl.lit(None, pl.String).alias("counterpart_invoice_id"),
-        pl.lit("invoice_id").alias("field"), pl.lit("an invoice in this source").alias("expected"),
-        pl.lit(None, pl.String).alias("actual"), pl.lit(None, pl.Int64).alias("delta_minor"),
-        pl.lit(None, pl.String).alias("currency"),
-        fmt("{}: {} line(s) belong to invoice {}, which this source does not have; the lines "
-            "are quarantined.", pl.lit(source), pl.col("__lines"), pl.col("invoice_id"))
-        .alias("message"),
-        pl.lit(None, pl.String).alias("location"),
-    ).pipe(schema.conform_findings)
-
-
-def _reject_findings(rejects: Sequence[Reject]) -> pl.DataFrame:
-    rows = [{
-        "rule_id": "schema.unreadable_record", "rule_type": "schema", "severity": "error",
-        "source": r.source, "invoice_id": r.invoice_id, "counterpart_source": None,
-        "counterpart_invoice_id": None, "field": None, "expected": None, "actual": None,
-        "delta_minor": None, "currency": None,
-        "message": f"{r.source}: {r.location}: {r.reason}; the record is quarantined.",
-        "location": r.location,
-    } for r in rejects]
-    return pl.DataFrame(rows, schema=schema.FINDING_ROW_SCHEMA) if rows else schema.no_findings()
 
 
 def _set_aside_repeats(scoped: pl.DataFrame, records: pl.DataFrame
@@ -307,7 +243,7 @@ def _sum_lines(loaded: Loaded, scoped: pl.DataFrame, keep_lines: bool) -> _Lines
     validated = schema.validate_lines(loaded.lines)
     # (no line at all: nothing to tally; the caller finds the repeated ids alone)
     tally = _tally(scoped, validated.valid).collect() if validated.valid.height else None
-    found = schema.conform_findings(_schema_findings(
+    found = schema.conform_findings(quarantine.schema_findings(
         loaded.name, loaded.lines, validated.failures, "line.", location, loaded.constants))
     ok = validated.valid.height
     result = _Lines(tally, found, validated.quarantined,
@@ -316,6 +252,31 @@ def _sum_lines(loaded: Loaded, scoped: pl.DataFrame, keep_lines: bool) -> _Lines
     # hands over ``loaded``; a large month's lines are most of it).
     loaded.lines = loaded.lines.clear()
     return result
+
+
+def _scoped(cfg: Config, period_field: str, valid: pl.DataFrame, loaded: Loaded,
+            derived: dict[str, pl.Expr]) -> tuple[pl.DataFrame, pl.LazyFrame | None]:
+    """(the records of the period, the valid records of the neighbouring periods — as
+    long as this one, either side — or None where the source is not scoped by period).
+
+    A counterpart found among the neighbours explains a missing one as timing. Records
+    read for the neighbouring periods only (``__beside``: Stripe's widened fetch) are
+    neighbours whatever their dates say."""
+    beside = pl.col(schema.BESIDE) if schema.BESIDE in valid.columns else pl.lit(False)
+    if period_field == "none":
+        kept, near = ~beside, beside
+    else:
+        moment = pl.col(period_field)
+        start, end = cfg.period_start, cfg.period_end
+        span = end - start
+        kept = (moment.is_null() | ((moment >= start) & (moment < end))) & ~beside
+        near = beside | ((moment >= start - span) & (moment < start)) | \
+            ((moment >= end) & (moment < end + span))
+    if period_field == "none" and schema.BESIDE not in valid.columns:
+        return valid, None
+    neighbours = schema.widen(valid.filter(near.fill_null(False)), schema.INVOICE_SCHEMA,
+                              loaded.constants, derived).collect().lazy()
+    return valid.filter(kept), neighbours
 
 
 def _prepare(cfg: Config, loaded: Loaded, keep_lines: bool
@@ -336,26 +297,12 @@ def _prepare(cfg: Config, loaded: Loaded, keep_lines: bool
         loaded.name, out.rejects, loaded.unreadable, loaded.invoices, inv.failures,
         derived.get("record_ref", pl.col("record_ref")), loaded.constants)
     findings = pl.concat([schema.conform_findings(f) for f in (
-        _reject_findings(out.rejects),
-        _schema_findings(loaded.name, loaded.invoices, inv.failures, "",
+        quarantine.reject_findings(out.rejects),
+        quarantine.schema_findings(loaded.name, loaded.invoices, inv.failures, "",
                          derived.get("record_ref", pl.col("record_ref")), loaded.constants),
     )])
     valid = inv.valid
-    neighbours = None
-    if src_cfg.period_field != "none":
-        moment = pl.col(src_cfg.period_field)
-        start, end = cfg.period_start, cfg.period_end
-        in_period = moment.is_null() | ((moment >= start) & (moment < end))
-        scoped = valid.filter(in_period)
-        # Records of the neighbouring periods (as long as this one, either side): a
-        # counterpart found there explains a missing one as timing.
-        span = end - start
-        beside = ((moment >= start - span) & (moment < start)) | \
-            ((moment >= end) & (moment < end + span))
-        neighbours = schema.widen(valid.filter(beside), schema.INVOICE_SCHEMA,
-                                  loaded.constants, derived).collect().lazy()
-    else:
-        scoped = valid
+    scoped, neighbours = _scoped(cfg, src_cfg.period_field, valid, loaded, derived)
     summed = _sum_lines(loaded, scoped, keep_lines)
     tally = summed.tally
     findings = pl.concat([findings, summed.findings])
@@ -386,7 +333,7 @@ def _prepare(cfg: Config, loaded: Loaded, keep_lines: bool
         orphans = homeless.join(known, on="invoice_id", how="anti")
     orphan_lines = int(orphans["__lines"].sum()) if orphans.height else 0
     if orphan_lines:
-        findings = pl.concat([findings, _orphan_findings(loaded.name, orphans)])
+        findings = pl.concat([findings, quarantine.orphan_findings(loaded.name, orphans)])
     kept_lines: pl.LazyFrame | None = None
     if valid_lines is not None:
         if homeless.height:

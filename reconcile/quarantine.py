@@ -1,4 +1,8 @@
-"""Quarantined records as counterparts: a record that exists but could not be checked.
+"""Records kept out of the rules: their schema findings, and their keys as counterparts.
+
+A record that cannot be read or fails the canonical schema is quarantined: one
+finding per failure (:func:`schema_findings`, :func:`reject_findings`; line items
+whose invoice the source does not have: :func:`orphan_findings`), never dropped.
 
 A record that fails reading (``schema.unreadable_record``) or the canonical schema
 (``schema.<column>.<check>``) is kept out of the rules and named in its schema
@@ -18,7 +22,15 @@ from collections.abc import Mapping, Sequence
 import polars as pl
 
 from reconcile.providers._base import Reject
-from reconcile.schema import INVOICE_SCHEMA, widen
+from reconcile.rule_types._common import fmt
+from reconcile.schema import (
+    FINDING_ROW_SCHEMA,
+    INVOICE_SCHEMA,
+    LINE_SCHEMA,
+    conform_findings,
+    no_findings,
+    widen,
+)
 
 QREF, QRULE = "__qref", "__qrule"
 #: the columns a quarantined record is matched on: every text column (ids, keys,
@@ -69,3 +81,66 @@ def records(source: str, rejects: Sequence[Reject], unreadable: pl.DataFrame | N
     found = pl.concat([p.select(list(SCHEMA)) for p in parts], how="vertical")
     keyed = pl.any_horizontal(pl.col(c).is_not_null() for c in TEXT if c != "source")
     return found.with_columns(pl.lit(source).alias("source")).filter(keyed)
+
+
+def schema_findings(source: str, rows: pl.DataFrame | pl.LazyFrame, failures: pl.DataFrame,
+                     prefix: str, location: pl.Expr, constants: dict[str, str] | None = None
+                     ) -> pl.DataFrame:
+    """One finding per failing (row, column, check); ``rows`` is the frame that was validated
+    (failure row numbers index into it), ``location`` says where a row was read."""
+    if failures.is_empty():
+        return no_findings()
+    columns = LINE_SCHEMA if prefix else INVOICE_SCHEMA
+    failing = failures.get_column("row").unique().implode()
+    rows = (widen(rows.with_row_index("__validated"), columns, constants)
+            .filter(pl.col("__validated").is_in(failing))
+            .select(pl.col("__validated").cast(pl.Int64).alias("row"), "invoice_id", "currency",
+                    location.alias("record_ref"))
+            .collect())
+    joined = failures.join(rows, on="row", how="left")
+    return joined.select(
+        pl.struct("column", "check").map_elements(
+            lambda f: schema_rule_id(f["column"], f["check"], prefix),
+            return_dtype=pl.String).alias("rule_id"),
+        pl.lit("schema").alias("rule_type"), pl.lit("error").alias("severity"),
+        pl.lit(source).alias("source"), pl.col("invoice_id"),
+        pl.lit(None, pl.String).alias("counterpart_source"),
+        pl.lit(None, pl.String).alias("counterpart_invoice_id"),
+        pl.col("column").replace("<row>", None).alias("field"),
+        pl.col("check").alias("expected"), pl.col("failure_case").alias("actual"),
+        pl.lit(None, pl.Int64).alias("delta_minor"), pl.col("currency"),
+        fmt("{} {}: {} {} fails the check {}; the record is quarantined (kept out of "
+                  "the rules).", pl.lit(source), pl.col("invoice_id").fill_null("(no id)"),
+                  pl.col("column"), pl.col("failure_case").fill_null("(empty)"),
+                  pl.col("check")).alias("message"),
+        pl.col("record_ref").alias("location"),
+    )
+
+
+def orphan_findings(source: str, orphans: pl.DataFrame) -> pl.DataFrame:
+    """One finding per invoice id that has lines but no invoice in the source."""
+    return orphans.select(
+        pl.lit("schema.line.orphan").alias("rule_id"), pl.lit("schema").alias("rule_type"),
+        pl.lit("error").alias("severity"), pl.lit(source).alias("source"),
+        pl.col("invoice_id"), pl.lit(None, pl.String).alias("counterpart_source"),
+        pl.lit(None, pl.String).alias("counterpart_invoice_id"),
+        pl.lit("invoice_id").alias("field"), pl.lit("an invoice in this source").alias("expected"),
+        pl.lit(None, pl.String).alias("actual"), pl.lit(None, pl.Int64).alias("delta_minor"),
+        pl.lit(None, pl.String).alias("currency"),
+        fmt("{}: {} line(s) belong to invoice {}, which this source does not have; the lines "
+            "are quarantined.", pl.lit(source), pl.col("__lines"), pl.col("invoice_id"))
+        .alias("message"),
+        pl.lit(None, pl.String).alias("location"),
+    ).pipe(conform_findings)
+
+
+def reject_findings(rejects: Sequence[Reject]) -> pl.DataFrame:
+    rows = [{
+        "rule_id": "schema.unreadable_record", "rule_type": "schema", "severity": "error",
+        "source": r.source, "invoice_id": r.invoice_id, "counterpart_source": None,
+        "counterpart_invoice_id": None, "field": None, "expected": None, "actual": None,
+        "delta_minor": None, "currency": None,
+        "message": f"{r.source}: {r.location}: {r.reason}; the record is quarantined.",
+        "location": r.location,
+    } for r in rejects]
+    return pl.DataFrame(rows, schema=FINDING_ROW_SCHEMA) if rows else no_findings()

@@ -30,6 +30,7 @@ from reconcile.providers._base import Converter, Normalized, Reject, rfc3339
 from reconcile.providers.registry import NORMALIZERS
 from reconcile.recording import shown
 from reconcile.schema import (
+    BESIDE,
     INVOICE_SCHEMA,
     LINE_MONEY_COLUMNS,
     LINE_SCHEMA,
@@ -110,6 +111,9 @@ def load_source(cfg: SourceConfig, base: Path | None = None, *, run_dir: Path | 
     for row in out.lines:
         row["source"] = cfg.name
     invoices, precision = frame(out.invoices, INVOICE_SCHEMA, cfg.rounding)
+    if out.beside:  # read for the neighbouring periods only (see Normalized.beside)
+        invoices = invoices.with_columns(
+            pl.col("record_ref").is_in(pl.Series(sorted(out.beside)).implode()).alias(BESIDE))
     lines, line_precision = frame(out.lines, LINE_SCHEMA, cfg.rounding)
     return Loaded(cfg.name, provider, invoices.with_row_index(ROW), lines, out,
                   precision=precision, line_precision=line_precision)

@@ -156,18 +156,22 @@ def test_live_sample_month_finds_what_the_recordings_find(live: LiveRun, recorde
             if s.get("fetch")} == {"stripe": ("live", 30), "frontier": ("live", 30),
                                  "commet": ("live", 32), "amberflo": ("live", 23),
                                  "f5xc": ("live", 6)}
-    assert sources["stripe"]["fetch"]["pages"] == 5  # 30 invoices, 7 a page
+    # 30 invoices, 7 a page; one (empty) page for each neighbouring month (timing)
+    assert sources["stripe"]["fetch"]["pages"] == 5 + 2
     assert sources["commet"]["fetch"]["pages"] == 4 + 32  # list pages + GET /invoices/{id}
 
 
 def test_live_fetch_asks_as_documented(live: LiveRun) -> None:
     req = live.requests
     stripe = [r for r in req["stripe"] if r.endpoint == "list"]
-    assert {(r.query["created[gte]"], r.query["created[lt]"]) for r in stripe} == {
-        ("1790812800", "1793491200")}  # [2026-10-01, 2026-11-01) UTC
+    # [2026-10-01, 2026-11-01) UTC, then the 31 days before and after it (timing)
+    assert [(r.query["created[gte]"], r.query["created[lt]"]) for r in stripe] == [
+        ("1790812800", "1793491200")] * 5 + [("1788134400", "1790812800"),
+                                             ("1793491200", "1796169600")]
     assert all(r.headers["authorization"] == f"Bearer {live.env[credential_env('stripe')]}"
                for r in req["stripe"])
-    assert [r.query.get("starting_after") is None for r in stripe] == [True] + [False] * 4
+    assert [r.query.get("starting_after") is None for r in stripe] == [True] + [False] * 4 \
+        + [True, True]
     commet = req["commet"]
     assert {r.headers["commet-version"] for r in commet} == {"2026-07-31"}
     assert sum(r.endpoint == "detail" for r in commet) == 32
@@ -274,7 +278,7 @@ def test_retry_after_is_really_waited_for(tmp_path: Path) -> None:
     """Without the testing switch: the retry comes at least Retry-After seconds later."""
     with serve("stripe", [Fault("429", request=1, retry_after="1")]) as srv:
         proc = run_single(tmp_path, srv, sleep=True)
-        first, second = srv.requests
+        first, second, *_ = srv.requests  # (then the other pages and windows)
     assert proc.returncode == 1, proc.stderr  # the month's three planted Stripe findings
     assert (first.status, second.status) == (429, 200)
     assert second.at - first.at >= 1.0

@@ -66,6 +66,9 @@ class Normalized:
     provided: frozenset[str] = frozenset()
     #: whether this source sends line items at all
     has_lines: bool = False
+    #: record_ref of the records fetched only for the neighbouring periods (Stripe's
+    #: widened ``created`` window): out of the close, read for timing only
+    beside: set[str] = field(default_factory=set)
     #: records read from the pages (= invoices kept + rejects)
     records_read: int = 0
     #: identical records repeated across pages, dropped once each
@@ -443,8 +446,9 @@ class Option:
     maximum: int | None = None
     #: only meaningful when fetching live (ignored, but allowed, with ``recording:``)
     live: bool = False
-    #: a live fetch cannot run without it
+    #: a live fetch cannot run without it (or one of ``alternatives``)
     required_live: bool = False
+    alternatives: tuple[str, ...] = ()
 
 
 def option_errors(
@@ -460,14 +464,17 @@ def option_errors(
             continue
         kind = opt_spec.kind
         ok = (
-            isinstance(value, list) and all(isinstance(v, str) and v for v in value)
+            (isinstance(value, list) and all(isinstance(v, str) and v for v in value))
+            or (isinstance(value, str) and value in opt_spec.choices)  # e.g. 'all'
             if kind is list
             else isinstance(value, kind) and not (kind is int and isinstance(value, bool))
         )
         if not ok:
             what = "a list of strings" if kind is list else f"a {kind.__name__}"
+            if kind is list and opt_spec.choices:
+                what += " or " + " / ".join(repr(c) for c in opt_spec.choices)
             errors.append((key, f"option {key!r} must be {what} (got {value!r})"))
-        elif opt_spec.choices and value not in opt_spec.choices:
+        elif opt_spec.choices and kind is not list and value not in opt_spec.choices:
             errors.append((key, f"option {key!r} must be one of {', '.join(opt_spec.choices)} "
                                 f"(got {value!r})"))
         elif kind is int and (
@@ -478,6 +485,7 @@ def option_errors(
                                 f"{opt_spec.maximum} (got {value})"))
     if live:
         for key, opt_spec in spec.items():
-            if opt_spec.required_live and key not in options:
+            if opt_spec.required_live and key not in options \
+                    and not any(a in options for a in opt_spec.alternatives):
                 errors.append((None, f"option {key!r} is required to fetch live: {opt_spec.help}"))
     return errors

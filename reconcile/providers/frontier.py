@@ -18,10 +18,12 @@ bearer``, the variable holds the token). ``options.api`` picks the era: ``rest``
 (``/billing/invoices`` without ``billing_id``) or ``connect`` (≥ v0.91, default)
 ``POST /raystack.frontier.v1beta1.FrontierService/ListInvoices`` with a JSON
 body ``{"org_id", "nonzero_amount_only", "expand"}`` (kept in the snapshot).
-``options.expand_customer: true`` asks for ``expand=customer``. One response,
-no pagination, no date filter: the run keeps invoices whose ``period_start_at``
-(UTC) falls in ``[start, end)`` (the source's ``period_field``). There is no
-public default base URL (Frontier is self-hosted): ``base_url`` is required.
+``options.expand_customer: true`` asks for ``expand=customer``. One response
+per organization (``org_id``, ``org_ids``, or ``org_ids: all``: every one that
+``ListOrganizations`` shows), no pagination, no date filter: the run keeps
+invoices whose ``period_start_at`` (UTC) falls in ``[start, end)`` (the
+source's ``period_field``). There is no public default base URL (Frontier is
+self-hosted): ``base_url`` is required.
 """
 
 from __future__ import annotations
@@ -61,8 +63,11 @@ PROVIDER = "frontier"
 #: self-hosted: no public default
 BASE_URL = None
 OPTIONS = {
-    "org_id": Option(str, "the organization whose invoices are listed", live=True,
-                     required_live=True),
+    "org_id": Option(str, "the organization whose invoices are listed (or org_ids)", live=True,
+                     required_live=True, alternatives=("org_ids",)),
+    "org_ids": Option(list, "the organizations whose invoices are listed, or 'all': every "
+                            "organization ListOrganizations shows the credential",
+                      live=True, choices=("all",)),
     "billing_id": Option(str, "the billing account (REST only; inferred from org_id if absent)",
                          live=True),
     "api": Option(str, "rest (Frontier <= v0.90) or connect (>= v0.91, default)",
@@ -74,6 +79,10 @@ OPTIONS = {
                                   live=True),
 }
 CONNECT_PATH = "/raystack.frontier.v1beta1.FrontierService/ListInvoices"
+ORGS_CONNECT_PATH = "/raystack.frontier.v1beta1.FrontierService/ListOrganizations"
+ORGS_REST_PATH = "/v1beta1/organizations"
+#: organizations asked for per ListOrganizations page (paged by page_num: no cursor)
+ORGS_PAGE_SIZE = 100
 
 #: Stripe's invoice statuses, copied verbatim into ``state``
 _STATUS = STATUSES
@@ -121,6 +130,8 @@ def normalize(
         )
 
     for page in pages:
+        if page.kind == "organizations":
+            continue  # the organizations a fetch listed to know whose invoices to ask for
         body = load_json(page, source)
         if body == {}:
             continue  # Connect omits an empty repeated field
@@ -155,7 +166,26 @@ def fetch(
     period_start: datetime,
     period_end: datetime,
 ) -> list[Page]:
-    org = str(options["org_id"])
+    """Every named organization's invoices (``org_ids``, or ``org_id``), or with
+    ``org_ids: all`` every organization ``ListOrganizations`` shows the credential
+    (its pages come first, ``kind: "organizations"``); one ``ListInvoices`` per
+    organization, concurrently within the source's limit."""
+    pages: list[Page] = []
+    wanted = options.get("org_ids", [options.get("org_id")])
+    if wanted == "all":
+        listing, orgs = _organizations(client, options)
+        pages += listing
+    else:
+        orgs = list(dict.fromkeys(str(o) for o in wanted))
+
+    def invoices(org: str) -> Page:
+        return _invoices(client, options, org)
+
+    return pages + client.map(invoices, orgs)
+
+
+def _invoices(client: ProviderClient, options: Mapping[str, Any], org: str) -> Page:
+    """One organization's ``ListInvoices`` (no pagination), checked for its shape."""
     expand = ["customer"] if options.get("expand_customer") else []
     nonzero = bool(options.get("nonzero_amount_only", False))
     if options.get("api", "connect") == "rest":
@@ -175,4 +205,40 @@ def fetch(
     if not isinstance(records, list):
         raise shape(client, page, 1, '{"invoices": [...]}', body)
     client.add_records(len(records))
-    return [page]
+    return page
+
+
+def _organizations(client: ProviderClient, options: Mapping[str, Any]
+                   ) -> tuple[list[Page], list[str]]:
+    """``ListOrganizations`` page by page (``page_num`` from 1, ``page_size``) until a
+    page comes back short: the organizations' ids, each once, in the order listed.
+
+    UNCONFIRMED (providers.md): which organizations a service user may bill; the
+    endpoint lists every enabled organization of the deployment to any caller
+    (unless the deployment disables it), not disabled ones (name those in
+    ``org_ids``). An organization whose ListInvoices is refused stops the run."""
+    pages: list[Page] = []
+    ids: list[str] = []
+    while True:
+        number = len(pages) + 1
+        if options.get("api", "connect") == "rest":
+            page = client.get(ORGS_REST_PATH, params={"page_num": number,
+                                                      "page_size": ORGS_PAGE_SIZE},
+                              kind="organizations")
+        else:
+            page = client.post(ORGS_CONNECT_PATH, json={"page_num": number,
+                                                        "page_size": ORGS_PAGE_SIZE},
+                               headers={"Connect-Protocol-Version": "1"},
+                               kind="organizations")
+        body = json_body(client, page, number)
+        orgs = [] if body in (None, {}) else body.get("organizations") \
+            if isinstance(body, dict) else None
+        found = [o.get("id") for o in orgs] if isinstance(orgs, list) and all(
+            isinstance(o, dict) for o in orgs) else None
+        if found is None or not all(isinstance(i, str) and i for i in found):
+            raise shape(client, page, number, '{"organizations": [{"id": ...}, ...]}', body)
+        pages.append(page)
+        new = [i for i in found if i not in ids]
+        ids += new
+        if len(found) < ORGS_PAGE_SIZE or not new:
+            return pages, ids

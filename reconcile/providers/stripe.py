@@ -269,6 +269,7 @@ def normalize(
             line_pages.add(page, source, body)
         else:
             lists.append((page, _list_data(page, source, body)))
+    beside = {page.location for page, _ in lists if page.kind == BESIDE}
     listed = {str(rec.get("id")) for _, data in lists for rec in data if isinstance(rec, Mapping)}
     orphans = sorted(line_pages.first_page.keys() - listed)
     if orphans:
@@ -286,7 +287,10 @@ def normalize(
         finalized = epoch_seconds(transitions.get("finalized_at"), "finalized_at")
         taxes = objects(record, "total_taxes", required=True)
         exclusive = [tax for tax in taxes if tax.get("tax_behavior") == "exclusive"]
-        items = line_pages.lines(record, iid, location)
+        near = location.rsplit(" record ", 1)[0] in beside
+        if near:  # the neighbouring periods: out of the close, read for timing only
+            out.beside.add(location)
+        items = [] if near else line_pages.lines(record, iid, location)
         own = set().union(*(_ids(item.get("discounts")) for _, item in items))
         _, invoice_level = _split_discounts(
             objects(record, "total_discount_amounts", required=True), own)
@@ -360,42 +364,29 @@ def _check_total(client: ProviderClient, endpoint: str, total: Any, count: int,
                           endpoint=endpoint)
 
 
+#: kind of the list pages of the neighbouring periods (fetched for timing only)
+BESIDE = "beside"
+
+
 def fetch(
     client: ProviderClient,
     options: Mapping[str, Any],
     period_start: datetime,
     period_end: datetime,
 ) -> list[Page]:
+    """The invoices created in the period, then those created in the period before and
+    the period after (as long as this one; ``kind: "beside"``): an invoice booked on
+    one side of the cut-off and dated the other is then ``timing``, not missing. The
+    neighbours' invoices are kept out of the close (see normalize)."""
     headers = {"Stripe-Version": str(options.get("api_version", DEFAULT_API_VERSION))}
-    limit = int(options.get("limit", 100))
-    window = {"created[gte]": int(period_start.timestamp()),
-              "created[lt]": int(period_end.timestamp())}
-    cursors = Cursors(client, f"GET {LIST_PATH}")
-    seen = Records(client)
+    span = period_end - period_start
+    windows = [(period_start, period_end, "list"), (period_start - span, period_start, BESIDE),
+               (period_end, period_end + span, BESIDE)]
     pages: list[Page] = []
-    invoices: dict[str, Any] = {}  # id -> first record, in list order
-    total: Any = None
-    after: str | None = None
-    while True:
-        params: dict[str, Any] = {"limit": limit, **window}
-        if after is not None:
-            params["starting_after"] = after
-        page = client.get(LIST_PATH, params=params, headers=headers)
-        number = len(pages) + 1
-        data, has_more, page_total = _list(client, page, number)
-        total = page_total if total is None else total
-        for record in data:
-            rid = record.get("id") if isinstance(record, dict) else None
-            seen.add(rid, record, page, number)
-            if isinstance(rid, str):
-                invoices.setdefault(rid, record)
-        client.add_records(len(data))
-        pages.append(page)
-        if not has_more:
-            break
-        after = cursors.next(_last_id(client, page, number, data), number)
-    _check_total(client, f"GET {LIST_PATH}", total, len(invoices), "invoices")
-
+    invoices: dict[str, Any] = {}  # id -> first record of the period, in list order
+    for start, end, kind in windows:
+        pages += _list_window(client, options, headers, start, end, kind,
+                              invoices if kind == "list" else {})
     more = [(iid, rec) for iid, rec in invoices.items()
             if isinstance(rec.get("lines"), dict) and rec["lines"].get("has_more") is True]
 
@@ -404,6 +395,42 @@ def fetch(
 
     for line_pages in client.map(lines, more):
         pages += line_pages
+    return pages
+
+
+def _list_window(client: ProviderClient, options: Mapping[str, Any],
+                 headers: Mapping[str, str], start: datetime, end: datetime, kind: str,
+                 invoices: dict[str, Any]) -> list[Page]:
+    """``GET /v1/invoices`` for ``created`` in ``[start, end)``, every page (checked for
+    loops, moved data and ``total_count``); ``invoices`` gets each id's first record."""
+    limit = int(options.get("limit", 100))
+    window = {"created[gte]": int(start.timestamp()), "created[lt]": int(end.timestamp())}
+    cursors = Cursors(client, f"GET {LIST_PATH}")
+    seen = Records(client)
+    pages: list[Page] = []
+    ids: set[str] = set()
+    total: Any = None
+    after: str | None = None
+    while True:
+        params: dict[str, Any] = {"limit": limit, **window}
+        if after is not None:
+            params["starting_after"] = after
+        page = client.get(LIST_PATH, params=params, headers=headers, kind=kind)
+        number = len(pages) + 1
+        data, has_more, page_total = _list(client, page, number)
+        total = page_total if total is None else total
+        for record in data:
+            rid = record.get("id") if isinstance(record, dict) else None
+            seen.add(rid, record, page, number)
+            if isinstance(rid, str):
+                ids.add(rid)
+                invoices.setdefault(rid, record)
+        client.add_records(len(data))
+        pages.append(page)
+        if not has_more:
+            break
+        after = cursors.next(_last_id(client, page, number, data), number)
+    _check_total(client, f"GET {LIST_PATH}", total, len(ids), "invoices")
     return pages
 
 

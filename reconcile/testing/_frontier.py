@@ -19,8 +19,11 @@ FRONTIER_FIELDS: dict[str, Any] = {
     "customer": None,
 }
 _CONNECT_LIST = "/raystack.frontier.v1beta1.FrontierService/ListInvoices"
+_CONNECT_ORGS = "/raystack.frontier.v1beta1.FrontierService/ListOrganizations"
 #: the Frontier organization served unless ``options["org_id"]`` says otherwise
 ORG_ID = "org-northwind"
+#: a record's organization (not sent): ``"__org": "org-b"``; default: ``org_id``
+ORG_KEY = "__org"
 
 
 class _Frontier(_App):
@@ -32,6 +35,10 @@ class _Frontier(_App):
         if self.api not in ("connect", "rest", "both"):
             raise ValueError("frontier option api is 'connect', 'rest' or 'both'")
         self.org_id = str(self.options.get("org_id", ORG_ID))
+        # every organization: the option's list (an organization without invoices
+        # too), else those the records name
+        named = {str(r.get(ORG_KEY, self.org_id)) for r in self.records} | {self.org_id}
+        self.orgs = [str(o) for o in self.options.get("organizations", sorted(named))]
         for record in self.records:
             amount = record.get("amount", "0")
             if isinstance(amount, bool) or not isinstance(amount, int | str):
@@ -41,9 +48,12 @@ class _Frontier(_App):
             self.routes += [
                 ("GET", re.compile(org + "/(?P<billing>[^/]+)/invoices"), "list", self.rest),
                 ("GET", re.compile(org + "/invoices"), "list", self.rest),
+                ("GET", re.compile("/v1beta1/organizations"), "organizations", self.rest_orgs),
             ]
         if self.api in ("connect", "both"):
-            self.routes.append(("POST", re.compile(_CONNECT_LIST), "list", self.connect))
+            self.routes += [
+                ("POST", re.compile(_CONNECT_LIST), "list", self.connect),
+                ("POST", re.compile(_CONNECT_ORGS), "organizations", self.connect_orgs)]
 
     def authorized(self, call: _Call) -> bool:
         header = call.header("authorization")
@@ -62,14 +72,14 @@ class _Frontier(_App):
               code: str | None = None, param: str | None = None) -> _Reply:
         number, name = _GRPC.get(status, (2, "unknown"))
         text = message or _MESSAGES.get(status, "error")
-        connect = call.path == _CONNECT_LIST or (
+        connect = call.path in (_CONNECT_LIST, _CONNECT_ORGS) or (
             self.api == "connect" and not call.path.startswith("/v1beta1/"))
         if connect:
             return _json(status, _obj(("code", name), ("message", text)))
         return _json(status, _obj(("code", number), ("message", text), ("details", [])))
 
     def _wire(self, record: Mapping[str, Any], *, connect: bool, expand: bool) -> dict[str, Any]:
-        full = {**FRONTIER_FIELDS, **record}
+        full = {**FRONTIER_FIELDS, **{k: v for k, v in record.items() if k != ORG_KEY}}
         full["amount"] = str(full["amount"])
         if not expand:
             full["customer"] = None
@@ -78,13 +88,42 @@ class _Frontier(_App):
         return {k: v for k, v in full.items() if v not in ("", "0", None)}
 
     def _page(self, org: str, nonzero: bool, expand: bool, connect: bool) -> _Reply:
-        if org != self.org_id:
+        if org not in self.orgs:
             raise _Bad(404, f"organization {org!r} doesn't exist")
         chosen = [i for i, r in enumerate(self.records)
-                  if not nonzero or int(str(r.get("amount", "0"))) > 0]
+                  if str(r.get(ORG_KEY, self.org_id)) == org
+                  and (not nonzero or int(str(r.get("amount", "0"))) > 0)]
+        if connect and not chosen:
+            return _json(200, b"{}")  # proto3 JSON omits an empty repeated field
         items = [self.cached((i, connect, expand), functools.partial(
             self._wire, self.records[i], connect=connect, expand=expand)) for i in chosen]
         return _json(200, _obj(("invoices", _arr(items))))
+
+    def _orgs(self, page_num: int, page_size: int, connect: bool) -> _Reply:
+        """``ListOrganizations``: page ``page_num`` (from 1) of ``page_size``, oldest last."""
+        if page_num < 1 or page_size < 1:
+            raise _Bad(400, "page_num and page_size must be positive")
+        chosen = self.orgs[(page_num - 1) * page_size:page_num * page_size]
+        if connect and not chosen:
+            return _json(200, b"{}")
+        items = [_obj(("id", o), ("name", o), ("title", o.title()), ("state", "enabled"))
+                 for o in chosen]
+        return _json(200, _obj(("organizations", _arr(items))))
+
+    def rest_orgs(self, call: _Call) -> _Reply:
+        return self._orgs(int(call.query.get("page_num", "1")),
+                          int(call.query.get("page_size", "50")), connect=False)
+
+    def connect_orgs(self, call: _Call) -> _Reply:
+        try:
+            body = loads(call.body or b"{}")
+        except (ValueError, UnicodeDecodeError):
+            raise _Bad(400, "invalid syntax in body") from None
+        if not isinstance(body, dict) or set(body) - {"page_num", "page_size", "state",
+                                                      "user_id"}:
+            raise _Bad(400, "invalid syntax in body")
+        return self._orgs(int(body.get("page_num", 1)), int(body.get("page_size", 50)),
+                          connect=True)
 
     def rest(self, call: _Call) -> _Reply:
         expand = any(v.lower() == "customer" for v in call.values("expand"))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -168,26 +169,34 @@ def test_commet_transient_faults_still_give_a_complete_fetch():
 
 def _stripe_records() -> list[dict[str, Any]]:
     records = sample_records("stripe")
-    # two invoices created in September: the period filter must leave them out
+    # two invoices created in September and one in August: the period's list leaves
+    # them out; the window before it (as long as the period) reads the September ones
     records[0] = {**records[0], "id": "in_sept_1", "created": 1790000000}
     records[1] = {**records[1], "id": "in_sept_2", "created": 1790812799}
+    records[2] = {**records[2], "id": "in_aug_1", "created": 1788134399}
     return records
+
+
+#: [2026-10-01, 2026-11-01) in epoch seconds, and the windows of 31 days either side
+_PERIOD, _BEFORE, _AFTER = ("1790812800", "1793491200"), ("1788134400", "1790812800"), \
+    ("1793491200", "1796169600")
 
 
 def test_stripe_asks_for_the_period_by_created_and_pages():
     with ProviderServer("stripe", records=_stripe_records(), page_size=8) as server:
         pages, _ = fetch(server, {"api_version": "2025-03-31.basil"})
     lists = server.served("list")
-    assert all(r.query["created[gte]"] == "1790812800" for r in lists)  # 2026-10-01 UTC
-    assert all(r.query["created[lt]"] == "1793491200" for r in lists)  # 2026-11-01 UTC
+    window = [(r.query["created[gte]"], r.query["created[lt]"]) for r in lists]
+    assert window == [_PERIOD] * 4 + [_BEFORE, _AFTER]  # the period first, 27 a page of 8
     assert all(r.headers["Stripe-Version"] == "2025-03-31.basil" for r in lists)
     assert all(r.headers["Authorization"] == f"Bearer {server.credential}" for r in lists)
-    assert len(lists) == 4  # 28 invoices in pages of 8
-    afters = [r.query.get("starting_after") for r in lists]
+    afters = [r.query.get("starting_after") for r in lists[:4]]
     assert afters[0] is None and len(set(afters[1:])) == 3
+    assert [p.kind for p in pages if p.kind != "lines"] == ["list"] * 4 + ["beside"] * 2
     out = NORMALIZERS["stripe"](pages, "stripe", {})
-    ids = {row["invoice_id"] for row in out.invoices}
-    assert len(ids) == 28 and not ids & {"in_sept_1", "in_sept_2"}
+    kept = {row["invoice_id"] for row in out.invoices if row["record_ref"] not in out.beside}
+    beside = {row["invoice_id"] for row in out.invoices if row["record_ref"] in out.beside}
+    assert len(kept) == 27 and beside == {"in_sept_1", "in_sept_2"}
 
 
 def test_stripe_pages_through_lines_when_has_more():
@@ -196,7 +205,7 @@ def test_stripe_pages_through_lines_when_has_more():
         pages, _ = fetch(server, {})
     line_requests = server.served("lines")
     assert line_requests and all(r.query["starting_after"] for r in line_requests)
-    assert {p.kind for p in pages} == {"list", "lines"}
+    assert {p.kind for p in pages} == {"list", "lines", "beside"}
     expected = NORMALIZERS["stripe"](
         recording.read_recording(packaged_path("sample_data") / "recordings" / "stripe",
                                  "stripe")[1], "stripe", {})
@@ -300,3 +309,53 @@ def test_frontier_both_eras_and_auth_schemes_give_the_same_rows(api, auth):
     out = NORMALIZERS["frontier"](pages, "frontier", {})
     assert [{k: v for k, v in r.items() if k != "customer_name"} for r in rows(out)] == [
         {k: v for k, v in r.items() if k != "customer_name"} for r in rows(expected)]
+
+
+def _frontier_spread() -> list[dict[str, Any]]:
+    """The sample month's Frontier invoices spread over three organizations; a fourth,
+    ``org-idle``, has none (Connect answers ``{}`` for it)."""
+    records = sample_records("frontier")
+    orgs = ("org-northwind", "org-b", "org-c")
+    return [{**r, "__org": orgs[i % 3]} for i, r in enumerate(records)]
+
+
+@pytest.mark.parametrize("api", ["rest", "connect"])
+def test_frontier_every_organization_in_one_source(api):
+    """``org_ids: all`` lists the organizations (ListOrganizations, paged by page_num)
+    and asks each for its invoices; a named list asks those only."""
+    everyone = ("org-b", "org-c", "org-idle", "org-northwind")
+    options = {"api": api, "organizations": list(everyone)}
+    with ProviderServer("frontier", records=_frontier_spread(), options=options) as server:
+        pages, _ = fetch(server, {"api": api, "org_ids": "all"})
+        listed = server.served("organizations")
+        asked = sorted(json.loads(r.body)["org_id"] if r.body else r.path.split("/")[3]
+                       for r in server.served("list"))
+        named, _ = fetch(server, {"api": api, "org_ids": ["org-b", "org-c", "org-b"]})
+    assert len(listed) == 1 and asked == list(everyone)
+    assert [p.kind for p in pages] == ["organizations"] + ["list"] * 4
+    out = NORMALIZERS["frontier"](pages, "frontier", {})
+    expected = NORMALIZERS["frontier"](
+        recording.read_recording(packaged_path("sample_data") / "recordings" / "frontier",
+                                 "frontier")[1], "frontier", {})
+    assert rows(out) == rows(expected) and out.rejects == []  # every invoice, once
+    two = NORMALIZERS["frontier"](named, "frontier", {})
+    assert len(two.invoices) == 20  # two of three organizations, each once
+
+
+def test_frontier_organizations_are_paged_until_a_short_page(monkeypatch):
+    from reconcile.providers import frontier
+
+    monkeypatch.setattr(frontier, "ORGS_PAGE_SIZE", 2)
+    everyone = [f"org-{i}" for i in range(5)]
+    with ProviderServer("frontier", records=[], options={"organizations": everyone}) as server:
+        pages, _ = fetch(server, {"org_ids": "all"})
+    bodies = [json.loads(r.body) for r in server.served("organizations")]
+    assert [b["page_num"] for b in bodies] == [1, 2, 3] and bodies[0]["page_size"] == 2
+    assert [p.kind for p in pages].count("list") == 5
+
+
+def test_frontier_organizations_page_of_the_wrong_shape_stops_the_fetch():
+    with ProviderServer("frontier", records=[], faults=[
+            Fault("malformed", path_contains="ListOrganizations")]) as server, \
+            pytest.raises(FetchError, match="organizations"):
+        fetch(server, {"org_ids": "all"})
