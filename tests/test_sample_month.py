@@ -32,6 +32,7 @@ RULE_FOR_KIND = {
     "currency_mismatch": "xsrc.currency_agrees",
     "missing_in_ledger": "xsrc.counterpart_present",
     "missing_in_provider": "xsrc.counterpart_present",
+    "counterpart_quarantined": "xsrc.counterpart_present",
     "duplicate_booking": "unique.external_ref",
     "duplicate_invoice_number": "unique.invoice_number",
     "invalid_currency": "currency.iso4217",
@@ -54,8 +55,19 @@ def _planted() -> list[dict]:
     return flat
 
 
+#: the classification a cross-source finding of each kind carries (others: none)
+CLASS_FOR_KIND = {
+    "amount_mismatch": "amount_mismatch", "scale_error": "scale_error",
+    "currency_mismatch": "currency_mismatch", "missing_in_ledger": "missing",
+    "missing_in_provider": "missing", "counterpart_quarantined": "counterpart_quarantined",
+    "ambiguous_key": "ambiguous",
+}
+
+
 def _matches(finding: dict, plant: dict) -> bool:
     if finding["rule_id"] != RULE_FOR_KIND[plant["kind"]]:
+        return False
+    if finding["classification"] != CLASS_FOR_KIND.get(plant["kind"]):
         return False
     ids = set(plant.get("related_ids") or []) | {plant["invoice_id"]}
     mine = {(finding["source"], finding["invoice_id"])}
