@@ -134,13 +134,9 @@ def rounding_summary(name: str, invoices: pl.LazyFrame, precision: Precision) ->
 
 
 def scaled_text(value: int | None, scale: int) -> str | None:
-    """An integer in units of 10^-scale minor units as exact minor units: ``-5, 1`` → ``-0.5``."""
+    """An integer in units of 10^-scale minor units as exact minor units: ``-35, 1`` →
+    ``-3.5``; ``0`` → ``0``."""
     if value is None:
         return None
-    text = str(Decimal(int(value)).scaleb(-scale).normalize())
-    return "0" if text in ("0E-1", "-0") or Decimal(text) == 0 else _plain(text)
-
-
-def _plain(text: str) -> str:
-    value = Decimal(text)
-    return f"{value:f}"
+    exact = Decimal(int(value)).scaleb(-scale)
+    return f"{exact.normalize():f}" if exact else "0"

@@ -288,20 +288,13 @@ def test_uniqueness_is_not_applicable_on_a_pairing_s_many_side(write) -> None:
     billing = src("bill", [{"invoice_id": "A", "currency": "USD", "total_minor": 1000},
                            {"invoice_id": "B", "currency": "USD", "total_minor": 500}],
                   {"total_minor"})
-    ledger = src("gl", [
-        {"invoice_id": "1", "currency": "USD", "total_minor": 800, "external_ref": "A",
-         "origin_system": "bill"},
-        {"invoice_id": "2", "currency": "USD", "total_minor": 200, "external_ref": "A",
-         "origin_system": "bill"},
-        {"invoice_id": "3", "currency": "USD", "total_minor": 300, "external_ref": "B",
-         "origin_system": "bill"},
-        {"invoice_id": "4", "currency": "USD", "total_minor": 203, "external_ref": "B",
-         "origin_system": "bill"},
-        {"invoice_id": "5", "currency": "USD", "total_minor": 9, "external_ref": "Z",
-         "origin_system": "other"},
-        {"invoice_id": "6", "currency": "USD", "total_minor": 9, "external_ref": "Z",
-         "origin_system": "other"},
-    ], {"total_minor", "external_ref", "origin_system"})
+    # A split over two lines, B over two lines 3 cents high, Z booked twice elsewhere
+    bookings = [("1", 800, "A", "bill"), ("2", 200, "A", "bill"), ("3", 300, "B", "bill"),
+                ("4", 203, "B", "bill"), ("5", 9, "Z", "other"), ("6", 9, "Z", "other")]
+    ledger = src("gl", [{"invoice_id": i, "currency": "USD", "total_minor": amount,
+                         "external_ref": ref, "origin_system": origin}
+                        for i, amount, ref, origin in bookings],
+                 {"total_minor", "external_ref", "origin_system"})
     side_filter = pl.sql_expr("origin_system = 'bill'")
     pairing = Pairing("bill-gl", Side("bill", "invoice_id"),
                       Side("gl", "external_ref", side_filter, "origin_system = 'bill'"),

@@ -3,8 +3,8 @@
 A provider module exposes ``normalize(pages, source, options) -> Normalized``. It reads
 each page's exact wire JSON (numbers with a fraction become ``Decimal``; see
 :func:`load_json`) and returns canonical invoice and line rows. A record that
-cannot be parsed (wrong type, missing field, amount beyond int64, unknown
-currency where one is needed to convert) becomes a :class:`Reject`, named with
+cannot be parsed (wrong type, missing field, an amount out of range or finer
+than a canonical frame holds) becomes a :class:`Reject`, named with
 its page and position, and the rest of the page goes on. A page that is not the
 documented shape at all (HTML error page, truncated JSON, wrong envelope)
 raises :class:`~reconcile.errors.InputDataError`: the source would be

@@ -50,8 +50,13 @@ What each server speaks (paths below ``url``; the facts are those of
   /v1beta1/organizations/{org_id}/billing[/{billing_id}]/invoices?nonzero_amount_only=
   &expand=``; every field present, ``"0"``, ``""`` and ``null`` for unset values;
   errors ``{"code": 5, "message", "details"}``) or ``both``. ``amount`` is an
-  int64 string. Option ``org_id`` (default ``org-northwind``); other orgs get
-  ``not_found``. Records may carry a ``customer`` object, sent with ``expand=customer``.
+  int64 string. Option ``org_id`` (default ``org-northwind``); a record's
+  ``"__org"`` (not sent) puts it in another organization; option
+  ``organizations`` lists every organization (one without invoices too;
+  Connect answers ``{}`` for it), served by ``ListOrganizations`` (Connect ``POST
+  …/FrontierService/ListOrganizations`` ``{"page_num", "page_size"}``, REST ``GET
+  /v1beta1/organizations?page_num=&page_size=``); other orgs get ``not_found``.
+  Records may carry a ``customer`` object, sent with ``expand=customer``.
 * ``stripe``: ``Authorization: Bearer <credential>`` (or Basic with the key as
   user); ``GET /v1/invoices?limit=&starting_after=&ending_before=&created[gte]=
   &created[gt]=&created[lt]=&created[lte]=&created=&customer=&status=
