@@ -123,3 +123,14 @@ def test_missing_credential_is_a_config_error_naming_the_variable(write, monkeyp
         credential(cfg.sources[0])
     monkeypatch.setenv("RECON_TEST_KEY", "sk_test_value")
     assert credential(cfg.sources[0]) == "sk_test_value"
+
+
+def test_frontier_org_ids_list_or_all(write):
+    for value, expected in (("[org-a, org-b]", ["org-a", "org-b"]), ("all", "all")):
+        cfg = load_config(config(write, "  s:\n    provider: frontier\n    credential_env: K\n"
+                                        "    base_url: https://f.example\n"
+                                        f"    options: {{org_ids: {value}}}\n"))
+        assert cfg.sources[0].options["org_ids"] == expected
+    err = error(write, "  s:\n    provider: frontier\n    credential_env: K\n"
+                       "    base_url: https://f.example\n    options: {org_ids: some}\n")
+    assert "'org_ids' must be a list of strings or 'all'" in str(err) and err.line == 7
