@@ -19,6 +19,7 @@ from typing import Any
 import polars as pl
 import xxhash
 
+from reconcile.money import round_scaled_expr
 from reconcile.rule_types._common import PairData, SourceData
 from reconcile.ruleset import Rule
 from reconcile.schema import FINDING_ROW_SCHEMA, SEVERITIES, no_findings
@@ -102,7 +103,9 @@ def _many_sides(key: str, src: SourceData, pairs: Sequence[PairData]
     """The pairings that book ``src`` as their "many" side (1:N, N:1) on a key that
     reads ``key``: ``(pairing, the side's filter)``. Repeats of ``key`` are expected
     there (an invoice booked as several lines); each group's sum is compared."""
-    found = []
+    found: list[tuple[str, pl.Expr | None]] = []
+    if key == "invoice_id":  # repeated ids are set aside before matching: never a group
+        return found
     for pair in pairs:
         p = pair.pairing
         for side, many in ((p.left, p.many_left), (p.right, p.many_right)):
@@ -128,16 +131,20 @@ def _source_checks(rule: Rule, src: SourceData, pairs: Sequence[PairData],
                              if many and not missing else ""))
     if missing:
         return []
-    src = src.exact()  # a source's own identities read its amounts as stated
-    if rule.filter is not None and rule.check.reads_lines and src.lines is not None:
+    # a filter reads the canonical columns (minor units, like a pairing's filter); the
+    # rule then reads the source's amounts as stated
+    if rule.filter is not None and rule.check.line_rows:
+        assert src.lines is not None, "the pipeline keeps lines when a rule reads them"
         src = dataclasses.replace(src, lines=src.lines.filter(rule.filter))
     elif rule.filter is not None:
         src = dataclasses.replace(src, invoices=src.invoices.filter(rule.filter),
                                   all_invoices=src.all_invoices.filter(rule.filter),
                                   repeated=None)  # counts of the unfiltered records
+    src = src.exact()
     if not many:
         return [_Check(rule, src.name, rule.check.evaluate(rule, src), src)]
-    exempt = pl.any_horizontal(f.fill_null(False) for _, f in many if f is not None)
+    keyed = pl.col(str(key)).is_not_null()  # (a record without the key is not a unit)
+    exempt = keyed & pl.any_horizontal(f.fill_null(False) for _, f in many if f is not None)
     kept = dataclasses.replace(src, all_invoices=src.all_invoices.filter(~exempt),
                                repeated=None)
     na = src.all_invoices.filter(exempt).with_columns(  # one N/A unit per exempt record
@@ -162,13 +169,19 @@ def evaluate(rules: Sequence[Rule], sources: Sequence[SourceData],
                             _empty_absorbed(), coverage)
     ok = pl.col("ok")
     failed = ok.not_().fill_null(False)
-    absorbed_row = ok.fill_null(False) & (pl.col("delta_minor").fill_null(0) != 0)
     finding_cols = list(FINDING_ROW_SCHEMA)
     findings_plans, stats_plans, absorbed_plans, rounded_plans = [], [], [], []
     for check in checks:
         # The evaluated frame is shared by three consumers; polars' common
         # sub-plan elimination computes it once inside collect_all.
         frame = check.frame
+        exact = "__exact" in frame.collect_schema().names()
+        # passed thanks to tolerance: a compared difference (exact where an identity was
+        # finer than the minor unit) that is not zero and not the float-noise bound's
+        difference = pl.col("__compared" if exact else "delta_minor").fill_null(0)
+        absorbed_row = ok.fill_null(False) & (difference != 0)
+        if exact:
+            absorbed_row = absorbed_row & ~pl.col("__noise")
         tag = [pl.lit(check.rule.id).alias("rule_id"), pl.lit(check.target).alias("target")]
         pairing = pl.lit(check.target if check.rule.check.pairwise else None, pl.String)
         findings_plans.append(_tagged(check.rule.check.render(check.rule, frame.filter(failed),
@@ -181,12 +194,8 @@ def evaluate(rules: Sequence[Rule], sources: Sequence[SourceData],
             ok.is_null().sum().cast(pl.UInt32).alias("not_applicable_rows"),
             absorbed_row.sum().cast(pl.UInt32).alias("absorbed"),
         ).with_columns(tag))
-        absorbed_plans.append(frame.filter(absorbed_row).group_by("currency").agg(
-            pl.len().cast(pl.UInt32).alias("absorbed"),
-            pl.col("delta_minor").abs().sum().alias("absorbed_minor"),
-            pl.col("delta_minor").sum().alias("absorbed_net_minor"),
-        ).with_columns(tag))
-        if "__exact" in frame.collect_schema().names():
+        absorbed_plans.append(_absorbed(frame.filter(absorbed_row), exact).with_columns(tag))
+        if exact:
             rounded_plans.append(_rounded(frame).with_columns(tag))
     findings, stats, absorbed, *rounded = pl.collect_all([
         pl.concat(findings_plans), pl.concat(stats_plans), pl.concat(absorbed_plans),
@@ -203,10 +212,28 @@ def evaluate(rules: Sequence[Rule], sources: Sequence[SourceData],
     )
 
 
+def _absorbed(frame: pl.LazyFrame, exact: bool) -> pl.LazyFrame:
+    """Per currency: the rows tolerance absorbed, Σ |difference| and Σ difference in minor
+    units (summed exactly where the comparison was finer, then rounded once)."""
+    if not exact:
+        return frame.group_by("currency").agg(
+            pl.len().cast(pl.UInt32).alias("absorbed"),
+            pl.col("delta_minor").abs().sum().alias("absorbed_minor"),
+            pl.col("delta_minor").sum().alias("absorbed_net_minor"))
+    in_minor = [round_scaled_expr(pl.col(c), pl.col("__scale"), "half_up").cast(pl.Int64)
+                .alias(c) for c in ("absorbed_minor", "absorbed_net_minor")]
+    return frame.group_by("currency").agg(
+        pl.len().cast(pl.UInt32).alias("absorbed"),
+        pl.col("__compared").abs().sum().alias("absorbed_minor"),
+        pl.col("__compared").sum().alias("absorbed_net_minor"),
+        pl.col("__scale").first()).with_columns(in_minor).drop("__scale")
+
+
 def _rounded(frame: pl.LazyFrame) -> pl.LazyFrame:
-    """Rows where rounding the finer side to the coarser side's precision alone removed
-    a difference, per currency: their count and Σ |difference before rounding|."""
-    absorbed = (pl.col("__exact") != 0) & (pl.col("__compared") == 0)
+    """Rows where rounding alone removed a difference (the finer side rounded to the
+    coarser side's precision, or the float-noise cleaning's bound), per currency: their
+    count and Σ |difference before rounding|."""
+    absorbed = ((pl.col("__exact") != 0) & (pl.col("__compared") == 0)) | pl.col("__noise")
     return frame.filter(absorbed.fill_null(False)).group_by("currency", "__scale").agg(
         pl.len().cast(pl.UInt32).alias("rounded"), pl.col("__exact").abs().sum().alias("__sum"))
 

@@ -119,6 +119,13 @@ def exponents_frame() -> pl.DataFrame:
     )
 
 
+def exponent_expr(currency: pl.Expr) -> pl.Expr:
+    """Polars twin of :func:`minor_exponent` (ISO, else the nominal exponent), Int32."""
+    exps = exponents_frame()
+    return currency.replace_strict(exps["currency"], exps["exponent"].cast(pl.Int32),
+                                   default=NOMINAL_EXPONENT, return_dtype=pl.Int32)
+
+
 def to_decimal(value: object) -> Decimal:
     """A JSON number (int or Decimal) or a decimal string as an exact Decimal."""
     if isinstance(value, bool) or value is None:

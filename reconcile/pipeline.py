@@ -46,6 +46,8 @@ class SourceSummary:
     repeated_ids: int  # valid in-period rows whose invoice_id repeats (set aside after the first)
     checked: int
     identical_repeats_dropped: int
+    #: records a fetch read for the neighbouring periods only (timing; not in records_read)
+    neighbours_read: int
     lines_read: int
     lines_valid: int
     lines_quarantined: int
@@ -259,24 +261,28 @@ def _scoped(cfg: Config, period_field: str, valid: pl.DataFrame, loaded: Loaded,
     """(the records of the period, the valid records of the neighbouring periods — as
     long as this one, either side — or None where the source is not scoped by period).
 
-    A counterpart found among the neighbours explains a missing one as timing. Records
-    read for the neighbouring periods only (``__beside``: Stripe's widened fetch) are
-    neighbours whatever their dates say."""
-    beside = pl.col(schema.BESIDE) if schema.BESIDE in valid.columns else pl.lit(False)
+    A counterpart found among the neighbours explains a missing one as timing. The
+    records a fetch read for the neighbouring periods only (Loaded.beside: Stripe's
+    widened window) are neighbours whatever their dates say; one that fails the
+    canonical schema is simply not a neighbour."""
+    parts = []
+    if loaded.beside is not None and loaded.beside.height:
+        near = schema.validate_invoices(loaded.beside, loaded.normalized.provided).valid
+        parts.append(near.with_row_index(ROW))
     if period_field == "none":
-        kept, near = ~beside, beside
+        scoped = valid
     else:
         moment = pl.col(period_field)
         start, end = cfg.period_start, cfg.period_end
         span = end - start
-        kept = (moment.is_null() | ((moment >= start) & (moment < end))) & ~beside
-        near = beside | ((moment >= start - span) & (moment < start)) | \
-            ((moment >= end) & (moment < end + span))
-    if period_field == "none" and schema.BESIDE not in valid.columns:
-        return valid, None
-    neighbours = schema.widen(valid.filter(near.fill_null(False)), schema.INVOICE_SCHEMA,
-                              loaded.constants, derived).collect().lazy()
-    return valid.filter(kept), neighbours
+        scoped = valid.filter(moment.is_null() | ((moment >= start) & (moment < end)))
+        parts.append(valid.filter(((moment >= start - span) & (moment < start))
+                                  | ((moment >= end) & (moment < end + span))))
+    if not parts:
+        return scoped, None
+    neighbours = pl.concat([schema.widen(p, schema.INVOICE_SCHEMA, loaded.constants, derived)
+                            for p in parts], how="diagonal_relaxed")
+    return scoped, neighbours.collect().lazy()
 
 
 def _prepare(cfg: Config, loaded: Loaded, keep_lines: bool
@@ -293,9 +299,13 @@ def _prepare(cfg: Config, loaded: Loaded, keep_lines: bool
     keep_lines = keep_lines or loaded.line_precision.scale > 0
     inv = schema.validate_invoices(loaded.invoices, out.provided)
     derived = _locator(loaded)
-    quarantined = quarantine.records(
-        loaded.name, out.rejects, loaded.unreadable, loaded.invoices, inv.failures,
-        derived.get("record_ref", pl.col("record_ref")), loaded.constants)
+    lines_file = loaded.lines_file
+    line_rejects = [r for r in out.rejects
+                    if lines_file and r.location.startswith(lines_file + " row ")]
+    quarantined = quarantine.records(  # (a line's reject is not an invoice: no counterpart)
+        loaded.name, [r for r in out.rejects if r not in line_rejects], loaded.unreadable,
+        loaded.invoices, inv.failures, derived.get("record_ref", pl.col("record_ref")),
+        loaded.constants)
     findings = pl.concat([schema.conform_findings(f) for f in (
         quarantine.reject_findings(out.rejects),
         quarantine.schema_findings(loaded.name, loaded.invoices, inv.failures, "",
@@ -340,9 +350,6 @@ def _prepare(cfg: Config, loaded: Loaded, keep_lines: bool
             valid_lines = valid_lines.lazy().join(homeless.lazy().select("invoice_id"),
                                                   on="invoice_id", how="anti")
         kept_lines = schema.widen(valid_lines, schema.LINE_SCHEMA, loaded.constants)
-    lines_file = loaded.lines_file
-    line_rejects = [r for r in out.rejects
-                    if lines_file and r.location.startswith(lines_file + " row ")]
     line_reject_ids = [r.invoice_id for r in line_rejects if r.invoice_id is not None]
     incomplete = pl.concat([
         quarantined_lines.select("invoice_id"),
@@ -365,7 +372,7 @@ def _prepare(cfg: Config, loaded: Loaded, keep_lines: bool
         quarantined=out.records_read - valid.height,
         out_of_period=valid.height - scoped.height, in_period=scoped.height,
         repeated_ids=extras.height, checked=scoped.height - extras.height,
-        identical_repeats_dropped=out.duplicates_dropped,
+        identical_repeats_dropped=out.duplicates_dropped, neighbours_read=out.neighbours_read,
         lines_read=lines_in + len(line_rejects),
         lines_valid=lines_ok - orphan_lines,
         lines_quarantined=quarantined_lines.height + len(line_rejects) + orphan_lines,

@@ -4,9 +4,12 @@ A canonical frame's money columns (``*_minor``) hold Int64 **minor units**: what
 sources are compared, totalled and tied out in. A source that states amounts
 finer than its currency's minor unit (an ERP's 4-decimal ``money``, Amberflo's
 ``117.225``) has a :class:`Precision` with ``scale`` > 0; beside each money
-column ``c`` its frame then carries ``__x_c``, the exact amount as an Int128 in
-units of 10^-scale minor units, and ``c`` is that amount rounded **once**, by the
-source's rounding mode (:func:`reconcile.money.round_scaled_expr`). A source that
+column ``c`` its frame then carries ``__x_c``, the exact amount in minor units
+as a ``Decimal(38, scale)`` (``117.225`` USD: ``11722.5``; its physical Int128 is
+the amount in units of 10^-scale minor units), and ``c`` is that amount rounded
+**once**, by the source's rounding mode (:func:`reconcile.money.round_scaled_expr`).
+Being minor units, a rule's literals mean the same on both: ``subtotal_minor +
+100`` adds one dollar whether the source is exact to the cent or to 1/10000. A source that
 sends whole minor units (every provider but Amberflo, a ledger in cents) has
 scale 0 and no exact columns: nothing is rounded, nothing is copied.
 
@@ -55,14 +58,23 @@ class Precision:
     places: Mapping[str, int] = field(default_factory=dict)
     #: how the exact amounts become minor units (money.ROUNDING_MODES)
     rounding: str = money.DEFAULT_ROUNDING
+    #: the amounts were float64 results cleaned to this many decimals of the major
+    #: unit (money.without_float_noise; Amberflo), else None
+    float_decimals: int | None = None
 
     def places_of(self, columns: Sequence[str]) -> int:
         """The places the finest of ``columns`` needs (0 for none)."""
         return max((self.places.get(c, 0) for c in columns), default=0)
 
 
+def twin_dtype(scale: int) -> pl.Decimal:
+    """The exact twins' type: minor units with ``scale`` places."""
+    return pl.Decimal(38, scale)
+
+
 def money_columns(values: Mapping[str, pl.Series | Sequence[Decimal | int | None]],
-                  rounding: str) -> tuple[dict[str, pl.Series], Precision]:
+                  rounding: str, float_decimals: int | None = None
+                  ) -> tuple[dict[str, pl.Series], Precision]:
     """Money columns from exact minor-unit values: Int64 minor units, and, when some
     value is finer than that, every column's exact ``__x_`` twin.
 
@@ -78,19 +90,19 @@ def money_columns(values: Mapping[str, pl.Series | Sequence[Decimal | int | None
         if isinstance(vals, pl.Series):
             out[column] = vals.cast(pl.Int64).alias(column)
             if scale:
-                out[EXACT + column] = out[column].to_frame().select(
-                    pl.col(column).cast(pl.Int128) * pl.lit(10**scale, pl.Int128)
-                ).to_series().alias(EXACT + column)
+                out[EXACT + column] = out[column].cast(twin_dtype(scale)).alias(EXACT + column)
         elif scale == 0:
             out[column] = pl.Series(column, [None if v is None else int(v) for v in vals],
                                     pl.Int64)
         else:
-            exact = pl.Series(EXACT + column, [None if v is None else money.scaled(v, scale)
-                                               for v in vals], pl.Int128)
+            exact = pl.Series(EXACT + column, [None if v is None else Decimal(v) for v in vals],
+                              twin_dtype(scale))
             out[EXACT + column] = exact
             out[column] = exact.to_frame().select(money.round_scaled_expr(
-                pl.col(EXACT + column), scale, rounding).cast(pl.Int64)).to_series().alias(column)
-    return out, Precision(scale, {c: p for c, p in places.items() if p}, rounding)
+                pl.col(EXACT + column).to_physical(), scale, rounding).cast(pl.Int64)
+            ).to_series().alias(column)
+    return out, Precision(scale, {c: p for c, p in places.items() if p}, rounding,
+                          float_decimals)
 
 
 def exact_names(schema: Mapping[str, pl.DataType], present: Mapping[str, pl.Series]
@@ -101,8 +113,8 @@ def exact_names(schema: Mapping[str, pl.DataType], present: Mapping[str, pl.Seri
 
 def exact_view(frame: pl.LazyFrame, precision: Precision, lines: bool = False
                ) -> pl.LazyFrame:
-    """``frame`` with each money column replaced by its exact twin (units of
-    10^-scale minor units); line items also get unit_amount widened so that
+    """``frame`` with each money column replaced by its exact twin (minor units, a
+    Decimal at the source's scale); line items also get unit_amount widened so that
     ``unit_amount * quantity`` is exact (PRODUCT_DTYPE)."""
     names = set(frame.collect_schema().names())
     swaps = [pl.col(EXACT + c).alias(c) for c in (LINE_MONEY_COLUMNS if lines else MONEY_COLUMNS)
@@ -121,12 +133,12 @@ def rounding_summary(name: str, invoices: pl.LazyFrame, precision: Precision) ->
     if not columns:
         return pl.LazyFrame(schema=ROUNDING_SUMMARY_SCHEMA)
     unit = pl.lit(10**precision.scale, pl.Int128)
+    residue = [pl.col(EXACT + c).to_physical() - pl.col(c).cast(pl.Int128) * unit
+               for c in columns]
     parts = [invoices.filter(pl.col(c).is_not_null()).group_by("currency").agg(
         pl.lit(c).alias("field"), pl.len().cast(pl.UInt32).alias("amounts"),
-        (pl.col(EXACT + c) != pl.col(c).cast(pl.Int128) * unit).sum().cast(pl.UInt32)
-        .alias("rounded"),
-        (pl.col(EXACT + c) - pl.col(c).cast(pl.Int128) * unit).sum().alias("__residue"))
-        for c in columns]
+        (r != 0).sum().cast(pl.UInt32).alias("rounded"), r.sum().alias("__residue"))
+        for c, r in zip(columns, residue, strict=True)]
     return pl.concat(parts).filter(pl.col("rounded") > 0).select(
         pl.lit(name).alias("source"), "field", "currency", "amounts", "rounded",
         pl.col("__residue").map_elements(lambda v: scaled_text(v, precision.scale),

@@ -126,6 +126,7 @@ def build(result: RunResult, *, fail_on: str, generated_at: dt.datetime,
         "valid": s.valid, "quarantined": s.quarantined, "out_of_period": s.out_of_period,
         "in_period": s.in_period, "repeated_ids": s.repeated_ids, "checked": s.checked,
         "identical_repeats_dropped": s.identical_repeats_dropped,
+        "neighbours_read": s.neighbours_read,
         "lines_read": s.lines_read, "lines_valid": s.lines_valid,
         "lines_quarantined": s.lines_quarantined, "has_lines": s.has_lines,
         "period_field": s.period_field,
@@ -137,6 +138,7 @@ def build(result: RunResult, *, fail_on: str, generated_at: dt.datetime,
         got = _fetch_entry(fetch.get(summary.name), summary.identical_repeats_dropped)
         if got is not None:
             fetched.append({"name": summary.name, "provider": summary.provider, **got,
+                            "neighbours_read": summary.neighbours_read,
                             "seconds_text": f"{got['seconds']:.2f}",
                             "how": "replayed snapshot" if got["mode"] == "replay" else "live"})
 

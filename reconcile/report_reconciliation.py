@@ -25,7 +25,7 @@ DETAIL_LIMIT = 200
 WATERFALL_LIMIT = 50
 TIE_PARTS = {"amount_differences_minor": "Amount differences",
              "currency_mismatch_minor": "Currency mismatch", "missing_minor": "Missing",
-             "timing_minor": "Timing", "quarantined_minor": "Counterpart quarantined",
+             "timing_minor": "Timing", "quarantined_minor": "Quarantined",
              "ambiguous_minor": "Ambiguous keys",
              "absorbed_minor": "Tolerance absorbed"}
 assert tuple(TIE_PARTS) == PARTS, "a tie-out part without a column title"

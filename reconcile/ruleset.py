@@ -27,7 +27,7 @@ import polars as pl
 from reconcile import yamlio
 from reconcile.errors import RuleError
 from reconcile.resources import packaged_path
-from reconcile.schema import INVOICE_SCHEMA, SEVERITIES
+from reconcile.schema import INVOICE_SCHEMA, LINE_SCHEMA, SEVERITIES
 
 COMMON_KEYS = frozenset(
     {"id", "title", "severity", "type", "description", "applies_to", "pairings", "filter",
@@ -132,7 +132,7 @@ class Rule:
     @property
     def invoice_columns(self) -> frozenset[str]:
         cols = set(self.check.invoice_columns())
-        if self.filter is not None:
+        if self.filter is not None and not self.check.line_rows:
             cols |= set(self.filter.meta.root_names())
         return frozenset(cols)
 
@@ -272,8 +272,10 @@ def compile_rule(raw: Any, where: Where) -> Rule:
     scope = _scope(raw, where, pairwise=rule_type.pairwise)
     filter_sql = raw.get("filter")
     filt = None
-    if filter_sql is not None:
-        filt = compile_sql(filter_sql, where, "filter", boolean=True,
+    if filter_sql is not None:  # over the rule's rows: invoices, or line items (rows: lines)
+        rows = LINE_SCHEMA if kind == "expression" and raw.get("rows") == "lines" \
+            else INVOICE_SCHEMA
+        filt = compile_sql(filter_sql, where, "filter", boolean=True, schema=rows,
                            line=yamlio.line_of(raw, "filter"))
     check = rule_type.compile(raw, where)
     return Rule(

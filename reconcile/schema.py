@@ -21,9 +21,6 @@ import polars as pl
 UTC_US: Final = pl.Datetime("us", "UTC")
 #: internal column: a record's index in its loaded frame (its row, for a file)
 ROW: Final = "__row"
-#: internal column: the record was read for the neighbouring periods only (a fetch
-#: widened for timing): out of the close whatever its dates say
-BESIDE: Final = "__beside"
 QUANTITY_DTYPE: Final = pl.Decimal(38, 9)
 UNIT_AMOUNT_DTYPE: Final = pl.Decimal(38, 12)
 

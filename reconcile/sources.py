@@ -30,7 +30,6 @@ from reconcile.providers._base import Converter, Normalized, Reject, rfc3339
 from reconcile.providers.registry import NORMALIZERS
 from reconcile.recording import shown
 from reconcile.schema import (
-    BESIDE,
     INVOICE_SCHEMA,
     LINE_MONEY_COLUMNS,
     LINE_SCHEMA,
@@ -68,6 +67,9 @@ class Loaded:
     #: file rows that could not be read, as far as they were (``__reject``: where): the
     #: ids and keys that still name them (see SourceData.quarantined)
     unreadable: pl.DataFrame | None = None
+    #: records read for the neighbouring periods only (a widened fetch): neighbours, out
+    #: of the close and its counts
+    beside: pl.DataFrame | None = None
 
 
 def _money_of(schema: Mapping[str, pl.DataType]) -> tuple[str, ...]:
@@ -75,14 +77,16 @@ def _money_of(schema: Mapping[str, pl.DataType]) -> tuple[str, ...]:
 
 
 def frame(rows: list[dict[str, Any]], schema: Mapping[str, pl.DataType],
-          rounding: str = money.DEFAULT_ROUNDING) -> tuple[pl.DataFrame, Precision]:
+          rounding: str = money.DEFAULT_ROUNDING, float_decimals: int | None = None
+          ) -> tuple[pl.DataFrame, Precision]:
     """Rows (dicts with canonical keys; money as exact minor units, int or Decimal) to a
     frame with exactly the canonical schema, plus the exact twins of the money columns
     where some amount is finer than the minor unit (reconcile.precision)."""
     if not rows:
         return pl.DataFrame(schema=dict(schema)), Precision(rounding=rounding)
     names = _money_of(schema)
-    money_cols, precision = money_columns({c: [r[c] for r in rows] for c in names}, rounding)
+    money_cols, precision = money_columns({c: [r[c] for r in rows] for c in names}, rounding,
+                                          float_decimals)
     rest = {c: t for c, t in schema.items() if c not in names}
     base = pl.DataFrame([{c: r[c] for c in rest} for r in rows], schema=rest, strict=True,
                         infer_schema_length=None)
@@ -110,13 +114,27 @@ def load_source(cfg: SourceConfig, base: Path | None = None, *, run_dir: Path | 
         row["source"] = cfg.name
     for row in out.lines:
         row["source"] = cfg.name
-    invoices, precision = frame(out.invoices, INVOICE_SCHEMA, cfg.rounding)
-    if out.beside:  # read for the neighbouring periods only (see Normalized.beside)
-        invoices = invoices.with_columns(
-            pl.col("record_ref").is_in(pl.Series(sorted(out.beside)).implode()).alias(BESIDE))
-    lines, line_precision = frame(out.lines, LINE_SCHEMA, cfg.rounding)
+    beside = _set_beside_apart(out)
+    invoices, precision = frame(out.invoices, INVOICE_SCHEMA, cfg.rounding, out.float_decimals)
+    lines, line_precision = frame(out.lines, LINE_SCHEMA, cfg.rounding, out.float_decimals)
+    near = frame(beside, INVOICE_SCHEMA, cfg.rounding, out.float_decimals)[0] if beside else None
     return Loaded(cfg.name, provider, invoices.with_row_index(ROW), lines, out,
-                  precision=precision, line_precision=line_precision)
+                  precision=precision, line_precision=line_precision, beside=near)
+
+
+def _set_beside_apart(out: Normalized) -> list[dict[str, Any]]:
+    """The records read for the neighbouring periods only (Normalized.beside_pages) out
+    of ``out``: not counted, no finding for one that cannot be read; returned, to be
+    the neighbours a missing counterpart is looked for in (timing)."""
+    if not out.beside_pages:
+        return []
+    near = [row for row in out.invoices if out.beside(row["record_ref"])]
+    unread = [r for r in out.rejects if out.beside(r.location)]
+    out.invoices = [row for row in out.invoices if not out.beside(row["record_ref"])]
+    out.rejects = [r for r in out.rejects if not out.beside(r.location)]
+    out.neighbours_read = len(near) + len(unread)
+    out.records_read -= out.neighbours_read
+    return near
 
 
 # --- files ------------------------------------------------------------------------
@@ -426,31 +444,44 @@ def _load_lines(cfg: SourceConfig, spec: FileSpec, conv: Converter, out: Normali
     lines, rejects, precision, _ = _canonical(table, core, LINE_SCHEMA, cfg.name, conv, offset,
                                               base, cfg.rounding)
     if derive:
-        lines, precision = _derived_amounts(lines, _column(
+        lines, precision, bad = _derived_amounts(lines, _column(
             table, unit_spec, "unit_amount", cfg.name, spec.path).cast(pl.String),
-            {int(r.location.rsplit(" ", 1)[1]) - offset for r in rejects}, spec, cfg, offset)
+            {int(r.location.rsplit(" ", 1)[1]) - offset for r in rejects}, spec, cfg,
+            shown(spec.path, base), offset)
+        rejects += bad
     out.rejects.extend(rejects)
     return lines, precision
 
 
 def _derived_amounts(lines: pl.DataFrame, unit: pl.Series, bad_rows: set[int], spec: FileSpec,
-                     cfg: SourceConfig, offset: int) -> tuple[pl.DataFrame, Precision]:
+                     cfg: SourceConfig, label: str, offset: int
+                     ) -> tuple[pl.DataFrame, Precision, list[Reject]]:
     """Lines whose amount is unit price × quantity: exact (no rounding here; see
-    reconcile.precision), with unit_amount kept exact in minor units."""
+    reconcile.precision), with unit_amount kept exact in minor units. A line whose
+    product cannot be held (beyond int64, finer than money.MAX_PLACES) is refused,
+    named by its row, and the others are kept."""
     amounts: list[Decimal | int | None] = []
-    units: list[Decimal] = []
+    units: list[Decimal | None] = []
+    rejects: list[Reject] = []
     good = [i for i in range(unit.len()) if i not in bad_rows]
-    for i, (u, q, cur) in enumerate(zip([unit[i] for i in good], lines["quantity"].to_list(),
-                                        lines["currency"].to_list(), strict=True)):
+    rows = zip([unit[i] for i in good], lines["quantity"].to_list(),
+               lines["currency"].to_list(), lines["invoice_id"].to_list(), strict=True)
+    for i, (u, q, cur, iid) in enumerate(rows):
         try:
             per_unit = (money.to_decimal(u) if spec.amounts == "minor"
                         else money.exact_minor(u, cur))
-            units.append(per_unit)
             amounts.append(money.checked_exact(money.product(
                 per_unit, q if q is not None else Decimal(1))))
+            units.append(per_unit)
         except (money.MoneyError, ValueError) as exc:
-            raise InputDataError(f"row {good[i] + offset}: {exc}", source=cfg.name,
-                                 location=str(spec.path)) from None
+            rejects.append(Reject(cfg.name, f"{label} row {good[i] + offset}",
+                                  f"amount_minor = unit_amount × quantity: {exc}",
+                                  None if iid is None else str(iid)))
+            amounts.append(None)
+            units.append(None)
     cols, precision = money_columns({"amount_minor": amounts}, cfg.rounding)
-    return lines.with_columns(*cols.values(), pl.Series("unit_amount", units,
-                                                        UNIT_AMOUNT_DTYPE)), precision
+    lines = lines.with_columns(*cols.values(), pl.Series("unit_amount", units,
+                                                         UNIT_AMOUNT_DTYPE))
+    if rejects:
+        lines = lines.filter(pl.Series([a is not None for a in amounts]))
+    return lines, precision, rejects

@@ -10,6 +10,7 @@ reconcile`` to show a ``Retry-After`` really is waited for).
 from __future__ import annotations
 
 import base64
+import copy
 import gzip
 import hashlib
 import json
@@ -30,6 +31,7 @@ from reconcile.testing import (
     ProviderServer,
     ServedRequest,
     credential_env,
+    sample_records,
     serve_sample_month,
 )
 from tests.conftest import REPO
@@ -369,3 +371,24 @@ def test_a_refused_credential_exits_2_naming_the_variable(provider: str, faults:
     assert credential_env(provider) in proc.stderr and "401" in proc.stderr
     assert statuses[-1] == 401 and statuses.count(401) == 1  # never retried
     assert_no_secret([env[credential_env(provider)], srv.credential], tmp_path / "out", proc)
+
+
+def test_the_neighbouring_periods_are_read_for_timing_only(tmp_path: Path) -> None:
+    """Stripe's window before the period holds one readable invoice and one that cannot be
+    read: neither is checked, counted as read or reported; the close is the month's."""
+    records = copy.deepcopy(sample_records("stripe"))
+    september = 1790812800 - 5 * 86400
+    near = [{**copy.deepcopy(records[0]), "id": "in_sept_ok", "created": september,
+             "period_start": september, "period_end": september},
+            {k: v for k, v in copy.deepcopy(records[1]).items() if k != "total"}]
+    near[1].update(id="in_sept_broken", created=september + 60)
+    with ProviderServer("stripe", records=records + near,
+                        credential="stripe-live-secret-7f3a") as srv:
+        proc = run_single(tmp_path, srv)
+    assert proc.returncode == 1, proc.stderr  # the month's planted Stripe findings only
+    findings = json.loads((tmp_path / "out" / "findings.json").read_text())
+    assert {f["rule_id"] for f in findings} == {
+        "stripe.total", "stripe.total_excluding_tax", "stripe.amount_remaining"}
+    summary = fetch_summary(tmp_path / "out")["stripe"]
+    assert (summary["records_read"], summary["quarantined"], summary["neighbours_read"]) == (
+        30, 0, 2)

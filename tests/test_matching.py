@@ -27,13 +27,12 @@ def run_pair(write, left_rows: list[dict[str, Any]], right_rows: list[dict[str, 
     left = src("L", left_rows, {"total_minor", "invoice_number", "customer_id"})
     if exact:
         scale = max(money.places(v) for v in exact.values())
-        units = {k: money.scaled(v, scale) for k, v in exact.items()}
-        twin = pl.col("invoice_id").replace_strict(units, default=None, return_dtype=pl.Int128)
+        twin = pl.col("invoice_id").replace_strict(
+            exact, default=None, return_dtype=pl.Decimal(38, scale))
         left = dataclasses.replace(
             left, precision=Precision(scale, {"total_minor": scale}),
             invoices=left.invoices.with_columns(twin.fill_null(
-                pl.col("total_minor").cast(pl.Int128) * pl.lit(10**scale, pl.Int128))
-                .alias("__x_total_minor")))
+                pl.col("total_minor").cast(pl.Decimal(38, scale))).alias("__x_total_minor")))
     right = src("R", right_rows, {"total_minor", "external_ref", "customer_id"})
     pairing = Pairing("L-R", Side("L", lkey), Side("R", rkey), norm or KeyNormalization(),
                       cardinality, tolerance)

@@ -382,10 +382,13 @@ def test_identity_at_the_coarser_precision(write) -> None:
 
 
 def exact_src(name: str, rows: list[dict[str, Any]], precision: Precision) -> SourceData:
-    twins = {k: pl.Int128 for r in rows for k in r if k.startswith("__x_")}
+    """Rows whose ``__x_`` twins are given in units of 10^-scale minor units."""
+    twins = sorted({k for r in rows for k in r if k.startswith("__x_")})
+    dtype = pl.Decimal(38, precision.scale)
     frame = invoices(name, [{k: v for k, v in r.items() if not k.startswith("__x_")}
                             for r in rows]).with_columns(
-        pl.Series(k, [r[k] for r in rows], t) for k, t in twins.items())
+        pl.Series(k, [Decimal(r[k]).scaleb(-precision.scale) for r in rows], dtype)
+        for k in twins)
     provided = {k for r in rows for k in r if not k.startswith("__")}
     return dataclasses.replace(src(name, rows=[], provided=provided), invoices=frame.lazy(),
                                all_invoices=frame.lazy(), precision=precision)

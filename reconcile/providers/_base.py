@@ -66,9 +66,17 @@ class Normalized:
     provided: frozenset[str] = frozenset()
     #: whether this source sends line items at all
     has_lines: bool = False
-    #: record_ref of the records fetched only for the neighbouring periods (Stripe's
-    #: widened ``created`` window): out of the close, read for timing only
-    beside: set[str] = field(default_factory=set)
+    #: the amounts are float64 results cleaned to this many decimals (Amberflo)
+    float_decimals: int | None = None
+    #: records of the beside pages (counted apart from ``records_read``)
+    neighbours_read: int = 0
+    #: the pages fetched only for the neighbouring periods (Stripe's widened ``created``
+    #: window): their records are out of the close, read for timing only
+    beside_pages: set[str] = field(default_factory=set)
+
+    def beside(self, location: str) -> bool:
+        """Whether a record (``"<page> record <n>"``) was read for the neighbours only."""
+        return bool(self.beside_pages) and location.rsplit(" record ", 1)[0] in self.beside_pages
     #: records read from the pages (= invoices kept + rejects)
     records_read: int = 0
     #: identical records repeated across pages, dropped once each
@@ -446,7 +454,7 @@ class Option:
     maximum: int | None = None
     #: only meaningful when fetching live (ignored, but allowed, with ``recording:``)
     live: bool = False
-    #: a live fetch cannot run without it (or one of ``alternatives``)
+    #: a live fetch cannot run without it (or one of ``alternatives``, which it excludes)
     required_live: bool = False
     alternatives: tuple[str, ...] = ()
 
@@ -469,7 +477,12 @@ def option_errors(
             if kind is list
             else isinstance(value, kind) and not (kind is int and isinstance(value, bool))
         )
-        if not ok:
+        clash = [a for a in opt_spec.alternatives if a in options]
+        if clash:
+            errors.append((key, f"give option {key!r} or {clash[0]!r}, not both"))
+        elif ok and kind is list and value == []:  # asks for nothing: surely a mistake
+            errors.append((key, f"option {key!r} must name at least one (got [])"))
+        elif not ok:
             what = "a list of strings" if kind is list else f"a {kind.__name__}"
             if kind is list and opt_spec.choices:
                 what += " or " + " / ".join(repr(c) for c in opt_spec.choices)

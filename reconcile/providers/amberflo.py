@@ -180,7 +180,8 @@ def normalize(
         ),
         has_lines=True,
     )
-    convert = Converter(source, PROVIDER, int(options.get("float_decimals", FLOAT_DECIMALS)))
+    out.float_decimals = int(options.get("float_decimals", FLOAT_DECIMALS))
+    convert = Converter(source, PROVIDER, out.float_decimals)
     seen = Seen()
 
     def parse(record: Mapping[str, Any], location: str) -> None:

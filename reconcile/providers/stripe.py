@@ -269,7 +269,7 @@ def normalize(
             line_pages.add(page, source, body)
         else:
             lists.append((page, _list_data(page, source, body)))
-    beside = {page.location for page, _ in lists if page.kind == BESIDE}
+    out.beside_pages = {page.location for page, _ in lists if page.kind == BESIDE}
     listed = {str(rec.get("id")) for _, data in lists for rec in data if isinstance(rec, Mapping)}
     orphans = sorted(line_pages.first_page.keys() - listed)
     if orphans:
@@ -287,10 +287,8 @@ def normalize(
         finalized = epoch_seconds(transitions.get("finalized_at"), "finalized_at")
         taxes = objects(record, "total_taxes", required=True)
         exclusive = [tax for tax in taxes if tax.get("tax_behavior") == "exclusive"]
-        near = location.rsplit(" record ", 1)[0] in beside
-        if near:  # the neighbouring periods: out of the close, read for timing only
-            out.beside.add(location)
-        items = [] if near else line_pages.lines(record, iid, location)
+        # the neighbouring periods: out of the close, read for timing only (no lines)
+        items = [] if out.beside(location) else line_pages.lines(record, iid, location)
         own = set().union(*(_ids(item.get("discounts")) for _, item in items))
         _, invoice_level = _split_discounts(
             objects(record, "total_discount_amounts", required=True), own)

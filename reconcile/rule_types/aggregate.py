@@ -19,6 +19,7 @@ import polars as pl
 from reconcile import yamlio
 from reconcile.rule_types._common import SourceData, canonical_column, evaluated, fmt, money
 from reconcile.rule_types._identity import (
+    FloatNoise,
     Scaled,
     identity_columns,
     rounded_note,
@@ -33,6 +34,8 @@ class Aggregate:
     name: ClassVar[str] = "aggregate"
     keys: ClassVar[frozenset[str]] = frozenset({"lines_filter", "sum", "field"})
     unique_key: ClassVar[str | None] = None
+    #: its rows are line items (a rule filter then reads line columns)
+    line_rows: ClassVar[bool] = False
     pairwise: ClassVar[bool] = False
 
     field: str
@@ -62,9 +65,10 @@ class Aggregate:
         """Whether the rule needs the line items, not only Σ amount_minor per invoice."""
         return not (self.lines_filter is None and self.total.meta.eq(pl.col("amount_minor")))
 
-    def _summed(self, src: SourceData) -> tuple[pl.LazyFrame, Scaled]:
-        """The invoices with ``__sum`` (their counted lines' sum; null: N/A), and the sum
-        as a :class:`Scaled`."""
+    def _summed(self, src: SourceData) -> tuple[pl.LazyFrame, Scaled, FloatNoise | None]:
+        """The invoices with ``__sum`` (their counted lines' sum; null: N/A, an invoice
+        with a quarantined line or a line without the summed value), the sum as a
+        :class:`Scaled`, and the float-noise bound of a source whose amounts need it."""
         lines = src.line_precision
         if src.sums_attached and not self.reads_lines and not lines.scale:
             # __sum (Σ amount_minor, whole minor units) attached once per source
@@ -75,30 +79,37 @@ class Aggregate:
             counted = src.lines
             if self.lines_filter is not None:
                 counted = counted.filter(self.lines_filter)
-            sums = counted.group_by("invoice_id").agg(self.total.sum().alias("__sum"))
+            sums = counted.group_by("invoice_id").agg(
+                self.total.sum().alias("__sum"), pl.len().cast(pl.Int64).alias("__terms"),
+                self.total.is_null().any().alias("__gap"))
             dtype = sums.collect_schema()["__sum"]
             joined = src.invoices.drop("__sum", strict=False).join(sums, on="invoice_id",
                                                                      how="left")
         total = pl.col("__sum").fill_null(pl.lit(0, dtype))  # no counted line: sums to zero
+        if "__gap" in joined.collect_schema().names():  # a line without the value: N/A
+            total = pl.when(pl.col("__gap").fill_null(False)).then(None).otherwise(total)
         if src.incomplete_lines.height:
             # an invoice with a quarantined line cannot be summed: N/A, not a failure
             incomplete = src.incomplete_lines.get_column("invoice_id").implode()
             total = pl.when(pl.col("invoice_id").is_in(incomplete)).then(None).otherwise(total)
         roots = [c for c in self.total.meta.root_names() if c in LINE_MONEY_COLUMNS]
         summed = scaled(pl.col("__sum"), dtype, lines.scale, lines.places_of(roots))
-        return joined.with_columns(total.alias("__sum")), summed
+        noise = None if lines.float_decimals is None else FloatNoise(
+            lines.float_decimals, pl.col("__terms").fill_null(0) + 1)
+        return joined.with_columns(total.alias("__sum")), summed, noise
 
     def _field(self, src: SourceData) -> Scaled:
-        return Scaled(pl.col(self.field), src.precision.scale,
+        dtype = src.invoices.select(self.field).collect_schema()[self.field]
+        return scaled(pl.col(self.field), dtype, src.precision.scale,
                       src.precision.places.get(self.field, 0))
 
     def evaluate(self, rule: Any, src: SourceData) -> pl.LazyFrame:
-        joined, summed = self._summed(src)
-        return joined.with_columns(
-            identity_columns(self._field(src), summed, rule, src.precision.rounding))
+        joined, summed, noise = self._summed(src)
+        return joined.with_columns(identity_columns(
+            self._field(src), summed, rule, src.precision.rounding, noise=noise))
 
     def render(self, rule: Any, failed: pl.LazyFrame, target: Any) -> pl.LazyFrame:
-        _, summed = self._summed(target)
+        _, summed, _ = self._summed(target)
         actual, expected, delta, scale = shown(self._field(target), summed)
         return evaluated(
             failed, source=pl.lit(target.name), invoice_id=pl.col("invoice_id"),

@@ -26,6 +26,8 @@ class Compare:
     needs_lines: ClassVar[bool] = False
     reads_lines: ClassVar[bool] = False
     unique_key: ClassVar[str | None] = None
+    #: its rows are line items (a rule filter then reads line columns)
+    line_rows: ClassVar[bool] = False
     pairwise: ClassVar[bool] = True
 
     field: str
@@ -116,7 +118,7 @@ def rounding_only(pair: PairData, field: str) -> pl.Expr:
         minor = pl.col(plain).cast(pl.Int128) * pl.lit(10**wide, pl.Int128)
         if exact not in names:
             return minor, pl.lit(False)
-        value = pl.col(exact).cast(pl.Int128) * pl.lit(10 ** (wide - scale), pl.Int128)
+        value = pl.col(exact).to_physical() * pl.lit(10 ** (wide - scale), pl.Int128)
         return value, value != minor
 
     value_l, rounded_l = side(exact_l, field, scales[0])

@@ -18,6 +18,7 @@ import polars as pl
 from reconcile import yamlio
 from reconcile.rule_types._common import SourceData, canonical_column, evaluated, fmt, money
 from reconcile.rule_types._identity import (
+    FloatNoise,
     Scaled,
     identity_columns,
     rounded_note,
@@ -83,38 +84,49 @@ class Expression:
     def reads_lines(self) -> bool:
         return self.on_lines
 
+    @property
+    def line_rows(self) -> bool:
+        """Its rows are line items: a rule ``filter`` reads line columns."""
+        return self.on_lines
+
     def _rows(self, src: SourceData) -> pl.LazyFrame:
         if self.on_lines:
             assert src.lines is not None, "the pipeline keeps lines when a rule reads them"
             return src.lines
         return src.invoices
 
-    def _sides(self, src: SourceData, rows: pl.LazyFrame) -> tuple[Scaled, Scaled]:
+    def _sides(self, src: SourceData, rows: pl.LazyFrame
+               ) -> tuple[Scaled, Scaled, FloatNoise | None]:
         assert self.expect is not None and self.field is not None
         precision = src.line_precision if self.on_lines else src.precision
         money_columns = LINE_MONEY_COLUMNS if self.on_lines else MONEY_COLUMNS
         roots = [c for c in self.expect.meta.root_names() if c in money_columns]
+        schema = rows.select(pl.col(self.field), self.expect.alias("__expect")).collect_schema()
         field_places = precision.places.get(self.field, 0)
-        dtype = rows.select(self.expect).collect_schema().dtypes()[0]
-        actual = Scaled(pl.col(self.field), precision.scale, field_places)
-        expected = scaled(self.expect, dtype, precision.scale,
+        actual = scaled(pl.col(self.field), schema[self.field], precision.scale, field_places)
+        expected = scaled(self.expect, schema["__expect"], precision.scale,
                           precision.places_of(roots) if roots else field_places)
-        return actual, expected
+        noise = None if precision.float_decimals is None else FloatNoise(
+            precision.float_decimals, pl.lit(1 + len(roots)))
+        return actual, expected, noise
 
     def evaluate(self, rule: Any, src: SourceData) -> pl.LazyFrame:
         rows = self._rows(src)
         if self.assertion is not None:
             return rows.with_columns(
                 self.assertion.alias("ok"), pl.lit(None, pl.Int64).alias("delta_minor"))
-        actual, expected = self._sides(src, rows)
+        actual, expected, noise = self._sides(src, rows)
         precision = src.line_precision if self.on_lines else src.precision
-        return rows.with_columns(identity_columns(actual, expected, rule, precision.rounding))
+        return rows.with_columns(identity_columns(actual, expected, rule, precision.rounding,
+                                                  noise=noise))
 
     def render(self, rule: Any, failed: pl.LazyFrame, target: Any) -> pl.LazyFrame:
         what = fmt("{} invoice {}", pl.lit(target.name), pl.col("invoice_id"))
-        if self.on_lines:
+        if self.on_lines:  # a line's position in the invoice, or a lines file's row
             what = fmt("{} invoice {} line {}", pl.lit(target.name), pl.col("invoice_id"),
-                       pl.col("line_no") + 1)
+                       pl.col("line_no") + 1) if target.lines_file is None else fmt(
+                "{} invoice {}, the line at {} row {}", pl.lit(target.name),
+                pl.col("invoice_id"), pl.lit(target.lines_file), pl.col("line_no"))
         base = {"source": pl.lit(target.name), "invoice_id": pl.col("invoice_id"),
                 "currency": pl.col("currency"),
                 "location": target.locate_line() if self.on_lines else target.locate(),
@@ -123,7 +135,7 @@ class Expression:
             return evaluated(failed, **base,
                              message=fmt("{}: fails '{}'.", what, pl.lit(rule.title)))
         assert self.field is not None
-        actual, expected, delta, scale = shown(*self._sides(target, self._rows(target)))
+        actual, expected, delta, scale = shown(*self._sides(target, self._rows(target))[:2])
         return evaluated(
             failed, **base, field=self.field, expected=money(expected, extra=scale),
             actual=money(actual, extra=scale),

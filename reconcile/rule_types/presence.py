@@ -19,6 +19,8 @@ class Presence:
     needs_lines: ClassVar[bool] = False
     reads_lines: ClassVar[bool] = False
     unique_key: ClassVar[str | None] = None
+    #: its rows are line items (a rule filter then reads line columns)
+    line_rows: ClassVar[bool] = False
     pairwise: ClassVar[bool] = True
 
     @classmethod

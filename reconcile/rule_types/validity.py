@@ -20,6 +20,8 @@ class Validity:
     needs_lines: ClassVar[bool] = False
     reads_lines: ClassVar[bool] = False
     unique_key: ClassVar[str | None] = None
+    #: its rows are line items (a rule filter then reads line columns)
+    line_rows: ClassVar[bool] = False
     pairwise: ClassVar[bool] = False
 
     field: str

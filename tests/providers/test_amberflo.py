@@ -105,15 +105,15 @@ def test_lines_usage_then_fees_then_promotions() -> None:
 
 
 def test_frames_keep_the_exact_amounts_and_round_once() -> None:
-    """Sub-cent amounts become an exact Int128 twin at the source's scale; the minor
-    units beside them are rounded once, by the source's mode (half_up by default)."""
+    """Sub-cent amounts get an exact twin (minor units, a Decimal at the source's scale);
+    the minor units beside them are rounded once, by the source's mode (half_up default)."""
     out = _run(sample_page(LIST))
     invoices, precision = frame(out.invoices, INVOICE_SCHEMA)
     assert precision.scale == 1 and precision.places == {"total_minor": 1, "discount_minor": 1}
     row = invoices.filter(pl.col("invoice_id") == AUGUST).row(0, named=True)
-    assert (row["total_minor"], row["__x_total_minor"]) == (11723, 117225)
-    assert (row["discount_minor"], row["__x_discount_minor"]) == (1303, 13025)
-    assert (row["subtotal_minor"], row["__x_subtotal_minor"]) == (13025, 130250)
+    assert (row["total_minor"], row["__x_total_minor"]) == (11723, Decimal("11722.5"))
+    assert (row["discount_minor"], row["__x_discount_minor"]) == (1303, Decimal("1302.5"))
+    assert (row["subtotal_minor"], row["__x_subtotal_minor"]) == (13025, 13025)
     even, _ = frame(out.invoices, INVOICE_SCHEMA, "half_even")
     assert even.filter(pl.col("invoice_id") == AUGUST)["total_minor"].item() == 11722
 
