@@ -342,3 +342,28 @@ def test_isk_whole_kronur_rescale_exactly(kronur: int) -> None:
         assert out.invoices[0]["total_minor"] == kronur
     else:
         assert "'total'" not in out.rejects[0].reason
+
+
+def test_item_level_discounts_are_inside_the_subtotal() -> None:
+    """A line's own discount (its ``discounts``) is already inside ``subtotal``: the line's
+    amount is taken net of it, and the invoice's discount is the invoice-level one only,
+    so Σ lines = subtotal and total_excluding_tax = subtotal_excluding_tax − discount."""
+    invoice = _invoice()
+    line = invoice["lines"]["data"][0]
+    line["discounts"] = ["di_item"]  # the sample's coupon stays invoice-level
+    line["discount_amounts"] = [{"amount": 500, "discount": "di_item"},
+                                *line["discount_amounts"]]
+    invoice["total_discount_amounts"] = [{"amount": 500, "discount": "di_item"},
+                                         *invoice["total_discount_amounts"]]
+    for key in ("subtotal", "subtotal_excluding_tax"):
+        invoice[key] -= 500  # Stripe's subtotal is net of item-level discounts
+    for key in ("total", "total_excluding_tax", "amount_due", "amount_paid"):
+        invoice[key] -= 500
+    out = _run(_list(invoice))
+    row, (item,) = out.invoices[0], out.lines
+    invoice_level = sum(d["amount"] for d in invoice["total_discount_amounts"]) - 500
+    assert (item["amount_minor"], item["discount_minor"]) == (10000 - 500, invoice_level)
+    assert row["subtotal_minor"] == item["amount_minor"]
+    assert row["discount_minor"] == invoice_level
+    assert row["subtotal_excluding_tax_minor"] - row["discount_minor"] \
+        == row["total_excluding_tax_minor"]
