@@ -234,14 +234,6 @@ def minor_to_decimal(minor: int, currency: str, provider: str | None = None) -> 
     return Decimal(minor).scaleb(-minor_exponent(currency, provider))
 
 
-def scaled(value: Decimal | int, scale: int) -> int:
-    """An exact minor-unit amount as an integer in units of 10^-scale minor units."""
-    out = Decimal(value).scaleb(scale, _EXACT)
-    if out != out.to_integral_value():
-        raise ValueError(f"{value} has more than {scale} places")  # a bug: scale too small
-    return int(out)
-
-
 def product(a: Decimal, b: Decimal) -> Decimal:
     """``a × b`` exactly (no rounding at the default context's 28 digits)."""
     return a.fma(b, Decimal(0), _EXACT)
