@@ -320,7 +320,10 @@ def _base_url(r: _Reader, value: Any, node: Mapping[str, Any]) -> str:
 _POLICY_FIELDS = {
     "connect_timeout": "seconds", "read_timeout": "seconds", "max_seconds": "seconds",
     "max_attempts": "count", "concurrency": "count", "rate_per_second": "rate",
+    "max_response_bytes": "bytes",
 }
+#: bounds of http.max_response_bytes: 1 KiB to 64 GiB
+_BYTES = (1 << 10, 1 << 36)
 
 
 def _http_policy(r: _Reader, node: Any, parent: Mapping[str, Any]) -> HttpPolicy:
@@ -333,9 +336,13 @@ def _http_policy(r: _Reader, node: Any, parent: Mapping[str, Any]) -> HttpPolicy
     for key, value in http.items():
         what = _POLICY_FIELDS[key]
         number = isinstance(value, int | float) and not isinstance(value, bool)
+        whole = isinstance(value, int) and not isinstance(value, bool)
         if what == "count":
-            ok = isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 100
+            ok = whole and 1 <= value <= 100
             need = "a whole number from 1 to 100"
+        elif what == "bytes":
+            ok = whole and _BYTES[0] <= value <= _BYTES[1]
+            need = f"a whole number of bytes from {_BYTES[0]} to {_BYTES[1]}"
         elif what == "rate":
             ok = value is None or (number and value > 0)
             need = "a positive number of requests per second (or null: no limit)"
@@ -344,7 +351,8 @@ def _http_policy(r: _Reader, node: Any, parent: Mapping[str, Any]) -> HttpPolicy
             need = "a positive number of seconds"
         if not ok:
             raise r.error(f"http.{key} must be {need} (got {value!r})", http, key)
-        values[key] = float(value) if what != "count" and value is not None else value
+        values[key] = float(value) if what in ("seconds", "rate") and value is not None \
+            else value
     return HttpPolicy(**values)
 
 

@@ -18,6 +18,12 @@ Every provider fetcher talks HTTP only through :class:`ProviderClient`:
   the last status or transport error.
 * **Limits**: at most ``concurrency`` requests in flight per source (also the
   connection-pool size), and at most ``rate_per_second`` request starts.
+* **Bounded bodies**: a response is streamed, never read whole unchecked: at
+  most ``max_response_bytes`` on the wire and once decoded (a gzip bomb stops at
+  the cap, not at 2 GiB), and within ``max_seconds`` from the request's start
+  whatever the server does (a body that never ends, or drips a byte at a time
+  under ``read_timeout``, is cut at the deadline: the socket is shut down). Either
+  is a :class:`FetchError` naming the limit. ``response.content`` is read nowhere.
 
 Errors, and why they sit where they do in the tree (``reconcile.errors``)::
 
@@ -49,6 +55,7 @@ import email.utils
 import hashlib
 import json as jsonlib
 import re
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -108,10 +115,12 @@ class HttpPolicy:
     max_seconds: float = 300.0  # cap on total retry time per request
     concurrency: int = 4  # per-provider limit on requests in flight
     rate_per_second: float | None = None
+    #: cap on a response body, raw and decoded (bytes)
+    max_response_bytes: int = 256 * 1024 * 1024
 
     def __post_init__(self) -> None:
-        if self.max_attempts < 1 or self.concurrency < 1:
-            raise ValueError("max_attempts and concurrency must be at least 1")
+        if self.max_attempts < 1 or self.concurrency < 1 or self.max_response_bytes < 1:
+            raise ValueError("max_attempts, concurrency and max_response_bytes must be at least 1")
         if min(self.connect_timeout, self.read_timeout, self.max_seconds) <= 0 or (
                 self.rate_per_second is not None and self.rate_per_second <= 0):
             raise ValueError("timeouts, max_seconds and rate_per_second must be positive")
@@ -280,7 +289,7 @@ def _retry_after(value: str | None) -> float | None:
     return max(0.0, seconds) if seconds == seconds else None  # NaN is not a wait
 
 
-def _not_retryable_429(provider: str, response: httpx.Response) -> str | None:
+def _not_retryable_429(provider: str, response: _Answer) -> str | None:
     """Why a 429 must not be retried, per the provider's documented signals; None = retry."""
     if response.headers.get("stripe-should-retry", "").strip().lower() == "false":
         return "the provider marked it not retryable (Stripe-Should-Retry: false)"
@@ -305,6 +314,47 @@ def _api_message(body: bytes) -> str | None:
         if "message" in doc:
             return f"{doc.get('code')}: {doc['message']}" if "code" in doc else str(doc["message"])
     return None
+
+
+@dataclass(frozen=True)
+class _Answer:
+    """A response read within the limits: status, headers and the decoded body."""
+
+    status_code: int
+    reason_phrase: str
+    headers: httpx.Headers
+    content: bytes = field(repr=False)
+
+
+class _OverLimit(Exception):
+    """A body beyond ``max_response_bytes`` or past the request's deadline (final)."""
+
+
+class _Watchdog:
+    """Shuts a response's socket down at the deadline, so a read blocked on a server that
+    sends nothing (or a byte now and then) returns at once instead of after read_timeout."""
+
+    def __init__(self, response: httpx.Response, seconds: float) -> None:
+        self.fired = False
+        self._response = response
+        self._timer = threading.Timer(max(0.0, seconds), self._cut)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _cut(self) -> None:
+        self.fired = True
+        stream = self._response.extensions.get("network_stream")
+        sock = stream.get_extra_info("socket") if stream is not None else None
+        try:
+            if sock is not None:
+                sock.shutdown(socket.SHUT_RDWR)
+            else:
+                self._response.close()
+        except OSError:
+            pass
+
+    def cancel(self) -> None:
+        self._timer.cancel()
 
 
 class ProviderClient:
@@ -472,11 +522,47 @@ class ProviderClient:
             time.sleep(start - now)
 
     def _send(self, method: str, path: str, params: Any, content: bytes | None,
-              headers: Mapping[str, str]) -> httpx.Response:
+              headers: Mapping[str, str], deadline: float) -> _Answer:
+        """One attempt, its body read within the limits (see the module docstring)."""
         with self._slots:
             self._throttle()
-            return self._client.request(method, path, params=params, content=content,
-                                        headers=headers)
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise _OverLimit(f"no time left of max_seconds {self.policy.max_seconds:g}")
+            p = self.policy
+            timeout = httpx.Timeout(connect=min(p.connect_timeout, left),
+                                    read=min(p.read_timeout, left),
+                                    write=min(p.read_timeout, left), pool=left)
+            with self._client.stream(method, path, params=params, content=content,
+                                     headers=headers, timeout=timeout) as response:
+                body = self._read(response, deadline - time.monotonic())
+                return _Answer(response.status_code, response.reason_phrase or "",
+                               response.headers, body)
+
+    def _read(self, response: httpx.Response, seconds: float) -> bytes:
+        """The decoded body, at most ``max_response_bytes`` raw and decoded, within
+        ``seconds`` (the request's deadline); else :class:`_OverLimit`."""
+        limit = self.policy.max_response_bytes
+        body = bytearray()
+        watchdog = _Watchdog(response, seconds)
+        try:
+            for chunk in response.iter_bytes():
+                body += chunk
+                if len(body) > limit or response.num_bytes_downloaded > limit:
+                    raise _OverLimit(f"the response is larger than http.max_response_bytes "
+                                     f"({limit} bytes); raise it if this is expected")
+                if watchdog.fired:
+                    break
+        except httpx.HTTPError:
+            if not watchdog.fired:
+                raise
+        finally:
+            watchdog.cancel()
+        if watchdog.fired:
+            raise _OverLimit(f"the response did not complete within max_seconds "
+                             f"{self.policy.max_seconds:g} (a body that does not end, or "
+                             f"comes too slowly); {len(body)} bytes received")
+        return bytes(body)
 
     def _request(
         self,
@@ -497,6 +583,7 @@ class ProviderClient:
             content = jsonlib.dumps(json, separators=(",", ":"), sort_keys=True).encode()
             send_headers.setdefault("Content-Type", "application/json")
         started = time.monotonic()
+        deadline = started + self.policy.max_seconds
         waits: list[RetryWait] = []
         attempts = 0
         policy = self.policy
@@ -527,7 +614,8 @@ class ProviderClient:
             ):
                 with attempt:
                     attempts += 1
-                    response = self._send(method, path, wire_params, content, send_headers)
+                    response = self._send(method, path, wire_params, content, send_headers,
+                                          deadline)
                     self._check(response, endpoint)
         except _RetryableStatus as exc:
             self.stats.add_retries(waits[: attempts - 1])
@@ -539,11 +627,14 @@ class ProviderClient:
             self.stats.add_retries(waits[: attempts - 1])
             raise self.fail(f"request failed: {type(exc).__name__}: {exc}",
                             endpoint=endpoint) from None
+        except _OverLimit as exc:  # final: the budget is spent or the body too large
+            self.stats.add_retries(waits[: attempts - 1])
+            raise self.fail(str(exc), endpoint=endpoint) from None
         except BaseException:
             self.stats.add_retries(waits[: attempts - 1])
             raise
         self.stats.add_retries(waits[: attempts - 1])
-        body = response.content
+        body = self._redacted(response.content)
         exchange = Exchange(
             method=method,
             path=path,
@@ -565,7 +656,26 @@ class ProviderClient:
         return FetchedPage(body=body, location=location, endpoint=endpoint, kind=kind,
                            exchange=exchange)
 
-    def _check(self, response: httpx.Response, endpoint: str) -> None:
+    def _redacted(self, body: bytes) -> bytes:
+        """A body with every credential value the server echoed replaced (so no secret
+        reaches the snapshot or a message); unchanged when none occurs, the usual case."""
+        for secret in self._secrets:
+            raw = secret.encode()
+            if raw in body:
+                body = body.replace(raw, REDACTED.encode())
+        return body
+
+    def snippet(self, text: str, length: int) -> str:
+        """``text`` scrubbed, then cut to ``length`` characters, with no trailing piece of a
+        credential left where the cut fell inside one."""
+        text = self.scrub(text)[:length]
+        for secret in self._secrets:
+            for size in range(min(len(secret), len(text)) - 1, 3, -1):
+                if text.endswith(secret[:size]):
+                    return text[:-size] + REDACTED
+        return text
+
+    def _check(self, response: _Answer, endpoint: str) -> None:
         """Raise for anything but 2xx: retryable, credential, or a final failure."""
         status = response.status_code
         if 200 <= status < 300:
@@ -589,7 +699,8 @@ class ProviderClient:
                             "not followed (they would carry the credential): set base_url to "
                             "the final address", endpoint=endpoint, status=status)
         detail = _api_message(response.content)
-        raise self.fail(f"answered {status} {reason}" + (f" ({detail[:300]})" if detail else "")
+        raise self.fail(f"answered {status} {reason}"
+                        + (f" ({self.snippet(detail, 300)})" if detail else "")
                         + "; not retryable", endpoint=endpoint, status=status)
 
     def _gave_up(self, endpoint: str, attempts: int, started: float,

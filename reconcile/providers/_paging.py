@@ -33,7 +33,7 @@ def json_body(client: ProviderClient, page: FetchedPage, number: int | None = No
         return json.loads(text, parse_float=Decimal)
     except ValueError as exc:
         ctype = page.exchange.headers.get("content-type", "?") if page.exchange else "?"
-        snippet = text[:60].replace("\n", " ")
+        snippet = client.snippet(text, 60).replace("\n", " ")
         raise client.fail(
             f"page is not valid JSON ({exc.__class__.__name__}: {exc}; content-type {ctype}; "
             f"starts with {snippet!r})", endpoint=page.endpoint, page=number) from None

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import socket
 import struct
 import threading
 import time
+import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -32,8 +34,11 @@ PROVIDERS = ("f5xc", "amberflo", "commet", "frontier", "stripe")
 _STATUS_FAULTS = {"429": 429, "500": 500, "503": 503, "401": 401}
 #: faults that change a page the provider serves (paginated lists only)
 _PAGE_FAULTS = frozenset({"repeat_cursor", "conflicting_repeat", "repeat", "wrong_total"})
+#: faults that stream a body no client should read whole (hostile servers)
+_STREAM_FAULTS = frozenset({"endless", "gzip_bomb", "drip"})
 FAULT_KINDS = (
-    *_STATUS_FAULTS, "slow", "reset", "malformed", "html", "truncated", *sorted(_PAGE_FAULTS)
+    *_STATUS_FAULTS, "slow", "reset", "malformed", "html", "truncated", *sorted(_PAGE_FAULTS),
+    *sorted(_STREAM_FAULTS),
 )
 #: ``Fault(times=FOREVER)``: a persistent fault
 FOREVER = 10**9
@@ -55,6 +60,10 @@ class Fault:
     * ``"html"``: ``200`` with a ``text/html`` page (a proxy or login page);
     * ``"truncated"``: ``200``, the first half of the normal body (Content-Length
       matches, so only the JSON is broken);
+    * hostile bodies: ``"endless"`` (``200``, a chunked body that never ends),
+      ``"gzip_bomb"`` (``200``, ``Content-Encoding: gzip``, a small body that
+      inflates to ``size`` bytes) and ``"drip"`` (``200``, a JSON body sent one byte
+      every ``delay`` seconds);
     * paginated lists only (Commet list, Stripe invoices and lines), on a request
       that carries a cursor: ``"repeat_cursor"`` (the next cursor is the one just
       sent: Commet ``nextCursor``; Stripe serves the page ending at
@@ -78,6 +87,8 @@ class Fault:
     retry_after: str | None = None
     delay: float = 0.0
     headers: tuple[tuple[str, str], ...] = ()
+    #: ``gzip_bomb``: the inflated size in bytes
+    size: int = 0
 
     def __post_init__(self) -> None:
         if self.kind not in FAULT_KINDS:
@@ -88,8 +99,10 @@ class Fault:
             raise ValueError("Fault.times must be at least 1 (FOREVER for a persistent fault)")
         if self.retry_after is not None and self.kind not in _STATUS_FAULTS:
             raise ValueError("retry_after goes with a 429, 500 or 503 fault")
-        if (self.kind == "slow") != (self.delay > 0):
-            raise ValueError("a 'slow' fault needs delay > 0, and only it takes one")
+        if (self.kind in ("slow", "drip")) != (self.delay > 0):
+            raise ValueError("a 'slow' or 'drip' fault needs delay > 0, and only they take one")
+        if (self.kind == "gzip_bomb") != (self.size > 0):
+            raise ValueError("a 'gzip_bomb' fault needs size > 0, and only it takes one")
 
 
 @dataclass(frozen=True)
@@ -111,6 +124,16 @@ class ServedRequest:
     fault: str | None
     #: when it arrived (``time.monotonic()``)
     at: float = 0.0
+
+
+@functools.cache
+def _gzip_bomb(size: int) -> bytes:
+    """A gzip body of ``size`` zero-ish bytes (JSON whitespace), computed once per size."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    block = b" " * (1 << 20)
+    parts = [packer.compress(block) for _ in range(size // len(block))]
+    parts.append(packer.compress(b" " * (size % len(block))))
+    return b"".join(parts) + packer.flush()
 
 
 _APPS: dict[str, type[_App]] = {
@@ -292,6 +315,10 @@ class ProviderServer:
                     self._log(call, endpoint, None, fault)
                     self._reset(handler)
                     return
+                if fault is not None and fault.kind in _STREAM_FAULTS:
+                    self._log(call, endpoint, 200, fault)
+                    self._hostile(handler, fault)
+                    return
                 reply = self._reply(call, serve, fault)
         except Exception as exc:  # a bug in this server: visible, never a silent pass
             self.errors.append(f"{type(exc).__name__}: {exc}")
@@ -336,6 +363,37 @@ class ProviderServer:
         self.requests.append(ServedRequest(
             call.method, call.path, dict(call.query), call.params, call.headers, call.body,
             endpoint, status, fault.kind if fault is not None else None, call.at))
+
+    def _hostile(self, handler: _RequestHandler, fault: Fault) -> None:
+        """Stream a body a client must not read whole (see Fault)."""
+        handler.close_connection = True
+        try:
+            handler.send_response(200)
+            handler.send_header("Content-Type", "application/json")
+            if fault.kind == "gzip_bomb":
+                body = _gzip_bomb(fault.size)
+                handler.send_header("Content-Encoding", "gzip")
+                handler.send_header("Content-Length", str(len(body)))
+                handler.end_headers()
+                handler.wfile.write(body)
+            elif fault.kind == "drip":
+                body = b'{"data": [' + b" " * 100_000 + b"]}"
+                handler.send_header("Content-Length", str(len(body)))
+                handler.end_headers()
+                for byte in body:
+                    if self._stopping.wait(fault.delay):
+                        return
+                    handler.wfile.write(bytes([byte]))
+                    handler.wfile.flush()
+            else:  # endless
+                handler.send_header("Transfer-Encoding", "chunked")
+                handler.end_headers()
+                chunk = b" " * 65536
+                frame = f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n"
+                while not self._stopping.is_set():
+                    handler.wfile.write(frame)
+        except OSError:  # the client gave up, as it should
+            pass
 
     @staticmethod
     def _reset(handler: _RequestHandler) -> None:

@@ -1,0 +1,73 @@
+"""Hostile input through the real CLI: a child process, its exit code, what it printed,
+how long it took and its peak memory (``wait4``: the kernel's accounting of that child)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+#: retries do not sleep (the live-fetch tests' switch); everything else is the real CLI
+BOOT = ("from reconcile.providers._http import set_testing; set_testing(True); "
+        "from reconcile.cli import main; main()")
+
+
+@dataclass(frozen=True)
+class Run:
+    returncode: int
+    stdout: str
+    stderr: str
+    seconds: float
+    peak_mib: float
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
+def _drain(stream: object, into: list[bytes]) -> None:
+    into.append(stream.read())  # type: ignore[attr-defined]
+
+
+def run_cli(args: Sequence[str | Path], *, env: Mapping[str, str] | None = None,
+            timeout: float = 120, cwd: Path | None = None) -> Run:
+    """``reconcile ARGS`` in a child process; its peak RSS from ``wait4``."""
+    command = [sys.executable, "-c", BOOT, *map(str, args)]
+    started = time.monotonic()
+    child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             env={**os.environ, **(env or {})}, cwd=cwd)
+    out: list[bytes] = []
+    err: list[bytes] = []
+    readers = [threading.Thread(target=_drain, args=(child.stdout, out)),
+               threading.Thread(target=_drain, args=(child.stderr, err))]
+    for reader in readers:
+        reader.start()
+    while True:
+        pid, status, usage = os.wait4(child.pid, os.WNOHANG)
+        if pid:
+            break
+        if time.monotonic() - started > timeout:
+            child.kill()
+            os.wait4(child.pid, 0)
+            child.returncode = -9
+            for reader in readers:
+                reader.join()
+            for pipe in (child.stdout, child.stderr):
+                if pipe is not None:
+                    pipe.close()
+            raise AssertionError(f"still running after {timeout} s")
+        time.sleep(0.05)
+    child.returncode = os.waitstatus_to_exitcode(status)
+    for reader in readers:
+        reader.join()
+    for pipe in (child.stdout, child.stderr):
+        if pipe is not None:
+            pipe.close()
+    return Run(child.returncode, b"".join(out).decode(errors="replace"),
+               b"".join(err).decode(errors="replace"), time.monotonic() - started,
+               usage.ru_maxrss / 1024)
