@@ -52,7 +52,7 @@ import polars as pl
 from reconcile import yamlio
 from reconcile.errors import ConfigError, RuleError
 from reconcile.matching import CARDINALITIES, KeyNormalization, Pairing, Side
-from reconcile.money import DEFAULT_ROUNDING, ROUNDING_MODES
+from reconcile.money import DEFAULT_ROUNDING, PLAIN, ROUNDING_MODES, NumberFormat
 from reconcile.schema import INVOICE_SCHEMA, LINE_SCHEMA
 
 if TYPE_CHECKING:
@@ -69,6 +69,10 @@ class FileSpec:
     format: str
     columns: Mapping[str, Any]
     amounts: str = "major"  # "major": decimal strings in major units; "minor": integers
+    #: how the file writes numbers as text (money.NumberFormat; default: plain)
+    numbers: NumberFormat = PLAIN
+    #: the file's text encoding (default UTF-8; anything else must be named)
+    encoding: str = "utf-8"
 
 
 @dataclass(frozen=True)
@@ -197,7 +201,7 @@ def load_config(path: Path) -> Config:
 _LIVE_KEYS = ("base_url", "credential_env", "http")
 _PROVIDER_KEYS = {"provider", "recording", "options", "period_field", "rounding", *_LIVE_KEYS}
 _FILE_KEYS = {"provider", "path", "format", "amounts", "columns", "lines", "period_field",
-              "options", "rounding"}
+              "options", "rounding", "number_format", "encoding"}
 _ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]*")
 #: a live source's name names its snapshot folder (raw/<name>/)
 _FOLDER_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*")
@@ -222,8 +226,9 @@ def _source_settings(r: _Reader, name: str, node: Any, parent: Any) -> SourceCon
         lines = None
         if "lines" in node:
             lnode = r.mapping(node["lines"], f"source {name!r} lines",
-                              {"path", "format", "amounts", "columns"}, node, "lines")
-            lines = _file_spec(r, lnode, name, LINE_SCHEMA, "line")
+                              {"path", "format", "amounts", "columns", "number_format",
+                               "encoding"}, node, "lines")
+            lines = _file_spec(r, lnode, name, LINE_SCHEMA, "line", invoices)
         return SourceConfig(name, "file", _period_field(r, node, "none"), None, invoices,
                             lines, dict(node.get("options") or {}), yamlio.line_of(parent, name))
     if provider not in PROVIDERS:
@@ -364,8 +369,41 @@ def _period_field(r: _Reader, node: Mapping[str, Any], default: str) -> str:
     return str(value)
 
 
+_NUMBER_KEYS = {"decimal", "group", "parentheses", "exponent"}
+
+
+def _number_format(r: _Reader, node: Mapping[str, Any], inherited: NumberFormat) -> NumberFormat:
+    """``number_format: {decimal: ",", group: ".", parentheses: true, exponent: true}``."""
+    if "number_format" not in node:
+        return inherited
+    spec = r.mapping(node["number_format"], "'number_format'", _NUMBER_KEYS, node,
+                     "number_format")
+    decimal, group = spec.get("decimal", "."), spec.get("group")
+    if decimal not in (".", ","):
+        raise r.error("number_format.decimal must be '.' or ','", spec, "decimal")
+    if group not in (None, ",", ".", " ", "'", "_") or group == decimal:
+        raise r.error("number_format.group must be one of , . ' _ or a space, and not the "
+                      "decimal mark", spec, "group")
+    for flag in ("parentheses", "exponent"):
+        if not isinstance(spec.get(flag, False), bool):
+            raise r.error(f"number_format.{flag} must be true or false", spec, flag)
+    return NumberFormat(decimal, group, bool(spec.get("parentheses", False)),
+                        bool(spec.get("exponent", False)))
+
+
+def _encoding(r: _Reader, node: Mapping[str, Any], inherited: str) -> str:
+    import codecs
+
+    value = node.get("encoding", inherited)
+    try:
+        return codecs.lookup(str(value)).name
+    except LookupError:
+        raise r.error(f"unknown encoding {value!r} (e.g. utf-8, latin-1, cp1252, utf-16)",
+                      node, "encoding") from None
+
+
 def _file_spec(r: _Reader, node: Mapping[str, Any], name: str, schema: Mapping[str, Any],
-               what: str) -> FileSpec:
+               what: str, parent: FileSpec | None = None) -> FileSpec:
     path = r.rel(node.get("path"), node, "path")
     fmt = node.get("format") or path.suffix.lstrip(".").lower()
     if fmt not in {"csv", "parquet", "json"}:
@@ -392,7 +430,9 @@ def _file_spec(r: _Reader, node: Mapping[str, Any], name: str, schema: Mapping[s
         if not (isinstance(spec, str) or (isinstance(spec, Mapping) and set(spec) == {"value"})):
             raise r.error(f"column {canon!r}: give a file column name or {{value: constant}}",
                           columns, canon)
-    return FileSpec(path, fmt, yamlio.plain(columns), amounts)
+    numbers = _number_format(r, node, parent.numbers if parent else PLAIN)
+    encoding = _encoding(r, node, parent.encoding if parent else "utf-8")
+    return FileSpec(path, fmt, yamlio.plain(columns), amounts, numbers, encoding)
 
 
 def _pairing(r: _Reader, node: Any, sources: set[str], parent: Any, index: int) -> Pairing:

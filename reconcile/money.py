@@ -30,6 +30,8 @@
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Context, Decimal, InvalidOperation
 from functools import cache
 
@@ -126,8 +128,52 @@ def exponent_expr(currency: pl.Expr) -> pl.Expr:
                                    default=NOMINAL_EXPONENT, return_dtype=pl.Int32)
 
 
-def to_decimal(value: object) -> Decimal:
-    """A JSON number (int or Decimal) or a decimal string as an exact Decimal."""
+#: a plain decimal as text: ASCII digits, one optional sign, one optional point
+_PLAIN = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
+_EXPONENT = re.compile(r"[eE][+-]?[0-9]{1,4}")
+_TEXT_MAX = 200
+
+
+@dataclass(frozen=True)
+class NumberFormat:
+    """How a source writes numbers as text. The default is the strict plain form
+    (``-1234.50``: ASCII digits, one sign, one point). A ledger's own conventions
+    are opted into per source, never guessed: a group separator (``1,234.50``), a
+    decimal comma (``1.234,50``), a negative in parentheses (``(150.65)``), an
+    exponent (``1.5e3``)."""
+
+    decimal: str = "."
+    group: str | None = None
+    parentheses: bool = False
+    exponent: bool = False
+
+    def parse(self, text: str) -> Decimal:
+        """``text`` as an exact Decimal, or :class:`MoneyError` saying why not."""
+        raw = text.strip()
+        if len(raw) > _TEXT_MAX:
+            raise MoneyError(f"not an amount: {len(raw)} characters")
+        body, negative = raw, False
+        if self.parentheses and raw.startswith("(") and raw.endswith(")"):
+            body, negative = raw[1:-1].strip(), True
+        if self.group:
+            body = body.replace(self.group, "")
+        if self.decimal != ".":
+            body = body.replace(".", "\x00").replace(self.decimal, ".")
+        mantissa, exponent = body, ""
+        if self.exponent and (found := _EXPONENT.search(body)) and found.end() == len(body):
+            mantissa, exponent = body[:found.start()], found.group()
+        if not _PLAIN.fullmatch(mantissa) or (negative and mantissa[:1] in "+-"):
+            raise MoneyError(f"not a decimal number: {_short_text(text)}")
+        value = Decimal(mantissa + exponent)
+        return -value if negative else value
+
+
+PLAIN = NumberFormat()
+
+
+def to_decimal(value: object, numbers: NumberFormat = PLAIN) -> Decimal:
+    """A JSON number (int or Decimal) or a decimal text (in ``numbers``' format) as an
+    exact Decimal, bounded: at most 40 significant digits, an exponent within ±24."""
     if isinstance(value, bool) or value is None:
         raise MoneyError(f"not an amount: {value!r}")
     if isinstance(value, float):
@@ -135,13 +181,7 @@ def to_decimal(value: object) -> Decimal:
     if isinstance(value, int | Decimal):
         result = Decimal(value)
     elif isinstance(value, str):
-        text = value.strip()
-        if len(text) > 200:
-            raise MoneyError(f"not an amount: {len(text)} characters")
-        try:
-            result = Decimal(text)
-        except InvalidOperation:
-            raise MoneyError(f"not a decimal number: {value!r}") from None
+        result = numbers.parse(value)
     else:
         raise MoneyError(f"not an amount: {value!r}")
     if not result.is_finite():
@@ -178,14 +218,14 @@ def without_float_noise(value: Decimal, decimals: int = FLOAT_DECIMALS) -> Decim
 
 
 def exact_minor(value: object, currency: str, provider: str | None = None, *,
-                float_noise: int | None = None) -> Decimal:
+                float_noise: int | None = None, numbers: NumberFormat = PLAIN) -> Decimal:
     """An amount in major units as exact minor units (``"117.225"`` USD → ``11722.5``).
 
     ``float_noise``: the source's amounts are float64 results, cleaned to that many
     decimals first (:func:`without_float_noise`). The result may carry at most
     :data:`MAX_PLACES` places beyond the minor unit and its whole minor units must
     fit int64 (else :class:`MoneyError`)."""
-    major = to_decimal(value)
+    major = to_decimal(value, numbers)
     if float_noise is not None:
         major = without_float_noise(major, float_noise)
     return checked_exact(major.scaleb(minor_exponent(currency, provider), _EXACT))
@@ -209,25 +249,30 @@ def _checked(minor: int) -> int:
     return minor
 
 
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+
+
 def minor_int(value: object) -> int:
-    """An integer minor-unit amount sent as a JSON integer or an int64 string (``"4900"``)."""
+    """An integer minor-unit amount sent as a JSON integer or an int64 string (``"4900"``:
+    ASCII digits and one optional sign, nothing else)."""
     if isinstance(value, bool) or value is None:
         raise MoneyError(f"not an integer amount: {value!r}")
     if isinstance(value, int):
         return _checked(value)
     if isinstance(value, str):
         text = value.strip()
-        if not text or len(text) > 200 or not text.lstrip("+-").isdigit():
+        if len(text) > _TEXT_MAX or not _INTEGER.fullmatch(text):
             raise MoneyError(f"not an integer amount: {_short_text(value)}")
         if len(text.lstrip("+-0")) > 19:
             raise MoneyError(f"amount {_short_text(text)} minor units does not fit a signed "
                              "64-bit integer")
         return _checked(int(text))
-    if isinstance(value, Decimal) and value.is_finite() and places(value) == 0:
+    if isinstance(value, Decimal) and value.is_finite():
         if abs(value.adjusted()) > 20:
             raise MoneyError(f"amount {_short(value)} is out of range")
-        return _checked(int(value))
-    raise MoneyError(f"not an integer amount: {value!r}")
+        if places(value) == 0:
+            return _checked(int(value))
+    raise MoneyError(f"not an integer amount: {_short_text(str(value))}")
 
 
 def minor_to_decimal(minor: int, currency: str, provider: str | None = None) -> Decimal:

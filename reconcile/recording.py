@@ -39,6 +39,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from reconcile import jsonio
 from reconcile.errors import InputDataError
 from reconcile.providers._base import Page
 
@@ -92,7 +93,7 @@ def read_manifest(folder: Path, source: str) -> dict[str, Any]:
         raise InputDataError("no manifest.json in the recording folder", source=source,
                              location=str(folder))
     try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
+        manifest = jsonio.loads(path.read_bytes())
         if not isinstance(manifest, dict):
             raise ValueError("not a JSON object")
     except ValueError as exc:
@@ -119,7 +120,7 @@ def read_recording(folder: Path, source: str, base: Path | None = None) -> tuple
         raise InputDataError("no manifest.json in the recording folder", source=source,
                              location=str(folder))
     try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        manifest = jsonio.loads(manifest_path.read_bytes())
         provider = manifest["provider"]
         entries = manifest["pages"]
         if manifest.get("format") != FORMAT:

@@ -12,7 +12,9 @@
 
 from __future__ import annotations
 
-import json
+import csv
+import dataclasses
+import io
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -22,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from reconcile import money
+from reconcile import jsonio, money
 from reconcile.config import FileSpec, SourceConfig
 from reconcile.errors import InputDataError
 from reconcile.precision import Precision, exact_names, money_columns
@@ -142,18 +144,21 @@ def _set_beside_apart(out: Normalized) -> list[dict[str, Any]]:
 
 def _read_table(spec: FileSpec, source: str) -> pl.DataFrame:
     try:
-        if spec.format == "csv":
-            return pl.read_csv(spec.path, infer_schema=False, encoding="utf8-lossy")
         if spec.format == "parquet":
             wanted = {c for c in spec.columns.values() if isinstance(c, str)}
             available = pl.read_parquet_schema(spec.path)
             return pl.read_parquet(spec.path, columns=[c for c in available if c in wanted])
-        with spec.path.open(encoding="utf-8-sig") as fh:
-            data = json.load(fh, parse_float=Decimal)
+        raw = spec.path.read_bytes()
+        if spec.format == "csv":
+            return _read_csv(raw, spec)
+        data = jsonio.loads(_text(raw, spec).encode())
     except FileNotFoundError:
         raise InputDataError("file not found", source=source, location=str(spec.path)) from None
-    except (OSError, ValueError, pl.exceptions.PolarsError) as exc:
-        raise InputDataError(f"cannot read {spec.format}: {exc}", source=source,
+    except _Unreadable as exc:
+        raise InputDataError(str(exc), source=source, location=str(spec.path)) from None
+    except (OSError, ValueError, pl.exceptions.PolarsError) as exc:  # (jsonio.JSONError too)
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        raise InputDataError(f"cannot read {spec.format}: {first}", source=source,
                              location=str(spec.path)) from None
     if not isinstance(data, list) or not all(isinstance(r, Mapping) for r in data):
         raise InputDataError("a JSON export must be a list of objects", source=source,
@@ -161,6 +166,52 @@ def _read_table(spec: FileSpec, source: str) -> pl.DataFrame:
     # Everything as text: numbers keep their exact decimal spelling.
     return pl.DataFrame([{k: None if v is None else str(v) for k, v in r.items()} for r in data],
                         infer_schema_length=None)
+
+
+class _Unreadable(Exception):
+    """A file this tool will not guess at (its encoding, a broken row): one line, located."""
+
+
+def _text(raw: bytes, spec: FileSpec) -> str:
+    """The file's text in its declared encoding (UTF-8 unless ``encoding:`` names another),
+    or an error naming the first byte that is not: never replacement characters."""
+    codec = "utf-8-sig" if spec.encoding == "utf-8" else spec.encoding
+    try:
+        return raw.decode(codec)
+    except UnicodeDecodeError as exc:
+        raise _Unreadable(f"not {spec.encoding}: byte {exc.start} is 0x{raw[exc.start]:02x}; "
+                          "name the file's encoding with encoding: (e.g. latin-1, cp1252, "
+                          "utf-16)") from None
+
+
+def _read_csv(raw: bytes, spec: FileSpec) -> pl.DataFrame:
+    """A CSV as text columns; a row with the wrong number of fields, an unterminated quote
+    or a header naming a column twice is an error naming the row."""
+    text = _text(raw, spec)
+    data = raw if spec.encoding == "utf-8" else text.encode()
+    header = next(csv.reader(io.StringIO(text)), [])
+    repeated = sorted({c for c in header if header.count(c) > 1})
+    if repeated:
+        raise _Unreadable(f"the header names column {repeated[0]!r} twice")
+    try:
+        return pl.read_csv(io.BytesIO(data), infer_schema=False)
+    except pl.exceptions.PolarsError:
+        raise _Unreadable(_csv_problem(text)) from None
+
+
+def _csv_problem(text: str) -> str:
+    """Where a CSV that Polars refused goes wrong, as a spreadsheet numbers rows."""
+    reader = csv.reader(io.StringIO(text), strict=True)
+    width = None
+    try:
+        for row in reader:
+            width = len(row) if width is None else width
+            if row and len(row) != width:
+                return (f"row {reader.line_num} has {len(row)} fields, the header "
+                        f"{width}")
+    except csv.Error as exc:
+        return f"row {reader.line_num}: {exc} (an unterminated quote?)"
+    return "not a CSV this tool can read"
 
 
 def _column(table: pl.DataFrame, spec: Any, canon: str, source: str, path: Path) -> pl.Series:
@@ -225,13 +276,14 @@ def _convert(table: pl.DataFrame, spec: FileSpec, schema: Mapping[str, pl.DataTy
                     continue
                 try:
                     if spec.amounts == "minor":
-                        values.append(money.minor_int(raw))
+                        values.append(money.minor_int(money.to_decimal(raw, spec.numbers)))
                     elif not cur:
                         raise money.MoneyError(
                             "no currency to convert it with (no currency column, or a line "
                             "whose invoice is not in this source)")
                     else:
-                        values.append(conv(raw, cur, str(ids[row]), canon))
+                        values.append(conv(money.to_decimal(raw, spec.numbers), cur,
+                                           str(ids[row]), canon))
                 except (money.MoneyError, ValueError) as exc:
                     errors.add(row, f"{canon} {_shown(raw)}: {exc}")
                     values.append(None)
@@ -243,7 +295,8 @@ def _convert(table: pl.DataFrame, spec: FileSpec, schema: Mapping[str, pl.DataTy
             if canon == "unit_amount" and spec.amounts == "major":
                 # unit_amount is kept exact in minor units, like every amount.
                 scales = [_exponent_or_none(c) for c in currencies.to_list()]
-            out[canon] = _decimals(series, canon, dtype, errors, scales)
+            assert isinstance(dtype, pl.Decimal)
+            out[canon] = _decimals(series, canon, dtype, errors, spec.numbers, scales)
         else:
             out[canon] = series.cast(dtype)
     return out, amounts
@@ -295,20 +348,25 @@ def _exponent_or_none(code: str | None) -> int | None:
     return money.minor_exponent(code) if code else None
 
 
-def _decimals(series: pl.Series, canon: str, dtype: pl.DataType, errors: _RowErrors,
-              scales: list[int | None] | None = None) -> pl.Series:
+def _decimals(series: pl.Series, canon: str, dtype: pl.Decimal, errors: _RowErrors,
+              numbers: money.NumberFormat, scales: list[int | None] | None = None
+              ) -> pl.Series:
+    """Exact decimals (a quantity, a unit amount in minor units) that must fit ``dtype``'s
+    places: one finer is refused, naming its row, never rounded by the column."""
     values: list[Decimal | None] = []
     for row, raw in enumerate(series.cast(pl.String).to_list()):
         try:
             if raw is None or not raw.strip():
                 values.append(None)
                 continue
-            value = money.to_decimal(raw)
+            value = money.to_decimal(raw, numbers)
             if scales is not None:
                 scale = scales[row]
                 if scale is None:
                     raise money.MoneyError("unknown currency: cannot scale to minor units")
                 value = value.scaleb(scale)
+            if money.places(value) > (dtype.scale or 0):
+                raise money.MoneyError(f"{value} has more than {dtype.scale} decimal places")
             values.append(value)
         except money.MoneyError as exc:
             errors.add(row, f"{canon}: {exc}")
@@ -431,8 +489,8 @@ def _load_lines(cfg: SourceConfig, spec: FileSpec, conv: Converter, out: Normali
             table = table.join(currencies.unique("invoice_id"),
                                left_on=pl.col(key).cast(pl.String), right_on="invoice_id",
                                how="left", maintain_order="left")
-            spec = FileSpec(spec.path, spec.format, {**spec.columns, "currency": _LINE_CURRENCY},
-                            spec.amounts)
+            spec = dataclasses.replace(spec, columns={**spec.columns,
+                                                      "currency": _LINE_CURRENCY})
     derive = "amount_minor" not in spec.columns
     if derive and not {"unit_amount", "quantity"} <= set(spec.columns):
         raise InputDataError("lines need 'amount_minor', or 'unit_amount' and 'quantity' to "
@@ -440,7 +498,7 @@ def _load_lines(cfg: SourceConfig, spec: FileSpec, conv: Converter, out: Normali
     mapping = dict(spec.columns)
     unit_spec = mapping.pop("unit_amount", None) if derive else None
     offset = 2 if spec.format == "csv" else 0
-    core = FileSpec(spec.path, spec.format, mapping, spec.amounts)
+    core = dataclasses.replace(spec, columns=mapping)
     lines, rejects, precision, _ = _canonical(table, core, LINE_SCHEMA, cfg.name, conv, offset,
                                               base, cfg.rounding)
     if derive:
@@ -468,8 +526,8 @@ def _derived_amounts(lines: pl.DataFrame, unit: pl.Series, bad_rows: set[int], s
                lines["currency"].to_list(), lines["invoice_id"].to_list(), strict=True)
     for i, (u, q, cur, iid) in enumerate(rows):
         try:
-            per_unit = (money.to_decimal(u) if spec.amounts == "minor"
-                        else money.exact_minor(u, cur))
+            per_unit = (money.to_decimal(u, spec.numbers) if spec.amounts == "minor"
+                        else money.exact_minor(u, cur, numbers=spec.numbers))
             amounts.append(money.checked_exact(money.product(
                 per_unit, q if q is not None else Decimal(1))))
             units.append(per_unit)

@@ -23,7 +23,7 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import Any, Protocol
 
-from reconcile import money
+from reconcile import jsonio, money
 from reconcile.errors import InputDataError
 from reconcile.schema import ALWAYS_PROVIDED, CURRENCY_LENGTH, INVOICE_SCHEMA, LINE_SCHEMA
 
@@ -98,18 +98,13 @@ class RecordError(ValueError):
 
 def load_json(page: Page, source: str) -> Any:
     """Parse a page body exactly: fractional numbers as Decimal, never float."""
-    text = page.body.decode("utf-8-sig", errors="strict").strip() if page.body else ""
-    if not text:
-        return None
     try:
-        return json.loads(text, parse_float=Decimal)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        snippet = text[:60].replace("\n", " ")
-        raise InputDataError(
-            f"page is not valid JSON ({exc}); starts with {snippet!r}",
-            source=source,
-            location=page.location,
-        ) from None
+        text = jsonio.decode(page.body).strip() if page.body else ""
+        return jsonio.loads(text) if text else None
+    except jsonio.JSONError as exc:
+        shown = page.body[:60].decode("utf-8", errors="replace").replace("\n", " ")
+        raise InputDataError(f"page is not valid JSON ({exc}); starts with {shown!r}",
+                             source=source, location=page.location) from None
 
 
 def shape_error(page: Page, source: str, expected: str) -> InputDataError:

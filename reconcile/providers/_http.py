@@ -23,7 +23,7 @@ Every provider fetcher talks HTTP only through :class:`ProviderClient`:
   the cap, not at 2 GiB), and within ``max_seconds`` from the request's start
   whatever the server does (a body that never ends, or drips a byte at a time
   under ``read_timeout``, is cut at the deadline: the socket is shut down). Either
-  is a :class:`FetchError` naming the limit. ``response.content`` is read nowhere.
+  is a :class:`FetchError` naming the limit. httpx's ``Response.content`` is read nowhere.
 
 Errors, and why they sit where they do in the tree (``reconcile.errors``)::
 
@@ -323,7 +323,7 @@ class _Answer:
     status_code: int
     reason_phrase: str
     headers: httpx.Headers
-    content: bytes = field(repr=False)
+    body: bytes = field(repr=False)
 
 
 class _OverLimit(Exception):
@@ -634,7 +634,7 @@ class ProviderClient:
             self.stats.add_retries(waits[: attempts - 1])
             raise
         self.stats.add_retries(waits[: attempts - 1])
-        body = self._redacted(response.content)
+        body = self._redacted(response.body)
         exchange = Exchange(
             method=method,
             path=path,
@@ -698,7 +698,7 @@ class ProviderClient:
             raise self.fail(f"answered {status} {reason}, a redirect to {target}; redirects are "
                             "not followed (they would carry the credential): set base_url to "
                             "the final address", endpoint=endpoint, status=status)
-        detail = _api_message(response.content)
+        detail = _api_message(response.body)
         raise self.fail(f"answered {status} {reason}"
                         + (f" ({self.snippet(detail, 300)})" if detail else "")
                         + "; not retryable", endpoint=endpoint, status=status)

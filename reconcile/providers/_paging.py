@@ -18,6 +18,7 @@ import json
 from decimal import Decimal
 from typing import Any
 
+from reconcile import jsonio
 from reconcile.providers._http import FetchedPage, FetchError, ProviderClient
 
 #: no provider month needs this many pages; beyond it pagination is taken to be stuck
@@ -30,13 +31,13 @@ def json_body(client: ProviderClient, page: FetchedPage, number: int | None = No
     if not text:
         return None
     try:
-        return json.loads(text, parse_float=Decimal)
-    except ValueError as exc:
+        return jsonio.loads(page.body)
+    except jsonio.JSONError as exc:
         ctype = page.exchange.headers.get("content-type", "?") if page.exchange else "?"
         snippet = client.snippet(text, 60).replace("\n", " ")
         raise client.fail(
-            f"page is not valid JSON ({exc.__class__.__name__}: {exc}; content-type {ctype}; "
-            f"starts with {snippet!r})", endpoint=page.endpoint, page=number) from None
+            f"page is not valid JSON ({exc}; content-type {ctype}; starts with {snippet!r})",
+            endpoint=page.endpoint, page=number) from None
 
 
 def shape(client: ProviderClient, page: FetchedPage, number: int | None, expected: str,

@@ -4,6 +4,8 @@ provider, endpoint and the limit, within ``max_seconds`` + 5 s and in bounded me
 from __future__ import annotations
 
 import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -45,3 +47,36 @@ def test_a_hostile_body_is_cut_at_its_limit(tmp_path: Path, fault: Fault,
     assert run.seconds < seconds + 5
     assert run.peak_mib < 900, run.peak_mib  # the default cap is 256 MiB: twice that, plus
     assert not (tmp_path / "out" / "report.html").exists()
+
+
+class _EchoHandler(BaseHTTPRequestHandler):
+    """A login page that echoes the token it was sent (status 200)."""
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        token = self.headers.get("Authorization", "").split(" ", 1)[-1]
+        body = f"<html><body><form>Login. Your token {token} has expired.</form>".encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def test_a_page_echoing_the_token_never_shows_a_piece_of_it(tmp_path: Path) -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _EchoHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        fake = type("S", (), {"url": f"http://127.0.0.1:{server.server_address[1]}"})()
+        run = run_cli(["run", close(tmp_path, fake, {"max_attempts": 1}), "--out",
+                       tmp_path / "out"], env={"HOSTILE_KEY": SECRET})
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert run.returncode == 3, run.output
+    assert "not valid JSON" in run.stderr and "[redacted]" in run.stderr
+    pieces = {SECRET[i:i + 4] for i in range(len(SECRET) - 3)}
+    assert not any(piece in run.output for piece in pieces), run.output
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").rglob("*.json"))
