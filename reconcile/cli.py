@@ -104,17 +104,20 @@ def run(config: Path, out_dir: Path, fail_on: str, rule_paths: tuple[Path, ...],
 
         # Retries are counted in the report and the progress line, not logged.
         stamina.instrumentation.set_on_retry_hooks([])
+        cfg = load_config(config)
         if replay is None:  # every credential is checked before the first request
-            fetching.require_credentials(load_config(config).sources)
-        log = fetching.FetchLog(_FetchDisplay() if show else None)
-        result = pipeline.run(config, rule_paths=list(rule_paths) or None, progress=progress,
-                              run_dir=out_dir, replay=replay, fetch_progress=log)
-        outputs_wanted = result.config.outputs
-        model = report.build(result, fail_on=fail_on, generated_at=pipeline.now_utc(),
-                             detail="html" in outputs_wanted or "md" in outputs_wanted,
-                             fetch=log.reports)
-        written = outputs.write_all(out_dir, result.findings, model, result.config.outputs,
-                                    result.config.templates)
+            fetching.require_credentials(cfg.sources)
+        with outputs.claim(out_dir, cfg):  # templates, --out writable and ours alone
+            log = fetching.FetchLog(_FetchDisplay() if show else None)
+            result = pipeline.run(config, rule_paths=list(rule_paths) or None,
+                                  progress=progress, run_dir=out_dir, replay=replay,
+                                  fetch_progress=log)
+            outputs_wanted = result.config.outputs
+            model = report.build(result, fail_on=fail_on, generated_at=pipeline.now_utc(),
+                                 detail="html" in outputs_wanted or "md" in outputs_wanted,
+                                 fetch=log.reports)
+            written = outputs.write_all(out_dir, result.findings, model,
+                                        result.config.outputs, result.config.templates)
     except Exception as exc:
         _fail(exc)
         return

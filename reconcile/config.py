@@ -59,6 +59,8 @@ if TYPE_CHECKING:
     from reconcile.providers._http import HttpPolicy
 
 PROVIDERS = ("f5xc", "amberflo", "commet", "frontier", "stripe")
+#: the dates a period may start and end at, inclusive (naive, read as the date's own zone)
+PERIOD_BOUNDS = (dt.datetime(1970, 1, 2), dt.datetime(2200, 1, 1))
 PERIOD_FIELDS = ("period_start", "period_end", "issued_at", "due_at", "none")
 OUTPUTS = ("html", "md", "json", "csv", "parquet")
 
@@ -150,6 +152,10 @@ def _date(r: _Reader, node: Mapping[str, Any], key: str) -> dt.datetime:
                           node, key) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=dt.UTC)
+    if not PERIOD_BOUNDS[0] <= moment.replace(tzinfo=None) <= PERIOD_BOUNDS[1]:
+        raise r.error(f"period {key} {value} is outside {PERIOD_BOUNDS[0]:%Y-%m-%d} .. "
+                      f"{PERIOD_BOUNDS[1]:%Y-%m-%d} (the range every provider's dates can "
+                      "express: Unix seconds from 1970)", node, key)
     return moment.astimezone(dt.UTC)
 
 
@@ -189,7 +195,11 @@ def load_config(path: Path) -> Config:
         items = rules if isinstance(rules, list) else [rules]
         rule_paths = tuple(r.rel(v, top, "rules") for v in items)
     templates = r.rel(top["templates"], top, "templates") if "templates" in top else None
-    outputs = tuple(top.get("outputs") or OUTPUTS)
+    raw_outputs = top.get("outputs") or list(OUTPUTS)
+    if not isinstance(raw_outputs, list):
+        raise r.error(f"'outputs' must be a list such as [{', '.join(OUTPUTS)}] "
+                      f"(got {raw_outputs!r})", top, "outputs")
+    outputs = tuple(str(o) for o in raw_outputs)
     bad = [o for o in outputs if o not in OUTPUTS]
     if bad:
         raise r.error(f"unknown output(s) {', '.join(bad)} (allowed: {', '.join(OUTPUTS)})",

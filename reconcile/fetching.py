@@ -33,7 +33,7 @@ from reconcile.errors import ConfigError, InputDataError, UsageError
 from reconcile.providers._base import Page
 from reconcile.providers._http import Document, FetchedPage, FetchStats, ProviderClient
 from reconcile.providers.registry import FETCHERS, MODULES
-from reconcile.recording import read_manifest, read_recording, write_recording
+from reconcile.recording import MAX_PAGE_BYTES, read_manifest, read_recording, write_recording
 
 RAW = "raw"
 DOCUMENTS = "documents"
@@ -185,7 +185,7 @@ def _fetch(cfg: SourceConfig, run_dir: Path, period: tuple[datetime, datetime],
         "documents": documents,
     }
     folder = _write_snapshot(run_dir, cfg, pages, meta)
-    provider, replayed = read_recording(folder, cfg.name, run_dir)
+    provider, replayed = read_recording(folder, cfg.name, run_dir, _page_limit(cfg))
     report = FetchReport(cfg.name, cfg.provider, "live", stats.pages, stats.records,
                          stats.retries, round(stats.seconds, 3), stats.bytes, len(documents),
                          fetched_at)
@@ -193,6 +193,11 @@ def _fetch(cfg: SourceConfig, run_dir: Path, period: tuple[datetime, datetime],
         progress(FetchEvent(cfg.name, cfg.provider, stats.pages, stats.records, stats.retries,
                             report))
     return provider, replayed, report
+
+
+def _page_limit(cfg: SourceConfig) -> int:
+    """The largest page a snapshot of ``cfg`` may hold: what its fetch accepted."""
+    return cfg.http.max_response_bytes if cfg.http is not None else MAX_PAGE_BYTES
 
 
 def _exchange_entry(page: Page) -> dict[str, Any]:
@@ -288,7 +293,7 @@ def _replay(cfg: SourceConfig, run_dir: Path, period: tuple[datetime, datetime] 
                 f"the snapshot was fetched for the period {asked.get('start')} to "
                 f"{asked.get('end')}, the config's period is {wanted['start']} to "
                 f"{wanted['end']}", source=cfg.name, location=str(folder / "manifest.json"))
-    provider, pages = read_recording(folder, cfg.name, run_dir)
+    provider, pages = read_recording(folder, cfg.name, run_dir, _page_limit(cfg))
     fetch = meta.get("fetch")
     fetch = fetch if isinstance(fetch, dict) else {}
     docs = meta.get("documents")

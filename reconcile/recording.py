@@ -35,6 +35,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import zlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -113,33 +114,84 @@ def shown(path: Path, base: Path | None) -> str:
     return str(path)
 
 
-def read_recording(folder: Path, source: str, base: Path | None = None) -> tuple[str, list[Page]]:
-    """Return (provider, pages) from a recording folder; locations relative to ``base``."""
+#: the largest page a recording may hold, stored and once inflated (as a live response)
+MAX_PAGE_BYTES = 256 * 1024 * 1024
+
+
+def read_recording(folder: Path, source: str, base: Path | None = None,
+                   max_bytes: int = MAX_PAGE_BYTES) -> tuple[str, list[Page]]:
+    """Return (provider, pages) from a recording folder; locations relative to ``base``.
+
+    Every page must be a file inside the folder (no ``..``, no absolute path, no link
+    leading out of it), match its SHA-256, hold at most ``max_bytes`` (inflated too, for
+    a ``.gz`` page) and have been answered with a 2xx status; the folder must hold at
+    least one page. Anything else is exit 3 naming the folder or the page."""
     manifest_path = folder / "manifest.json"
-    if not manifest_path.is_file():
-        raise InputDataError("no manifest.json in the recording folder", source=source,
-                             location=str(folder))
+    manifest = read_manifest(folder, source)
     try:
-        manifest = jsonio.loads(manifest_path.read_bytes())
-        provider = manifest["provider"]
-        entries = manifest["pages"]
+        provider, entries = manifest["provider"], manifest["pages"]
         if manifest.get("format") != FORMAT:
             raise ValueError(f"format is {manifest.get('format')!r}, expected {FORMAT!r}")
+        if not isinstance(provider, str) or not isinstance(entries, list):
+            raise ValueError("'provider' must be a name and 'pages' a list")
+        if not entries:
+            raise ValueError("no pages: a recording holds at least one answer")
     except (ValueError, KeyError, TypeError) as exc:
         raise InputDataError(f"manifest is unreadable: {exc}", source=source,
                              location=str(manifest_path)) from None
     pages = []
-    for entry in entries:
-        path = folder / entry["file"]
-        if not path.is_file():
-            raise InputDataError("page listed in manifest.json is missing", source=source,
-                                 location=str(path))
-        stored = path.read_bytes()
-        if sha256(stored) != entry["sha256"]:
-            raise InputDataError("page does not match its SHA-256 in manifest.json",
-                                 source=source, location=str(path))
-        body = gzip.decompress(stored) if path.suffix == ".gz" else stored
+    for number, entry in enumerate(entries, start=1):
+        path, body = _page(folder, entry, number, source, max_bytes)
         endpoint = f"{entry.get('method', 'GET')} {entry.get('url', '')}"
         pages.append(Page(body=body, location=shown(path, base), endpoint=endpoint,
-                          kind=entry.get("kind", "list")))
+                          kind=str(entry.get("kind", "list"))))
     return provider, pages
+
+
+def _page(folder: Path, entry: Any, number: int, source: str, max_bytes: int
+          ) -> tuple[Path, bytes]:
+    """A manifest entry's page: its path, checked to stay inside ``folder``, and its body."""
+    where = str(folder / "manifest.json")
+    if not isinstance(entry, dict) or not isinstance(entry.get("file"), str) \
+            or not isinstance(entry.get("sha256"), str):
+        raise InputDataError(f"manifest is unreadable: page {number} needs 'file' and 'sha256'",
+                             source=source, location=where)
+    status = entry.get("status", 200)
+    if not isinstance(status, int) or not 200 <= status < 300:
+        raise InputDataError(f"page {number} was recorded with status {status}: an error "
+                             "answer, not data", source=source, location=where)
+    path = folder / entry["file"]
+    inside = folder.resolve()
+    if Path(entry["file"]).is_absolute() or not path.resolve().is_relative_to(inside):
+        raise InputDataError(f"page {number} ({entry['file'][:80]!r}) is outside the recording "
+                             "folder", source=source, location=where)
+    if not path.is_file():
+        raise InputDataError("page listed in manifest.json is missing", source=source,
+                             location=str(path))
+    if path.stat().st_size > max_bytes:
+        raise InputDataError(f"page is larger than {max_bytes} bytes", source=source,
+                             location=str(path))
+    stored = path.read_bytes()
+    if sha256(stored) != entry["sha256"]:
+        raise InputDataError("page does not match its SHA-256 in manifest.json",
+                             source=source, location=str(path))
+    if path.suffix != ".gz":
+        return path, stored
+    try:
+        return path, inflate(stored, max_bytes)
+    except ValueError as exc:
+        raise InputDataError(str(exc), source=source, location=str(path)) from None
+
+
+def inflate(stored: bytes, max_bytes: int) -> bytes:
+    """A gzip body, inflated to at most ``max_bytes`` (a bomb stops there), complete."""
+    unpacker = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        body = unpacker.decompress(stored, max_bytes + 1)
+    except zlib.error as exc:
+        raise ValueError(f"not a gzip body: {exc}") from None
+    if len(body) > max_bytes or unpacker.unconsumed_tail:
+        raise ValueError(f"inflates to more than {max_bytes} bytes")
+    if not unpacker.eof:
+        raise ValueError("the gzip body is truncated (it ends before its end)")
+    return body

@@ -28,14 +28,13 @@ from reconcile import yamlio
 from reconcile.errors import RuleError
 from reconcile.resources import packaged_path
 from reconcile.schema import INVOICE_SCHEMA, LINE_SCHEMA, SEVERITIES
+from reconcile.sql import compile_row_expression
 
 COMMON_KEYS = frozenset(
     {"id", "title", "severity", "type", "description", "applies_to", "pairings", "filter",
      "tolerance"}
 )
 _ID = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
-_FORBIDDEN = re.compile(r"\b(select|over|from|join|union)\b", re.IGNORECASE)
-_STRINGS = re.compile(r"'(?:[^']|'')*'")
 
 
 @dataclass(frozen=True)
@@ -147,45 +146,13 @@ def compile_sql(
     *,
     schema: Mapping[str, pl.DataType] = INVOICE_SCHEMA,
     boolean: bool = False,
+    amount: bool = False,
     line: int | None = None,
 ) -> pl.Expr:
-    """Compile a row-level SQL expression and check it against the canonical schema."""
-    if not isinstance(sql, str) or not sql.strip():
-        raise where.error(f"{key!r} must be a non-empty SQL expression string", line)
-    bare = _STRINGS.sub("''", sql)
-    if _FORBIDDEN.search(bare):
-        raise where.error(
-            f"{key!r}: subqueries, joins and window functions are not allowed in a row "
-            f"expression: {sql!r}", line)
-    try:
-        expr = pl.sql_expr(sql)
-    except Exception as exc:  # polars raises several error types for bad SQL
-        raise where.error(f"{key!r}: invalid SQL expression {sql!r}: {_first_line(exc)}",
-                          line) from None
-    unknown = sorted(set(expr.meta.root_names()) - set(schema))
-    if unknown:
-        raise where.error(
-            f"{key!r}: unknown column(s) {', '.join(unknown)} in {sql!r} "
-            f"(canonical columns: {', '.join(sorted(schema))})", line)
-    probe = pl.DataFrame(schema=dict(schema)).extend(
-        pl.DataFrame([{}, {}], schema=dict(schema))
-    )
-    try:
-        out = probe.lazy().select(expr.alias("__out")).collect()
-    except Exception as exc:
-        raise where.error(f"{key!r}: {sql!r} does not type-check: {_first_line(exc)}",
-                          line) from None
-    if out.height != probe.height:
-        raise where.error(f"{key!r}: {sql!r} aggregates rows; a row expression must "
-                          "give one value per row", line)
-    if boolean and out.schema["__out"] != pl.Boolean:
-        raise where.error(f"{key!r}: {sql!r} must be a boolean condition, "
-                          f"not {out.schema['__out']}", line)
-    return expr
-
-
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    """Compile a row-level SQL expression and check it against the canonical schema
+    (reconcile.sql: bounded, row-wise, typed)."""
+    return compile_row_expression(sql, where, key, schema=schema, boolean=boolean,
+                                  amount=amount, line=line)
 
 
 # --- loading ------------------------------------------------------------------------

@@ -298,6 +298,7 @@ def _mirror(name: str, check: Any) -> pl.Expr | None:
     check's business).
     """
     col, stats = pl.col(name), check.statistics
+    expr: pl.Expr
     if check.name == "str_length":
         n = col.str.len_chars()
         if stats.get("exact_value") is not None:

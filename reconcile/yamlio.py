@@ -3,6 +3,12 @@
 YAML 1.2 keeps ``NO``/``off``/``y`` as strings (PyYAML's 1.1 turns them into
 booleans). Every mapping remembers the line of each key, so a config or rule
 error can name ``file:line``.
+
+Bounded before ruamel sees it: a file of at most :data:`MAX_BYTES`, in UTF-8,
+nested at most :data:`MAX_DEPTH` levels (ruamel's time grows faster than the
+depth: 2,000 levels take seconds, 100,000 never finish), and without aliases
+(``*name``): a config or rule file has no use for them, and a few lines of nested
+aliases expand to billions of nodes ("billion laughs") when a value is read.
 """
 
 from __future__ import annotations
@@ -13,7 +19,10 @@ from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.constructor import SafeConstructor
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.events import AliasEvent, ScalarEvent
+from ruamel.yaml.util import create_timestamp
 
 
 class YamlSyntaxError(ValueError):
@@ -22,10 +31,81 @@ class YamlSyntaxError(ValueError):
         self.line = line
 
 
+MAX_BYTES = 1 << 20
+MAX_DEPTH = 100
+
+
+def _too_deep(text: str) -> int | None:
+    """The first line nested deeper than :data:`MAX_DEPTH` (flow collections and block
+    indentation), or None: one linear pass; quoted text and comments do not count."""
+    flow = 0
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.lstrip(" ")
+        block = len(line) - len(stripped)
+        while stripped.startswith(("- ", "? ")):
+            block, stripped = block + 2, stripped[2:].lstrip(" ")
+        if block // 2 > MAX_DEPTH:
+            return number
+        quote = None
+        for index, char in enumerate(stripped):
+            if quote:
+                quote = None if char == quote and (quote == "'" or stripped[index - 1] != "\\") \
+                    else quote
+            elif char in "'\"":
+                quote = char
+            elif char == "#" and (index == 0 or stripped[index - 1] in " \t"):
+                break
+            elif char in "[{":
+                flow += 1
+                if flow + block // 2 > MAX_DEPTH:
+                    return number
+            elif char in "]}":
+                flow = max(0, flow - 1)
+    return None
+
+
+def _text(path: Path) -> str:
+    size = path.stat().st_size
+    if size > MAX_BYTES:
+        raise YamlSyntaxError(f"the file is {size} bytes; a config or rule file is at most "
+                              f"{MAX_BYTES}", None)
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise YamlSyntaxError(f"not UTF-8: byte {exc.start} is 0x{raw[exc.start]:02x}",
+                              line) from None
+    deep = _too_deep(text)
+    if deep is not None:
+        raise YamlSyntaxError(f"nested more than {MAX_DEPTH} levels deep", deep)
+    return text
+
+
+def _check_event(event: object) -> None:
+    """Refuse an alias, and a plain scalar that YAML reads as a date that does not exist
+    (``2026-02-30``: ruamel's constructor would raise a bare ValueError without a line)."""
+    if isinstance(event, AliasEvent):
+        raise YamlSyntaxError(
+            f"an alias (*{event.anchor}) is not accepted in a config or rule file: "
+            "write the value out", event.start_mark.line + 1)
+    if isinstance(event, ScalarEvent) and event.style is None and event.tag is None:
+        match = SafeConstructor.timestamp_regexp.match(event.value)
+        if match is not None:
+            try:
+                create_timestamp(**match.groupdict())
+            except (ValueError, OverflowError) as exc:
+                raise YamlSyntaxError(f"{event.value!r} is not a real date or time ({exc})",
+                                      event.start_mark.line + 1) from None
+
+
 def load(path: Path) -> Any:
     yaml = YAML(typ="rt", pure=True)
     try:
-        return yaml.load(path.read_text(encoding="utf-8"))
+        text = _text(path)
+        for event in yaml.parse(text):  # linear: no alias is expanded here
+            _check_event(event)
+        return yaml.load(text)
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None

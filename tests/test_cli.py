@@ -60,7 +60,7 @@ def test_clean_run_exits_0_and_writes_everything(write, tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     names = {p.name for p in out.iterdir()}
     assert names == {"findings.json", "findings.csv", "findings.parquet", "report.html",
-                     "report.md", "summary.json"}
+                     "report.md", "summary.json", ".reconcile.lock"}  # (the run's lock)
     assert json.loads((out / "findings.json").read_text()) == []
     summary = json.loads((out / "summary.json").read_text())
     totals = {(c["source"], c["currency"]): c["total"] for c in summary["control_totals"]}

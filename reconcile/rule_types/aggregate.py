@@ -49,6 +49,7 @@ class Aggregate:
 
         field = canonical_column(raw, "field", where, pl.Int64())
         total = compile_sql(raw.get("sum", "amount_minor"), where, "sum", schema=LINE_SCHEMA,
+                            amount=True,
                             line=yamlio.line_of(raw, "sum"))
         lines_filter = None
         if "lines_filter" in raw:

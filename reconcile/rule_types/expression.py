@@ -64,7 +64,7 @@ class Expression:
         if field is None or expect is None:
             raise where.error("an expression rule needs 'assert', or 'field' and 'expect'")
         field = canonical_column(raw, "field", where, pl.Int64(), schema=schema)
-        expr = compile_sql(expect, where, "expect", schema=schema,
+        expr = compile_sql(expect, where, "expect", schema=schema, amount=True,
                            line=yamlio.line_of(raw, "expect"))
         return cls(None, field, expr, str(expect), on_lines)
 

@@ -52,7 +52,7 @@ def test_a_hostile_body_is_cut_at_its_limit(tmp_path: Path, fault: Fault,
 class _EchoHandler(BaseHTTPRequestHandler):
     """A login page that echoes the token it was sent (status 200)."""
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+    def do_GET(self) -> None:
         token = self.headers.get("Authorization", "").split(" ", 1)[-1]
         body = f"<html><body><form>Login. Your token {token} has expired.</form>".encode()
         self.send_response(200)
