@@ -45,8 +45,9 @@ SECRET = "bench-secret"
 
 def _serve(n: int, seed: int, page_size: int, conn: Any) -> None:
     """Child process: one Commet server until the parent closes the pipe."""
-    server = ProviderServer("commet", records=commet_invoices(n, seed=seed),
-                            page_size=page_size, credential=SECRET).start()
+    server = ProviderServer(
+        "commet", records=commet_invoices(n, seed=seed), page_size=page_size, credential=SECRET
+    ).start()
     conn.send(server.url)
     with contextlib.suppress(EOFError):  # "stop", or the parent went away
         conn.recv()
@@ -57,8 +58,7 @@ def _serve(n: int, seed: int, page_size: int, conn: Any) -> None:
 @contextmanager
 def commet_server(n: int, seed: int, page_size: int) -> Iterator[tuple[str, Callable[[], int]]]:
     parent, child = multiprocessing.Pipe()
-    process = multiprocessing.Process(target=_serve, args=(n, seed, page_size, child),
-                                      daemon=True)
+    process = multiprocessing.Process(target=_serve, args=(n, seed, page_size, child), daemon=True)
     process.start()
     child.close()
     url = parent.recv()
@@ -119,13 +119,20 @@ class Timers:
 
 def one_run(url: str, options: dict[str, Any], concurrency: int) -> dict[str, float]:
     timers = Timers()
-    undo = [timers.wrap(_http.ProviderClient, "_send", "network"),
-            timers.wrap(commet, "json_body", "json_body")]
+    undo = [
+        timers.wrap(_http.ProviderClient, "_send", "network"),
+        timers.wrap(commet, "json_body", "json_body"),
+    ]
     try:
         client = _http.ProviderClient(
-            source="commet", provider="commet", base_url=url,
-            headers=commet.auth_headers(SECRET, options), credential_env="BENCH_COMMET_KEY",
-            policy=_http.HttpPolicy(concurrency=concurrency), secrets=[SECRET])
+            source="commet",
+            provider="commet",
+            base_url=url,
+            headers=commet.auth_headers(SECRET, options),
+            credential_env="BENCH_COMMET_KEY",
+            policy=_http.HttpPolicy(concurrency=concurrency),
+            secrets=[SECRET],
+        )
         started = time.perf_counter()
         with client:
             pages = commet.fetch(client, options, *PERIOD)
@@ -136,10 +143,16 @@ def one_run(url: str, options: dict[str, Any], concurrency: int) -> dict[str, fl
         for restore in undo:
             restore()
     return {
-        "fetch": fetched - started, "normalize": done - fetched, "total": done - started,
-        "network": timers.seconds["network"], "json_body": timers.seconds["json_body"],
-        "requests": timers.calls["network"], "pages": len(pages),
-        "records": len(out.invoices), "rejects": len(out.rejects), "lines": len(out.lines),
+        "fetch": fetched - started,
+        "normalize": done - fetched,
+        "total": done - started,
+        "network": timers.seconds["network"],
+        "json_body": timers.seconds["json_body"],
+        "requests": timers.calls["network"],
+        "pages": len(pages),
+        "records": len(out.invoices),
+        "rejects": len(out.rejects),
+        "lines": len(out.lines),
         "bytes": sum(len(p.body) for p in pages),
     }
 
@@ -148,20 +161,31 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=20_000, help="invoices (default 20000)")
     parser.add_argument("--page-size", type=int, default=100, help="server page size (100)")
-    parser.add_argument("--api-version", default="2026-07-11",
-                        help="Commet-Version: 2026-07-11 (list pages only, default) or "
-                             "2026-07-31 (list pages + GET /invoices/{id} per invoice)")
+    parser.add_argument(
+        "--api-version",
+        default="2026-07-11",
+        help="Commet-Version: 2026-07-11 (list pages only, default) or "
+        "2026-07-31 (list pages + GET /invoices/{id} per invoice)",
+    )
     parser.add_argument("--repeat", type=int, default=5, help="timed runs after one warm-up")
-    parser.add_argument("--concurrency", type=int, default=4,
-                        help="requests in flight (HttpPolicy.concurrency; detail pages)")
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=4,
+        help="requests in flight (HttpPolicy.concurrency; detail pages)",
+    )
     parser.add_argument("--seed", type=int, default=20261031)
     args = parser.parse_args()
 
     options = {"api_version": args.api_version}
-    print(f"reconcile fetch load: {args.n:,} Commet invoices, pages of {args.page_size}, "
-          f"Commet-Version {args.api_version}, concurrency {args.concurrency}")
-    print(f"python {platform.python_version()}, {os.cpu_count()} CPUs, load average "
-          f"{', '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print(
+        f"reconcile fetch load: {args.n:,} Commet invoices, pages of {args.page_size}, "
+        f"Commet-Version {args.api_version}, concurrency {args.concurrency}"
+    )
+    print(
+        f"python {platform.python_version()}, {os.cpu_count()} CPUs, load average "
+        f"{', '.join(f'{x:.2f}' for x in os.getloadavg())}"
+    )
     built = time.perf_counter()
     with commet_server(args.n, args.seed, args.page_size) as (url, served):
         print(f"server ready in {time.perf_counter() - built:.1f} s (separate process) at {url}")
@@ -172,8 +196,10 @@ def main() -> int:
                 print(f"incomplete fetch: {result}", file=sys.stderr)
                 return 1
             label = "warm-up" if number == 0 else f"run {number}"
-            print(f"  {label:<8} fetch {result['fetch']:6.2f} s  normalize "
-                  f"{result['normalize']:6.2f} s  total {result['total']:6.2f} s")
+            print(
+                f"  {label:<8} fetch {result['fetch']:6.2f} s  normalize "
+                f"{result['normalize']:6.2f} s  total {result['total']:6.2f} s"
+            )
             if number:
                 runs.append(result)
     print(f"server answered {served():,} requests")
@@ -185,22 +211,34 @@ def main() -> int:
     network, parsing = med("network"), med("json_body")
     other = max(0.0, fetch - network - parsing)
     first = runs[0]
-    print(f"\nmedian of {len(runs)} runs; {first['requests']:,} requests, {first['pages']:,} "
-          f"pages, {first['bytes'] / 1e6:.1f} MB, {first['records']:,} invoices, "
-          f"{first['lines']:,} line items")
+    print(
+        f"\nmedian of {len(runs)} runs; {first['requests']:,} requests, {first['pages']:,} "
+        f"pages, {first['bytes'] / 1e6:.1f} MB, {first['records']:,} invoices, "
+        f"{first['lines']:,} line items"
+    )
     print(f"  fetch             {fetch:7.2f} s  {args.n / fetch:>9,.0f} records/s")
-    print(f"    network+server  {network:7.2f} s  {network / fetch:6.1%} of fetch "
-          "(a request in flight)")
-    print(f"    JSON parsing    {parsing:7.2f} s  {parsing / fetch:6.1%} of fetch "
-          "(json_body: completeness checks)")
-    print(f"    other           {other:7.2f} s  {other / fetch:6.1%} of fetch "
-          "(record digests, cursors, bookkeeping; 0 when it overlaps requests)")
-    print(f"  normalize         {normalize:7.2f} s  {args.n / normalize:>9,.0f} records/s "
-          "(JSON parsing again + canonical rows)")
+    print(
+        f"    network+server  {network:7.2f} s  {network / fetch:6.1%} of fetch "
+        "(a request in flight)"
+    )
+    print(
+        f"    JSON parsing    {parsing:7.2f} s  {parsing / fetch:6.1%} of fetch "
+        "(json_body: completeness checks)"
+    )
+    print(
+        f"    other           {other:7.2f} s  {other / fetch:6.1%} of fetch "
+        "(record digests, cursors, bookkeeping; 0 when it overlaps requests)"
+    )
+    print(
+        f"  normalize         {normalize:7.2f} s  {args.n / normalize:>9,.0f} records/s "
+        "(JSON parsing again + canonical rows)"
+    )
     print(f"  fetch + normalize {total:7.2f} s  {args.n / total:>9,.0f} records/s")
     json_share = (parsing + normalize) / total
-    print(f"\nshare of fetch + normalize: JSON parsing and normalize {json_share:.1%}, "
-          f"network and server {network / total:.1%}, other {other / total:.1%}")
+    print(
+        f"\nshare of fetch + normalize: JSON parsing and normalize {json_share:.1%}, "
+        f"network and server {network / total:.1%}, other {other / total:.1%}"
+    )
     return 0
 
 

@@ -45,8 +45,14 @@ from run import child_rss, correctness, describe_setup, instrument_engine  # noq
 
 CARDS = {"1:1": "1to1", "1:N": "1toN"}
 #: expected.json kinds → the kinds compared (both sides' ambiguity is one finding kind)
-KIND_OF = {"amount": "amount", "currency": "currency", "missing_in_b": "missing_in_b",
-           "extra_in_b": "extra_in_b", "ambiguous_a": "ambiguous", "ambiguous_b": "ambiguous"}
+KIND_OF = {
+    "amount": "amount",
+    "currency": "currency",
+    "missing_in_b": "missing_in_b",
+    "extra_in_b": "extra_in_b",
+    "ambiguous_a": "ambiguous",
+    "ambiguous_b": "ambiguous",
+}
 
 
 # --- data and config ----------------------------------------------------------------------
@@ -60,8 +66,19 @@ def ensure_data(n: int, seed: int) -> Path:
     d = data_dir(n)
     if not (d / "expected.json").exists():
         print(f"generating N={n:,} ...", flush=True)
-        subprocess.run([sys.executable, str(BENCH / "match_generate.py"), "--n", str(n),
-                        "--seed", str(seed), "--out", str(d)], check=True)
+        subprocess.run(
+            [
+                sys.executable,
+                str(BENCH / "match_generate.py"),
+                "--n",
+                str(n),
+                "--seed",
+                str(seed),
+                "--out",
+                str(d),
+            ],
+            check=True,
+        )
     return d
 
 
@@ -109,16 +126,16 @@ def config_path(n: int, card: str) -> Path:
 def write_config(n: int, card: str) -> Path:
     doc = json.loads((data_dir(n) / "expected.json").read_text(encoding="utf-8"))
     path = config_path(n, card)
-    path.write_text(CONFIG.format(card=card, b_file=doc["workloads"][card]["file"]),
-                    encoding="utf-8")
+    path.write_text(
+        CONFIG.format(card=card, b_file=doc["workloads"][card]["file"]), encoding="utf-8"
+    )
     return path
 
 
 def expected_of(n: int, card: str) -> tuple[set[tuple[str, str]], dict[str, int]]:
     doc = json.loads((data_dir(n) / "expected.json").read_text(encoding="utf-8"))
     w = doc["workloads"][card]
-    return ({(KIND_OF[k], key) for k, keys in w["kinds"].items() for key in keys},
-            w["counts"])
+    return ({(KIND_OF[k], key) for k, keys in w["kinds"].items() for key in keys}, w["counts"])
 
 
 # --- the engine ---------------------------------------------------------------------------
@@ -135,31 +152,45 @@ def run_engine(n: int, card: str) -> tuple[pl.DataFrame, dict[str, int]]:
 def engine_kinds(n: int, card: str, findings: pl.DataFrame) -> pl.DataFrame:
     """(kind, key) per finding: kind by rule id / classification, key through the record."""
     rule, src = pl.col("rule_id"), pl.col("source")
-    cls = (pl.col("classification") if "classification" in findings.columns
-           else pl.lit(None, pl.String))
-    kind = (pl.when(rule.str.contains("ambiguous") | (cls == "ambiguous"))
-            .then(pl.lit("ambiguous"))
-            .when(rule == "match.total_agrees").then(pl.lit("amount"))
-            .when(rule == "match.currency_agrees").then(pl.lit("currency"))
-            .when((rule == "match.counterpart_present") & (src == "a"))
-            .then(pl.lit("missing_in_b"))
-            .when((rule == "match.counterpart_present") & (src == "b"))
-            .then(pl.lit("extra_in_b"))
-            .otherwise(pl.concat_str([pl.lit("other:"), rule, pl.lit(":"),
-                                      src.fill_null("-")])))
+    cls = (
+        pl.col("classification")
+        if "classification" in findings.columns
+        else pl.lit(None, pl.String)
+    )
+    kind = (
+        pl.when(rule.str.contains("ambiguous") | (cls == "ambiguous"))
+        .then(pl.lit("ambiguous"))
+        .when(rule == "match.total_agrees")
+        .then(pl.lit("amount"))
+        .when(rule == "match.currency_agrees")
+        .then(pl.lit("currency"))
+        .when((rule == "match.counterpart_present") & (src == "a"))
+        .then(pl.lit("missing_in_b"))
+        .when((rule == "match.counterpart_present") & (src == "b"))
+        .then(pl.lit("extra_in_b"))
+        .otherwise(pl.concat_str([pl.lit("other:"), rule, pl.lit(":"), src.fill_null("-")]))
+    )
     d = data_dir(n)
-    b_file = json.loads((d / "expected.json").read_text(encoding="utf-8")
-                        )["workloads"][card]["file"]
-    ids = pl.concat([
-        pl.scan_parquet(d / "a.parquet").select(pl.lit("a").alias("source"), "invoice_id",
-                                                pl.col("invoice_number").alias("key")),
-        pl.scan_parquet(d / b_file).select(pl.lit("b").alias("source"), "invoice_id",
-                                           pl.col("external_ref").alias("key")),
-    ])
-    return (findings.lazy().select(kind.alias("kind"), "source", "invoice_id")
-            .join(ids, on=["source", "invoice_id"], how="left")
-            .select("kind", pl.col("key").fill_null(pl.col("invoice_id")))
-            .collect())
+    b_file = json.loads((d / "expected.json").read_text(encoding="utf-8"))["workloads"][card][
+        "file"
+    ]
+    ids = pl.concat(
+        [
+            pl.scan_parquet(d / "a.parquet").select(
+                pl.lit("a").alias("source"), "invoice_id", pl.col("invoice_number").alias("key")
+            ),
+            pl.scan_parquet(d / b_file).select(
+                pl.lit("b").alias("source"), "invoice_id", pl.col("external_ref").alias("key")
+            ),
+        ]
+    )
+    return (
+        findings.lazy()
+        .select(kind.alias("kind"), "source", "invoice_id")
+        .join(ids, on=["source", "invoice_id"], how="left")
+        .select("kind", pl.col("key").fill_null(pl.col("invoice_id")))
+        .collect()
+    )
 
 
 # --- hand-written Polars ------------------------------------------------------------------
@@ -170,41 +201,65 @@ def run_hand(n: int, card: str) -> pl.DataFrame:
     keys become rows. Keys are trimmed, as the engine's default normalization does."""
     d = data_dir(n)
     b_file = "b_1toN.parquet" if card == "1:N" else "b_1to1.parquet"
-    a = (pl.scan_parquet(d / "a.parquet")
-         .select(pl.col("invoice_number").str.strip_chars().alias("key"), "invoice_id",
-                 "currency", "total_minor")
-         .group_by("key")
-         .agg(pl.len().alias("n_a"), pl.col("invoice_id", "currency", "total_minor").first()))
-    b_aggs = [pl.len().alias("n_b"), pl.col("total_minor").sum().alias("total_b"),
-              pl.col("currency").first().alias("currency_b")]
+    a = (
+        pl.scan_parquet(d / "a.parquet")
+        .select(
+            pl.col("invoice_number").str.strip_chars().alias("key"),
+            "invoice_id",
+            "currency",
+            "total_minor",
+        )
+        .group_by("key")
+        .agg(pl.len().alias("n_a"), pl.col("invoice_id", "currency", "total_minor").first())
+    )
+    b_aggs = [
+        pl.len().alias("n_b"),
+        pl.col("total_minor").sum().alias("total_b"),
+        pl.col("currency").first().alias("currency_b"),
+    ]
     if card == "1:N":  # a "many" group mixing currencies is ambiguous (never null)
-        b_aggs += [pl.col("currency").min().alias("cur_lo"),
-                   pl.col("currency").max().alias("cur_hi")]
+        b_aggs += [
+            pl.col("currency").min().alias("cur_lo"),
+            pl.col("currency").max().alias("cur_hi"),
+        ]
         amb_b = pl.col("cur_lo") != pl.col("cur_hi")
     else:  # 1:1: a second record with the key is
         amb_b = pl.col("n_b") > 1
-    b = (pl.scan_parquet(d / b_file)
-         .select(pl.col("external_ref").str.strip_chars().alias("key"), "currency",
-                 "total_minor")
-         .group_by("key").agg(b_aggs))
+    b = (
+        pl.scan_parquet(d / b_file)
+        .select(pl.col("external_ref").str.strip_chars().alias("key"), "currency", "total_minor")
+        .group_by("key")
+        .agg(b_aggs)
+    )
     in_a, in_b = pl.col("n_a").is_not_null(), pl.col("n_b").is_not_null()
-    amb = ((pl.col("n_a") > 1).fill_null(False) | amb_b.fill_null(False))
+    amb = (pl.col("n_a") > 1).fill_null(False) | amb_b.fill_null(False)
     same_cur = pl.col("currency") == pl.col("currency_b")
     flags = {
         "ambiguous": amb,
-        "amount": ~amb & same_cur.fill_null(False)
+        "amount": ~amb
+        & same_cur.fill_null(False)
         & (pl.col("total_minor") != pl.col("total_b")).fill_null(False),
         "currency": ~amb & (~same_cur).fill_null(False),
         "missing_in_b": ~amb & in_a & ~in_b,
         "extra_in_b": ~amb & in_b & ~in_a,
     }
     joined = a.join(b, on="key", how="full", coalesce=True)
-    return (joined.filter(pl.any_horizontal(*flags.values()))
-            .select(pl.concat_list([pl.when(f).then(pl.lit(k)) for k, f in flags.items()])
-                    .list.drop_nulls().alias("kind"),
-                    "key", "invoice_id", "n_a", "n_b",
-                    (pl.col("total_b") - pl.col("total_minor")).alias("delta_minor"))
-            .explode("kind").sort("kind", "key").collect(engine="streaming"))
+    return (
+        joined.filter(pl.any_horizontal(*flags.values()))
+        .select(
+            pl.concat_list([pl.when(f).then(pl.lit(k)) for k, f in flags.items()])
+            .list.drop_nulls()
+            .alias("kind"),
+            "key",
+            "invoice_id",
+            "n_a",
+            "n_b",
+            (pl.col("total_b") - pl.col("total_minor")).alias("delta_minor"),
+        )
+        .explode("kind")
+        .sort("kind", "key")
+        .collect(engine="streaming")
+    )
 
 
 TOOLS: dict[str, Callable[[int, str], object]] = {"engine": run_engine, "hand": run_hand}
@@ -228,8 +283,10 @@ def bench(tools: list[str], n: int, card: str, repeat: int) -> list[dict]:
             t0 = time.perf_counter()
             out[tool] = TOOLS[tool](n, card)
             elapsed = time.perf_counter() - t0
-            print(f"  {card} {LABEL[tool]}: {'warm-up' if i == 0 else f'run {i}'} "
-                  f"{elapsed:.2f} s", flush=True)
+            print(
+                f"  {card} {LABEL[tool]}: {'warm-up' if i == 0 else f'run {i}'} {elapsed:.2f} s",
+                flush=True,
+            )
             if i:
                 times[tool].append(elapsed)
                 phases[tool].append(dict(bench_run.PHASES))
@@ -237,18 +294,25 @@ def bench(tools: list[str], n: int, card: str, repeat: int) -> list[dict]:
     rows = []
     for tool in tools:
         ts = times[tool]
-        row: dict = {"tool": LABEL[tool], "n": n, "card": card,
-                     "median": statistics.median(ts), "min": min(ts), "times": ts}
+        row: dict = {
+            "tool": LABEL[tool],
+            "n": n,
+            "card": card,
+            "median": statistics.median(ts),
+            "min": min(ts),
+            "times": ts,
+        }
         if tool == "engine":
             findings, counts = out[tool]  # type: ignore[misc]
             kinds = engine_kinds(n, card, findings)
             row["rows"] = findings.height
             row["counts"] = counts
-            row["counts_ok"] = bool(counts) and all(counts.get(k) == v
-                                                    for k, v in exp_counts.items()
-                                                    if k in counts)
-            row["phases"] = {k: statistics.median(p.get(k, 0.0) for p in phases[tool])
-                             for k in phases[tool][0]}
+            row["counts_ok"] = bool(counts) and all(
+                counts.get(k) == v for k, v in exp_counts.items() if k in counts
+            )
+            row["phases"] = {
+                k: statistics.median(p.get(k, 0.0) for p in phases[tool]) for k in phases[tool][0]
+            }
         else:
             kinds = out[tool].select("kind", "key")  # type: ignore[attr-defined]
             row["rows"] = kinds.height
@@ -264,8 +328,18 @@ def bench(tools: list[str], n: int, card: str, repeat: int) -> list[dict]:
 
 
 def measure_rss(tool: str, n: int, card: str) -> float | None:
-    _, peak, code = child_rss([sys.executable, str(Path(__file__).resolve()), "--child", tool,
-                               "--n", str(n), "--card", card])
+    _, peak, code = child_rss(
+        [
+            sys.executable,
+            str(Path(__file__).resolve()),
+            "--child",
+            tool,
+            "--n",
+            str(n),
+            "--card",
+            card,
+        ]
+    )
     if code != 0:
         print(f"  child {tool} {card} exited {code}", flush=True)
         return None
@@ -276,22 +350,48 @@ def measure_rss(tool: str, n: int, card: str) -> float | None:
 
 
 def fmt_table(rows: list[dict]) -> str:
-    head = ["N", "pairing", "tool", "median s", "min s", "inside match() s", "× hand",
-            "peak RSS GiB", "rows", "correct"]
+    head = [
+        "N",
+        "pairing",
+        "tool",
+        "median s",
+        "min s",
+        "inside match() s",
+        "× hand",
+        "peak RSS GiB",
+        "rows",
+        "correct",
+    ]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
-        hand = next((t["median"] for t in rows if t["n"] == r["n"] and t["card"] == r["card"]
-                     and t["tool"] == LABEL["hand"]), None)
+        hand = next(
+            (
+                t["median"]
+                for t in rows
+                if t["n"] == r["n"] and t["card"] == r["card"] and t["tool"] == LABEL["hand"]
+            ),
+            None,
+        )
         match_s = r.get("phases", {}).get("match")
-        lines.append("| " + " | ".join([
-            f"{r['n']:,}", r["card"], r["tool"], f"{r['median']:.2f}", f"{r['min']:.2f}",
-            f"{match_s:.2f}" if match_s is not None else "–",
-            f"{r['median'] / hand:.2f}" if hand else "–",
-            f"{r['rss']:.2f}" if r.get("rss") is not None else "–",
-            f"{r['rows']:,}",
-            ("yes" if r["correct"] else "NO")
-            + ("" if r.get("counts_ok", True) else " (counts NO)"),
-        ]) + " |")
+        lines.append(
+            "| "
+            + " | ".join(
+                [
+                    f"{r['n']:,}",
+                    r["card"],
+                    r["tool"],
+                    f"{r['median']:.2f}",
+                    f"{r['min']:.2f}",
+                    f"{match_s:.2f}" if match_s is not None else "–",
+                    f"{r['median'] / hand:.2f}" if hand else "–",
+                    f"{r['rss']:.2f}" if r.get("rss") is not None else "–",
+                    f"{r['rows']:,}",
+                    ("yes" if r["correct"] else "NO")
+                    + ("" if r.get("counts_ok", True) else " (counts NO)"),
+                ]
+            )
+            + " |"
+        )
     return "\n".join(lines)
 
 
@@ -300,9 +400,10 @@ def fmt_phases(rows: list[dict]) -> str:
     for r in rows:
         if "phases" not in r:
             continue
-        out.append(f"engine phases, N={r['n']:,} {r['card']} (medians; nested phases are "
-                   f"inside their parent): " + ", ".join(
-                       f"{k} {v:.2f} s" for k, v in r["phases"].items()))
+        out.append(
+            f"engine phases, N={r['n']:,} {r['card']} (medians; nested phases are "
+            f"inside their parent): " + ", ".join(f"{k} {v:.2f} s" for k, v in r["phases"].items())
+        )
         verdict = "as expected" if r["counts_ok"] else "NOT as expected"
         out.append(f"  records matched / unmatched / ambiguous: {r['counts']} ({verdict})")
     return "\n".join(out)
@@ -340,8 +441,9 @@ def main() -> None:
                 got = bench(tools, n, card, args.repeat)
             except Exception as exc:  # the engine may fail mid-change: report, go on
                 msg = str(exc).strip().splitlines()
-                print(f"  {card} FAILED: {type(exc).__name__}: {' '.join(msg[:3])[:300]}",
-                      flush=True)
+                print(
+                    f"  {card} FAILED: {type(exc).__name__}: {' '.join(msg[:3])[:300]}", flush=True
+                )
                 continue
             gc.collect()
             for row, tool in zip(got, tools, strict=True):
@@ -351,8 +453,9 @@ def main() -> None:
         print(flush=True)
         print(fmt_table([r for r in rows if r["n"] == n]), flush=True)
 
-    print(f"\n## Results (load average at the end: "
-          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())})\n")
+    print(
+        f"\n## Results (load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())})\n"
+    )
     print(fmt_table(rows))
     print()
     print(fmt_phases(rows))

@@ -36,8 +36,16 @@ import polars as pl
 BENCH = Path(__file__).resolve().parent
 DATA = BENCH / "data"
 TEMPLATE = BENCH / "close.yaml"
-KINDS = ["identity", "lines", "total", "currency", "missing_in_b", "missing_in_a",
-         "duplicate_a", "duplicate_b"]
+KINDS = [
+    "identity",
+    "lines",
+    "total",
+    "currency",
+    "missing_in_b",
+    "missing_in_a",
+    "duplicate_a",
+    "duplicate_b",
+]
 GIB = 1024**3
 
 
@@ -52,8 +60,19 @@ def ensure_data(n: int, seed: int) -> Path:
     d = data_dir(n)
     if not (d / "expected.json").exists():
         print(f"generating N={n:,} ...", flush=True)
-        subprocess.run([sys.executable, str(BENCH / "generate.py"), "--n", str(n), "--seed",
-                        str(seed), "--out", str(d)], check=True)
+        subprocess.run(
+            [
+                sys.executable,
+                str(BENCH / "generate.py"),
+                "--n",
+                str(n),
+                "--seed",
+                str(seed),
+                "--out",
+                str(d),
+            ],
+            check=True,
+        )
     return d
 
 
@@ -61,8 +80,9 @@ def config_for(n: int, *, all_outputs: bool = False) -> Path:
     """bench/close.yaml (written for N=1,000,000), pointed at data/n<N>/."""
     text = TEMPLATE.read_text(encoding="utf-8")
     assert text.count("data/n1000000/") == 3 and "\nrules: [rules]\n" in text
-    text = text.replace("data/n1000000/", f"n{n}/").replace("\nrules: [rules]\n",
-                                                              "\nrules: [../rules]\n")
+    text = text.replace("data/n1000000/", f"n{n}/").replace(
+        "\nrules: [rules]\n", "\nrules: [../rules]\n"
+    )
     if all_outputs:
         assert "\noutputs: [parquet]\n" in text
         text = text.replace("\noutputs: [parquet]\n", "\n")
@@ -89,6 +109,7 @@ def _timed(name: str, fn: Callable) -> Callable:
             return fn(*args, **kwargs)
         finally:
             PHASES[name] = PHASES.get(name, 0.0) + time.perf_counter() - t0
+
     return wrapper
 
 
@@ -122,15 +143,25 @@ def instrument_engine() -> None:
 
 def engine_kinds(findings: pl.DataFrame) -> pl.DataFrame:
     rule, src = pl.col("rule_id"), pl.col("source")
-    kind = (pl.when(rule == "bench.total_identity").then(pl.lit("identity"))
-            .when(rule == "bench.lines_sum_to_subtotal").then(pl.lit("lines"))
-            .when(rule == "bench.total_agrees").then(pl.lit("total"))
-            .when(rule == "bench.currency_agrees").then(pl.lit("currency"))
-            .when((rule == "bench.counterpart_present") & (src == "a")).then(pl.lit("missing_in_b"))
-            .when((rule == "bench.counterpart_present") & (src == "b")).then(pl.lit("missing_in_a"))
-            .when((rule == "bench.unique_invoice_id") & (src == "a")).then(pl.lit("duplicate_a"))
-            .when((rule == "bench.unique_invoice_id") & (src == "b")).then(pl.lit("duplicate_b"))
-            .otherwise(pl.format("other:{}:{}", rule, src)))
+    kind = (
+        pl.when(rule == "bench.total_identity")
+        .then(pl.lit("identity"))
+        .when(rule == "bench.lines_sum_to_subtotal")
+        .then(pl.lit("lines"))
+        .when(rule == "bench.total_agrees")
+        .then(pl.lit("total"))
+        .when(rule == "bench.currency_agrees")
+        .then(pl.lit("currency"))
+        .when((rule == "bench.counterpart_present") & (src == "a"))
+        .then(pl.lit("missing_in_b"))
+        .when((rule == "bench.counterpart_present") & (src == "b"))
+        .then(pl.lit("missing_in_a"))
+        .when((rule == "bench.unique_invoice_id") & (src == "a"))
+        .then(pl.lit("duplicate_a"))
+        .when((rule == "bench.unique_invoice_id") & (src == "b"))
+        .then(pl.lit("duplicate_b"))
+        .otherwise(pl.format("other:{}:{}", rule, src))
+    )
     return findings.select(kind.alias("kind"), "invoice_id")
 
 
@@ -148,19 +179,33 @@ def run_polars(n: int) -> pl.DataFrame:
     left join with the line sums, then only the bad rows become findings."""
     d = data_dir(n)
     money = ["subtotal_minor", "discount_minor", "credit_minor", "tax_minor", "total_minor"]
-    a = (pl.scan_parquet(d / "a_invoices.parquet")
-         .select("invoice_id", "currency", *money)
-         .group_by("invoice_id")
-         .agg(pl.len().alias("n_a"), pl.col("currency", *money).first()))
-    b = (pl.scan_parquet(d / "b_invoices.parquet")
-         .group_by("invoice_id")
-         .agg(pl.len().alias("n_b"), pl.col("currency").first().alias("currency_b"),
-              pl.col("total_minor").first().alias("total_b")))
-    sums = (pl.scan_parquet(d / "a_lines.parquet")
-            .group_by("invoice_id").agg(pl.col("amount_minor").sum().alias("line_sum")))
+    a = (
+        pl.scan_parquet(d / "a_invoices.parquet")
+        .select("invoice_id", "currency", *money)
+        .group_by("invoice_id")
+        .agg(pl.len().alias("n_a"), pl.col("currency", *money).first())
+    )
+    b = (
+        pl.scan_parquet(d / "b_invoices.parquet")
+        .group_by("invoice_id")
+        .agg(
+            pl.len().alias("n_b"),
+            pl.col("currency").first().alias("currency_b"),
+            pl.col("total_minor").first().alias("total_b"),
+        )
+    )
+    sums = (
+        pl.scan_parquet(d / "a_lines.parquet")
+        .group_by("invoice_id")
+        .agg(pl.col("amount_minor").sum().alias("line_sum"))
+    )
     in_a, in_b = pl.col("n_a").is_not_null(), pl.col("n_b").is_not_null()
-    expect = (pl.col("subtotal_minor") - pl.col("discount_minor") - pl.col("credit_minor")
-              + pl.col("tax_minor"))
+    expect = (
+        pl.col("subtotal_minor")
+        - pl.col("discount_minor")
+        - pl.col("credit_minor")
+        + pl.col("tax_minor")
+    )
     flags = {
         "duplicate_a": pl.col("n_a") > 1,
         "duplicate_b": pl.col("n_b") > 1,
@@ -172,17 +217,24 @@ def run_polars(n: int) -> pl.DataFrame:
         "missing_in_a": in_b & ~in_a,
     }
     flags = {k: v.fill_null(False) for k, v in flags.items()}  # null input: N/A, not a failure
-    joined = (a.join(sums, on="invoice_id", how="left")
-              .join(b, on="invoice_id", how="full", coalesce=True))
+    joined = a.join(sums, on="invoice_id", how="left").join(
+        b, on="invoice_id", how="full", coalesce=True
+    )
     bad = joined.filter(pl.any_horizontal(*flags.values()))
-    return (bad.select(
-        "invoice_id",
-        pl.concat_list([pl.when(f).then(pl.lit(k)) for k, f in flags.items()])
-        .list.drop_nulls().alias("kind"),
-        (pl.col("total_minor") - expect).alias("identity_delta"),
-        (pl.col("subtotal_minor") - pl.col("line_sum").fill_null(0)).alias("lines_delta"),
-        (pl.col("total_b") - pl.col("total_minor")).alias("total_delta"),
-    ).explode("kind").sort("kind", "invoice_id").collect(engine="streaming"))
+    return (
+        bad.select(
+            "invoice_id",
+            pl.concat_list([pl.when(f).then(pl.lit(k)) for k, f in flags.items()])
+            .list.drop_nulls()
+            .alias("kind"),
+            (pl.col("total_minor") - expect).alias("identity_delta"),
+            (pl.col("subtotal_minor") - pl.col("line_sum").fill_null(0)).alias("lines_delta"),
+            (pl.col("total_b") - pl.col("total_minor")).alias("total_delta"),
+        )
+        .explode("kind")
+        .sort("kind", "invoice_id")
+        .collect(engine="streaming")
+    )
 
 
 # --- DuckDB, one SQL query ----------------------------------------------------------------
@@ -243,8 +295,9 @@ def run_duckdb(n: int) -> pl.DataFrame:
     import duckdb
 
     d = data_dir(n)
-    sql = DUCKDB_SQL.format(a=d / "a_invoices.parquet", b=d / "b_invoices.parquet",
-                            lines=d / "a_lines.parquet")
+    sql = DUCKDB_SQL.format(
+        a=d / "a_invoices.parquet", b=d / "b_invoices.parquet", lines=d / "a_lines.parquet"
+    )
     with duckdb.connect() as con:
         return pl.DataFrame(con.sql(sql))  # Arrow C stream, no pyarrow needed
 
@@ -254,14 +307,23 @@ def run_duckdb(n: int) -> pl.DataFrame:
 
 def run_floor(n: int) -> pl.DataFrame:
     d = data_dir(n)
-    pl.collect_all([
-        pl.scan_parquet(d / "a_invoices.parquet").select(
-            "invoice_id", "currency", "subtotal_minor", "discount_minor", "credit_minor",
-            "tax_minor", "total_minor"),
-        pl.scan_parquet(d / "a_lines.parquet").select("invoice_id", "amount_minor"),
-        pl.scan_parquet(d / "b_invoices.parquet").select("invoice_id", "currency",
-                                                         "total_minor"),
-    ])
+    pl.collect_all(
+        [
+            pl.scan_parquet(d / "a_invoices.parquet").select(
+                "invoice_id",
+                "currency",
+                "subtotal_minor",
+                "discount_minor",
+                "credit_minor",
+                "tax_minor",
+                "total_minor",
+            ),
+            pl.scan_parquet(d / "a_lines.parquet").select("invoice_id", "amount_minor"),
+            pl.scan_parquet(d / "b_invoices.parquet").select(
+                "invoice_id", "currency", "total_minor"
+            ),
+        ]
+    )
     return pl.DataFrame(schema={"kind": pl.String, "invoice_id": pl.String})
 
 
@@ -271,8 +333,12 @@ TOOLS: dict[str, Callable[[int], pl.DataFrame]] = {
     "hand Polars (streaming)": run_polars,
     "DuckDB (one SQL query)": run_duckdb,
 }
-SHORT = {"floor": "floor (read needed columns)", "engine": "engine (pipeline.run)",
-         "polars": "hand Polars (streaming)", "duckdb": "DuckDB (one SQL query)"}
+SHORT = {
+    "floor": "floor (read needed columns)",
+    "engine": "engine (pipeline.run)",
+    "polars": "hand Polars (streaming)",
+    "duckdb": "DuckDB (one SQL query)",
+}
 
 
 def kinds_of(tool: str, out: pl.DataFrame) -> pl.DataFrame:
@@ -291,8 +357,11 @@ def child_rss(args: list[str]) -> tuple[float, float, int]:
     """
     with tempfile.NamedTemporaryFile("r", suffix=".rss") as rss:
         t0 = time.perf_counter()
-        proc = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", rss.name, *args],
-                              stdout=subprocess.DEVNULL, check=False)
+        proc = subprocess.run(
+            ["/usr/bin/time", "-f", "%M", "-o", rss.name, *args],
+            stdout=subprocess.DEVNULL,
+            check=False,
+        )
         wall = time.perf_counter() - t0
         kib = int(rss.read().strip().splitlines()[-1])
     return wall, kib * 1024 / GIB, proc.returncode
@@ -304,18 +373,21 @@ def correctness(kinds: pl.DataFrame, expected: set[tuple[str, str]]) -> tuple[bo
     missing, extra = expected - got, got - expected
     if not missing and not extra and not dupes:
         return True, "exact"
+
     def per_kind(s: set[tuple[str, str]]) -> str:
         counts: dict[str, int] = {}
         for k, _ in s:
             counts[k] = counts.get(k, 0) + 1
         return ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
-    return False, (f"missing {len(missing)} ({per_kind(missing)}); extra {len(extra)} "
-                   f"({per_kind(extra)}); repeated rows {dupes}; e.g. "
-                   f"{sorted(missing)[:2]} {sorted(extra)[:2]}")
+
+    return False, (
+        f"missing {len(missing)} ({per_kind(missing)}); extra {len(extra)} "
+        f"({per_kind(extra)}); repeated rows {dupes}; e.g. "
+        f"{sorted(missing)[:2]} {sorted(extra)[:2]}"
+    )
 
 
-def bench_tools(keys: list[str], n: int, repeat: int, expected: set[tuple[str, str]]
-                ) -> list[dict]:
+def bench_tools(keys: list[str], n: int, repeat: int, expected: set[tuple[str, str]]) -> list[dict]:
     """1 warm-up round + ``repeat`` timed rounds; each round runs every tool once, the
     order rotated from round to round, so that a shared machine's drift (it moves
     whole runs by several percent) falls on every tool alike. Each timed round also
@@ -335,10 +407,14 @@ def bench_tools(keys: list[str], n: int, repeat: int, expected: set[tuple[str, s
             elapsed = time.perf_counter() - t0
             if i == 0:
                 kinds = kinds_of(tool, out)
-                ok, detail = (correctness(kinds, expected) if not tool.startswith("floor")
-                              else (None, ""))
-                found = out.height if tool.startswith("engine") else (
-                    None if tool.startswith("floor") else kinds.height)
+                ok, detail = (
+                    correctness(kinds, expected) if not tool.startswith("floor") else (None, "")
+                )
+                found = (
+                    out.height
+                    if tool.startswith("engine")
+                    else (None if tool.startswith("floor") else kinds.height)
+                )
                 checked[tool] = (ok, detail, found)
                 print(f"  {tool}: warm-up {elapsed:.2f} s", flush=True)
                 continue
@@ -349,35 +425,53 @@ def bench_tools(keys: list[str], n: int, repeat: int, expected: set[tuple[str, s
     rows = []
     for tool in tools:
         ok, detail, found = checked[tool]
-        row = {"tool": tool, "n": n, "median": statistics.median(times[tool]),
-               "min": min(times[tool]), "times": times[tool], "findings": found,
-               "correct": ok, "detail": detail}
+        row = {
+            "tool": tool,
+            "n": n,
+            "median": statistics.median(times[tool]),
+            "min": min(times[tool]),
+            "times": times[tool],
+            "findings": found,
+            "correct": ok,
+            "detail": detail,
+        }
         if phases[tool] and phases[tool][0]:
-            row["phases"] = {k: statistics.median(p.get(k, 0.0) for p in phases[tool])
-                             for k in phases[tool][0]}
+            row["phases"] = {
+                k: statistics.median(p.get(k, 0.0) for p in phases[tool]) for k in phases[tool][0]
+            }
         rows.append(row)
     engine = SHORT["engine"]
     if engine in times:
         for row in rows:
             row["paired"] = statistics.median(
-                e / t for e, t in zip(times[engine], times[row["tool"]], strict=True))
+                e / t for e, t in zip(times[engine], times[row["tool"]], strict=True)
+            )
     return rows
 
 
-def bench_cli(n: int, repeat: int, cfg: Path, expected: set[tuple[str, str]],
-              label: str = "reconcile run (CLI)") -> dict:
+def bench_cli(
+    n: int,
+    repeat: int,
+    cfg: Path,
+    expected: set[tuple[str, str]],
+    label: str = "reconcile run (CLI)",
+) -> dict:
     exe = shutil.which("reconcile") or str(Path(sys.executable).with_name("reconcile"))
     times, rss = [], []
     for i in range(repeat + 1):
         out_dir = Path(tempfile.mkdtemp(prefix="reconcile-bench-"))
         try:
-            wall, peak, code = child_rss([exe, "run", str(cfg), "--out", str(out_dir), "--quiet",
-                                          "--fail-on", "never"])
+            wall, peak, code = child_rss(
+                [exe, "run", str(cfg), "--out", str(out_dir), "--quiet", "--fail-on", "never"]
+            )
             if code != 0:
                 raise SystemExit(f"reconcile run exited {code}")
             files = {p.name: p.stat().st_size for p in out_dir.iterdir()}
-            findings = pl.read_parquet(out_dir / "findings.parquet") \
-                if (out_dir / "findings.parquet").exists() else None
+            findings = (
+                pl.read_parquet(out_dir / "findings.parquet")
+                if (out_dir / "findings.parquet").exists()
+                else None
+            )
         finally:
             shutil.rmtree(out_dir, ignore_errors=True)
         if repeat and i == 0:
@@ -386,17 +480,30 @@ def bench_cli(n: int, repeat: int, cfg: Path, expected: set[tuple[str, str]],
         times.append(wall)
         rss.append(peak)
         print(f"  {label}: run {len(times)} {wall:.2f} s, peak RSS {peak:.2f} GiB", flush=True)
-    ok, detail = (correctness(engine_kinds(findings), expected) if findings is not None
-                  else (None, "no findings.parquet"))
-    return {"tool": label, "n": n, "median": statistics.median(times), "min": min(times),
-            "times": times, "rss": max(rss), "findings": None if findings is None
-            else findings.height, "correct": ok, "detail": detail, "files": files}
+    ok, detail = (
+        correctness(engine_kinds(findings), expected)
+        if findings is not None
+        else (None, "no findings.parquet")
+    )
+    return {
+        "tool": label,
+        "n": n,
+        "median": statistics.median(times),
+        "min": min(times),
+        "times": times,
+        "rss": max(rss),
+        "findings": None if findings is None else findings.height,
+        "correct": ok,
+        "detail": detail,
+        "files": files,
+    }
 
 
 def measure_rss(tool: str, n: int) -> float:
     key = next(k for k, v in SHORT.items() if v == tool)
-    _, peak, code = child_rss([sys.executable, str(Path(__file__).resolve()), "--child", key,
-                               "--n", str(n)])
+    _, peak, code = child_rss(
+        [sys.executable, str(Path(__file__).resolve()), "--child", key, "--n", str(n)]
+    )
     if code != 0:
         raise SystemExit(f"child {key} exited {code}")
     return peak
@@ -409,37 +516,60 @@ def describe_setup() -> str:
 
     def git(*cmd: str) -> str:
         try:
-            return subprocess.run(["git", *cmd], cwd=BENCH.parent, capture_output=True,
-                                  text=True, check=True).stdout.strip()
+            return subprocess.run(
+                ["git", *cmd], cwd=BENCH.parent, capture_output=True, text=True, check=True
+            ).stdout.strip()
         except (OSError, subprocess.CalledProcessError):
             return "?"
+
     dirty = git("status", "--porcelain", "--", "reconcile", "rules")
-    return (f"reconcile @ {git('rev-parse', '--short', 'HEAD')}"
-            f"{' + uncommitted changes in reconcile/ or rules/' if dirty else ''}; "
-            f"Python {platform.python_version()}, Polars {pl.__version__}, "
-            f"DuckDB {duckdb.__version__}, {os.cpu_count()} CPUs; "
-            f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    return (
+        f"reconcile @ {git('rev-parse', '--short', 'HEAD')}"
+        f"{' + uncommitted changes in reconcile/ or rules/' if dirty else ''}; "
+        f"Python {platform.python_version()}, Polars {pl.__version__}, "
+        f"DuckDB {duckdb.__version__}, {os.cpu_count()} CPUs; "
+        f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}"
+    )
 
 
 # --- reporting ----------------------------------------------------------------------------
 
 
 def fmt_table(rows: list[dict]) -> str:
-    head = ["tool", "N", "median s", "min s", "peak RSS GiB", "× hand Polars", "× DuckDB",
-            "engine ÷ tool (paired)", "findings", "correct"]
+    head = [
+        "tool",
+        "N",
+        "median s",
+        "min s",
+        "peak RSS GiB",
+        "× hand Polars",
+        "× DuckDB",
+        "engine ÷ tool (paired)",
+        "findings",
+        "correct",
+    ]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         ref = {t["tool"]: t["median"] for t in rows if t["n"] == r["n"]}
         hp, dk = ref.get(SHORT["polars"]), ref.get(SHORT["duckdb"])
-        lines.append("| " + " | ".join([
-            r["tool"], f"{r['n']:,}", f"{r['median']:.2f}", f"{r['min']:.2f}",
-            f"{r['rss']:.2f}" if r.get("rss") is not None else "–",
-            f"{r['median'] / hp:.2f}" if hp else "–",
-            f"{r['median'] / dk:.2f}" if dk else "–",
-            f"{r['paired']:.2f}" if r.get("paired") is not None else "–",
-            f"{r['findings']:,}" if r.get("findings") is not None else "–",
-            {True: "yes", False: "NO", None: "n/a"}[r["correct"]],
-        ]) + " |")
+        lines.append(
+            "| "
+            + " | ".join(
+                [
+                    r["tool"],
+                    f"{r['n']:,}",
+                    f"{r['median']:.2f}",
+                    f"{r['min']:.2f}",
+                    f"{r['rss']:.2f}" if r.get("rss") is not None else "–",
+                    f"{r['median'] / hp:.2f}" if hp else "–",
+                    f"{r['median'] / dk:.2f}" if dk else "–",
+                    f"{r['paired']:.2f}" if r.get("paired") is not None else "–",
+                    f"{r['findings']:,}" if r.get("findings") is not None else "–",
+                    {True: "yes", False: "NO", None: "n/a"}[r["correct"]],
+                ]
+            )
+            + " |"
+        )
     return "\n".join(lines)
 
 
@@ -448,8 +578,10 @@ def fmt_phases(rows: list[dict]) -> str:
     for r in rows:
         if "phases" not in r:
             continue
-        out.append(f"engine phases at N={r['n']:,} (median of the timed runs; nested phases "
-                   "are inside their parent):")
+        out.append(
+            f"engine phases at N={r['n']:,} (median of the timed runs; nested phases "
+            "are inside their parent):"
+        )
         total = r["median"]
         for name, secs in r["phases"].items():
             out.append(f"  {name:<28} {secs:7.2f} s  {100 * secs / total:5.1f} %")
@@ -462,13 +594,23 @@ def main() -> None:
     ap.add_argument("--sizes", type=int, nargs="+", default=[1_000_000])
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--repeat", type=int, default=5, help="timed runs per tool (after 1 warm-up)")
-    ap.add_argument("--cli-repeat", type=int, default=None,
-                    help="timed CLI runs (default: --repeat; 0 = one run, no warm-up)")
-    ap.add_argument("--tools", default="floor,engine,polars,duckdb,cli",
-                    help="comma list of floor, engine, polars, duckdb, cli")
+    ap.add_argument(
+        "--cli-repeat",
+        type=int,
+        default=None,
+        help="timed CLI runs (default: --repeat; 0 = one run, no warm-up)",
+    )
+    ap.add_argument(
+        "--tools",
+        default="floor,engine,polars,duckdb,cli",
+        help="comma list of floor, engine, polars, duckdb, cli",
+    )
     ap.add_argument("--no-rss", action="store_true", help="skip the fresh-process RSS runs")
-    ap.add_argument("--full-outputs", action="store_true",
-                    help="also one CLI run with every output (html, md, json, csv, parquet)")
+    ap.add_argument(
+        "--full-outputs",
+        action="store_true",
+        help="also one CLI run with every output (html, md, json, csv, parquet)",
+    )
     ap.add_argument("--json", type=Path, default=None, help="write all results here")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--n", type=int, help=argparse.SUPPRESS)
@@ -500,8 +642,9 @@ def main() -> None:
             reps = args.repeat if args.cli_repeat is None else args.cli_repeat
             rows.append(bench_cli(n, reps, DATA / f"close_n{n}.yaml", expected))
         if args.full_outputs:
-            row = bench_cli(n, 0, config_for(n, all_outputs=True), expected,
-                            "reconcile run, all outputs (CLI)")
+            row = bench_cli(
+                n, 0, config_for(n, all_outputs=True), expected, "reconcile run, all outputs (CLI)"
+            )
             extra.append(row)
         print(flush=True)
         print(fmt_table(rows), flush=True)
@@ -512,16 +655,19 @@ def main() -> None:
     print()
     print(fmt_phases(rows))
     for r in extra:
-        print(f"\n{r['tool']} at N={r['n']:,}: {r['median']:.2f} s (one run), peak RSS "
-              f"{r['rss']:.2f} GiB, findings {r['findings']:,}, correct "
-              f"{'yes' if r['correct'] else 'NO'}; files: "
-              + ", ".join(f"{k} {v / 1e6:.1f} MB" for k, v in sorted(r["files"].items())))
+        print(
+            f"\n{r['tool']} at N={r['n']:,}: {r['median']:.2f} s (one run), peak RSS "
+            f"{r['rss']:.2f} GiB, findings {r['findings']:,}, correct "
+            f"{'yes' if r['correct'] else 'NO'}; files: "
+            + ", ".join(f"{k} {v / 1e6:.1f} MB" for k, v in sorted(r["files"].items()))
+        )
     for r in rows + extra:
         if r["correct"] is False:
             print(f"\n{r['tool']} N={r['n']:,} incorrect: {r['detail']}")
     if args.json:
-        args.json.write_text(json.dumps(rows + extra, indent=1, default=str) + "\n",
-                             encoding="utf-8")
+        args.json.write_text(
+            json.dumps(rows + extra, indent=1, default=str) + "\n", encoding="utf-8"
+        )
 
 
 if __name__ == "__main__":

@@ -33,8 +33,9 @@ def _fail(exc: BaseException) -> None:
         click.echo(f"reconcile: error: {exc}", err=True)
         sys.exit(int(exc.exit_code))
     first = (str(exc).strip().splitlines() or [""])[0][:500]
-    click.echo(f"reconcile: internal error (a bug, not a finding): {type(exc).__name__}: "
-               f"{first}", err=True)
+    click.echo(
+        f"reconcile: internal error (a bug, not a finding): {type(exc).__name__}: {first}", err=True
+    )
     frames = traceback.extract_tb(exc.__traceback__)[-3:]
     click.echo("".join(traceback.format_list(frames)), err=True)
     sys.exit(int(ExitCode.INTERNAL))
@@ -62,9 +63,12 @@ class _FetchDisplay:
         text = f"  … {event.source}: {event.pages} pages, {event.records} records{retries}"
         if event.report is not None:
             how = "replayed" if event.report.mode == "replay" else "fetched"
-            click.echo(f"\r\033[K  … {event.source}: {how} {event.report.pages} pages, "
-                       f"{event.report.records} records{retries} "
-                       f"({event.report.seconds:.1f} s)", err=True)
+            click.echo(
+                f"\r\033[K  … {event.source}: {how} {event.report.pages} pages, "
+                f"{event.report.records} records{retries} "
+                f"({event.report.seconds:.1f} s)",
+                err=True,
+            )
             return
         now = time.monotonic()
         if now - self._shown >= 0.1:
@@ -74,21 +78,45 @@ class _FetchDisplay:
 
 @main.command()
 @click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Directory for the reports and findings (and raw/, the snapshot of live "
-                   "sources).")
-@click.option("--fail-on", type=click.Choice(FAIL_ON), default="error", show_default=True,
-              help="Exit 1 when a finding at or above this severity exists.")
-@click.option("--rules", "rule_paths", multiple=True,
-              type=click.Path(exists=False, path_type=Path),
-              help="Rule files or directories (default: the config's, else the built-in pack).")
-@click.option("--replay", "replay", metavar="RUN_DIR", default=None,
-              type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="Offline: read live sources from the raw snapshot of an earlier run "
-                   "(its --out folder) instead of fetching them.")
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Directory for the reports and findings (and raw/, the snapshot of live sources).",
+)
+@click.option(
+    "--fail-on",
+    type=click.Choice(FAIL_ON),
+    default="error",
+    show_default=True,
+    help="Exit 1 when a finding at or above this severity exists.",
+)
+@click.option(
+    "--rules",
+    "rule_paths",
+    multiple=True,
+    type=click.Path(exists=False, path_type=Path),
+    help="Rule files or directories (default: the config's, else the built-in pack).",
+)
+@click.option(
+    "--replay",
+    "replay",
+    metavar="RUN_DIR",
+    default=None,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Offline: read live sources from the raw snapshot of an earlier run "
+    "(its --out folder) instead of fetching them.",
+)
 @click.option("--quiet", is_flag=True, help="No progress output.")
-def run(config: Path, out_dir: Path, fail_on: str, rule_paths: tuple[Path, ...],
-        quiet: bool, replay: Path | None = None) -> None:
+def run(
+    config: Path,
+    out_dir: Path,
+    fail_on: str,
+    rule_paths: tuple[Path, ...],
+    quiet: bool,
+    replay: Path | None = None,
+) -> None:
     """Run the month-end close described by CONFIG and write reports into --out."""
     show = not quiet and sys.stderr.isatty()
 
@@ -109,37 +137,59 @@ def run(config: Path, out_dir: Path, fail_on: str, rule_paths: tuple[Path, ...],
             fetching.require_credentials(cfg.sources)
         with outputs.claim(out_dir, cfg):  # templates, --out writable and ours alone
             log = fetching.FetchLog(_FetchDisplay() if show else None)
-            result = pipeline.run(config, rule_paths=list(rule_paths) or None,
-                                  progress=progress, run_dir=out_dir, replay=replay,
-                                  fetch_progress=log)
+            result = pipeline.run(
+                config,
+                rule_paths=list(rule_paths) or None,
+                progress=progress,
+                run_dir=out_dir,
+                replay=replay,
+                fetch_progress=log,
+            )
             outputs_wanted = result.config.outputs
-            model = report.build(result, fail_on=fail_on, generated_at=pipeline.now_utc(),
-                                 detail="html" in outputs_wanted or "md" in outputs_wanted,
-                                 fetch=log.reports)
-            written = outputs.write_all(out_dir, result.findings, model,
-                                        result.config.outputs, result.config.templates)
+            model = report.build(
+                result,
+                fail_on=fail_on,
+                generated_at=pipeline.now_utc(),
+                detail="html" in outputs_wanted or "md" in outputs_wanted,
+                fetch=log.reports,
+            )
+            written = outputs.write_all(
+                out_dir, result.findings, model, result.config.outputs, result.config.templates
+            )
     except Exception as exc:
         _fail(exc)
         return
     counts = model["severity_counts"]
     for s in model["sources"]:
         f = s["fetch"]
-        fetched = (f"{'replayed' if f['mode'] == 'replay' else 'fetched'} {f['pages']} pages, "
-                   f"{f['records']} records, {f['retries']} retries in {f['seconds']:.2f} s; "
-                   if f else "")
-        click.echo(f"{s['name']:>10}: {fetched}read {s['records_read']}, quarantined "
-                   f"{s['quarantined']}, out of period {s['out_of_period']}, "
-                   f"checked {s['checked']}")
-    click.echo(f"findings: {model['total_findings']} ({counts['error']} error, "
-               f"{counts['warning']} warning, {counts['info']} info)")
+        fetched = (
+            f"{'replayed' if f['mode'] == 'replay' else 'fetched'} {f['pages']} pages, "
+            f"{f['records']} records, {f['retries']} retries in {f['seconds']:.2f} s; "
+            if f
+            else ""
+        )
+        click.echo(
+            f"{s['name']:>10}: {fetched}read {s['records_read']}, quarantined "
+            f"{s['quarantined']}, out of period {s['out_of_period']}, "
+            f"checked {s['checked']}"
+        )
+    click.echo(
+        f"findings: {model['total_findings']} ({counts['error']} error, "
+        f"{counts['warning']} warning, {counts['info']} info)"
+    )
     for path in written:
         click.echo(f"wrote {path}")
     sys.exit(int(exit_code_for(counts, fail_on)))
 
 
 @main.command()
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Directory for the reports and findings.")
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Directory for the reports and findings.",
+)
 @click.option("--fail-on", type=click.Choice(FAIL_ON), default="error", show_default=True)
 @click.option("--quiet", is_flag=True, help="No progress output.")
 @click.pass_context
@@ -148,8 +198,15 @@ def demo(ctx: click.Context, out_dir: Path, fail_on: str, quiet: bool) -> None:
     from reconcile.resources import packaged_path
 
     config = packaged_path("sample_data") / "close.yaml"
-    ctx.invoke(run, config=config, out_dir=out_dir, fail_on=fail_on, rule_paths=(),
-               quiet=quiet, replay=None)
+    ctx.invoke(
+        run,
+        config=config,
+        out_dir=out_dir,
+        fail_on=fail_on,
+        rule_paths=(),
+        quiet=quiet,
+        replay=None,
+    )
 
 
 @main.group()

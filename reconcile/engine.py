@@ -36,8 +36,12 @@ class Coverage:
 
 
 ROUNDED_SCHEMA: dict[str, pl.DataType] = {
-    "rule_id": pl.String(), "target": pl.String(), "currency": pl.String(),
-    "rounded": pl.UInt32(), "rounded_minor": pl.String()}
+    "rule_id": pl.String(),
+    "target": pl.String(),
+    "currency": pl.String(),
+    "rounded": pl.UInt32(),
+    "rounded_minor": pl.String(),
+}
 
 
 @dataclass(frozen=True)
@@ -52,12 +56,19 @@ class EngineResult:
     #: identities whose finer side was rounded to the coarser side's precision, where
     #: that rounding alone removed a difference: rule_id, target, currency, rounded
     #: (rows), rounded_minor (Σ |difference before rounding|, exact minor units, text)
-    rounded: pl.DataFrame = dataclasses.field(default_factory=lambda: pl.DataFrame(
-        schema=ROUNDED_SCHEMA))
+    rounded: pl.DataFrame = dataclasses.field(
+        default_factory=lambda: pl.DataFrame(schema=ROUNDED_SCHEMA)
+    )
 
 
-STATS_SCHEMA = {"rule_id": pl.String, "target": pl.String, "checked": pl.UInt32,
-                "failed": pl.UInt32, "not_applicable_rows": pl.UInt32, "absorbed": pl.UInt32}
+STATS_SCHEMA = {
+    "rule_id": pl.String,
+    "target": pl.String,
+    "checked": pl.UInt32,
+    "failed": pl.UInt32,
+    "not_applicable_rows": pl.UInt32,
+    "absorbed": pl.UInt32,
+}
 
 
 @dataclass(frozen=True)
@@ -68,16 +79,20 @@ class _Check:
     data: SourceData | PairData  # what it was evaluated on (render may look back)
 
 
-def _checks(rule: Rule, sources: Sequence[SourceData], pairs: Sequence[PairData],
-            coverage: list[Coverage]) -> list[_Check]:
+def _checks(
+    rule: Rule, sources: Sequence[SourceData], pairs: Sequence[PairData], coverage: list[Coverage]
+) -> list[_Check]:
     if rule.check.pairwise:
         return _pair_checks(rule, pairs, coverage)
-    return [check for src in sources if rule.scope.matches_source(src.name, src.provider)
-            for check in _source_checks(rule, src, pairs, coverage)]
+    return [
+        check
+        for src in sources
+        if rule.scope.matches_source(src.name, src.provider)
+        for check in _source_checks(rule, src, pairs, coverage)
+    ]
 
 
-def _pair_checks(rule: Rule, pairs: Sequence[PairData], coverage: list[Coverage]
-                 ) -> list[_Check]:
+def _pair_checks(rule: Rule, pairs: Sequence[PairData], coverage: list[Coverage]) -> list[_Check]:
     checks = []
     needed = rule.invoice_columns
     for pair in pairs:
@@ -85,21 +100,25 @@ def _pair_checks(rule: Rule, pairs: Sequence[PairData], coverage: list[Coverage]
             continue
         missing = sorted(
             {f"{pair.left.name}.{c}" for c in needed - pair.left.provided}
-            | {f"{pair.right.name}.{c}" for c in needed - pair.right.provided})
+            | {f"{pair.right.name}.{c}" for c in needed - pair.right.provided}
+        )
         coverage.append(Coverage(rule.id, pair.name, not missing, tuple(missing)))
         if missing:
             continue
         if rule.filter is not None:
             pair = dataclasses.replace(
-                pair, matched=pair.matched.filter(rule.filter),
+                pair,
+                matched=pair.matched.filter(rule.filter),
                 left_only=pair.left_only.filter(rule.filter),
-                right_only=pair.right_only.filter(rule.filter))
+                right_only=pair.right_only.filter(rule.filter),
+            )
         checks.append(_Check(rule, pair.name, rule.check.evaluate(rule, pair), pair))
     return checks
 
 
-def _many_sides(key: str, src: SourceData, pairs: Sequence[PairData]
-                ) -> list[tuple[str, pl.Expr | None]]:
+def _many_sides(
+    key: str, src: SourceData, pairs: Sequence[PairData]
+) -> list[tuple[str, pl.Expr | None]]:
     """The pairings that book ``src`` as their "many" side (1:N, N:1) on a key that
     reads ``key``: ``(pairing, the side's filter)``. Repeats of ``key`` are expected
     there (an invoice booked as several lines); each group's sum is compared."""
@@ -114,8 +133,9 @@ def _many_sides(key: str, src: SourceData, pairs: Sequence[PairData]
     return found
 
 
-def _source_checks(rule: Rule, src: SourceData, pairs: Sequence[PairData],
-                   coverage: list[Coverage]) -> list[_Check]:
+def _source_checks(
+    rule: Rule, src: SourceData, pairs: Sequence[PairData], coverage: list[Coverage]
+) -> list[_Check]:
     missing = sorted(rule.invoice_columns - src.provided)
     if rule.check.needs_lines and not src.has_lines:
         missing.append("line items")
@@ -123,12 +143,22 @@ def _source_checks(rule: Rule, src: SourceData, pairs: Sequence[PairData],
     many = _many_sides(key, src, pairs) if key else []
     names = ", ".join(name for name, _ in many)
     if any(f is None for _, f in many):
-        missing.append(f"repeats of {key} expected: every record is the many side of "
-                       f"pairing {names}, whose groups are compared by their sum")
-    coverage.append(Coverage(rule.id, src.name, not missing, tuple(missing),
-                             f"the records pairing {names} books as its many side (repeats "
-                             f"of {key} expected; each group's sum is compared) are N/A"
-                             if many and not missing else ""))
+        missing.append(
+            f"repeats of {key} expected: every record is the many side of "
+            f"pairing {names}, whose groups are compared by their sum"
+        )
+    coverage.append(
+        Coverage(
+            rule.id,
+            src.name,
+            not missing,
+            tuple(missing),
+            f"the records pairing {names} books as its many side (repeats "
+            f"of {key} expected; each group's sum is compared) are N/A"
+            if many and not missing
+            else "",
+        )
+    )
     if missing:
         return []
     # a filter reads the canonical columns (minor units, like a pairing's filter); the
@@ -137,36 +167,49 @@ def _source_checks(rule: Rule, src: SourceData, pairs: Sequence[PairData],
         assert src.lines is not None, "the pipeline keeps lines when a rule reads them"
         src = dataclasses.replace(src, lines=src.lines.filter(rule.filter))
     elif rule.filter is not None:
-        src = dataclasses.replace(src, invoices=src.invoices.filter(rule.filter),
-                                  all_invoices=src.all_invoices.filter(rule.filter),
-                                  repeated=None)  # counts of the unfiltered records
+        src = dataclasses.replace(
+            src,
+            invoices=src.invoices.filter(rule.filter),
+            all_invoices=src.all_invoices.filter(rule.filter),
+            repeated=None,
+        )  # counts of the unfiltered records
     src = src.exact()
     if not many:
         return [_Check(rule, src.name, rule.check.evaluate(rule, src), src)]
     keyed = pl.col(str(key)).is_not_null()  # (a record without the key is not a unit)
     exempt = keyed & pl.any_horizontal(f.fill_null(False) for _, f in many if f is not None)
-    kept = dataclasses.replace(src, all_invoices=src.all_invoices.filter(~exempt),
-                               repeated=None)
-    na = src.all_invoices.filter(exempt).with_columns(  # one N/A unit per exempt record
-        pl.lit(None, pl.Boolean).alias("ok"), pl.lit(None, pl.Int64).alias("delta_minor"),
-        pl.lit(None, pl.String).alias("currency")).select("ok", "delta_minor", "currency")
+    kept = dataclasses.replace(src, all_invoices=src.all_invoices.filter(~exempt), repeated=None)
+    na = (
+        src.all_invoices.filter(exempt)
+        .with_columns(  # one N/A unit per exempt record
+            pl.lit(None, pl.Boolean).alias("ok"),
+            pl.lit(None, pl.Int64).alias("delta_minor"),
+            pl.lit(None, pl.String).alias("currency"),
+        )
+        .select("ok", "delta_minor", "currency")
+    )
     frame = pl.concat([rule.check.evaluate(rule, kept), na], how="diagonal_relaxed")
     return [_Check(rule, src.name, frame, kept)]
 
 
 def _tagged(frame: pl.LazyFrame, check: _Check) -> pl.LazyFrame:
     return frame.with_columns(
-        pl.lit(check.rule.id).alias("rule_id"), pl.lit(check.rule.type).alias("rule_type"),
-        pl.lit(check.rule.severity).alias("severity"), pl.lit(check.target).alias("target"))
+        pl.lit(check.rule.id).alias("rule_id"),
+        pl.lit(check.rule.type).alias("rule_type"),
+        pl.lit(check.rule.severity).alias("severity"),
+        pl.lit(check.target).alias("target"),
+    )
 
 
-def evaluate(rules: Sequence[Rule], sources: Sequence[SourceData],
-             pairs: Sequence[PairData]) -> EngineResult:
+def evaluate(
+    rules: Sequence[Rule], sources: Sequence[SourceData], pairs: Sequence[PairData]
+) -> EngineResult:
     coverage: list[Coverage] = []
     checks = [c for rule in rules for c in _checks(rule, sources, pairs, coverage)]
     if not checks:
-        return EngineResult(no_findings(), pl.DataFrame(schema=STATS_SCHEMA),
-                            _empty_absorbed(), coverage)
+        return EngineResult(
+            no_findings(), pl.DataFrame(schema=STATS_SCHEMA), _empty_absorbed(), coverage
+        )
     ok = pl.col("ok")
     failed = ok.not_().fill_null(False)
     finding_cols = list(FINDING_ROW_SCHEMA)
@@ -184,29 +227,37 @@ def evaluate(rules: Sequence[Rule], sources: Sequence[SourceData],
             absorbed_row = absorbed_row & ~pl.col("__noise")
         tag = [pl.lit(check.rule.id).alias("rule_id"), pl.lit(check.target).alias("target")]
         pairing = pl.lit(check.target if check.rule.check.pairwise else None, pl.String)
-        findings_plans.append(_tagged(check.rule.check.render(check.rule, frame.filter(failed),
-                                                              check.data),
-                                      check).with_columns(pairing.alias("pairing"))
-                              .select(finding_cols))
-        stats_plans.append(frame.select(
-            pl.len().cast(pl.UInt32).alias("checked"),
-            failed.sum().cast(pl.UInt32).alias("failed"),
-            ok.is_null().sum().cast(pl.UInt32).alias("not_applicable_rows"),
-            absorbed_row.sum().cast(pl.UInt32).alias("absorbed"),
-        ).with_columns(tag))
+        findings_plans.append(
+            _tagged(check.rule.check.render(check.rule, frame.filter(failed), check.data), check)
+            .with_columns(pairing.alias("pairing"))
+            .select(finding_cols)
+        )
+        stats_plans.append(
+            frame.select(
+                pl.len().cast(pl.UInt32).alias("checked"),
+                failed.sum().cast(pl.UInt32).alias("failed"),
+                ok.is_null().sum().cast(pl.UInt32).alias("not_applicable_rows"),
+                absorbed_row.sum().cast(pl.UInt32).alias("absorbed"),
+            ).with_columns(tag)
+        )
         absorbed_plans.append(_absorbed(frame.filter(absorbed_row), exact).with_columns(tag))
         if exact:
             rounded_plans.append(_rounded(frame).with_columns(tag))
-    findings, stats, absorbed, *rounded = pl.collect_all([
-        pl.concat(findings_plans), pl.concat(stats_plans), pl.concat(absorbed_plans),
-        *rounded_plans])
+    findings, stats, absorbed, *rounded = pl.collect_all(
+        [
+            pl.concat(findings_plans),
+            pl.concat(stats_plans),
+            pl.concat(absorbed_plans),
+            *rounded_plans,
+        ]
+    )
     stats = _with_empty_targets(stats.select(list(STATS_SCHEMA)), coverage)
     return EngineResult(
         findings=findings,
         stats=stats.sort("rule_id", "target"),
-        absorbed=absorbed.select("rule_id", "target", "currency", "absorbed", "absorbed_minor",
-                                 "absorbed_net_minor")
-        .sort("rule_id", "target", "currency"),
+        absorbed=absorbed.select(
+            "rule_id", "target", "currency", "absorbed", "absorbed_minor", "absorbed_net_minor"
+        ).sort("rule_id", "target", "currency"),
         coverage=coverage,
         rounded=_rounded_table(rounded),
     )
@@ -219,14 +270,23 @@ def _absorbed(frame: pl.LazyFrame, exact: bool) -> pl.LazyFrame:
         return frame.group_by("currency").agg(
             pl.len().cast(pl.UInt32).alias("absorbed"),
             pl.col("delta_minor").abs().sum().alias("absorbed_minor"),
-            pl.col("delta_minor").sum().alias("absorbed_net_minor"))
-    in_minor = [round_scaled_expr(pl.col(c), pl.col("__scale"), "half_up").cast(pl.Int64)
-                .alias(c) for c in ("absorbed_minor", "absorbed_net_minor")]
-    return frame.group_by("currency").agg(
-        pl.len().cast(pl.UInt32).alias("absorbed"),
-        pl.col("__compared").abs().sum().alias("absorbed_minor"),
-        pl.col("__compared").sum().alias("absorbed_net_minor"),
-        pl.col("__scale").first()).with_columns(in_minor).drop("__scale")
+            pl.col("delta_minor").sum().alias("absorbed_net_minor"),
+        )
+    in_minor = [
+        round_scaled_expr(pl.col(c), pl.col("__scale"), "half_up").cast(pl.Int64).alias(c)
+        for c in ("absorbed_minor", "absorbed_net_minor")
+    ]
+    return (
+        frame.group_by("currency")
+        .agg(
+            pl.len().cast(pl.UInt32).alias("absorbed"),
+            pl.col("__compared").abs().sum().alias("absorbed_minor"),
+            pl.col("__compared").sum().alias("absorbed_net_minor"),
+            pl.col("__scale").first(),
+        )
+        .with_columns(in_minor)
+        .drop("__scale")
+    )
 
 
 def _rounded(frame: pl.LazyFrame) -> pl.LazyFrame:
@@ -234,8 +294,13 @@ def _rounded(frame: pl.LazyFrame) -> pl.LazyFrame:
     coarser side's precision, or the float-noise cleaning's bound), per currency: their
     count and Σ |difference before rounding|."""
     absorbed = ((pl.col("__exact") != 0) & (pl.col("__compared") == 0)) | pl.col("__noise")
-    return frame.filter(absorbed.fill_null(False)).group_by("currency", "__scale").agg(
-        pl.len().cast(pl.UInt32).alias("rounded"), pl.col("__exact").abs().sum().alias("__sum"))
+    return (
+        frame.filter(absorbed.fill_null(False))
+        .group_by("currency", "__scale")
+        .agg(
+            pl.len().cast(pl.UInt32).alias("rounded"), pl.col("__exact").abs().sum().alias("__sum")
+        )
+    )
 
 
 def _rounded_table(parts: Sequence[pl.DataFrame]) -> pl.DataFrame:
@@ -246,49 +311,98 @@ def _rounded_table(parts: Sequence[pl.DataFrame]) -> pl.DataFrame:
             entry = rows.setdefault(key, [0, Decimal(0)])
             entry[0] += r["rounded"]
             entry[1] += Decimal(int(r["__sum"])).scaleb(-int(r["__scale"]))
-    return pl.DataFrame([(*k, n, f"{total.normalize():f}") for k, (n, total)
-                         in sorted(rows.items())], schema=ROUNDED_SCHEMA, orient="row")
+    return pl.DataFrame(
+        [(*k, n, f"{total.normalize():f}") for k, (n, total) in sorted(rows.items())],
+        schema=ROUNDED_SCHEMA,
+        orient="row",
+    )
 
 
 def _empty_absorbed() -> pl.DataFrame:
-    return pl.DataFrame(schema={"rule_id": pl.String, "target": pl.String, "currency": pl.String,
-                                "absorbed": pl.UInt32, "absorbed_minor": pl.Int64,
-                                "absorbed_net_minor": pl.Int64})
+    return pl.DataFrame(
+        schema={
+            "rule_id": pl.String,
+            "target": pl.String,
+            "currency": pl.String,
+            "absorbed": pl.UInt32,
+            "absorbed_minor": pl.Int64,
+            "absorbed_net_minor": pl.Int64,
+        }
+    )
 
 
 def _with_empty_targets(stats: pl.DataFrame, coverage: list[Coverage]) -> pl.DataFrame:
     """Applicable targets with zero rows still get a stats row (checked = 0)."""
     seen = set(zip(stats["rule_id"], stats["target"], strict=True))
-    extra = [{"rule_id": c.rule_id, "target": c.target, "checked": 0, "failed": 0,
-              "not_applicable_rows": 0, "absorbed": 0}
-             for c in coverage if c.applicable and (c.rule_id, c.target) not in seen]
+    extra = [
+        {
+            "rule_id": c.rule_id,
+            "target": c.target,
+            "checked": 0,
+            "failed": 0,
+            "not_applicable_rows": 0,
+            "absorbed": 0,
+        }
+        for c in coverage
+        if c.applicable and (c.rule_id, c.target) not in seen
+    ]
     if not extra:
         return stats
     return pl.concat([stats, pl.DataFrame(extra, schema=STATS_SCHEMA)])
 
 
-_FINGERPRINT = ("rule_id", "source", "invoice_id", "counterpart_source",
-                "counterpart_invoice_id", "field")
+_FINGERPRINT = (
+    "rule_id",
+    "source",
+    "invoice_id",
+    "counterpart_source",
+    "counterpart_invoice_id",
+    "field",
+)
 
 
 def _order(findings: pl.DataFrame) -> pl.Series:
     """The positions of ``findings`` in report order: severity, rule, source, invoice,
     counterpart, field, location."""
-    rank = pl.col("severity").replace_strict(list(SEVERITIES), range(len(SEVERITIES)),
-                                             return_dtype=pl.Int8)
-    return findings.select(pl.arg_sort_by(
-        rank, "rule_id", "source", "invoice_id", "counterpart_source",
-        "counterpart_invoice_id", "field", "location", nulls_last=True)).to_series()
+    rank = pl.col("severity").replace_strict(
+        list(SEVERITIES), range(len(SEVERITIES)), return_dtype=pl.Int8
+    )
+    return findings.select(
+        pl.arg_sort_by(
+            rank,
+            "rule_id",
+            "source",
+            "invoice_id",
+            "counterpart_source",
+            "counterpart_invoice_id",
+            "field",
+            "location",
+            nulls_last=True,
+        )
+    ).to_series()
 
 
 def _fingerprints(findings: pl.DataFrame) -> pl.Series:
     """XXH3-64 of rule id + source + record key (+ counterpart) + field, and the
     location of a finding with no invoice id; one per row, in the rows' order."""
-    keys = findings.lazy().select(pl.concat_str(
-        [*(pl.col(c).fill_null("") for c in _FINGERPRINT),
-         pl.when(pl.col("invoice_id").is_null()).then(pl.col("location")).otherwise(pl.lit(""))
-         .fill_null("")],
-        separator="\x1f").cast(pl.Binary)).collect().to_series().to_list()  # UTF-8 bytes
+    keys = (
+        findings.lazy()
+        .select(
+            pl.concat_str(
+                [
+                    *(pl.col(c).fill_null("") for c in _FINGERPRINT),
+                    pl.when(pl.col("invoice_id").is_null())
+                    .then(pl.col("location"))
+                    .otherwise(pl.lit(""))
+                    .fill_null(""),
+                ],
+                separator="\x1f",
+            ).cast(pl.Binary)
+        )
+        .collect()
+        .to_series()
+        .to_list()
+    )  # UTF-8 bytes
     return pl.Series("finding_id", list(map(xxhash.xxh3_64_hexdigest, keys)), pl.String)
 
 
@@ -311,8 +425,10 @@ def with_finding_ids(findings: pl.DataFrame) -> pl.DataFrame:
     # the n-th repeat of a digest (in sorted order) gets "-n"
     repeat = pl.int_range(pl.len()).over("finding_id") + 1
     return findings.with_columns(
-        pl.when(repeat == 1).then(pl.col("finding_id"))
-        .otherwise(pl.concat_str([pl.col("finding_id"), pl.lit("-"), repeat.cast(pl.String)])))
+        pl.when(repeat == 1)
+        .then(pl.col("finding_id"))
+        .otherwise(pl.concat_str([pl.col("finding_id"), pl.lit("-"), repeat.cast(pl.String)]))
+    )
 
 
 __all__ = ["Coverage", "EngineResult", "evaluate", "with_finding_ids"]

@@ -101,9 +101,11 @@ def credential(cfg: SourceConfig) -> str:
     value = os.environ.get(cfg.credential_env, "")
     if not value.strip():
         state = "is empty" if cfg.credential_env in os.environ else "is not set"
-        raise ConfigError(f"source {cfg.name!r}: the environment variable {cfg.credential_env} "
-                          f"(credential_env) {state}; it must hold the {cfg.provider} "
-                          "credential to fetch live")
+        raise ConfigError(
+            f"source {cfg.name!r}: the environment variable {cfg.credential_env} "
+            f"(credential_env) {state}; it must hold the {cfg.provider} "
+            "credential to fetch live"
+        )
     return value.strip()
 
 
@@ -139,15 +141,20 @@ def provider_pages(
             _carry_snapshot(replay, run_dir, cfg.name)
     else:
         if run_dir is None:
-            raise UsageError(f"source {cfg.name!r} is fetched live: a run folder (--out) is "
-                             "needed for its raw snapshot")
+            raise UsageError(
+                f"source {cfg.name!r} is fetched live: a run folder (--out) is "
+                "needed for its raw snapshot"
+            )
         if period is None:
             raise UsageError(f"source {cfg.name!r} is fetched live: the close period is needed")
         provider, pages, report = _fetch(cfg, run_dir, period, progress)
         where = str(run_dir / RAW / cfg.name)
     if provider != cfg.provider:
-        raise InputDataError(f"recording is of provider {provider!r}, config says "
-                             f"{cfg.provider!r}", source=cfg.name, location=where)
+        raise InputDataError(
+            f"recording is of provider {provider!r}, config says {cfg.provider!r}",
+            source=cfg.name,
+            location=where,
+        )
     return pages, report
 
 
@@ -155,22 +162,31 @@ def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def _fetch(cfg: SourceConfig, run_dir: Path, period: tuple[datetime, datetime],
-           progress: FetchProgress | None) -> tuple[str, list[Page], FetchReport]:
+def _fetch(
+    cfg: SourceConfig,
+    run_dir: Path,
+    period: tuple[datetime, datetime],
+    progress: FetchProgress | None,
+) -> tuple[str, list[Page], FetchReport]:
     secret = credential(cfg)
     module = MODULES[cfg.provider]
     assert cfg.base_url is not None and cfg.credential_env is not None
 
     def on_progress(stats: FetchStats) -> None:
         if progress is not None:
-            progress(FetchEvent(cfg.name, cfg.provider, stats.pages, stats.records,
-                                stats.retries))
+            progress(FetchEvent(cfg.name, cfg.provider, stats.pages, stats.records, stats.retries))
 
     fetched_at = _iso(datetime.now(UTC).replace(microsecond=0))
-    client = ProviderClient(source=cfg.name, provider=cfg.provider, base_url=cfg.base_url,
-                            headers=module.auth_headers(secret, cfg.options),
-                            credential_env=cfg.credential_env, policy=cfg.http,
-                            secrets=[secret], progress=on_progress)
+    client = ProviderClient(
+        source=cfg.name,
+        provider=cfg.provider,
+        base_url=cfg.base_url,
+        headers=module.auth_headers(secret, cfg.options),
+        credential_env=cfg.credential_env,
+        policy=cfg.http,
+        secrets=[secret],
+        progress=on_progress,
+    )
     with client:
         pages = FETCHERS[cfg.provider](client, cfg.options, period[0], period[1])
     stats = client.stats
@@ -186,12 +202,22 @@ def _fetch(cfg: SourceConfig, run_dir: Path, period: tuple[datetime, datetime],
     }
     folder = _write_snapshot(run_dir, cfg, pages, meta)
     provider, replayed = read_recording(folder, cfg.name, run_dir, _page_limit(cfg))
-    report = FetchReport(cfg.name, cfg.provider, "live", stats.pages, stats.records,
-                         stats.retries, round(stats.seconds, 3), stats.bytes, len(documents),
-                         fetched_at)
+    report = FetchReport(
+        cfg.name,
+        cfg.provider,
+        "live",
+        stats.pages,
+        stats.records,
+        stats.retries,
+        round(stats.seconds, 3),
+        stats.bytes,
+        len(documents),
+        fetched_at,
+    )
     if progress is not None:
-        progress(FetchEvent(cfg.name, cfg.provider, stats.pages, stats.records, stats.retries,
-                            report))
+        progress(
+            FetchEvent(cfg.name, cfg.provider, stats.pages, stats.records, stats.retries, report)
+        )
     return provider, replayed, report
 
 
@@ -204,9 +230,17 @@ def _exchange_entry(page: Page) -> dict[str, Any]:
     if not isinstance(page, FetchedPage) or page.exchange is None:
         raise TypeError(f"a fetcher returned a page that was not fetched: {page.location}")
     ex = page.exchange
-    return {"body": ex.body, "kind": page.kind, "method": ex.method, "url": ex.path,
-            "query": dict(ex.query), "status": ex.status, "headers": dict(ex.headers),
-            "request_body": ex.request_body, "attempts": ex.attempts}
+    return {
+        "body": ex.body,
+        "kind": page.kind,
+        "method": ex.method,
+        "url": ex.path,
+        "query": dict(ex.query),
+        "status": ex.status,
+        "headers": dict(ex.headers),
+        "request_body": ex.request_body,
+        "attempts": ex.attempts,
+    }
 
 
 def _replace_dir(tmp: Path, final: Path) -> None:
@@ -215,16 +249,18 @@ def _replace_dir(tmp: Path, final: Path) -> None:
     tmp.replace(final)
 
 
-def _write_snapshot(run_dir: Path, cfg: SourceConfig, pages: list[Page],
-                    meta: Mapping[str, Any]) -> Path:
+def _write_snapshot(
+    run_dir: Path, cfg: SourceConfig, pages: list[Page], meta: Mapping[str, Any]
+) -> Path:
     raw = run_dir / RAW
     raw.mkdir(parents=True, exist_ok=True)
     tmp = raw / f".{cfg.name}.partial-{os.getpid()}"
     if tmp.exists():
         shutil.rmtree(tmp)
     try:
-        write_recording(tmp, cfg.provider, [_exchange_entry(p) for p in pages], meta=meta,
-                        gzip_from=GZIP_FROM)
+        write_recording(
+            tmp, cfg.provider, [_exchange_entry(p) for p in pages], meta=meta, gzip_from=GZIP_FROM
+        )
         final = raw / cfg.name
         _replace_dir(tmp, final)
     except BaseException:
@@ -233,8 +269,7 @@ def _write_snapshot(run_dir: Path, cfg: SourceConfig, pages: list[Page],
     return final
 
 
-def _write_documents(run_dir: Path, source: str,
-                     documents: list[Document]) -> list[dict[str, Any]]:
+def _write_documents(run_dir: Path, source: str, documents: list[Document]) -> list[dict[str, Any]]:
     """Archive source documents; entries (file relative to the run folder, SHA-256)."""
     if not documents:
         return []
@@ -253,9 +288,15 @@ def _write_documents(run_dir: Path, source: str,
                 name = f"{stem}-{n}{Path(doc.name).suffix}"
             used.add(name)
             (tmp / name).write_bytes(doc.data)
-            entries.append({"file": f"{DOCUMENTS}/{source}/{name}", "ref": doc.ref,
-                            "media_type": doc.media_type, "bytes": len(doc.data),
-                            "sha256": doc.sha256})
+            entries.append(
+                {
+                    "file": f"{DOCUMENTS}/{source}/{name}",
+                    "ref": doc.ref,
+                    "media_type": doc.media_type,
+                    "bytes": len(doc.data),
+                    "sha256": doc.sha256,
+                }
+            )
         _replace_dir(tmp, folder / source)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -277,13 +318,20 @@ def _carry_snapshot(replay: Path, run_dir: Path, source: str) -> None:
         os.replace(partial, target)
 
 
-def _replay(cfg: SourceConfig, run_dir: Path, period: tuple[datetime, datetime] | None,
-            progress: FetchProgress | None) -> tuple[str, list[Page], FetchReport]:
+def _replay(
+    cfg: SourceConfig,
+    run_dir: Path,
+    period: tuple[datetime, datetime] | None,
+    progress: FetchProgress | None,
+) -> tuple[str, list[Page], FetchReport]:
     folder = run_dir / RAW / cfg.name
     if not (folder / "manifest.json").is_file():
-        raise InputDataError("the run folder has no snapshot of this source (raw/"
-                             f"{cfg.name}/manifest.json); was it fetched live in that run?",
-                             source=cfg.name, location=str(folder))
+        raise InputDataError(
+            "the run folder has no snapshot of this source (raw/"
+            f"{cfg.name}/manifest.json); was it fetched live in that run?",
+            source=cfg.name,
+            location=str(folder),
+        )
     meta = read_manifest(folder, cfg.name)
     asked = meta.get("period")
     if period is not None and isinstance(asked, dict):
@@ -292,7 +340,10 @@ def _replay(cfg: SourceConfig, run_dir: Path, period: tuple[datetime, datetime] 
             raise InputDataError(
                 f"the snapshot was fetched for the period {asked.get('start')} to "
                 f"{asked.get('end')}, the config's period is {wanted['start']} to "
-                f"{wanted['end']}", source=cfg.name, location=str(folder / "manifest.json"))
+                f"{wanted['end']}",
+                source=cfg.name,
+                location=str(folder / "manifest.json"),
+            )
     provider, pages = read_recording(folder, cfg.name, run_dir, _page_limit(cfg))
     fetch = meta.get("fetch")
     fetch = fetch if isinstance(fetch, dict) else {}
@@ -303,11 +354,20 @@ def _replay(cfg: SourceConfig, run_dir: Path, period: tuple[datetime, datetime] 
         value = fetch.get(key)
         return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
-    report = FetchReport(cfg.name, str(provider), "replay", len(pages), count("records"),
-                         count("retries"), float(fetch.get("seconds") or 0.0), count("bytes"),
-                         len(docs), meta.get("fetched_at"))
+    report = FetchReport(
+        cfg.name,
+        str(provider),
+        "replay",
+        len(pages),
+        count("records"),
+        count("retries"),
+        float(fetch.get("seconds") or 0.0),
+        count("bytes"),
+        len(docs),
+        meta.get("fetched_at"),
+    )
     if progress is not None:
-        progress(FetchEvent(cfg.name, cfg.provider, len(pages), report.records, report.retries,
-                            report))
+        progress(
+            FetchEvent(cfg.name, cfg.provider, len(pages), report.records, report.retries, report)
+        )
     return str(provider), pages, report
-

@@ -39,9 +39,12 @@ def repeated_rows(frame: pl.DataFrame | pl.LazyFrame, key: str) -> pl.DataFrame:
     candidates = ordered.filter(ordered == ordered.shift(1)).unique()
     if candidates.is_empty():  # (the usual case: every key once)
         return frame.clear()
-    near = (frame.with_columns(hashes).lazy()  # (columns shared, not copied)
-            .filter(pl.col(HASH).is_in(candidates.implode()) & pl.col(key).is_not_null())
-            .drop(HASH))
+    near = (
+        frame.with_columns(hashes)
+        .lazy()  # (columns shared, not copied)
+        .filter(pl.col(HASH).is_in(candidates.implode()) & pl.col(key).is_not_null())
+        .drop(HASH)
+    )
     return near.filter(pl.col(key).is_duplicated()).collect()
 
 
@@ -65,8 +68,9 @@ def _gathered(parts: list[tuple[pl.DataFrame, pl.Series]]) -> pl.DataFrame:
         return pl.DataFrame(pool.map(lambda c: c[0].rechunk().gather(c[1]), columns))
 
 
-def inner_join(left: pl.DataFrame, right: pl.DataFrame, l_on: str, r_on: str
-               ) -> tuple[pl.DataFrame, pl.Series, pl.Series]:
+def inner_join(
+    left: pl.DataFrame, right: pl.DataFrame, l_on: str, r_on: str
+) -> tuple[pl.DataFrame, pl.Series, pl.Series]:
     """The inner join of two frames each unique by its key, keys never null: every
     column of both (no two alike by name), one row per pair, in no particular order;
     and each pair's row in ``left`` and in ``right``.
@@ -78,12 +82,21 @@ def inner_join(left: pl.DataFrame, right: pl.DataFrame, l_on: str, r_on: str
     the pairs' keys are compared, and on any difference the pairs are found again by
     the strings themselves. (Null hashes alike, so two null keys would pair.)
     """
+
     def pairs(key: Callable[[str], pl.Expr]) -> tuple[pl.DataFrame, pl.Series, pl.Series]:
         l_row, r_row = "__l_row", "__r_row"
-        rows = (left.lazy().select(key(l_on).alias(HASH)).with_row_index(l_row)
-                .join(right.lazy().select(key(r_on).alias(HASH)).with_row_index(r_row),
-                      on=HASH, how="inner")
-                .select(l_row, r_row).collect())
+        rows = (
+            left.lazy()
+            .select(key(l_on).alias(HASH))
+            .with_row_index(l_row)
+            .join(
+                right.lazy().select(key(r_on).alias(HASH)).with_row_index(r_row),
+                on=HASH,
+                how="inner",
+            )
+            .select(l_row, r_row)
+            .collect()
+        )
         at_l, at_r = rows.get_column(l_row), rows.get_column(r_row)
         return _gathered([(left, at_l), (right, at_r)]), at_l, at_r
 

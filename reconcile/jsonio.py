@@ -53,14 +53,15 @@ def loads(data: bytes | str) -> Any:
     """A JSON document, exactly (see the module docstring)."""
     text = decode(data) if isinstance(data, bytes) else data
     try:
-        return json.loads(text, parse_float=Decimal, parse_int=_integer,
-                          object_pairs_hook=_object)
+        return json.loads(text, parse_float=Decimal, parse_int=_integer, object_pairs_hook=_object)
     except JSONError:
         raise
     except json.JSONDecodeError as exc:
         raise JSONError(f"{exc.msg} at line {exc.lineno} column {exc.colno}") from None
     except RecursionError:
-        raise JSONError("nested too deep (arrays or objects inside each other more than the "
-                        "interpreter's recursion limit allows)") from None
+        raise JSONError(
+            "nested too deep (arrays or objects inside each other more than the "
+            "interpreter's recursion limit allows)"
+        ) from None
     except ValueError as exc:
         raise JSONError(str(exc).splitlines()[0][:200]) from None

@@ -128,8 +128,10 @@ class Pairing:
     tolerance: object | None = None
 
     def describe(self) -> str:
-        return (f"{self.left.source}.{self.left.key_name} ↔ "
-                f"{self.right.source}.{self.right.key_name} ({self.cardinality})")
+        return (
+            f"{self.left.source}.{self.left.key_name} ↔ "
+            f"{self.right.source}.{self.right.key_name} ({self.cardinality})"
+        )
 
     @property
     def many_left(self) -> bool:
@@ -188,8 +190,9 @@ def _ids_unchanged(side: Side, data: SourceData, norm: KeyNormalization) -> pl.L
     return _records(side, data).select(((norm.transform(raw) == raw) & (raw != "")).all())
 
 
-def _keyed(side: Side, data: SourceData, norm: KeyNormalization, columns: list[str],
-           ids_unchanged: bool) -> _Keyed:
+def _keyed(
+    side: Side, data: SourceData, norm: KeyNormalization, columns: list[str], ids_unchanged: bool
+) -> _Keyed:
     frame = _records(side, data)
     if ids_unchanged:
         # Checked invoices are unique by invoice_id: when normalization leaves every
@@ -200,15 +203,18 @@ def _keyed(side: Side, data: SourceData, norm: KeyNormalization, columns: list[s
     return _Keyed(frame.select(*columns, side.key_of(norm).alias(KEY)), KEY)
 
 
-def _aggregate(records: pl.LazyFrame, columns: list[str], ordered: bool = False,
-               skip: frozenset[str] = frozenset()) -> pl.LazyFrame:
+def _aggregate(
+    records: pl.LazyFrame,
+    columns: list[str],
+    ordered: bool = False,
+    skip: frozenset[str] = frozenset(),
+) -> pl.LazyFrame:
     """A "many" side's records as one row per key: money summed, the first record
     (in source order) for the rest, and ``__currencies`` (distinct codes: a group
     mixing currencies is ambiguous)."""
     if ROW in columns and not ordered:
         records = records.sort(ROW)  # source order: "first" is the first read
-    aggs = [pl.len().cast(pl.UInt32).alias(N),
-            pl.col("currency").n_unique().alias("__currencies")]
+    aggs = [pl.len().cast(pl.UInt32).alias(N), pl.col("currency").n_unique().alias("__currencies")]
     # invoice_id: the group's first; findings list every member (PairData.member_ids),
     # which costs a string per failing group instead of one per group
     for c in columns:
@@ -217,8 +223,11 @@ def _aggregate(records: pl.LazyFrame, columns: list[str], ordered: bool = False,
             aggs.append(pl.col(c).sum() if summed else pl.col(c).first())
     # ``skip``: the raw key columns; the group is its (normalized) key, and taking the
     # first of millions of strings no rule reads is most of a grouping's cost
-    return records.group_by(KEY).agg(aggs).with_columns(
-        pl.lit(None, pl.String).alias(c) for c in sorted(skip))
+    return (
+        records.group_by(KEY)
+        .agg(aggs)
+        .with_columns(pl.lit(None, pl.String).alias(c) for c in sorted(skip))
+    )
 
 
 def _taken(positions: pl.Series, size: int) -> pl.Series:
@@ -227,8 +236,9 @@ def _taken(positions: pl.Series, size: int) -> pl.Series:
     return mask.scatter(positions, True) if positions.len() else mask
 
 
-def _in_neighbours(side: Side, data: SourceData, norm: KeyNormalization,
-                   keys: pl.Series) -> pl.Series:
+def _in_neighbours(
+    side: Side, data: SourceData, norm: KeyNormalization, keys: pl.Series
+) -> pl.Series:
     """Whether each key is among ``data``'s records of the neighbouring periods."""
     found = pl.Series(TIMING, [False] * len(keys), pl.Boolean)
     if data.neighbours is None or keys.is_empty():
@@ -240,30 +250,48 @@ def _in_neighbours(side: Side, data: SourceData, norm: KeyNormalization,
     return keys.is_in(there.get_column(KEY).implode()).fill_null(False).alias(TIMING)
 
 
-def _in_quarantine(side: Side, data: SourceData, norm: KeyNormalization,
-                   keys: pl.Series) -> pl.Series:
+def _in_quarantine(
+    side: Side, data: SourceData, norm: KeyNormalization, keys: pl.Series
+) -> pl.Series:
     """For each key, the quarantined record of ``data`` that carries it (on the side's
     filter, where the record says enough to tell): ``"<where> (<schema rule>)"``, else
     null. Such a counterpart exists: the unmatched record is not missing."""
     none = pl.Series(QUARANTINED, [None] * len(keys), pl.String)
     found = data.quarantined
-    if found is None or found.is_empty() or keys.is_empty() \
-            or not set(side.columns) <= set(found.columns):
+    if (
+        found is None
+        or found.is_empty()
+        or keys.is_empty()
+        or not set(side.columns) <= set(found.columns)
+    ):
         return none
     frame = found.lazy()
     if side.filter is not None and set(side.filter.meta.root_names()) <= set(found.columns):
         frame = frame.filter(side.filter.fill_null(False))
-    named = frame.select(side.key_of(norm).alias(KEY), pl.concat_str(
-        [pl.col("__qref"), pl.lit(" ("), pl.col("__qrule"), pl.lit(")")]).alias(QUARANTINED)
-    ).drop_nulls(KEY).unique(KEY, keep="first", maintain_order=True).collect()
+    named = (
+        frame.select(
+            side.key_of(norm).alias(KEY),
+            pl.concat_str([pl.col("__qref"), pl.lit(" ("), pl.col("__qrule"), pl.lit(")")]).alias(
+                QUARANTINED
+            ),
+        )
+        .drop_nulls(KEY)
+        .unique(KEY, keep="first", maintain_order=True)
+        .collect()
+    )
     if named.is_empty():
         return none
-    return keys.alias(KEY).to_frame().join(named, on=KEY, how="left",
-                                           maintain_order="left").get_column(QUARANTINED)
+    return (
+        keys.alias(KEY)
+        .to_frame()
+        .join(named, on=KEY, how="left", maintain_order="left")
+        .get_column(QUARANTINED)
+    )
 
 
-def match(pairing: Pairing, left: SourceData, right: SourceData,
-          columns: frozenset[str] | None = None) -> PairData:
+def match(
+    pairing: Pairing, left: SourceData, right: SourceData, columns: frozenset[str] | None = None
+) -> PairData:
     """Match once: matched / left only / right only / ambiguous, materialized once.
 
     ``columns`` are the canonical columns the pairwise rules read; only those
@@ -275,8 +303,10 @@ def match(pairing: Pairing, left: SourceData, right: SourceData,
         columns = frozenset(INVOICE_SCHEMA)
     l_cols = _carried(left, pairing.left, columns)
     r_cols = _carried(right, pairing.right, columns)
-    checks = [_ids_unchanged(pairing.left, left, pairing.normalize),
-              _ids_unchanged(pairing.right, right, pairing.normalize)]
+    checks = [
+        _ids_unchanged(pairing.left, left, pairing.normalize),
+        _ids_unchanged(pairing.right, right, pairing.normalize),
+    ]
     answers = iter(pl.collect_all([c for c in checks if c is not None]))
     unchanged = [c is not None and bool(next(answers).item()) for c in checks]
     lk = _keyed(pairing.left, left, pairing.normalize, l_cols, unchanged[0])
@@ -309,8 +339,9 @@ def match(pairing: Pairing, left: SourceData, right: SourceData,
             raw_key = frozenset(side.columns) - {"invoice_id", "currency"} - columns
             plans.append(_aggregate(keyed_records(keyed[i]), cols[i], ordered[i], raw_key))
         elif not keyed[i].unique:
-            plans.append(keyed_records(keyed[i]).group_by(KEY).len(name=N)
-                         .filter(pl.col(N) > 1).select(KEY))
+            plans.append(
+                keyed_records(keyed[i]).group_by(KEY).len(name=N).filter(pl.col(N) > 1).select(KEY)
+            )
     done = iter(pl.collect_all(plans) if plans else [])
     groups: dict[int, pl.DataFrame] = {}
     surplus: list[pl.DataFrame] = []
@@ -350,19 +381,22 @@ def match(pairing: Pairing, left: SourceData, right: SourceData,
     if not rk.unique:
         plans.append(rk.records.filter(pl.col(KEY).is_null()))
     if not ambiguous_keys.is_empty():
-        plans += [lc.join(ambiguous_keys.lazy(), on=KEY, how="semi"),
-                  rc.join(ambiguous_keys.lazy(), on=KEY, how="semi")]
+        plans += [
+            lc.join(ambiguous_keys.lazy(), on=KEY, how="semi"),
+            rc.join(ambiguous_keys.lazy(), on=KEY, how="semi"),
+        ]
     l_df, r_df, *rest = pl.collect_all(plans)
     keyed_l, keyed_r = [*l_cols, KEY], [*r_cols, KEY]
-    l_nokey = rest.pop(0) if not lk.unique else pl.DataFrame(
-        schema=lc.select(keyed_l).collect_schema())
-    r_nokey = rest.pop(0) if not rk.unique else pl.DataFrame(
-        schema=rc.select(keyed_r).collect_schema())
+    l_nokey = (
+        rest.pop(0) if not lk.unique else pl.DataFrame(schema=lc.select(keyed_l).collect_schema())
+    )
+    r_nokey = (
+        rest.pop(0) if not rk.unique else pl.DataFrame(schema=rc.select(keyed_r).collect_schema())
+    )
     l_amb_rec = rest.pop(0) if rest else lc.select(*keyed_l).clear().collect()
     r_amb_rec = rest.pop(0) if rest else rc.select(*keyed_r).clear().collect()
 
-    def with_key(frame: pl.LazyFrame, on: str, cols: list[str], suffix: str = ""
-                 ) -> pl.LazyFrame:
+    def with_key(frame: pl.LazyFrame, on: str, cols: list[str], suffix: str = "") -> pl.LazyFrame:
         """``cols`` and the key as KEY (the key column itself when it is unique)."""
         key = pl.col(on).alias(KEY) if on.removesuffix(suffix) != KEY else pl.col(on)
         return frame.select(*(pl.col(c + suffix).alias(c) for c in cols), key.alias(KEY))
@@ -372,16 +406,30 @@ def match(pairing: Pairing, left: SourceData, right: SourceData,
     # unmatched group of a "many" side is unmatched record by record.
     l_un = l_df.filter(~_taken(l_taken, l_df.height)).lazy()
     r_un = r_df.filter(~_taken(r_taken, r_df.height)).lazy()
-    l_only, r_only = pl.collect_all([
-        pl.concat([l_nokey.lazy().select(keyed_l),
-                   lc.join(l_un.select(pl.col(l_on).alias(KEY)), on=KEY, how="semi")
-                   .select(keyed_l)
-                   if pairing.many_left else with_key(l_un, l_on, l_cols)]),
-        pl.concat([r_nokey.lazy().select(keyed_r),
-                   rc.join(r_un.select(pl.col(r_on).alias(KEY)), on=KEY, how="semi")
-                   .select(keyed_r)
-                   if pairing.many_right else with_key(r_un, r_on, r_cols, RIGHT)]),
-    ])
+    l_only, r_only = pl.collect_all(
+        [
+            pl.concat(
+                [
+                    l_nokey.lazy().select(keyed_l),
+                    lc.join(l_un.select(pl.col(l_on).alias(KEY)), on=KEY, how="semi").select(
+                        keyed_l
+                    )
+                    if pairing.many_left
+                    else with_key(l_un, l_on, l_cols),
+                ]
+            ),
+            pl.concat(
+                [
+                    r_nokey.lazy().select(keyed_r),
+                    rc.join(r_un.select(pl.col(r_on).alias(KEY)), on=KEY, how="semi").select(
+                        keyed_r
+                    )
+                    if pairing.many_right
+                    else with_key(r_un, r_on, r_cols, RIGHT),
+                ]
+            ),
+        ]
+    )
     del l_df, r_df, l_un, r_un, l_taken, r_taken
     # A record without counterpart whose key the other side has in a neighbouring
     # period is explained by timing.
@@ -389,41 +437,58 @@ def match(pairing: Pairing, left: SourceData, right: SourceData,
     l_keys, r_keys = l_only.get_column(KEY), r_only.get_column(KEY)
     l_only = l_only.with_columns(
         _in_neighbours(pairing.right, right, pairing.normalize, l_keys),
-        _in_quarantine(pairing.right, right, pairing.normalize, l_keys))
+        _in_quarantine(pairing.right, right, pairing.normalize, l_keys),
+    )
     r_only = r_only.with_columns(
         _in_neighbours(pairing.left, left, pairing.normalize, r_keys),
-        _in_quarantine(pairing.left, left, pairing.normalize, r_keys))
+        _in_quarantine(pairing.left, left, pairing.normalize, r_keys),
+    )
     l_name, r_name = pl.lit(left.name).alias("source"), pl.lit(right.name).alias("source")
     names = set(both.columns)
     one = pl.lit(1, pl.UInt32)
     matched = both.lazy().select(
-        l_name, *l_cols, pl.col(l_on).alias(KEY),
+        l_name,
+        *l_cols,
+        pl.col(l_on).alias(KEY),
         pl.col(N) if N in names else one.alias(N),
-        pl.lit(right.name).alias("source" + RIGHT), *(c + RIGHT for c in r_cols),
-        pl.col(N + RIGHT) if N + RIGHT in names else one.alias(N + RIGHT))
+        pl.lit(right.name).alias("source" + RIGHT),
+        *(c + RIGHT for c in r_cols),
+        pl.col(N + RIGHT) if N + RIGHT in names else one.alias(N + RIGHT),
+    )
     order_l = [ROW] if ROW in l_cols else []
     order_r = [ROW] if ROW in r_cols else []
 
     def amb_rows(frame: pl.DataFrame, is_left: bool) -> pl.LazyFrame:
         n = pl.col(N) if N in frame.columns else pl.lit(1, pl.UInt32).alias(N)
-        return frame.lazy().select(pl.lit(is_left).alias("__left"), "invoice_id", "currency",
-                                   "total_minor", KEY, n)
+        return frame.lazy().select(
+            pl.lit(is_left).alias("__left"), "invoice_id", "currency", "total_minor", KEY, n
+        )
 
     amb = pl.concat([amb_rows(l_amb_rec, True), amb_rows(r_amb_rec, False)]).collect()
     counts = {
         "left_matched": int(both[N].sum()) if N in names else both.height,
         "right_matched": int(both[N + RIGHT].sum()) if N + RIGHT in names else both.height,
-        "left_unmatched": l_only.height, "right_unmatched": r_only.height,
-        "left_ambiguous": l_amb_rec.height, "right_ambiguous": r_amb_rec.height,
+        "left_unmatched": l_only.height,
+        "right_unmatched": r_only.height,
+        "left_ambiguous": l_amb_rec.height,
+        "right_ambiguous": r_amb_rec.height,
         "ambiguous_keys": ambiguous_keys.height,
     }
-    return PairData(pairing.name, left, right, pairing.left.key_name, pairing.right.key_name,
-                    matched, l_only.lazy().select(l_name, *keyed_l, TIMING, QUARANTINED),
-                    r_only.lazy().select(r_name, *keyed_r, TIMING, QUARANTINED),
-                    pairing=pairing,
-                    # (views of the keyed records materialized above, not copies)
-                    members=(lc.select(KEY, *order_l, "invoice_id")
-                             if pairing.many_left else None,
-                             rc.select(KEY, *order_r, "invoice_id")
-                             if pairing.many_right else None),
-                    ambiguous=amb, counts=counts)
+    return PairData(
+        pairing.name,
+        left,
+        right,
+        pairing.left.key_name,
+        pairing.right.key_name,
+        matched,
+        l_only.lazy().select(l_name, *keyed_l, TIMING, QUARANTINED),
+        r_only.lazy().select(r_name, *keyed_r, TIMING, QUARANTINED),
+        pairing=pairing,
+        # (views of the keyed records materialized above, not copies)
+        members=(
+            lc.select(KEY, *order_l, "invoice_id") if pairing.many_left else None,
+            rc.select(KEY, *order_r, "invoice_id") if pairing.many_right else None,
+        ),
+        ambiguous=amb,
+        counts=counts,
+    )

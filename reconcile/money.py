@@ -41,8 +41,10 @@ import polars as pl
 #: rounding modes a source may name (``rounding:``), as Python's decimal constants
 ROUNDING_MODES: dict[str, str] = {"half_up": ROUND_HALF_UP, "half_even": ROUND_HALF_EVEN}
 DEFAULT_ROUNDING = "half_up"
-ROUNDING_NAMES = {"half_up": "half away from zero (half_up, commercial rounding)",
-                  "half_even": "half to even (half_even, banker's rounding)"}
+ROUNDING_NAMES = {
+    "half_up": "half away from zero (half_up, commercial rounding)",
+    "half_even": "half to even (half_even, banker's rounding)",
+}
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 #: decimals an unknown currency code's amounts are read and shown with
 NOMINAL_EXPONENT = 2
@@ -98,7 +100,8 @@ def exponent(code: str, provider: str | None = None) -> int:
     exp = _iso_table().get(code)
     if exp is None:
         raise MoneyError(
-            f"unknown currency {code!r} (not an active ISO 4217 code with minor units)")
+            f"unknown currency {code!r} (not an active ISO 4217 code with minor units)"
+        )
     return exp
 
 
@@ -124,8 +127,12 @@ def exponents_frame() -> pl.DataFrame:
 def exponent_expr(currency: pl.Expr) -> pl.Expr:
     """Polars twin of :func:`minor_exponent` (ISO, else the nominal exponent), Int32."""
     exps = exponents_frame()
-    return currency.replace_strict(exps["currency"], exps["exponent"].cast(pl.Int32),
-                                   default=NOMINAL_EXPONENT, return_dtype=pl.Int32)
+    return currency.replace_strict(
+        exps["currency"],
+        exps["exponent"].cast(pl.Int32),
+        default=NOMINAL_EXPONENT,
+        return_dtype=pl.Int32,
+    )
 
 
 #: a plain decimal as text: ASCII digits, one optional sign, one optional point
@@ -161,7 +168,7 @@ class NumberFormat:
             body = body.replace(".", "\x00").replace(self.decimal, ".")
         mantissa, exponent = body, ""
         if self.exponent and (found := _EXPONENT.search(body)) and found.end() == len(body):
-            mantissa, exponent = body[:found.start()], found.group()
+            mantissa, exponent = body[: found.start()], found.group()
         if not _PLAIN.fullmatch(mantissa) or (negative and mantissa[:1] in "+-"):
             raise MoneyError(f"not a decimal number: {_short_text(text)}")
         value = Decimal(mantissa + exponent)
@@ -186,8 +193,11 @@ def to_decimal(value: object, numbers: NumberFormat = PLAIN) -> Decimal:
         raise MoneyError(f"not an amount: {value!r}")
     if not result.is_finite():
         raise MoneyError(f"not a finite amount: {value!r}")
-    if result and (result.adjusted() > _MAX_ADJUSTED or len(result.as_tuple().digits) > _MAX_DIGITS
-                   or result.adjusted() < -_MAX_DIGITS):
+    if result and (
+        result.adjusted() > _MAX_ADJUSTED
+        or len(result.as_tuple().digits) > _MAX_DIGITS
+        or result.adjusted() < -_MAX_DIGITS
+    ):
         raise MoneyError(f"amount {_short(result)} is out of range")
     return result
 
@@ -217,8 +227,14 @@ def without_float_noise(value: Decimal, decimals: int = FLOAT_DECIMALS) -> Decim
     return value.quantize(Decimal(1).scaleb(-decimals), ROUND_HALF_EVEN, _EXACT).normalize(_EXACT)
 
 
-def exact_minor(value: object, currency: str, provider: str | None = None, *,
-                float_noise: int | None = None, numbers: NumberFormat = PLAIN) -> Decimal:
+def exact_minor(
+    value: object,
+    currency: str,
+    provider: str | None = None,
+    *,
+    float_noise: int | None = None,
+    numbers: NumberFormat = PLAIN,
+) -> Decimal:
     """An amount in major units as exact minor units (``"117.225"`` USD → ``11722.5``).
 
     ``float_noise``: the source's amounts are float64 results, cleaned to that many
@@ -235,11 +251,12 @@ def checked_exact(minor: Decimal | int) -> Decimal:
     """An exact minor-unit amount within what a canonical frame holds (see exact_minor)."""
     value = Decimal(minor)
     if places(value) > MAX_PLACES:
-        raise MoneyError(f"{_short(value)} minor units has more than {MAX_PLACES} decimal "
-                         "places beyond the currency's minor unit")
+        raise MoneyError(
+            f"{_short(value)} minor units has more than {MAX_PLACES} decimal "
+            "places beyond the currency's minor unit"
+        )
     if not INT64_MIN < value < INT64_MAX:
-        raise MoneyError(f"amount {_short(value)} minor units does not fit a signed 64-bit "
-                         "integer")
+        raise MoneyError(f"amount {_short(value)} minor units does not fit a signed 64-bit integer")
     return value
 
 
@@ -264,8 +281,9 @@ def minor_int(value: object) -> int:
         if len(text) > _TEXT_MAX or not _INTEGER.fullmatch(text):
             raise MoneyError(f"not an integer amount: {_short_text(value)}")
         if len(text.lstrip("+-0")) > 19:
-            raise MoneyError(f"amount {_short_text(text)} minor units does not fit a signed "
-                             "64-bit integer")
+            raise MoneyError(
+                f"amount {_short_text(text)} minor units does not fit a signed 64-bit integer"
+            )
         return _checked(int(text))
     if isinstance(value, Decimal) and value.is_finite():
         if abs(value.adjusted()) > 20:
@@ -302,8 +320,7 @@ def round_scaled_expr(expr: pl.Expr, drop: int | pl.Expr, mode: str) -> pl.Expr:
         return expr
     dtype = pl.Int128
     x = expr.cast(dtype)
-    divisor = (pl.lit(10, dtype).pow(drop) if isinstance(drop, pl.Expr)
-               else pl.lit(10**drop, dtype))
+    divisor = pl.lit(10, dtype).pow(drop) if isinstance(drop, pl.Expr) else pl.lit(10**drop, dtype)
     if mode == "half_up":
         magnitude = (x.abs() + divisor // 2) // divisor
         return pl.when(x < 0).then(pl.lit(0, dtype) - magnitude).otherwise(magnitude)
@@ -339,8 +356,11 @@ def format_minor_expr(minor: pl.Expr, currency: pl.Expr, extra: int = 0) -> pl.E
     exps = exponents_frame()
     wide = pl.Int128 if extra else pl.Int64
     scale = currency.replace_strict(
-        exps["currency"], [10 ** (e + extra) for e in exps["exponent"]],
-        default=10 ** (NOMINAL_EXPONENT + extra), return_dtype=wide)
+        exps["currency"],
+        [10 ** (e + extra) for e in exps["exponent"]],
+        default=10 ** (NOMINAL_EXPONENT + extra),
+        return_dtype=wide,
+    )
     absval = minor.cast(wide).abs()
     fraction = ((absval % scale) + scale).cast(pl.String).str.slice(1)
     # one concatenation, no branch over the text (a when/then there doubles the cost);

@@ -45,25 +45,32 @@ def claim(out_dir: Path, cfg: Config) -> Iterator[None]:
     written = {(out_dir / name).resolve() for name in [*FILES.values(), SUMMARY]}
     for name, path in _inputs(cfg):
         if path.resolve() in written:
-            raise UsageError(f"--out {out_dir} would write over {name} ({path}); choose "
-                             "another --out folder")
+            raise UsageError(
+                f"--out {out_dir} would write over {name} ({path}); choose another --out folder"
+            )
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise UsageError(f"cannot create the --out folder {out_dir}: "
-                         f"{exc.strerror or exc}") from None
+        raise UsageError(
+            f"cannot create the --out folder {out_dir}: {exc.strerror or exc}"
+        ) from None
     lock = FileLock(out_dir / LOCK, timeout=0)
     try:
         lock.acquire()
     except Timeout:
-        raise UsageError(f"another reconcile run is writing to {out_dir}; wait for it or "
-                         "choose another --out folder") from None
+        raise UsageError(
+            f"another reconcile run is writing to {out_dir}; wait for it or "
+            "choose another --out folder"
+        ) from None
     except OSError as exc:
-        raise UsageError(f"cannot write to the --out folder {out_dir}: "
-                         f"{exc.strerror or exc}") from None
+        raise UsageError(
+            f"cannot write to the --out folder {out_dir}: {exc.strerror or exc}"
+        ) from None
     try:
-        for stale in [*out_dir.glob(".*.partial-*"),
-                      *(out_dir / n for n in [*FILES.values(), SUMMARY])]:
+        for stale in [
+            *out_dir.glob(".*.partial-*"),
+            *(out_dir / n for n in [*FILES.values(), SUMMARY]),
+        ]:
             stale.unlink(missing_ok=True)
         yield
     finally:
@@ -83,8 +90,13 @@ def _json_findings(findings: pl.DataFrame) -> str:
     return json.dumps(findings.to_dicts(), indent=2, ensure_ascii=False) + "\n"
 
 
-def write_all(out_dir: Path, findings: pl.DataFrame, model: dict[str, Any],
-              outputs: tuple[str, ...], templates: Path | None) -> list[Path]:
+def write_all(
+    out_dir: Path,
+    findings: pl.DataFrame,
+    model: dict[str, Any],
+    outputs: tuple[str, ...],
+    templates: Path | None,
+) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     staged: list[tuple[Path, Path]] = []
 
@@ -102,14 +114,17 @@ def write_all(out_dir: Path, findings: pl.DataFrame, model: dict[str, Any],
         if "parquet" in outputs:
             findings.write_parquet(stage(FILES["parquet"]), statistics=False)
         if "html" in outputs:
-            stage(FILES["html"]).write_text(render.render("report.html.j2", model, templates),
-                                            encoding="utf-8")
+            stage(FILES["html"]).write_text(
+                render.render("report.html.j2", model, templates), encoding="utf-8"
+            )
         if "md" in outputs:
-            stage(FILES["md"]).write_text(render.render("report.md.j2", model, templates),
-                                          encoding="utf-8")
+            stage(FILES["md"]).write_text(
+                render.render("report.md.j2", model, templates), encoding="utf-8"
+            )
         stage(SUMMARY).write_text(
             json.dumps(report.summary_json(model), indent=2, ensure_ascii=False) + "\n",
-            encoding="utf-8")
+            encoding="utf-8",
+        )
     except BaseException:
         for tmp, _ in staged:
             tmp.unlink(missing_ok=True)

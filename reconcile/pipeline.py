@@ -72,12 +72,12 @@ class RunResult:
     #: each source's checked data (what the rules read), by name
     data: dict[str, SourceData] = field(default_factory=dict)
     #: per pairing and currency: totals, difference, what explains it (tieout.py)
-    tieouts: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(
-        schema=tieout.TIEOUT_SCHEMA))
+    tieouts: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=tieout.TIEOUT_SCHEMA))
 
 
-def _set_aside_repeats(scoped: pl.DataFrame, records: pl.DataFrame
-                       ) -> tuple[pl.LazyFrame, pl.DataFrame, pl.DataFrame]:
+def _set_aside_repeats(
+    scoped: pl.DataFrame, records: pl.DataFrame
+) -> tuple[pl.LazyFrame, pl.DataFrame, pl.DataFrame]:
     """(first record of each invoice_id in source order, the records after the first,
     ``records`` in source order).
 
@@ -97,8 +97,9 @@ def _set_aside_repeats(scoped: pl.DataFrame, records: pl.DataFrame
 
 def _identity(scoped: pl.DataFrame) -> pl.DataFrame:
     """What names a record: invoice_id, currency and where it was read."""
-    return scoped.select("invoice_id", "currency",
-                         *(c for c in (ROW, "record_ref") if c in scoped.columns))
+    return scoped.select(
+        "invoice_id", "currency", *(c for c in (ROW, "record_ref") if c in scoped.columns)
+    )
 
 
 def _with_line_sums(scoped: pl.DataFrame, tally: pl.DataFrame | None) -> pl.DataFrame:
@@ -111,8 +112,9 @@ def _with_line_sums(scoped: pl.DataFrame, tally: pl.DataFrame | None) -> pl.Data
     """
     rows = scoped.get_column(ROW)
     if rows.is_empty() or tally is None:
-        return scoped.with_columns(pl.lit(None, pl.UInt32).alias("__lines"),
-                                    pl.lit(None, pl.Int64).alias("__sum"))
+        return scoped.with_columns(
+            pl.lit(None, pl.UInt32).alias("__lines"), pl.lit(None, pl.Int64).alias("__sum")
+        )
     owned = tally.lazy().filter((pl.col("__n") > 0) & (pl.col("__lines") > 0)).collect()
     size = int(rows.max()) + 1  # type: ignore[arg-type]
     at = owned.get_column("__first")
@@ -127,12 +129,19 @@ def _with_line_sums(scoped: pl.DataFrame, tally: pl.DataFrame | None) -> pl.Data
     return scoped.with_columns(attached)
 
 
-_TOTALS: dict[str, pl.DataType] = {"source": pl.String(), "currency": pl.String(),
-                                   "invoices": pl.UInt32(), "total_minor": pl.Int64(),
-                                   "missing_total": pl.UInt32()}
+_TOTALS: dict[str, pl.DataType] = {
+    "source": pl.String(),
+    "currency": pl.String(),
+    "invoices": pl.UInt32(),
+    "total_minor": pl.Int64(),
+    "missing_total": pl.UInt32(),
+}
 #: line totals of the ids that have lines but no invoice among the checked ones
-_HOMELESS: dict[str, pl.DataType] = {"invoice_id": pl.String(), "__lines": pl.UInt32(),
-                                     "__sum": pl.Int64()}
+_HOMELESS: dict[str, pl.DataType] = {
+    "invoice_id": pl.String(),
+    "__lines": pl.UInt32(),
+    "__sum": pl.Int64(),
+}
 
 
 def _locator(loaded: Loaded) -> dict[str, pl.Expr]:
@@ -170,15 +179,22 @@ def _runs(lines: pl.LazyFrame, ok: pl.Expr) -> pl.LazyFrame:
     """
     # (the run as a column: grouping by the rle_id expression itself is not
     # streamed and takes nearly twice as long)
-    return lines.with_columns(pl.col("invoice_id").rle_id().alias("__run")).group_by(
-        "__run").agg(
-        pl.col("invoice_id").first(), pl.len().cast(pl.UInt32).alias("__lines"),
-        pl.col("amount_minor").cast(pl.Int64).sum().alias("__sum"), ok.all().alias("__ok"),
-    ).drop("__run")
+    return (
+        lines.with_columns(pl.col("invoice_id").rle_id().alias("__run"))
+        .group_by("__run")
+        .agg(
+            pl.col("invoice_id").first(),
+            pl.len().cast(pl.UInt32).alias("__lines"),
+            pl.col("amount_minor").cast(pl.Int64).sum().alias("__sum"),
+            ok.all().alias("__ok"),
+        )
+        .drop("__run")
+    )
 
 
-def _tally(scoped: pl.DataFrame, lines: pl.DataFrame | pl.LazyFrame,
-           ok: pl.Expr | None = None) -> pl.LazyFrame:
+def _tally(
+    scoped: pl.DataFrame, lines: pl.DataFrame | pl.LazyFrame, ok: pl.Expr | None = None
+) -> pl.LazyFrame:
     """One group-by per invoice id over the invoices and their lines together.
 
     Per id: ``__n`` invoices in ``scoped``, ``__first`` (the ``__row`` of the first),
@@ -192,25 +208,43 @@ def _tally(scoped: pl.DataFrame, lines: pl.DataFrame | pl.LazyFrame,
     first = pl.col("__first")
     ok = pl.lit(True) if ok is None else ok
     lines = lines.lazy()
-    sample = lines.head(_RUN_SAMPLE).select(
-        pl.col("invoice_id").rle_id().max().fill_null(0) + 1, pl.len()).collect().row(0)
+    sample = (
+        lines.head(_RUN_SAMPLE)
+        .select(pl.col("invoice_id").rle_id().max().fill_null(0) + 1, pl.len())
+        .collect()
+        .row(0)
+    )
     if sample[0] * 2 <= sample[1]:  # (at least two lines per run on average)
         line_ids = _runs(lines, ok).select(
-            "invoice_id", pl.lit(None, pl.UInt32).alias("__first"), "__lines", "__sum", "__ok")
+            "invoice_id", pl.lit(None, pl.UInt32).alias("__first"), "__lines", "__sum", "__ok"
+        )
     else:
-        line_ids = lines.select("invoice_id", pl.lit(None, pl.UInt32).alias("__first"),
-                                pl.lit(1, pl.UInt32).alias("__lines"),
-                                pl.col("amount_minor").cast(pl.Int64).alias("__sum"),
-                                ok.alias("__ok"))
-    invoices = scoped.lazy().select("invoice_id", pl.col(ROW).alias("__first"),
-                                    pl.lit(None, pl.UInt32).alias("__lines"),
-                                    pl.lit(None, pl.Int64).alias("__sum"),
-                                    pl.lit(None, pl.Boolean).alias("__ok"))
-    return pl.concat([invoices, line_ids]).group_by("invoice_id").agg(
-        first.count().cast(pl.UInt32).alias("__n"), first.min(),
-        pl.col("__lines").sum().cast(pl.UInt32), pl.col("__sum").sum(),
-        pl.col("__ok").all(),
-    ).filter((pl.col("__n") > 1) | (pl.col("__lines") > 0))
+        line_ids = lines.select(
+            "invoice_id",
+            pl.lit(None, pl.UInt32).alias("__first"),
+            pl.lit(1, pl.UInt32).alias("__lines"),
+            pl.col("amount_minor").cast(pl.Int64).alias("__sum"),
+            ok.alias("__ok"),
+        )
+    invoices = scoped.lazy().select(
+        "invoice_id",
+        pl.col(ROW).alias("__first"),
+        pl.lit(None, pl.UInt32).alias("__lines"),
+        pl.lit(None, pl.Int64).alias("__sum"),
+        pl.lit(None, pl.Boolean).alias("__ok"),
+    )
+    return (
+        pl.concat([invoices, line_ids])
+        .group_by("invoice_id")
+        .agg(
+            first.count().cast(pl.UInt32).alias("__n"),
+            first.min(),
+            pl.col("__lines").sum().cast(pl.UInt32),
+            pl.col("__sum").sum(),
+            pl.col("__ok").all(),
+        )
+        .filter((pl.col("__n") > 1) | (pl.col("__lines") > 0))
+    )
 
 
 def _sum_lines(loaded: Loaded, scoped: pl.DataFrame, keep_lines: bool) -> _Lines:
@@ -220,14 +254,19 @@ def _sum_lines(loaded: Loaded, scoped: pl.DataFrame, keep_lines: bool) -> _Lines
     held whole; if some line would fail, they are read whole and pandera
     validates them like any other frame, naming every failure.
     """
-    if not loaded.normalized.has_lines and isinstance(loaded.lines, pl.DataFrame) \
-            and loaded.lines.is_empty():  # a source without line items: nothing to check
-        return _Lines(None, schema.no_findings(), loaded.lines,
-                      loaded.lines if keep_lines else None, 0, 0)
+    if (
+        not loaded.normalized.has_lines
+        and isinstance(loaded.lines, pl.DataFrame)
+        and loaded.lines.is_empty()
+    ):  # a source without line items: nothing to check
+        return _Lines(
+            None, schema.no_findings(), loaded.lines, loaded.lines if keep_lines else None, 0, 0
+        )
     location = pl.col("record_ref")
     if loaded.lines_file is not None:  # file lines: located by their file row
         location = location.fill_null(
-            fmt("{} row {}", pl.lit(loaded.lines_file), pl.col("line_no")))
+            fmt("{} row {}", pl.lit(loaded.lines_file), pl.col("line_no"))
+        )
 
     if isinstance(loaded.lines, pl.LazyFrame):
         streamed = loaded.lines
@@ -238,26 +277,41 @@ def _sum_lines(loaded: Loaded, scoped: pl.DataFrame, keep_lines: bool) -> _Lines
             schema.validate_schema_only(streamed, model)
             read = int(streamed_tally.get_column("__lines").sum() or 0)
             loaded.lines = streamed.clear()
-            return _Lines(streamed_tally, schema.no_findings(),
-                          pl.DataFrame(schema=schema.LINE_SCHEMA),
-                          streamed if keep_lines else None, read, read)
+            return _Lines(
+                streamed_tally,
+                schema.no_findings(),
+                pl.DataFrame(schema=schema.LINE_SCHEMA),
+                streamed if keep_lines else None,
+                read,
+                read,
+            )
         loaded.lines = streamed.collect()  # some line fails: pandera names every failure
     validated = schema.validate_lines(loaded.lines)
     # (no line at all: nothing to tally; the caller finds the repeated ids alone)
     tally = _tally(scoped, validated.valid).collect() if validated.valid.height else None
-    found = schema.conform_findings(quarantine.schema_findings(
-        loaded.name, loaded.lines, validated.failures, "line.", location, loaded.constants))
+    found = schema.conform_findings(
+        quarantine.schema_findings(
+            loaded.name, loaded.lines, validated.failures, "line.", location, loaded.constants
+        )
+    )
     ok = validated.valid.height
-    result = _Lines(tally, found, validated.quarantined,
-                    validated.valid if keep_lines else None, ok + validated.quarantined.height, ok)
+    result = _Lines(
+        tally,
+        found,
+        validated.quarantined,
+        validated.valid if keep_lines else None,
+        ok + validated.quarantined.height,
+        ok,
+    )
     # Summed: unless a rule reads the lines themselves, let them go (the caller
     # hands over ``loaded``; a large month's lines are most of it).
     loaded.lines = loaded.lines.clear()
     return result
 
 
-def _scoped(cfg: Config, period_field: str, valid: pl.DataFrame, loaded: Loaded,
-            derived: dict[str, pl.Expr]) -> tuple[pl.DataFrame, pl.LazyFrame | None]:
+def _scoped(
+    cfg: Config, period_field: str, valid: pl.DataFrame, loaded: Loaded, derived: dict[str, pl.Expr]
+) -> tuple[pl.DataFrame, pl.LazyFrame | None]:
     """(the records of the period, the valid records of the neighbouring periods — as
     long as this one, either side — or None where the source is not scoped by period).
 
@@ -276,17 +330,24 @@ def _scoped(cfg: Config, period_field: str, valid: pl.DataFrame, loaded: Loaded,
         start, end = cfg.period_start, cfg.period_end
         span = end - start
         scoped = valid.filter(moment.is_null() | ((moment >= start) & (moment < end)))
-        parts.append(valid.filter(((moment >= start - span) & (moment < start))
-                                  | ((moment >= end) & (moment < end + span))))
+        parts.append(
+            valid.filter(
+                ((moment >= start - span) & (moment < start))
+                | ((moment >= end) & (moment < end + span))
+            )
+        )
     if not parts:
         return scoped, None
-    neighbours = pl.concat([schema.widen(p, schema.INVOICE_SCHEMA, loaded.constants, derived)
-                            for p in parts], how="diagonal_relaxed")
+    neighbours = pl.concat(
+        [schema.widen(p, schema.INVOICE_SCHEMA, loaded.constants, derived) for p in parts],
+        how="diagonal_relaxed",
+    )
     return scoped, neighbours.collect().lazy()
 
 
-def _prepare(cfg: Config, loaded: Loaded, keep_lines: bool
-             ) -> tuple[SourceData, SourceSummary, pl.DataFrame]:
+def _prepare(
+    cfg: Config, loaded: Loaded, keep_lines: bool
+) -> tuple[SourceData, SourceSummary, pl.DataFrame]:
     """Validate, scope to the period, set repeated ids aside and attach line sums.
 
     ``keep_lines``: some rule reads the lines themselves (not only their sums);
@@ -300,17 +361,34 @@ def _prepare(cfg: Config, loaded: Loaded, keep_lines: bool
     inv = schema.validate_invoices(loaded.invoices, out.provided)
     derived = _locator(loaded)
     lines_file = loaded.lines_file
-    line_rejects = [r for r in out.rejects
-                    if lines_file and r.location.startswith(lines_file + " row ")]
+    line_rejects = [
+        r for r in out.rejects if lines_file and r.location.startswith(lines_file + " row ")
+    ]
     quarantined = quarantine.records(  # (a line's reject is not an invoice: no counterpart)
-        loaded.name, [r for r in out.rejects if r not in line_rejects], loaded.unreadable,
-        loaded.invoices, inv.failures, derived.get("record_ref", pl.col("record_ref")),
-        loaded.constants)
-    findings = pl.concat([schema.conform_findings(f) for f in (
-        quarantine.reject_findings(out.rejects),
-        quarantine.schema_findings(loaded.name, loaded.invoices, inv.failures, "",
-                         derived.get("record_ref", pl.col("record_ref")), loaded.constants),
-    )])
+        loaded.name,
+        [r for r in out.rejects if r not in line_rejects],
+        loaded.unreadable,
+        loaded.invoices,
+        inv.failures,
+        derived.get("record_ref", pl.col("record_ref")),
+        loaded.constants,
+    )
+    findings = pl.concat(
+        [
+            schema.conform_findings(f)
+            for f in (
+                quarantine.reject_findings(out.rejects),
+                quarantine.schema_findings(
+                    loaded.name,
+                    loaded.invoices,
+                    inv.failures,
+                    "",
+                    derived.get("record_ref", pl.col("record_ref")),
+                    loaded.constants,
+                ),
+            )
+        ]
+    )
     valid = inv.valid
     scoped, neighbours = _scoped(cfg, src_cfg.period_field, valid, loaded, derived)
     summed = _sum_lines(loaded, scoped, keep_lines)
@@ -324,12 +402,18 @@ def _prepare(cfg: Config, loaded: Loaded, keep_lines: bool
         repeated_records = hashed.repeated_rows(_identity(scoped), "invoice_id")
         homeless = pl.DataFrame(schema=_HOMELESS)
     else:  # the ids that repeat, and the lines whose invoice is not among the checked
-        repeated, homeless = pl.collect_all([
-            tally.lazy().filter(pl.col("__n") > 1).select("invoice_id"),
-            tally.lazy().filter(pl.col("__n") == 0).select(list(_HOMELESS))])
+        repeated, homeless = pl.collect_all(
+            [
+                tally.lazy().filter(pl.col("__n") > 1).select("invoice_id"),
+                tally.lazy().filter(pl.col("__n") == 0).select(list(_HOMELESS)),
+            ]
+        )
         identity = _identity(scoped)
-        repeated_records = identity.clear() if repeated.is_empty() else \
-            hashed.with_keys(identity, "invoice_id", repeated.get_column("invoice_id"))
+        repeated_records = (
+            identity.clear()
+            if repeated.is_empty()
+            else hashed.with_keys(identity, "invoice_id", repeated.get_column("invoice_id"))
+        )
     checked, extras, repeated_records = _set_aside_repeats(scoped, repeated_records)
     del tally
     # A line whose invoice the source does not have (among all records read) is
@@ -337,9 +421,13 @@ def _prepare(cfg: Config, loaded: Loaded, keep_lines: bool
     # (quarantined, out of period), and a repeated id keeps its lines.
     orphans = homeless
     if homeless.height:
-        known = (loaded.invoices.lazy().select("invoice_id")
-                 .filter(pl.col("invoice_id").is_in(homeless.get_column("invoice_id").implode()))
-                 .unique().collect())
+        known = (
+            loaded.invoices.lazy()
+            .select("invoice_id")
+            .filter(pl.col("invoice_id").is_in(homeless.get_column("invoice_id").implode()))
+            .unique()
+            .collect()
+        )
         orphans = homeless.join(known, on="invoice_id", how="anti")
     orphan_lines = int(orphans["__lines"].sum()) if orphans.height else 0
     if orphan_lines:
@@ -347,44 +435,66 @@ def _prepare(cfg: Config, loaded: Loaded, keep_lines: bool
     kept_lines: pl.LazyFrame | None = None
     if valid_lines is not None:
         if homeless.height:
-            valid_lines = valid_lines.lazy().join(homeless.lazy().select("invoice_id"),
-                                                  on="invoice_id", how="anti")
+            valid_lines = valid_lines.lazy().join(
+                homeless.lazy().select("invoice_id"), on="invoice_id", how="anti"
+            )
         kept_lines = schema.widen(valid_lines, schema.LINE_SCHEMA, loaded.constants)
     line_reject_ids = [r.invoice_id for r in line_rejects if r.invoice_id is not None]
-    incomplete = pl.concat([
-        quarantined_lines.select("invoice_id"),
-        pl.DataFrame({"invoice_id": line_reject_ids}, schema={"invoice_id": pl.String}),
-    ]).unique()
+    incomplete = pl.concat(
+        [
+            quarantined_lines.select("invoice_id"),
+            pl.DataFrame({"invoice_id": line_reject_ids}, schema={"invoice_id": pl.String}),
+        ]
+    ).unique()
     data = SourceData(
-        name=loaded.name, provider=src_cfg.provider,
+        name=loaded.name,
+        provider=src_cfg.provider,
         invoices=schema.widen(checked, schema.INVOICE_SCHEMA, loaded.constants, derived),
         all_invoices=schema.widen(scoped, schema.INVOICE_SCHEMA, loaded.constants, derived),
         lines=kept_lines,
-        provided=out.provided, has_lines=out.has_lines, incomplete_lines=incomplete,
-        locator=loaded.locator, repeated=repeated_records, sums_attached=out.has_lines,
-        neighbours=neighbours, precision=loaded.precision,
-        line_precision=loaded.line_precision, lines_file=loaded.lines_file,
+        provided=out.provided,
+        has_lines=out.has_lines,
+        incomplete_lines=incomplete,
+        locator=loaded.locator,
+        repeated=repeated_records,
+        sums_attached=out.has_lines,
+        neighbours=neighbours,
+        precision=loaded.precision,
+        line_precision=loaded.line_precision,
+        lines_file=loaded.lines_file,
         quarantined=quarantined,
     )
     summary = SourceSummary(
-        name=loaded.name, provider=src_cfg.provider,
-        records_read=out.records_read, valid=valid.height,
+        name=loaded.name,
+        provider=src_cfg.provider,
+        records_read=out.records_read,
+        valid=valid.height,
         quarantined=out.records_read - valid.height,
-        out_of_period=valid.height - scoped.height, in_period=scoped.height,
-        repeated_ids=extras.height, checked=scoped.height - extras.height,
-        identical_repeats_dropped=out.duplicates_dropped, neighbours_read=out.neighbours_read,
+        out_of_period=valid.height - scoped.height,
+        in_period=scoped.height,
+        repeated_ids=extras.height,
+        checked=scoped.height - extras.height,
+        identical_repeats_dropped=out.duplicates_dropped,
+        neighbours_read=out.neighbours_read,
         lines_read=lines_in + len(line_rejects),
         lines_valid=lines_ok - orphan_lines,
         lines_quarantined=quarantined_lines.height + len(line_rejects) + orphan_lines,
-        provided=out.provided, has_lines=out.has_lines, period_field=src_cfg.period_field,
+        provided=out.provided,
+        has_lines=out.has_lines,
+        period_field=src_cfg.period_field,
     )
     return data, summary, findings.with_columns(pl.col("currency").cast(pl.String))
 
 
-def run(config_path: Path, *, rule_paths: Sequence[Path] | None = None,
-        progress: Progress | None = None, run_dir: Path | None = None,
-        replay: Path | None = None, fetch_progress: Callable[..., None] | None = None,
-        ) -> RunResult:
+def run(
+    config_path: Path,
+    *,
+    rule_paths: Sequence[Path] | None = None,
+    progress: Progress | None = None,
+    run_dir: Path | None = None,
+    replay: Path | None = None,
+    fetch_progress: Callable[..., None] | None = None,
+) -> RunResult:
     """Run the close. Live provider sources are fetched and snapshotted under ``run_dir``
     (or, with ``replay``, read from that run folder's snapshot); ``fetch_progress`` gets a
     ``reconcile.fetching.FetchEvent`` per page and a final one with the source's report
@@ -400,15 +510,25 @@ def run(config_path: Path, *, rule_paths: Sequence[Path] | None = None,
     schema_findings: list[pl.DataFrame] = []
     rounding: list[pl.DataFrame] = []
 
-    def prepared(src_cfg: SourceConfig
-                 ) -> tuple[SourceData, SourceSummary, pl.DataFrame, pl.DataFrame]:
+    def prepared(
+        src_cfg: SourceConfig,
+    ) -> tuple[SourceData, SourceSummary, pl.DataFrame, pl.DataFrame]:
         say(f"reading {src_cfg.name} ({src_cfg.provider})")
-        loaded = load_source(src_cfg, cfg.path.parent, run_dir=run_dir, replay=replay,
-                             period=(cfg.period_start, cfg.period_end), progress=fetch_progress)
+        loaded = load_source(
+            src_cfg,
+            cfg.path.parent,
+            run_dir=run_dir,
+            replay=replay,
+            period=(cfg.period_start, cfg.period_end),
+            progress=fetch_progress,
+        )
         data, summary, found = _prepare(cfg, loaded, keep_lines)
-        totals, rounded = pl.collect_all([
-            tieout.control_totals(data.invoices),
-            precision.rounding_summary(data.name, data.invoices, data.precision)])
+        totals, rounded = pl.collect_all(
+            [
+                tieout.control_totals(data.invoices),
+                precision.rounding_summary(data.name, data.invoices, data.precision),
+            ]
+        )
         # (returning lets the frames as read go: only the checked invoices stay)
         return dataclasses.replace(data, totals=totals), summary, found, rounded
 
@@ -427,27 +547,37 @@ def run(config_path: Path, *, rule_paths: Sequence[Path] | None = None,
             rounding.append(res)
     by_name = {s.name: s for s in sources}
     pair_columns = frozenset(c for r in rules if r.check.pairwise for c in r.invoice_columns)
-    pairs = [match(p, by_name[p.left.source], by_name[p.right.source], pair_columns)
-             for p in cfg.pairings]
+    pairs = [
+        match(p, by_name[p.left.source], by_name[p.right.source], pair_columns)
+        for p in cfg.pairings
+    ]
     say(f"evaluating {len(rules)} rules over {len(sources)} sources and {len(pairs)} pairings")
     result = engine.evaluate(rules, sources, pairs)
     # Each pairing's totals tied out against the findings that explain them, while
     # the findings get their ids; a tie-out finding (rare) and the ids are redone.
     with ThreadPoolExecutor(max_workers=1) as pool:
         tied = pool.submit(tieout.tie_out, pairs, rules, result.findings)
-        findings = engine.with_finding_ids(pl.concat([
-            *schema_findings, result.findings, *(tieout.ambiguous_findings(p) for p in pairs)]))
+        findings = engine.with_finding_ids(
+            pl.concat(
+                [*schema_findings, result.findings, *(tieout.ambiguous_findings(p) for p in pairs)]
+            )
+        )
         tieouts, unexplained = tied.result()
     if unexplained.height:
-        findings = engine.with_finding_ids(pl.concat([findings.drop("finding_id"),
-                                                      unexplained]))
+        findings = engine.with_finding_ids(pl.concat([findings.drop("finding_id"), unexplained]))
     schema.validate_findings(findings)
-    totals = pl.concat([s.totals.select(pl.lit(s.name).alias("source"), pl.all())
-                        for s in sources if s.totals is not None]
-                       or [pl.DataFrame(schema=_TOTALS)]).sort("source", "currency")
+    totals = pl.concat(
+        [
+            s.totals.select(pl.lit(s.name).alias("source"), pl.all())
+            for s in sources
+            if s.totals is not None
+        ]
+        or [pl.DataFrame(schema=_TOTALS)]
+    ).sort("source", "currency")
     rounded = pl.concat(rounding).sort("source", "field", "currency")
-    return RunResult(cfg, rules, findings, result, summaries, totals, rounded, pairs,
-                     by_name, tieouts)
+    return RunResult(
+        cfg, rules, findings, result, summaries, totals, rounded, pairs, by_name, tieouts
+    )
 
 
 def now_utc() -> dt.datetime:

@@ -43,8 +43,12 @@ EXACT = "__x_"
 PRODUCT_DTYPE = pl.Decimal(38, 21)
 
 ROUNDING_SUMMARY_SCHEMA: dict[str, pl.DataType] = {
-    "source": pl.String(), "field": pl.String(), "currency": pl.String(),
-    "amounts": pl.UInt32(), "rounded": pl.UInt32(), "residue_minor": pl.String(),
+    "source": pl.String(),
+    "field": pl.String(),
+    "currency": pl.String(),
+    "amounts": pl.UInt32(),
+    "rounded": pl.UInt32(),
+    "residue_minor": pl.String(),
 }
 
 
@@ -72,18 +76,23 @@ def twin_dtype(scale: int) -> pl.Decimal:
     return pl.Decimal(38, scale)
 
 
-def money_columns(values: Mapping[str, pl.Series | Sequence[Decimal | int | None]],
-                  rounding: str, float_decimals: int | None = None
-                  ) -> tuple[dict[str, pl.Series], Precision]:
+def money_columns(
+    values: Mapping[str, pl.Series | Sequence[Decimal | int | None]],
+    rounding: str,
+    float_decimals: int | None = None,
+) -> tuple[dict[str, pl.Series], Precision]:
     """Money columns from exact minor-unit values: Int64 minor units, and, when some
     value is finer than that, every column's exact ``__x_`` twin.
 
     A value is an ``int`` or a ``Decimal`` (at most money.MAX_PLACES places, checked by
     money.checked_exact), or a column is an integer Series already (whole minor units:
     a file of integers, millions of rows, never turned into Python values)."""
-    places = {c: 0 if isinstance(vals, pl.Series) else
-              max((money.places(v) for v in vals if isinstance(v, Decimal)), default=0)
-              for c, vals in values.items()}
+    places = {
+        c: 0
+        if isinstance(vals, pl.Series)
+        else max((money.places(v) for v in vals if isinstance(v, Decimal)), default=0)
+        for c, vals in values.items()
+    }
     scale = max(places.values(), default=0)
     out: dict[str, pl.Series] = {}
     for column, vals in values.items():
@@ -92,33 +101,40 @@ def money_columns(values: Mapping[str, pl.Series | Sequence[Decimal | int | None
             if scale:
                 out[EXACT + column] = out[column].cast(twin_dtype(scale)).alias(EXACT + column)
         elif scale == 0:
-            out[column] = pl.Series(column, [None if v is None else int(v) for v in vals],
-                                    pl.Int64)
+            out[column] = pl.Series(column, [None if v is None else int(v) for v in vals], pl.Int64)
         else:
-            exact = pl.Series(EXACT + column, [None if v is None else Decimal(v) for v in vals],
-                              twin_dtype(scale))
+            exact = pl.Series(
+                EXACT + column, [None if v is None else Decimal(v) for v in vals], twin_dtype(scale)
+            )
             out[EXACT + column] = exact
-            out[column] = exact.to_frame().select(money.round_scaled_expr(
-                pl.col(EXACT + column).to_physical(), scale, rounding).cast(pl.Int64)
-            ).to_series().alias(column)
-    return out, Precision(scale, {c: p for c, p in places.items() if p}, rounding,
-                          float_decimals)
+            out[column] = (
+                exact.to_frame()
+                .select(
+                    money.round_scaled_expr(
+                        pl.col(EXACT + column).to_physical(), scale, rounding
+                    ).cast(pl.Int64)
+                )
+                .to_series()
+                .alias(column)
+            )
+    return out, Precision(scale, {c: p for c, p in places.items() if p}, rounding, float_decimals)
 
 
-def exact_names(schema: Mapping[str, pl.DataType], present: Mapping[str, pl.Series]
-                ) -> list[str]:
+def exact_names(schema: Mapping[str, pl.DataType], present: Mapping[str, pl.Series]) -> list[str]:
     """The exact twins among ``present``, in ``schema``'s order (after the canonical columns)."""
     return [EXACT + c for c in schema if EXACT + c in present]
 
 
-def exact_view(frame: pl.LazyFrame, precision: Precision, lines: bool = False
-               ) -> pl.LazyFrame:
+def exact_view(frame: pl.LazyFrame, precision: Precision, lines: bool = False) -> pl.LazyFrame:
     """``frame`` with each money column replaced by its exact twin (minor units, a
     Decimal at the source's scale); line items also get unit_amount widened so that
     ``unit_amount * quantity`` is exact (PRODUCT_DTYPE)."""
     names = set(frame.collect_schema().names())
-    swaps = [pl.col(EXACT + c).alias(c) for c in (LINE_MONEY_COLUMNS if lines else MONEY_COLUMNS)
-             if precision.scale and EXACT + c in names]
+    swaps = [
+        pl.col(EXACT + c).alias(c)
+        for c in (LINE_MONEY_COLUMNS if lines else MONEY_COLUMNS)
+        if precision.scale and EXACT + c in names
+    ]
     if lines and "unit_amount" in names:
         swaps.append(pl.col("unit_amount").cast(PRODUCT_DTYPE))
     return frame.with_columns(swaps) if swaps else frame
@@ -133,16 +149,32 @@ def rounding_summary(name: str, invoices: pl.LazyFrame, precision: Precision) ->
     if not columns:
         return pl.LazyFrame(schema=ROUNDING_SUMMARY_SCHEMA)
     unit = pl.lit(10**precision.scale, pl.Int128)
-    residue = [pl.col(EXACT + c).to_physical() - pl.col(c).cast(pl.Int128) * unit
-               for c in columns]
-    parts = [invoices.filter(pl.col(c).is_not_null()).group_by("currency").agg(
-        pl.lit(c).alias("field"), pl.len().cast(pl.UInt32).alias("amounts"),
-        (r != 0).sum().cast(pl.UInt32).alias("rounded"), r.sum().alias("__residue"))
-        for c, r in zip(columns, residue, strict=True)]
-    return pl.concat(parts).filter(pl.col("rounded") > 0).select(
-        pl.lit(name).alias("source"), "field", "currency", "amounts", "rounded",
-        pl.col("__residue").map_elements(lambda v: scaled_text(v, precision.scale),
-                                         return_dtype=pl.String).alias("residue_minor"))
+    residue = [pl.col(EXACT + c).to_physical() - pl.col(c).cast(pl.Int128) * unit for c in columns]
+    parts = [
+        invoices.filter(pl.col(c).is_not_null())
+        .group_by("currency")
+        .agg(
+            pl.lit(c).alias("field"),
+            pl.len().cast(pl.UInt32).alias("amounts"),
+            (r != 0).sum().cast(pl.UInt32).alias("rounded"),
+            r.sum().alias("__residue"),
+        )
+        for c, r in zip(columns, residue, strict=True)
+    ]
+    return (
+        pl.concat(parts)
+        .filter(pl.col("rounded") > 0)
+        .select(
+            pl.lit(name).alias("source"),
+            "field",
+            "currency",
+            "amounts",
+            "rounded",
+            pl.col("__residue")
+            .map_elements(lambda v: scaled_text(v, precision.scale), return_dtype=pl.String)
+            .alias("residue_minor"),
+        )
+    )
 
 
 def scaled_text(value: int | None, scale: int) -> str | None:

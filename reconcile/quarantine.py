@@ -46,14 +46,28 @@ def schema_rule_id(column: str, check: str, prefix: str = "") -> str:
 
 
 def _rejected(rejects: Sequence[Reject]) -> pl.DataFrame:
-    rows = [{**dict.fromkeys(SCHEMA), "invoice_id": r.invoice_id, **dict(r.keys),
-             QREF: r.location, QRULE: "schema.unreadable_record"} for r in rejects]
+    rows = [
+        {
+            **dict.fromkeys(SCHEMA),
+            "invoice_id": r.invoice_id,
+            **dict(r.keys),
+            QREF: r.location,
+            QRULE: "schema.unreadable_record",
+        }
+        for r in rejects
+    ]
     return pl.DataFrame(rows, schema=SCHEMA)
 
 
-def records(source: str, rejects: Sequence[Reject], unreadable: pl.DataFrame | None,
-            invoices: pl.DataFrame, failures: pl.DataFrame, location: pl.Expr,
-            constants: Mapping[str, str]) -> pl.DataFrame:
+def records(
+    source: str,
+    rejects: Sequence[Reject],
+    unreadable: pl.DataFrame | None,
+    invoices: pl.DataFrame,
+    failures: pl.DataFrame,
+    location: pl.Expr,
+    constants: Mapping[str, str],
+) -> pl.DataFrame:
     """Every quarantined record of a source that carries an id or a key.
 
     ``rejects``: records that could not be read (a provider's keeps its id and the
@@ -64,55 +78,91 @@ def records(source: str, rejects: Sequence[Reject], unreadable: pl.DataFrame | N
     read_partly = set() if unreadable is None else set(unreadable.get_column("__reject"))
     parts = [_rejected([r for r in rejects if r.location not in read_partly])]
     if unreadable is not None and unreadable.height:
-        parts.append(widen(unreadable, TEXT, dict(constants)).with_columns(
-            pl.col("__reject").alias(QREF), pl.lit("schema.unreadable_record").alias(QRULE))
-            .select(list(SCHEMA)).collect())
+        parts.append(
+            widen(unreadable, TEXT, dict(constants))
+            .with_columns(
+                pl.col("__reject").alias(QREF), pl.lit("schema.unreadable_record").alias(QRULE)
+            )
+            .select(list(SCHEMA))
+            .collect()
+        )
     if failures.height:
-        first = failures.sort("row", "column", "check").group_by("row", maintain_order=True) \
-            .first().with_columns(pl.struct("column", "check").map_elements(
-                lambda f: schema_rule_id(f["column"], f["check"]),
-                return_dtype=pl.String).alias(QRULE))
-        rows = (widen(invoices.with_row_index("__validated"), INVOICE_SCHEMA, dict(constants))
-                .filter(pl.col("__validated").is_in(first.get_column("row").implode()))
-                .with_columns(location.alias(QREF), pl.col("__validated").cast(pl.Int64))
-                .collect().join(first.select(pl.col("row").alias("__validated"), QRULE),
-                                on="__validated"))
+        first = (
+            failures.sort("row", "column", "check")
+            .group_by("row", maintain_order=True)
+            .first()
+            .with_columns(
+                pl.struct("column", "check")
+                .map_elements(
+                    lambda f: schema_rule_id(f["column"], f["check"]), return_dtype=pl.String
+                )
+                .alias(QRULE)
+            )
+        )
+        rows = (
+            widen(invoices.with_row_index("__validated"), INVOICE_SCHEMA, dict(constants))
+            .filter(pl.col("__validated").is_in(first.get_column("row").implode()))
+            .with_columns(location.alias(QREF), pl.col("__validated").cast(pl.Int64))
+            .collect()
+            .join(first.select(pl.col("row").alias("__validated"), QRULE), on="__validated")
+        )
         parts.append(rows.select(list(SCHEMA)))
     found = pl.concat([p.select(list(SCHEMA)) for p in parts], how="vertical")
     keyed = pl.any_horizontal(pl.col(c).is_not_null() for c in TEXT if c != "source")
     return found.with_columns(pl.lit(source).alias("source")).filter(keyed)
 
 
-def schema_findings(source: str, rows: pl.DataFrame | pl.LazyFrame, failures: pl.DataFrame,
-                     prefix: str, location: pl.Expr, constants: dict[str, str] | None = None
-                     ) -> pl.DataFrame:
+def schema_findings(
+    source: str,
+    rows: pl.DataFrame | pl.LazyFrame,
+    failures: pl.DataFrame,
+    prefix: str,
+    location: pl.Expr,
+    constants: dict[str, str] | None = None,
+) -> pl.DataFrame:
     """One finding per failing (row, column, check); ``rows`` is the frame that was validated
     (failure row numbers index into it), ``location`` says where a row was read."""
     if failures.is_empty():
         return no_findings()
     columns = LINE_SCHEMA if prefix else INVOICE_SCHEMA
     failing = failures.get_column("row").unique().implode()
-    rows = (widen(rows.with_row_index("__validated"), columns, constants)
-            .filter(pl.col("__validated").is_in(failing))
-            .select(pl.col("__validated").cast(pl.Int64).alias("row"), "invoice_id", "currency",
-                    location.alias("record_ref"))
-            .collect())
+    rows = (
+        widen(rows.with_row_index("__validated"), columns, constants)
+        .filter(pl.col("__validated").is_in(failing))
+        .select(
+            pl.col("__validated").cast(pl.Int64).alias("row"),
+            "invoice_id",
+            "currency",
+            location.alias("record_ref"),
+        )
+        .collect()
+    )
     joined = failures.join(rows, on="row", how="left")
     return joined.select(
-        pl.struct("column", "check").map_elements(
-            lambda f: schema_rule_id(f["column"], f["check"], prefix),
-            return_dtype=pl.String).alias("rule_id"),
-        pl.lit("schema").alias("rule_type"), pl.lit("error").alias("severity"),
-        pl.lit(source).alias("source"), pl.col("invoice_id"),
+        pl.struct("column", "check")
+        .map_elements(
+            lambda f: schema_rule_id(f["column"], f["check"], prefix), return_dtype=pl.String
+        )
+        .alias("rule_id"),
+        pl.lit("schema").alias("rule_type"),
+        pl.lit("error").alias("severity"),
+        pl.lit(source).alias("source"),
+        pl.col("invoice_id"),
         pl.lit(None, pl.String).alias("counterpart_source"),
         pl.lit(None, pl.String).alias("counterpart_invoice_id"),
         pl.col("column").replace("<row>", None).alias("field"),
-        pl.col("check").alias("expected"), pl.col("failure_case").alias("actual"),
-        pl.lit(None, pl.Int64).alias("delta_minor"), pl.col("currency"),
-        fmt("{} {}: {} {} fails the check {}; the record is quarantined (kept out of "
-                  "the rules).", pl.lit(source), pl.col("invoice_id").fill_null("(no id)"),
-                  pl.col("column"), pl.col("failure_case").fill_null("(empty)"),
-                  pl.col("check")).alias("message"),
+        pl.col("check").alias("expected"),
+        pl.col("failure_case").alias("actual"),
+        pl.lit(None, pl.Int64).alias("delta_minor"),
+        pl.col("currency"),
+        fmt(
+            "{} {}: {} {} fails the check {}; the record is quarantined (kept out of the rules).",
+            pl.lit(source),
+            pl.col("invoice_id").fill_null("(no id)"),
+            pl.col("column"),
+            pl.col("failure_case").fill_null("(empty)"),
+            pl.col("check"),
+        ).alias("message"),
         pl.col("record_ref").alias("location"),
     )
 
@@ -120,27 +170,47 @@ def schema_findings(source: str, rows: pl.DataFrame | pl.LazyFrame, failures: pl
 def orphan_findings(source: str, orphans: pl.DataFrame) -> pl.DataFrame:
     """One finding per invoice id that has lines but no invoice in the source."""
     return orphans.select(
-        pl.lit("schema.line.orphan").alias("rule_id"), pl.lit("schema").alias("rule_type"),
-        pl.lit("error").alias("severity"), pl.lit(source).alias("source"),
-        pl.col("invoice_id"), pl.lit(None, pl.String).alias("counterpart_source"),
+        pl.lit("schema.line.orphan").alias("rule_id"),
+        pl.lit("schema").alias("rule_type"),
+        pl.lit("error").alias("severity"),
+        pl.lit(source).alias("source"),
+        pl.col("invoice_id"),
+        pl.lit(None, pl.String).alias("counterpart_source"),
         pl.lit(None, pl.String).alias("counterpart_invoice_id"),
-        pl.lit("invoice_id").alias("field"), pl.lit("an invoice in this source").alias("expected"),
-        pl.lit(None, pl.String).alias("actual"), pl.lit(None, pl.Int64).alias("delta_minor"),
+        pl.lit("invoice_id").alias("field"),
+        pl.lit("an invoice in this source").alias("expected"),
+        pl.lit(None, pl.String).alias("actual"),
+        pl.lit(None, pl.Int64).alias("delta_minor"),
         pl.lit(None, pl.String).alias("currency"),
-        fmt("{}: {} line(s) belong to invoice {}, which this source does not have; the lines "
-            "are quarantined.", pl.lit(source), pl.col("__lines"), pl.col("invoice_id"))
-        .alias("message"),
+        fmt(
+            "{}: {} line(s) belong to invoice {}, which this source does not have; the lines "
+            "are quarantined.",
+            pl.lit(source),
+            pl.col("__lines"),
+            pl.col("invoice_id"),
+        ).alias("message"),
         pl.lit(None, pl.String).alias("location"),
     ).pipe(conform_findings)
 
 
 def reject_findings(rejects: Sequence[Reject]) -> pl.DataFrame:
-    rows = [{
-        "rule_id": "schema.unreadable_record", "rule_type": "schema", "severity": "error",
-        "source": r.source, "invoice_id": r.invoice_id, "counterpart_source": None,
-        "counterpart_invoice_id": None, "field": None, "expected": None, "actual": None,
-        "delta_minor": None, "currency": None,
-        "message": f"{r.source}: {r.location}: {r.reason}; the record is quarantined.",
-        "location": r.location,
-    } for r in rejects]
+    rows = [
+        {
+            "rule_id": "schema.unreadable_record",
+            "rule_type": "schema",
+            "severity": "error",
+            "source": r.source,
+            "invoice_id": r.invoice_id,
+            "counterpart_source": None,
+            "counterpart_invoice_id": None,
+            "field": None,
+            "expected": None,
+            "actual": None,
+            "delta_minor": None,
+            "currency": None,
+            "message": f"{r.source}: {r.location}: {r.reason}; the record is quarantined.",
+            "location": r.location,
+        }
+        for r in rejects
+    ]
     return pl.DataFrame(rows, schema=FINDING_ROW_SCHEMA) if rows else no_findings()

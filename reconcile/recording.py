@@ -51,8 +51,14 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def write_recording(folder: Path, provider: str, pages: Sequence[dict[str, Any]], *,
-                    meta: Mapping[str, Any] | None = None, gzip_from: int | None = None) -> Path:
+def write_recording(
+    folder: Path,
+    provider: str,
+    pages: Sequence[dict[str, Any]],
+    *,
+    meta: Mapping[str, Any] | None = None,
+    gzip_from: int | None = None,
+) -> Path:
     """Write bodies and a manifest. Each page: body (bytes), kind, method, url, query, status,
     optionally headers, request_body (bytes), attempts. ``meta`` adds top-level keys;
     bodies of ``gzip_from`` bytes or more are stored gzipped (deterministically)."""
@@ -91,15 +97,17 @@ def read_manifest(folder: Path, source: str) -> dict[str, Any]:
     """The manifest of a recording or snapshot folder (its top-level keys and pages)."""
     path = folder / "manifest.json"
     if not path.is_file():
-        raise InputDataError("no manifest.json in the recording folder", source=source,
-                             location=str(folder))
+        raise InputDataError(
+            "no manifest.json in the recording folder", source=source, location=str(folder)
+        )
     try:
         manifest = jsonio.loads(path.read_bytes())
         if not isinstance(manifest, dict):
             raise ValueError("not a JSON object")
     except ValueError as exc:
-        raise InputDataError(f"manifest is unreadable: {exc}", source=source,
-                             location=str(path)) from None
+        raise InputDataError(
+            f"manifest is unreadable: {exc}", source=source, location=str(path)
+        ) from None
     return manifest
 
 
@@ -118,8 +126,9 @@ def shown(path: Path, base: Path | None) -> str:
 MAX_PAGE_BYTES = 256 * 1024 * 1024
 
 
-def read_recording(folder: Path, source: str, base: Path | None = None,
-                   max_bytes: int = MAX_PAGE_BYTES) -> tuple[str, list[Page]]:
+def read_recording(
+    folder: Path, source: str, base: Path | None = None, max_bytes: int = MAX_PAGE_BYTES
+) -> tuple[str, list[Page]]:
     """Return (provider, pages) from a recording folder; locations relative to ``base``.
 
     Every page must be a file inside the folder (no ``..``, no absolute path, no link
@@ -137,44 +146,65 @@ def read_recording(folder: Path, source: str, base: Path | None = None,
         if not entries:
             raise ValueError("no pages: a recording holds at least one answer")
     except (ValueError, KeyError, TypeError) as exc:
-        raise InputDataError(f"manifest is unreadable: {exc}", source=source,
-                             location=str(manifest_path)) from None
+        raise InputDataError(
+            f"manifest is unreadable: {exc}", source=source, location=str(manifest_path)
+        ) from None
     pages = []
     for number, entry in enumerate(entries, start=1):
         path, body = _page(folder, entry, number, source, max_bytes)
         endpoint = f"{entry.get('method', 'GET')} {entry.get('url', '')}"
-        pages.append(Page(body=body, location=shown(path, base), endpoint=endpoint,
-                          kind=str(entry.get("kind", "list"))))
+        pages.append(
+            Page(
+                body=body,
+                location=shown(path, base),
+                endpoint=endpoint,
+                kind=str(entry.get("kind", "list")),
+            )
+        )
     return provider, pages
 
 
-def _page(folder: Path, entry: Any, number: int, source: str, max_bytes: int
-          ) -> tuple[Path, bytes]:
+def _page(folder: Path, entry: Any, number: int, source: str, max_bytes: int) -> tuple[Path, bytes]:
     """A manifest entry's page: its path, checked to stay inside ``folder``, and its body."""
     where = str(folder / "manifest.json")
-    if not isinstance(entry, dict) or not isinstance(entry.get("file"), str) \
-            or not isinstance(entry.get("sha256"), str):
-        raise InputDataError(f"manifest is unreadable: page {number} needs 'file' and 'sha256'",
-                             source=source, location=where)
+    if (
+        not isinstance(entry, dict)
+        or not isinstance(entry.get("file"), str)
+        or not isinstance(entry.get("sha256"), str)
+    ):
+        raise InputDataError(
+            f"manifest is unreadable: page {number} needs 'file' and 'sha256'",
+            source=source,
+            location=where,
+        )
     status = entry.get("status", 200)
     if not isinstance(status, int) or not 200 <= status < 300:
-        raise InputDataError(f"page {number} was recorded with status {status}: an error "
-                             "answer, not data", source=source, location=where)
+        raise InputDataError(
+            f"page {number} was recorded with status {status}: an error answer, not data",
+            source=source,
+            location=where,
+        )
     path = folder / entry["file"]
     inside = folder.resolve()
     if Path(entry["file"]).is_absolute() or not path.resolve().is_relative_to(inside):
-        raise InputDataError(f"page {number} ({entry['file'][:80]!r}) is outside the recording "
-                             "folder", source=source, location=where)
+        raise InputDataError(
+            f"page {number} ({entry['file'][:80]!r}) is outside the recording folder",
+            source=source,
+            location=where,
+        )
     if not path.is_file():
-        raise InputDataError("page listed in manifest.json is missing", source=source,
-                             location=str(path))
+        raise InputDataError(
+            "page listed in manifest.json is missing", source=source, location=str(path)
+        )
     if path.stat().st_size > max_bytes:
-        raise InputDataError(f"page is larger than {max_bytes} bytes", source=source,
-                             location=str(path))
+        raise InputDataError(
+            f"page is larger than {max_bytes} bytes", source=source, location=str(path)
+        )
     stored = path.read_bytes()
     if sha256(stored) != entry["sha256"]:
-        raise InputDataError("page does not match its SHA-256 in manifest.json",
-                             source=source, location=str(path))
+        raise InputDataError(
+            "page does not match its SHA-256 in manifest.json", source=source, location=str(path)
+        )
     if path.suffix != ".gz":
         return path, stored
     try:

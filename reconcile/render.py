@@ -70,8 +70,9 @@ def preflight(templates: Path | None, names: list[str]) -> None:
         except TemplateNotFound:
             raise ConfigError(f"the templates folder has no {name}", path=folder) from None
         except TemplateSyntaxError as exc:
-            raise ConfigError(f"template syntax error: {exc.message}", path=folder / name,
-                              line=exc.lineno) from None
+            raise ConfigError(
+                f"template syntax error: {exc.message}", path=folder / name, line=exc.lineno
+            ) from None
 
 
 def render(name: str, model: dict[str, Any], templates: Path | None = None) -> str:
@@ -85,9 +86,11 @@ def render(name: str, model: dict[str, Any], templates: Path | None = None) -> s
         if line is None and not isinstance(exc, TemplateError):
             raise  # not the template's doing: a bug, shown as one
         message = exc.message if isinstance(exc, TemplateError) else str(exc)
-        raise ConfigError(f"template {type(exc).__name__}: {message or exc}",
-                          path=(templates or default_templates_dir()) / name,
-                          line=line) from None
+        raise ConfigError(
+            f"template {type(exc).__name__}: {message or exc}",
+            path=(templates or default_templates_dir()) / name,
+            line=line,
+        ) from None
 
 
 def _template_line(exc: BaseException, name: str) -> int | None:

@@ -30,24 +30,38 @@ if TYPE_CHECKING:
 
 def control_totals(result: RunResult) -> list[dict[str, Any]]:
     """Per source and currency: invoices checked and the sum of their totals."""
-    return [{**r, "total": amount(r["total_minor"], r["currency"])}
-            for r in result.control_totals.to_dicts()]
+    return [
+        {**r, "total": amount(r["total_minor"], r["currency"])}
+        for r in result.control_totals.to_dicts()
+    ]
 
 
 def _rule_titles(result: RunResult) -> dict[str, dict[str, str]]:
-    return {r.id: {"title": r.title, "type": r.type, "severity": r.severity,
-                   "description": r.description, "scope": r.scope.describe(),
-                   "where": f"{r.where.path.name}:{r.where.line}"} for r in result.rules}
+    return {
+        r.id: {
+            "title": r.title,
+            "type": r.type,
+            "severity": r.severity,
+            "description": r.description,
+            "scope": r.scope.describe(),
+            "where": f"{r.where.path.name}:{r.where.line}",
+        }
+        for r in result.rules
+    }
 
 
 #: the pipeline's own rule ids (no rule file): title, type, description
 _BUILTIN = {
     "pairing.ambiguous": (
-        "Key matches more records than the pairing's cardinality allows", "matching",
-        "The records of such a key are not compared; each is named in the finding."),
+        "Key matches more records than the pairing's cardinality allows",
+        "matching",
+        "The records of such a key are not compared; each is named in the finding.",
+    ),
     "pairing.tie_out": (
-        "Pairing totals do not tie out: a difference no finding explains", "tie_out",
-        "The engine missed something: the tie-out's unexplained remainder is not zero."),
+        "Pairing totals do not tie out: a difference no finding explains",
+        "tie_out",
+        "The engine missed something: the tie-out's unexplained remainder is not zero.",
+    ),
 }
 
 
@@ -55,29 +69,52 @@ def _builtin_meta(rule_id: str) -> dict[str, str]:
     if rule_id in _BUILTIN:
         title, kind, description = _BUILTIN[rule_id]
     elif rule_id == "schema.unreadable_record":
-        title, kind, description = ("Record could not be read (wrong type, missing field, "
-                                    "amount out of range)", "schema", "")
+        title, kind, description = (
+            "Record could not be read (wrong type, missing field, amount out of range)",
+            "schema",
+            "",
+        )
     else:
-        title, kind = "Record fails the canonical schema: " + rule_id.removeprefix("schema."), \
-            "schema"
+        title, kind = (
+            "Record fails the canonical schema: " + rule_id.removeprefix("schema."),
+            "schema",
+        )
         description = ""
-    return {"title": title, "type": kind, "severity": "error", "description": description,
-            "scope": "", "where": ""}
+    return {
+        "title": title,
+        "type": kind,
+        "severity": "error",
+        "description": description,
+        "scope": "",
+        "where": "",
+    }
 
 
 def _fetch_entry(report: FetchReport | None, identical_repeats: int) -> dict[str, Any] | None:
     """A source's fetch as the report shows it (None: not fetched, e.g. a file or recording)."""
     if report is None:
         return None
-    return {"mode": report.mode, "pages": report.pages, "records": report.records,
-            "retries": report.retries, "identical_repeats_dropped": identical_repeats,
-            "seconds": round(report.seconds, 3),
-            "bytes": report.bytes, "documents": report.documents,
-            "fetched_at": report.fetched_at or ""}
+    return {
+        "mode": report.mode,
+        "pages": report.pages,
+        "records": report.records,
+        "retries": report.retries,
+        "identical_repeats_dropped": identical_repeats,
+        "seconds": round(report.seconds, 3),
+        "bytes": report.bytes,
+        "documents": report.documents,
+        "fetched_at": report.fetched_at or "",
+    }
 
 
-def build(result: RunResult, *, fail_on: str, generated_at: dt.datetime,
-          detail: bool = True, fetch: Mapping[str, FetchReport] | None = None) -> dict[str, Any]:
+def build(
+    result: RunResult,
+    *,
+    fail_on: str,
+    generated_at: dt.datetime,
+    detail: bool = True,
+    fetch: Mapping[str, FetchReport] | None = None,
+) -> dict[str, Any]:
     """The report model; ``detail=False`` leaves out per-finding rows (no HTML/Markdown).
 
     ``fetch``: per source, what its live fetch (or the replayed snapshot's fetch) did
@@ -92,7 +129,8 @@ def build(result: RunResult, *, fail_on: str, generated_at: dt.datetime,
 
     by_rule = []
     shown = findings.with_columns(
-        money.format_minor_expr(pl.col("delta_minor"), pl.col("currency")).alias("delta"))
+        money.format_minor_expr(pl.col("delta_minor"), pl.col("currency")).alias("delta")
+    )
     counts = dict(findings.group_by("rule_id").len().iter_rows())
     groups = dict(shown.partition_by("rule_id", as_dict=True)) if detail else {}
     for rule_id in counts:
@@ -106,45 +144,78 @@ def build(result: RunResult, *, fail_on: str, generated_at: dt.datetime,
     coverage = []
     for c in sorted(result.engine.coverage, key=lambda c: (c.rule_id, c.target)):
         s = stats.get((c.rule_id, c.target), {})
-        coverage.append({
-            "rule_id": c.rule_id, "target": c.target, "applicable": c.applicable,
-            "missing": ", ".join(c.missing) or c.note, "checked": s.get("checked", 0),
-            "failed": s.get("failed", 0), "not_applicable_rows": s.get("not_applicable_rows", 0),
-            "absorbed": s.get("absorbed", 0),
-        })
+        coverage.append(
+            {
+                "rule_id": c.rule_id,
+                "target": c.target,
+                "applicable": c.applicable,
+                "missing": ", ".join(c.missing) or c.note,
+                "checked": s.get("checked", 0),
+                "failed": s.get("failed", 0),
+                "not_applicable_rows": s.get("not_applicable_rows", 0),
+                "absorbed": s.get("absorbed", 0),
+            }
+        )
 
-    absorbed = [{**a, "amount": amount(a["absorbed_minor"], a["currency"])}
-                for a in result.engine.absorbed.to_dicts()]
+    absorbed = [
+        {**a, "amount": amount(a["absorbed_minor"], a["currency"])}
+        for a in result.engine.absorbed.to_dicts()
+    ]
 
     modes = {c.name: c.rounding for c in cfg.sources}
-    residues = [{**r, "rounding": money.ROUNDING_NAMES[modes[r["source"]]]}
-                for r in result.rounding.to_dicts()]
+    residues = [
+        {**r, "rounding": money.ROUNDING_NAMES[modes[r["source"]]]}
+        for r in result.rounding.to_dicts()
+    ]
     rounded_identities = result.engine.rounded.to_dicts()
 
-    sources = [{
-        "name": s.name, "provider": s.provider, "records_read": s.records_read,
-        "valid": s.valid, "quarantined": s.quarantined, "out_of_period": s.out_of_period,
-        "in_period": s.in_period, "repeated_ids": s.repeated_ids, "checked": s.checked,
-        "identical_repeats_dropped": s.identical_repeats_dropped,
-        "neighbours_read": s.neighbours_read,
-        "lines_read": s.lines_read, "lines_valid": s.lines_valid,
-        "lines_quarantined": s.lines_quarantined, "has_lines": s.has_lines,
-        "period_field": s.period_field,
-        "balanced": s.records_read == s.valid + s.quarantined,
-        "fetch": _fetch_entry(fetch.get(s.name), s.identical_repeats_dropped),
-    } for s in result.sources]
+    sources = [
+        {
+            "name": s.name,
+            "provider": s.provider,
+            "records_read": s.records_read,
+            "valid": s.valid,
+            "quarantined": s.quarantined,
+            "out_of_period": s.out_of_period,
+            "in_period": s.in_period,
+            "repeated_ids": s.repeated_ids,
+            "checked": s.checked,
+            "identical_repeats_dropped": s.identical_repeats_dropped,
+            "neighbours_read": s.neighbours_read,
+            "lines_read": s.lines_read,
+            "lines_valid": s.lines_valid,
+            "lines_quarantined": s.lines_quarantined,
+            "has_lines": s.has_lines,
+            "period_field": s.period_field,
+            "balanced": s.records_read == s.valid + s.quarantined,
+            "fetch": _fetch_entry(fetch.get(s.name), s.identical_repeats_dropped),
+        }
+        for s in result.sources
+    ]
     fetched: list[dict[str, Any]] = []
     for summary in result.sources:
         got = _fetch_entry(fetch.get(summary.name), summary.identical_repeats_dropped)
         if got is not None:
-            fetched.append({"name": summary.name, "provider": summary.provider, **got,
-                            "neighbours_read": summary.neighbours_read,
-                            "seconds_text": f"{got['seconds']:.2f}",
-                            "how": "replayed snapshot" if got["mode"] == "replay" else "live"})
+            fetched.append(
+                {
+                    "name": summary.name,
+                    "provider": summary.provider,
+                    **got,
+                    "neighbours_read": summary.neighbours_read,
+                    "seconds_text": f"{got['seconds']:.2f}",
+                    "how": "replayed snapshot" if got["mode"] == "replay" else "live",
+                }
+            )
 
-    pairings = [{"name": p.name, "describe": p.describe(),
-                 "left_filter": p.left.filter_sql or "", "right_filter": p.right.filter_sql or ""}
-                for p in cfg.pairings]
+    pairings = [
+        {
+            "name": p.name,
+            "describe": p.describe(),
+            "left_filter": p.left.filter_sql or "",
+            "right_filter": p.right.filter_sql or "",
+        }
+        for p in cfg.pairings
+    ]
     recon = reconciliation(result, detail=detail)
     falls, falls_total = waterfalls(result) if detail else ([], 0)
     gate = [s for s in SEVERITIES[: SEVERITIES.index(fail_on) + 1]] if fail_on != "never" else []
@@ -162,9 +233,12 @@ def build(result: RunResult, *, fail_on: str, generated_at: dt.datetime,
         "total_findings": findings.height,
         "severity_counts": severity_counts,
         "rules_count": len(result.rules),
-        "rounding": "; ".join(f"{name}: {money.ROUNDING_NAMES[mode]}" for name, mode in
-                              sorted(modes.items()) if mode != money.DEFAULT_ROUNDING)
-                    or f"every source: {money.ROUNDING_NAMES[money.DEFAULT_ROUNDING]}",
+        "rounding": "; ".join(
+            f"{name}: {money.ROUNDING_NAMES[mode]}"
+            for name, mode in sorted(modes.items())
+            if mode != money.DEFAULT_ROUNDING
+        )
+        or f"every source: {money.ROUNDING_NAMES[money.DEFAULT_ROUNDING]}",
         "sources": sources,
         "fetched": fetched,
         "control_totals": control_totals(result),
@@ -186,13 +260,30 @@ def build(result: RunResult, *, fail_on: str, generated_at: dt.datetime,
 
 def summary_json(model: dict[str, Any]) -> dict[str, Any]:
     """The machine-readable part of the report (no finding rows, no timestamp noise)."""
-    keys = ("title", "period_start", "period_end", "generated_at", "version", "fail_on",
-            "status", "total_findings", "severity_counts", "sources", "control_totals",
-            "coverage", "absorbed", "residues", "rounded_identities")
+    keys = (
+        "title",
+        "period_start",
+        "period_end",
+        "generated_at",
+        "version",
+        "fail_on",
+        "status",
+        "total_findings",
+        "severity_counts",
+        "sources",
+        "control_totals",
+        "coverage",
+        "absorbed",
+        "residues",
+        "rounded_identities",
+    )
     out = {k: model[k] for k in keys}
-    out["findings_by_rule"] = [{"rule_id": g["rule_id"], "severity": g["severity"],
-                                "count": g["count"]} for g in model["by_rule"]]
+    out["findings_by_rule"] = [
+        {"rule_id": g["rule_id"], "severity": g["severity"], "count": g["count"]}
+        for g in model["by_rule"]
+    ]
     out["findings_by_classification"] = model["findings_by_classification"]
-    out["reconciliation"] = sorted((r["summary"] for r in model["reconciliation"]),
-                                   key=lambda r: r["pairing"])
+    out["reconciliation"] = sorted(
+        (r["summary"] for r in model["reconciliation"]), key=lambda r: r["pairing"]
+    )
     return out

@@ -31,8 +31,17 @@ from reconcile.schema import INVOICE_SCHEMA, LINE_SCHEMA, SEVERITIES
 from reconcile.sql import compile_row_expression
 
 COMMON_KEYS = frozenset(
-    {"id", "title", "severity", "type", "description", "applies_to", "pairings", "filter",
-     "tolerance"}
+    {
+        "id",
+        "title",
+        "severity",
+        "type",
+        "description",
+        "applies_to",
+        "pairings",
+        "filter",
+        "tolerance",
+    }
 )
 _ID = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 
@@ -64,8 +73,9 @@ class Tolerance:
     def is_zero(self) -> bool:
         return self.default == 0 and not any(self.per_currency.values()) and not self.relative
 
-    def expr(self, currency: pl.Expr, base: pl.Expr | None = None,
-             scale: int | pl.Expr = 0) -> pl.Expr:
+    def expr(
+        self, currency: pl.Expr, base: pl.Expr | None = None, scale: int | pl.Expr = 0
+    ) -> pl.Expr:
         """The allowance for a row; ``base`` is the expected amount. Both in units of
         10^-``scale`` minor units (0: minor units; an expression: a precision found
         in the data): the allowance stays whole minor units."""
@@ -74,12 +84,18 @@ class Tolerance:
         else:
             codes = list(self.per_currency)
             absolute = currency.replace_strict(
-                codes, [self.per_currency[c] for c in codes], default=self.default,
-                return_dtype=pl.Int64)
+                codes,
+                [self.per_currency[c] for c in codes],
+                default=self.default,
+                return_dtype=pl.Int64,
+            )
         unit: pl.Expr | None = None
         if not (isinstance(scale, int) and scale == 0):
-            unit = (pl.lit(10**scale, pl.Int128) if isinstance(scale, int)
-                    else pl.lit(10, pl.Int128).pow(scale))
+            unit = (
+                pl.lit(10**scale, pl.Int128)
+                if isinstance(scale, int)
+                else pl.lit(10, pl.Int128).pow(scale)
+            )
             absolute = absolute.cast(pl.Int128) * unit
         if not self.relative or base is None:
             return absolute
@@ -151,8 +167,9 @@ def compile_sql(
 ) -> pl.Expr:
     """Compile a row-level SQL expression and check it against the canonical schema
     (reconcile.sql: bounded, row-wise, typed)."""
-    return compile_row_expression(sql, where, key, schema=schema, boolean=boolean,
-                                  amount=amount, line=line)
+    return compile_row_expression(
+        sql, where, key, schema=schema, boolean=boolean, amount=amount, line=line
+    )
 
 
 # --- loading ------------------------------------------------------------------------
@@ -183,7 +200,8 @@ def load_rules(paths: Iterable[Path]) -> list[Rule]:
             if rule.id in seen:
                 first = seen[rule.id]
                 raise rule.where.error(
-                    f"duplicate rule id (first defined at {first.path}:{first.line})")
+                    f"duplicate rule id (first defined at {first.path}:{first.line})"
+                )
             seen[rule.id] = rule.where
             rules.append(rule)
     return rules
@@ -201,13 +219,16 @@ def load_rule_file(path: Path) -> list[Rule]:
         raise where.error("a rule file is a mapping with a 'rules:' list", yamlio.line_of(doc))
     extra = yamlio.unknown_keys(doc, {"rules"})
     if extra:
-        raise where.error(f"unknown top-level key(s): {', '.join(extra)}",
-                          yamlio.line_of(doc, extra[0]))
+        raise where.error(
+            f"unknown top-level key(s): {', '.join(extra)}", yamlio.line_of(doc, extra[0])
+        )
     items = doc["rules"]
     if not isinstance(items, list):
         raise where.error("'rules:' must be a list", yamlio.line_of(doc, "rules"))
-    return [compile_rule(item, Where(path, yamlio.line_of(items, i), None))
-            for i, item in enumerate(items)]
+    return [
+        compile_rule(item, Where(path, yamlio.line_of(items, i), None))
+        for i, item in enumerate(items)
+    ]
 
 
 def compile_rule(raw: Any, where: Where) -> Rule:
@@ -217,38 +238,59 @@ def compile_rule(raw: Any, where: Where) -> Rule:
         raise where.error("a rule must be a mapping")
     rule_id = raw.get("id")
     if not isinstance(rule_id, str) or not _ID.match(rule_id):
-        raise where.error("'id' must be lower-case letters, digits, '.', '_' or '-' "
-                          f"(got {rule_id!r})", yamlio.line_of(raw, "id"))
+        raise where.error(
+            f"'id' must be lower-case letters, digits, '.', '_' or '-' (got {rule_id!r})",
+            yamlio.line_of(raw, "id"),
+        )
     where = Where(where.path, where.line, rule_id)
     kind = raw.get("type")
     if kind not in RULE_TYPES:
-        raise where.error(f"'type' must be one of {', '.join(sorted(RULE_TYPES))} "
-                          f"(got {kind!r})", yamlio.line_of(raw, "type"))
+        raise where.error(
+            f"'type' must be one of {', '.join(sorted(RULE_TYPES))} (got {kind!r})",
+            yamlio.line_of(raw, "type"),
+        )
     rule_type = RULE_TYPES[kind]
     extra = yamlio.unknown_keys(raw, COMMON_KEYS | rule_type.keys)
     if extra:
-        raise where.error(f"unknown key(s) for a {kind} rule: {', '.join(extra)}",
-                          yamlio.line_of(raw, extra[0]))
+        raise where.error(
+            f"unknown key(s) for a {kind} rule: {', '.join(extra)}", yamlio.line_of(raw, extra[0])
+        )
     title = raw.get("title")
     if not isinstance(title, str) or not title.strip():
         raise where.error("'title' is required", yamlio.line_of(raw))
     severity = raw.get("severity", "error")
     if severity not in SEVERITIES:
-        raise where.error(f"'severity' must be one of {', '.join(SEVERITIES)} "
-                          f"(got {severity!r})", yamlio.line_of(raw, "severity"))
+        raise where.error(
+            f"'severity' must be one of {', '.join(SEVERITIES)} (got {severity!r})",
+            yamlio.line_of(raw, "severity"),
+        )
     scope = _scope(raw, where, pairwise=rule_type.pairwise)
     filter_sql = raw.get("filter")
     filt = None
     if filter_sql is not None:  # over the rule's rows: invoices, or line items (rows: lines)
-        rows = LINE_SCHEMA if kind == "expression" and raw.get("rows") == "lines" \
-            else INVOICE_SCHEMA
-        filt = compile_sql(filter_sql, where, "filter", boolean=True, schema=rows,
-                           line=yamlio.line_of(raw, "filter"))
+        rows = (
+            LINE_SCHEMA if kind == "expression" and raw.get("rows") == "lines" else INVOICE_SCHEMA
+        )
+        filt = compile_sql(
+            filter_sql,
+            where,
+            "filter",
+            boolean=True,
+            schema=rows,
+            line=yamlio.line_of(raw, "filter"),
+        )
     check = rule_type.compile(raw, where)
     return Rule(
-        id=rule_id, title=title.strip(), severity=severity, type=kind, scope=scope,
+        id=rule_id,
+        title=title.strip(),
+        severity=severity,
+        type=kind,
+        scope=scope,
         tolerance=parse_tolerance(raw.get("tolerance", 0), where, yamlio.line_of(raw, "tolerance")),
-        where=where, filter=filt, filter_sql=filter_sql, check=check,
+        where=where,
+        filter=filt,
+        filter_sql=filter_sql,
+        check=check,
         description=str(raw.get("description") or "").strip(),
     )
 
@@ -264,15 +306,18 @@ def _names(value: Any, where: Where, key: str, line: int | None) -> tuple[str, .
 def _scope(raw: Mapping[str, Any], where: Where, *, pairwise: bool) -> Scope:
     if pairwise:
         if "applies_to" in raw:
-            raise where.error("cross-source rules use 'pairings:', not 'applies_to:'",
-                              yamlio.line_of(raw, "applies_to"))
+            raise where.error(
+                "cross-source rules use 'pairings:', not 'applies_to:'",
+                yamlio.line_of(raw, "applies_to"),
+            )
         value = raw.get("pairings", "all")
         if value == "all":
             return Scope(all_pairings=True)
         return Scope(pairings=_names(value, where, "pairings", yamlio.line_of(raw, "pairings")))
     if "pairings" in raw:
-        raise where.error("'pairings:' is only for compare and presence rules",
-                          yamlio.line_of(raw, "pairings"))
+        raise where.error(
+            "'pairings:' is only for compare and presence rules", yamlio.line_of(raw, "pairings")
+        )
     value = raw.get("applies_to", "all")
     line = yamlio.line_of(raw, "applies_to")
     if value == "all":
@@ -284,17 +329,18 @@ def _scope(raw: Mapping[str, Any], where: Where, *, pairwise: bool) -> Scope:
         raise where.error(f"unknown key(s) in applies_to: {', '.join(extra)}", line)
     return Scope(
         sources=_names(value["source"], where, "source", line) if "source" in value else (),
-        providers=_names(value["provider"], where, "provider", line)
-        if "provider" in value else (),
+        providers=_names(value["provider"], where, "provider", line) if "provider" in value else (),
     )
 
 
 def parse_tolerance(value: Any, where: Where, line: int | None) -> Tolerance:
     """``0`` | ``{default: 0, JPY: 1, relative: "0.001"}`` (currency keys upper-cased)."""
+
     def amount(v: Any) -> int:
         if isinstance(v, bool) or not isinstance(v, int) or v < 0:
-            raise where.error("'tolerance' is a whole, non-negative number of minor units "
-                              f"(got {v!r})", line)
+            raise where.error(
+                f"'tolerance' is a whole, non-negative number of minor units (got {v!r})", line
+            )
         return v
 
     if isinstance(value, Mapping):
@@ -305,9 +351,13 @@ def parse_tolerance(value: Any, where: Where, line: int | None) -> Tolerance:
             except ArithmeticError:
                 relative = None
             if relative is None or not relative.is_finite() or not 0 <= relative < 1:
-                raise where.error("tolerance 'relative' is a fraction between 0 and 1, "
-                                  f"e.g. 0.001 for 0.1 % (got {value['relative']!r})", line)
-        per = {str(k).upper(): amount(v) for k, v in value.items()
-               if k not in ("default", "relative")}
+                raise where.error(
+                    "tolerance 'relative' is a fraction between 0 and 1, "
+                    f"e.g. 0.001 for 0.1 % (got {value['relative']!r})",
+                    line,
+                )
+        per = {
+            str(k).upper(): amount(v) for k, v in value.items() if k not in ("default", "relative")
+        }
         return Tolerance(amount(value.get("default", 0)), per, relative)
     return Tolerance(amount(value))

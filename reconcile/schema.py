@@ -117,19 +117,27 @@ FINDING_SCHEMA: Final[dict[str, pl.DataType]] = {
 }
 
 #: Columns every invoice must have whatever the source.
-ALWAYS_PROVIDED: Final = frozenset(
-    {"source", "invoice_id", "currency", "status", "record_ref"}
-)
+ALWAYS_PROVIDED: Final = frozenset({"source", "invoice_id", "currency", "status", "record_ref"})
 SEVERITIES: Final = ("error", "warning", "info")
 #: what explains a cross-source difference (a finding's ``classification``)
-CLASSIFICATIONS: Final = ("currency_mismatch", "scale_error", "sign_flip", "rounding",
-                          "timing", "amount_mismatch", "counterpart_quarantined", "missing",
-                          "ambiguous", "unexplained")
+CLASSIFICATIONS: Final = (
+    "currency_mismatch",
+    "scale_error",
+    "sign_flip",
+    "rounding",
+    "timing",
+    "amount_mismatch",
+    "counterpart_quarantined",
+    "missing",
+    "ambiguous",
+    "unexplained",
+)
 
 
 #: finding rows before their ids are given (once, over all findings of a run)
 FINDING_ROW_SCHEMA: Final[dict[str, pl.DataType]] = {
-    c: t for c, t in FINDING_SCHEMA.items() if c != "finding_id"}
+    c: t for c, t in FINDING_SCHEMA.items() if c != "finding_id"
+}
 
 
 def no_findings() -> pl.DataFrame:
@@ -142,8 +150,12 @@ def conform_findings(frame: pl.DataFrame) -> pl.DataFrame:
     if frame.width == 0:
         return no_findings()
     names = set(frame.columns)
-    return frame.select([pl.col(c).cast(t) if c in names else pl.lit(None, t).alias(c)
-                         for c, t in FINDING_ROW_SCHEMA.items()])
+    return frame.select(
+        [
+            pl.col(c).cast(t) if c in names else pl.lit(None, t).alias(c)
+            for c, t in FINDING_ROW_SCHEMA.items()
+        ]
+    )
 
 
 # --- Pandera models -----------------------------------------------------------
@@ -267,9 +279,12 @@ FAILURE_SCHEMA = {
 }
 
 
-def widen(frame: pl.DataFrame | pl.LazyFrame, columns: dict[str, pl.DataType],
-          constants: dict[str, str] | None = None,
-          derived: dict[str, pl.Expr] | None = None) -> pl.LazyFrame:
+def widen(
+    frame: pl.DataFrame | pl.LazyFrame,
+    columns: dict[str, pl.DataType],
+    constants: dict[str, str] | None = None,
+    derived: dict[str, pl.Expr] | None = None,
+) -> pl.LazyFrame:
     """A narrow frame (only the columns a source sends) as the full canonical frame.
 
     The absent columns are literals in a lazy plan — ``constants`` (the source
@@ -283,11 +298,16 @@ def widen(frame: pl.DataFrame | pl.LazyFrame, columns: dict[str, pl.DataType],
     present = set(names)
     consts, extra = constants or {}, derived or {}
     return lazy.select(
-        [pl.col(c) if c in present
-         else extra[c].cast(dtype).alias(c) if c in extra
-         else pl.lit(consts.get(c), dtype).alias(c)
-         for c, dtype in columns.items()]
-        + [pl.col(c) for c in names if c.startswith("__")])
+        [
+            pl.col(c)
+            if c in present
+            else extra[c].cast(dtype).alias(c)
+            if c in extra
+            else pl.lit(consts.get(c), dtype).alias(c)
+            for c, dtype in columns.items()
+        ]
+        + [pl.col(c) for c in names if c.startswith("__")]
+    )
 
 
 def _mirror(name: str, check: Any) -> pl.Expr | None:
@@ -353,11 +373,16 @@ def _validate(frame: pl.DataFrame, schema: object) -> Validated:
     # any row would fail, pandera validates the whole frame as usual (and names
     # every failure). tests/test_schema.py holds the mirror to pandera's verdicts.
     passes = _all_pass(schema)
-    screened = passes is not None and canonical.height > SCREEN_FROM and bool(
-        canonical.lazy().select(passes.all()).collect().item())
+    screened = (
+        passes is not None
+        and canonical.height > SCREEN_FROM
+        and bool(canonical.lazy().select(passes.all()).collect().item())
+    )
     try:
-        schema.validate(canonical.head(0) if screened else canonical,  # type: ignore[attr-defined]
-                        lazy=True)
+        schema.validate(
+            canonical.head(0) if screened else canonical,  # type: ignore[attr-defined]
+            lazy=True,
+        )
     except pa.errors.SchemaErrors as exc:
         fc = exc.failure_cases
         failures = (

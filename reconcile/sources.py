@@ -78,27 +78,38 @@ def _money_of(schema: Mapping[str, pl.DataType]) -> tuple[str, ...]:
     return LINE_MONEY_COLUMNS if schema is LINE_SCHEMA else MONEY_COLUMNS
 
 
-def frame(rows: list[dict[str, Any]], schema: Mapping[str, pl.DataType],
-          rounding: str = money.DEFAULT_ROUNDING, float_decimals: int | None = None
-          ) -> tuple[pl.DataFrame, Precision]:
+def frame(
+    rows: list[dict[str, Any]],
+    schema: Mapping[str, pl.DataType],
+    rounding: str = money.DEFAULT_ROUNDING,
+    float_decimals: int | None = None,
+) -> tuple[pl.DataFrame, Precision]:
     """Rows (dicts with canonical keys; money as exact minor units, int or Decimal) to a
     frame with exactly the canonical schema, plus the exact twins of the money columns
     where some amount is finer than the minor unit (reconcile.precision)."""
     if not rows:
         return pl.DataFrame(schema=dict(schema)), Precision(rounding=rounding)
     names = _money_of(schema)
-    money_cols, precision = money_columns({c: [r[c] for r in rows] for c in names}, rounding,
-                                          float_decimals)
+    money_cols, precision = money_columns(
+        {c: [r[c] for r in rows] for c in names}, rounding, float_decimals
+    )
     rest = {c: t for c, t in schema.items() if c not in names}
-    base = pl.DataFrame([{c: r[c] for c in rest} for r in rows], schema=rest, strict=True,
-                        infer_schema_length=None)
+    base = pl.DataFrame(
+        [{c: r[c] for c in rest} for r in rows], schema=rest, strict=True, infer_schema_length=None
+    )
     out = base.with_columns(money_cols.values())
     return out.select(*schema, *exact_names(schema, money_cols)), precision
 
 
-def load_source(cfg: SourceConfig, base: Path | None = None, *, run_dir: Path | None = None,
-                replay: Path | None = None, period: tuple[datetime, datetime] | None = None,
-                progress: FetchProgress | None = None) -> Loaded:
+def load_source(
+    cfg: SourceConfig,
+    base: Path | None = None,
+    *,
+    run_dir: Path | None = None,
+    replay: Path | None = None,
+    period: tuple[datetime, datetime] | None = None,
+    progress: FetchProgress | None = None,
+) -> Loaded:
     """Read one source; locations in findings are shown relative to ``base``.
 
     A live provider source is fetched (snapshot under ``run_dir``) or, with ``replay``,
@@ -108,8 +119,9 @@ def load_source(cfg: SourceConfig, base: Path | None = None, *, run_dir: Path | 
         return _load_file_source(cfg, base)
     from reconcile.fetching import provider_pages
 
-    pages, _report = provider_pages(cfg, base, run_dir=run_dir, replay=replay, period=period,
-                                    progress=progress)
+    pages, _report = provider_pages(
+        cfg, base, run_dir=run_dir, replay=replay, period=period, progress=progress
+    )
     provider = cfg.provider
     out = NORMALIZERS[provider](pages, cfg.name, cfg.options)
     for row in out.invoices:
@@ -120,8 +132,16 @@ def load_source(cfg: SourceConfig, base: Path | None = None, *, run_dir: Path | 
     invoices, precision = frame(out.invoices, INVOICE_SCHEMA, cfg.rounding, out.float_decimals)
     lines, line_precision = frame(out.lines, LINE_SCHEMA, cfg.rounding, out.float_decimals)
     near = frame(beside, INVOICE_SCHEMA, cfg.rounding, out.float_decimals)[0] if beside else None
-    return Loaded(cfg.name, provider, invoices.with_row_index(ROW), lines, out,
-                  precision=precision, line_precision=line_precision, beside=near)
+    return Loaded(
+        cfg.name,
+        provider,
+        invoices.with_row_index(ROW),
+        lines,
+        out,
+        precision=precision,
+        line_precision=line_precision,
+        beside=near,
+    )
 
 
 def _set_beside_apart(out: Normalized) -> list[dict[str, Any]]:
@@ -158,14 +178,18 @@ def _read_table(spec: FileSpec, source: str) -> pl.DataFrame:
         raise InputDataError(str(exc), source=source, location=str(spec.path)) from None
     except (OSError, ValueError, pl.exceptions.PolarsError) as exc:  # (jsonio.JSONError too)
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
-        raise InputDataError(f"cannot read {spec.format}: {first}", source=source,
-                             location=str(spec.path)) from None
+        raise InputDataError(
+            f"cannot read {spec.format}: {first}", source=source, location=str(spec.path)
+        ) from None
     if not isinstance(data, list) or not all(isinstance(r, Mapping) for r in data):
-        raise InputDataError("a JSON export must be a list of objects", source=source,
-                             location=str(spec.path))
+        raise InputDataError(
+            "a JSON export must be a list of objects", source=source, location=str(spec.path)
+        )
     # Everything as text: numbers keep their exact decimal spelling.
-    return pl.DataFrame([{k: None if v is None else str(v) for k, v in r.items()} for r in data],
-                        infer_schema_length=None)
+    return pl.DataFrame(
+        [{k: None if v is None else str(v) for k, v in r.items()} for r in data],
+        infer_schema_length=None,
+    )
 
 
 class _Unreadable(Exception):
@@ -179,9 +203,11 @@ def _text(raw: bytes, spec: FileSpec) -> str:
     try:
         return raw.decode(codec)
     except UnicodeDecodeError as exc:
-        raise _Unreadable(f"not {spec.encoding}: byte {exc.start} is 0x{raw[exc.start]:02x}; "
-                          "name the file's encoding with encoding: (e.g. latin-1, cp1252, "
-                          "utf-16)") from None
+        raise _Unreadable(
+            f"not {spec.encoding}: byte {exc.start} is 0x{raw[exc.start]:02x}; "
+            "name the file's encoding with encoding: (e.g. latin-1, cp1252, "
+            "utf-16)"
+        ) from None
 
 
 def _read_csv(raw: bytes, spec: FileSpec) -> pl.DataFrame:
@@ -207,8 +233,7 @@ def _csv_problem(text: str) -> str:
         for row in reader:
             width = len(row) if width is None else width
             if row and len(row) != width:
-                return (f"row {reader.line_num} has {len(row)} fields, the header "
-                        f"{width}")
+                return f"row {reader.line_num} has {len(row)} fields, the header {width}"
     except csv.Error as exc:
         return f"row {reader.line_num}: {exc} (an unterminated quote?)"
     return "not a CSV this tool can read"
@@ -218,12 +243,20 @@ def _column(table: pl.DataFrame, spec: Any, canon: str, source: str, path: Path)
     if isinstance(spec, Mapping):
         return pl.repeat(spec["value"], table.height, eager=True).alias(canon)
     if spec not in table.columns:
-        raise InputDataError(f"column {spec!r} (mapped to {canon}) is not in the file; it has "
-                             f"{', '.join(table.columns)}", source=source, location=str(path))
+        raise InputDataError(
+            f"column {spec!r} (mapped to {canon}) is not in the file; it has "
+            f"{', '.join(table.columns)}",
+            source=source,
+            location=str(path),
+        )
     series = table.get_column(spec)
     if series.dtype.is_float():
-        raise InputDataError(f"column {spec!r} is binary floating point; export money and "
-                             "quantities as decimal or text", source=source, location=str(path))
+        raise InputDataError(
+            f"column {spec!r} is binary floating point; export money and "
+            "quantities as decimal or text",
+            source=source,
+            location=str(path),
+        )
     return series.alias(canon)
 
 
@@ -236,23 +269,37 @@ class _RowErrors:
         self.bad.setdefault(row, message)
 
     def rejects(self, ids: list[Any]) -> list[Reject]:
-        return [Reject(self.source, f"{self.path} row {row + self.offset}", msg,
-                       str(ids[row]) if ids[row] is not None else None)
-                for row, msg in sorted(self.bad.items())]
+        return [
+            Reject(
+                self.source,
+                f"{self.path} row {row + self.offset}",
+                msg,
+                str(ids[row]) if ids[row] is not None else None,
+            )
+            for row, msg in sorted(self.bad.items())
+        ]
 
 
 #: a money column as read: an integer Series, or exact minor units per row
 _Amounts = pl.Series | list[Decimal | int | None]
 
 
-def _convert(table: pl.DataFrame, spec: FileSpec, schema: Mapping[str, pl.DataType],
-             source: str, conv: Converter, errors: _RowErrors
-             ) -> tuple[dict[str, pl.Series], dict[str, _Amounts]]:
+def _convert(
+    table: pl.DataFrame,
+    spec: FileSpec,
+    schema: Mapping[str, pl.DataType],
+    source: str,
+    conv: Converter,
+    errors: _RowErrors,
+) -> tuple[dict[str, pl.Series], dict[str, _Amounts]]:
     """The file's columns as canonical columns, and its money columns as exact amounts
     (made columns by reconcile.precision.money_columns)."""
     cols = {c: _column(table, s, c, source, spec.path) for c, s in spec.columns.items()}
-    ids = cols["invoice_id"].cast(pl.String) if "invoice_id" in cols else \
-        pl.repeat(None, table.height, dtype=pl.String, eager=True)
+    ids = (
+        cols["invoice_id"].cast(pl.String)
+        if "invoice_id" in cols
+        else pl.repeat(None, table.height, dtype=pl.String, eager=True)
+    )
     if "currency" not in cols:
         currencies = pl.repeat(None, table.height, dtype=pl.String, eager=True)
     elif spec.columns["currency"] == _LINE_CURRENCY:  # the invoice's: already canonical
@@ -269,8 +316,9 @@ def _convert(table: pl.DataFrame, spec: FileSpec, schema: Mapping[str, pl.DataTy
             amounts[canon] = series.cast(pl.Int64)
         elif dtype == pl.Int64() and canon != "line_no":
             values: list[Decimal | int | None] = []
-            for row, (raw, cur) in enumerate(zip(series.cast(pl.String).to_list(),
-                                                 currencies.to_list(), strict=True)):
+            for row, (raw, cur) in enumerate(
+                zip(series.cast(pl.String).to_list(), currencies.to_list(), strict=True)
+            ):
                 if raw is None or raw.strip() == "":
                     values.append(None)
                     continue
@@ -280,10 +328,12 @@ def _convert(table: pl.DataFrame, spec: FileSpec, schema: Mapping[str, pl.DataTy
                     elif not cur:
                         raise money.MoneyError(
                             "no currency to convert it with (no currency column, or a line "
-                            "whose invoice is not in this source)")
+                            "whose invoice is not in this source)"
+                        )
                     else:
-                        values.append(conv(money.to_decimal(raw, spec.numbers), cur,
-                                           str(ids[row]), canon))
+                        values.append(
+                            conv(money.to_decimal(raw, spec.numbers), cur, str(ids[row]), canon)
+                        )
                 except (money.MoneyError, ValueError) as exc:
                     errors.add(row, f"{canon} {_shown(raw)}: {exc}")
                     values.append(None)
@@ -324,8 +374,11 @@ def _instants(series: pl.Series, canon: str, errors: _RowErrors) -> pl.Series:
         # aware instants convert to UTC; naive ones in an export are taken as UTC
         moment = series.dt.cast_time_unit("us")
         zone = series.dtype.time_zone
-        return (moment.dt.replace_time_zone("UTC") if zone is None
-                else moment.dt.convert_time_zone("UTC")).alias(canon)
+        return (
+            moment.dt.replace_time_zone("UTC")
+            if zone is None
+            else moment.dt.convert_time_zone("UTC")
+        ).alias(canon)
     values: list[Any] = []
     for row, raw in enumerate(series.cast(pl.String).to_list()):
         if raw is None or not raw.strip():
@@ -348,9 +401,14 @@ def _exponent_or_none(code: str | None) -> int | None:
     return money.minor_exponent(code) if code else None
 
 
-def _decimals(series: pl.Series, canon: str, dtype: pl.Decimal, errors: _RowErrors,
-              numbers: money.NumberFormat, scales: list[int | None] | None = None
-              ) -> pl.Series:
+def _decimals(
+    series: pl.Series,
+    canon: str,
+    dtype: pl.Decimal,
+    errors: _RowErrors,
+    numbers: money.NumberFormat,
+    scales: list[int | None] | None = None,
+) -> pl.Series:
     """Exact decimals (a quantity, a unit amount in minor units) that must fit ``dtype``'s
     places: one finer is refused, naming its row, never rounded by the column."""
     values: list[Decimal | None] = []
@@ -374,9 +432,16 @@ def _decimals(series: pl.Series, canon: str, dtype: pl.Decimal, errors: _RowErro
     return pl.Series(canon, values, dtype)
 
 
-def _canonical(table: pl.DataFrame, spec: FileSpec, schema: Mapping[str, pl.DataType],
-               name: str, conv: Converter, offset: int, base: Path | None, rounding: str
-               ) -> tuple[pl.DataFrame, list[Reject], Precision, pl.DataFrame]:
+def _canonical(
+    table: pl.DataFrame,
+    spec: FileSpec,
+    schema: Mapping[str, pl.DataType],
+    name: str,
+    conv: Converter,
+    offset: int,
+    base: Path | None,
+    rounding: str,
+) -> tuple[pl.DataFrame, list[Reject], Precision, pl.DataFrame]:
     """The file's rows as canonical rows (narrow: the columns it maps), the rows it
     could not read (as Rejects, and as the partial rows they left: their ids and keys
     still name them), and how finely the amounts are stated."""
@@ -397,10 +462,14 @@ def _canonical(table: pl.DataFrame, spec: FileSpec, schema: Mapping[str, pl.Data
         defaults["line_no"] = pl.int_range(offset, pl.len() + offset, dtype=pl.Int32)
     # Narrow: only the columns the file provides (plus the defaults above); the
     # pipeline widens lazily, so absent columns are never materialized.
-    result = frame_.select([
-        pl.col(c).cast(dtype) if c in cols else defaults[c].cast(dtype).alias(c)
-        for c, dtype in schema.items() if c in cols or c in defaults]
-        + [pl.col(c) for c in exact_names(schema, money_cols)])
+    result = frame_.select(
+        [
+            pl.col(c).cast(dtype) if c in cols else defaults[c].cast(dtype).alias(c)
+            for c, dtype in schema.items()
+            if c in cols or c in defaults
+        ]
+        + [pl.col(c) for c in exact_names(schema, money_cols)]
+    )
     if schema is INVOICE_SCHEMA:
         result = result.with_row_index(ROW)
     rejects: list[Reject] = []
@@ -409,7 +478,8 @@ def _canonical(table: pl.DataFrame, spec: FileSpec, schema: Mapping[str, pl.Data
         rejects = errors.rejects(result.get_column("invoice_id").to_list())
         keep = pl.Series([i not in errors.bad for i in range(height)])
         partial = result.filter(~keep).with_columns(
-            pl.Series("__reject", [r.location for r in rejects], pl.String))
+            pl.Series("__reject", [r.location for r in rejects], pl.String)
+        )
         result = result.filter(keep)
     return result, rejects, precision, partial
 
@@ -422,7 +492,8 @@ def _load_file_source(cfg: SourceConfig, base: Path | None) -> Loaded:
     offset = 2 if cfg.invoices.format == "csv" else 0
     table = _read_table(cfg.invoices, cfg.name)
     invoices, rejects, precision, partial = _canonical(
-        table, cfg.invoices, INVOICE_SCHEMA, cfg.name, conv, offset, base, cfg.rounding)
+        table, cfg.invoices, INVOICE_SCHEMA, cfg.name, conv, offset, base, cfg.rounding
+    )
     out.rejects.extend(rejects)
     out.records_read = table.height
     out.provided = frozenset(cfg.invoices.columns) | {"source", "status", "record_ref"}
@@ -435,9 +506,19 @@ def _load_file_source(cfg: SourceConfig, base: Path | None) -> Loaded:
     constants = {"source": cfg.name}
     if "status" not in invoices.columns:
         constants["status"] = "unknown"  # a ledger row has no billing status
-    return Loaded(cfg.name, "file", invoices, lines, out, lines_file, constants,
-                  (shown(cfg.invoices.path, base), offset), precision, line_precision,
-                  partial)
+    return Loaded(
+        cfg.name,
+        "file",
+        invoices,
+        lines,
+        out,
+        lines_file,
+        constants,
+        (shown(cfg.invoices.path, base), offset),
+        precision,
+        line_precision,
+        partial,
+    )
 
 
 _LINE_CURRENCY = "__invoice_currency"
@@ -466,54 +547,83 @@ def _scan_lines(spec: FileSpec) -> pl.LazyFrame | None:
         else:
             return None
     # line_no: the file row, as the eager path numbers it
-    return (pl.scan_parquet(spec.path).with_row_index("line_no")
-            .select(*exprs, pl.col("line_no").cast(pl.Int32)))
+    return (
+        pl.scan_parquet(spec.path)
+        .with_row_index("line_no")
+        .select(*exprs, pl.col("line_no").cast(pl.Int32))
+    )
 
 
-def _load_lines(cfg: SourceConfig, spec: FileSpec, conv: Converter, out: Normalized,
-                base: Path | None, invoices: pl.DataFrame
-                ) -> tuple[pl.DataFrame | pl.LazyFrame, Precision]:
+def _load_lines(
+    cfg: SourceConfig,
+    spec: FileSpec,
+    conv: Converter,
+    out: Normalized,
+    base: Path | None,
+    invoices: pl.DataFrame,
+) -> tuple[pl.DataFrame | pl.LazyFrame, Precision]:
     scanned = _scan_lines(spec)
     if scanned is not None:
         return scanned, Precision(rounding=cfg.rounding)
     table = _read_table(spec, cfg.name)
     needs_currency = spec.amounts == "major" or "amount_minor" not in spec.columns
-    if ("currency" not in spec.columns and needs_currency
-            and isinstance(spec.columns.get("invoice_id"), str)):
+    if (
+        "currency" not in spec.columns
+        and needs_currency
+        and isinstance(spec.columns.get("invoice_id"), str)
+    ):
         # Converting major units needs the currency: a line without its own is in
         # its invoice's; a line whose invoice is unknown gets none and is rejected.
         # (Minor-unit lines skip this 25M-row join; they have no currency column.)
         currencies = invoices.select("invoice_id", pl.col("currency").alias(_LINE_CURRENCY))
         key = spec.columns["invoice_id"]
         if key in table.columns:
-            table = table.join(currencies.unique("invoice_id"),
-                               left_on=pl.col(key).cast(pl.String), right_on="invoice_id",
-                               how="left", maintain_order="left")
-            spec = dataclasses.replace(spec, columns={**spec.columns,
-                                                      "currency": _LINE_CURRENCY})
+            table = table.join(
+                currencies.unique("invoice_id"),
+                left_on=pl.col(key).cast(pl.String),
+                right_on="invoice_id",
+                how="left",
+                maintain_order="left",
+            )
+            spec = dataclasses.replace(spec, columns={**spec.columns, "currency": _LINE_CURRENCY})
     derive = "amount_minor" not in spec.columns
     if derive and not {"unit_amount", "quantity"} <= set(spec.columns):
-        raise InputDataError("lines need 'amount_minor', or 'unit_amount' and 'quantity' to "
-                             "derive it", source=cfg.name, location=str(spec.path))
+        raise InputDataError(
+            "lines need 'amount_minor', or 'unit_amount' and 'quantity' to derive it",
+            source=cfg.name,
+            location=str(spec.path),
+        )
     mapping = dict(spec.columns)
     unit_spec = mapping.pop("unit_amount", None) if derive else None
     offset = 2 if spec.format == "csv" else 0
     core = dataclasses.replace(spec, columns=mapping)
-    lines, rejects, precision, _ = _canonical(table, core, LINE_SCHEMA, cfg.name, conv, offset,
-                                              base, cfg.rounding)
+    lines, rejects, precision, _ = _canonical(
+        table, core, LINE_SCHEMA, cfg.name, conv, offset, base, cfg.rounding
+    )
     if derive:
-        lines, precision, bad = _derived_amounts(lines, _column(
-            table, unit_spec, "unit_amount", cfg.name, spec.path).cast(pl.String),
-            {int(r.location.rsplit(" ", 1)[1]) - offset for r in rejects}, spec, cfg,
-            shown(spec.path, base), offset)
+        lines, precision, bad = _derived_amounts(
+            lines,
+            _column(table, unit_spec, "unit_amount", cfg.name, spec.path).cast(pl.String),
+            {int(r.location.rsplit(" ", 1)[1]) - offset for r in rejects},
+            spec,
+            cfg,
+            shown(spec.path, base),
+            offset,
+        )
         rejects += bad
     out.rejects.extend(rejects)
     return lines, precision
 
 
-def _derived_amounts(lines: pl.DataFrame, unit: pl.Series, bad_rows: set[int], spec: FileSpec,
-                     cfg: SourceConfig, label: str, offset: int
-                     ) -> tuple[pl.DataFrame, Precision, list[Reject]]:
+def _derived_amounts(
+    lines: pl.DataFrame,
+    unit: pl.Series,
+    bad_rows: set[int],
+    spec: FileSpec,
+    cfg: SourceConfig,
+    label: str,
+    offset: int,
+) -> tuple[pl.DataFrame, Precision, list[Reject]]:
     """Lines whose amount is unit price × quantity: exact (no rounding here; see
     reconcile.precision), with unit_amount kept exact in minor units. A line whose
     product cannot be held (beyond int64, finer than money.MAX_PLACES) is refused,
@@ -522,24 +632,37 @@ def _derived_amounts(lines: pl.DataFrame, unit: pl.Series, bad_rows: set[int], s
     units: list[Decimal | None] = []
     rejects: list[Reject] = []
     good = [i for i in range(unit.len()) if i not in bad_rows]
-    rows = zip([unit[i] for i in good], lines["quantity"].to_list(),
-               lines["currency"].to_list(), lines["invoice_id"].to_list(), strict=True)
+    rows = zip(
+        [unit[i] for i in good],
+        lines["quantity"].to_list(),
+        lines["currency"].to_list(),
+        lines["invoice_id"].to_list(),
+        strict=True,
+    )
     for i, (u, q, cur, iid) in enumerate(rows):
         try:
-            per_unit = (money.to_decimal(u, spec.numbers) if spec.amounts == "minor"
-                        else money.exact_minor(u, cur, numbers=spec.numbers))
-            amounts.append(money.checked_exact(money.product(
-                per_unit, q if q is not None else Decimal(1))))
+            per_unit = (
+                money.to_decimal(u, spec.numbers)
+                if spec.amounts == "minor"
+                else money.exact_minor(u, cur, numbers=spec.numbers)
+            )
+            amounts.append(
+                money.checked_exact(money.product(per_unit, q if q is not None else Decimal(1)))
+            )
             units.append(per_unit)
         except (money.MoneyError, ValueError) as exc:
-            rejects.append(Reject(cfg.name, f"{label} row {good[i] + offset}",
-                                  f"amount_minor = unit_amount × quantity: {exc}",
-                                  None if iid is None else str(iid)))
+            rejects.append(
+                Reject(
+                    cfg.name,
+                    f"{label} row {good[i] + offset}",
+                    f"amount_minor = unit_amount × quantity: {exc}",
+                    None if iid is None else str(iid),
+                )
+            )
             amounts.append(None)
             units.append(None)
     cols, precision = money_columns({"amount_minor": amounts}, cfg.rounding)
-    lines = lines.with_columns(*cols.values(), pl.Series("unit_amount", units,
-                                                         UNIT_AMOUNT_DTYPE))
+    lines = lines.with_columns(*cols.values(), pl.Series("unit_amount", units, UNIT_AMOUNT_DTYPE))
     if rejects:
         lines = lines.filter(pl.Series([a is not None for a in amounts]))
     return lines, precision, rejects

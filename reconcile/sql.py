@@ -36,8 +36,11 @@ MAX_CHARS = 4000
 MAX_NODES = 1000
 #: what a row expression may not contain, by the name its error gives
 _NOT_ROWWISE: tuple[tuple[type[Any], str], ...] = (
-    (exp.Select, "a subquery"), (exp.Subquery, "a subquery"), (exp.Join, "a join"),
-    (exp.Union, "a union"), (exp.Window, "a window function"),
+    (exp.Select, "a subquery"),
+    (exp.Subquery, "a subquery"),
+    (exp.Join, "a join"),
+    (exp.Union, "a union"),
+    (exp.Window, "a window function"),
     (exp.AggFunc, "an aggregate"),
 )
 #: what an amount may be: wide integers and decimals (a constant may be any integer)
@@ -65,19 +68,30 @@ def _structure(sql: str, shown: str) -> str | None:
         node = stack.pop()
         nodes += 1
         if nodes > MAX_NODES:
-            return (f"{shown!r} is too large for a row expression (more than {MAX_NODES} "
-                    "parse nodes; a long list of alternatives is shorter as IN (...))")
+            return (
+                f"{shown!r} is too large for a row expression (more than {MAX_NODES} "
+                "parse nodes; a long list of alternatives is shorter as IN (...))"
+            )
         for kind, name in _NOT_ROWWISE:
             if isinstance(node, kind):
-                return (f"{shown!r} contains {name} ({node.sql(dialect='postgres')[:60]}); a row "
-                        "expression gives one value per row from that row alone")
+                return (
+                    f"{shown!r} contains {name} ({node.sql(dialect='postgres')[:60]}); a row "
+                    "expression gives one value per row from that row alone"
+                )
         stack.extend(node.iter_expressions())
     return None
 
 
-def compile_row_expression(sql: object, where: Where, key: str, *,
-                           schema: Mapping[str, pl.DataType], boolean: bool = False,
-                           amount: bool = False, line: int | None = None) -> pl.Expr:
+def compile_row_expression(
+    sql: object,
+    where: Where,
+    key: str,
+    *,
+    schema: Mapping[str, pl.DataType],
+    boolean: bool = False,
+    amount: bool = False,
+    line: int | None = None,
+) -> pl.Expr:
     """``sql`` compiled with ``pl.sql_expr`` and checked (see the module docstring)."""
     if not isinstance(sql, str) or not sql.strip():
         raise where.error(f"{key!r} must be a non-empty SQL expression string", line)
@@ -88,37 +102,51 @@ def compile_row_expression(sql: object, where: Where, key: str, *,
     try:
         expr = pl.sql_expr(sql)
     except Exception as exc:  # polars raises several error types for bad SQL
-        raise where.error(f"{key!r}: invalid SQL expression {shown!r}: {_first_line(exc)}",
-                          line) from None
+        raise where.error(
+            f"{key!r}: invalid SQL expression {shown!r}: {_first_line(exc)}", line
+        ) from None
     unknown = sorted(set(expr.meta.root_names()) - set(schema))
     if unknown:
         raise where.error(
             f"{key!r}: unknown column(s) {', '.join(unknown)} in {shown!r} "
-            f"(canonical columns: {', '.join(sorted(schema))})", line)
+            f"(canonical columns: {', '.join(sorted(schema))})",
+            line,
+        )
     dtype = _probe(expr, schema, where, key, shown, line)
     if boolean and dtype != pl.Boolean:
         raise where.error(f"{key!r}: {shown!r} must be a boolean condition, not {dtype}", line)
     constant = not expr.meta.root_names()
     if amount and not (isinstance(dtype, _AMOUNT_TYPES) or (constant and dtype.is_integer())):
-        raise where.error(f"{key!r}: {shown!r} gives {dtype}; an amount must be an integer of "
-                          "64 bits or more, or a decimal (no float division, no narrow cast)",
-                          line)
+        raise where.error(
+            f"{key!r}: {shown!r} gives {dtype}; an amount must be an integer of "
+            "64 bits or more, or a decimal (no float division, no narrow cast)",
+            line,
+        )
     return expr
 
 
-def _probe(expr: pl.Expr, schema: Mapping[str, pl.DataType], where: Where, key: str,
-           shown: str, line: int | None) -> pl.DataType:
+def _probe(
+    expr: pl.Expr,
+    schema: Mapping[str, pl.DataType],
+    where: Where,
+    key: str,
+    shown: str,
+    line: int | None,
+) -> pl.DataType:
     """The expression's type on a two-row frame of the schema (nulls); one value per row,
     or one constant (broadcast)."""
     probe = pl.DataFrame(schema=dict(schema)).extend(pl.DataFrame([{}, {}], schema=dict(schema)))
     try:
         out = probe.lazy().select(expr.alias("__out")).collect()
     except Exception as exc:
-        raise where.error(f"{key!r}: {shown!r} does not type-check: {_first_line(exc)}",
-                          line) from None
+        raise where.error(
+            f"{key!r}: {shown!r} does not type-check: {_first_line(exc)}", line
+        ) from None
     if out.height not in (probe.height, 1) or (out.height == 1 and expr.meta.root_names()):
-        raise where.error(f"{key!r}: {shown!r} aggregates rows; a row expression must give "
-                          "one value per row", line)
+        raise where.error(
+            f"{key!r}: {shown!r} aggregates rows; a row expression must give one value per row",
+            line,
+        )
     return out.schema["__out"]
 
 

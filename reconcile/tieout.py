@@ -34,17 +34,31 @@ from reconcile.ruleset import Rule
 from reconcile.schema import conform_findings, no_findings
 
 TIEOUT_SCHEMA: dict[str, pl.DataType] = {
-    "pairing": pl.String(), "currency": pl.String(),
-    "left_records": pl.UInt32(), "left_total_minor": pl.Int64(),
-    "right_records": pl.UInt32(), "right_total_minor": pl.Int64(),
+    "pairing": pl.String(),
+    "currency": pl.String(),
+    "left_records": pl.UInt32(),
+    "left_total_minor": pl.Int64(),
+    "right_records": pl.UInt32(),
+    "right_total_minor": pl.Int64(),
     "difference_minor": pl.Int64(),
-    "amount_differences_minor": pl.Int64(), "currency_mismatch_minor": pl.Int64(),
-    "missing_minor": pl.Int64(), "timing_minor": pl.Int64(),
-    "quarantined_minor": pl.Int64(), "ambiguous_minor": pl.Int64(),
-    "absorbed_minor": pl.Int64(), "unexplained_minor": pl.Int64(),
+    "amount_differences_minor": pl.Int64(),
+    "currency_mismatch_minor": pl.Int64(),
+    "missing_minor": pl.Int64(),
+    "timing_minor": pl.Int64(),
+    "quarantined_minor": pl.Int64(),
+    "ambiguous_minor": pl.Int64(),
+    "absorbed_minor": pl.Int64(),
+    "unexplained_minor": pl.Int64(),
 }
-PARTS = ("amount_differences_minor", "currency_mismatch_minor", "missing_minor",
-         "timing_minor", "quarantined_minor", "ambiguous_minor", "absorbed_minor")
+PARTS = (
+    "amount_differences_minor",
+    "currency_mismatch_minor",
+    "missing_minor",
+    "timing_minor",
+    "quarantined_minor",
+    "ambiguous_minor",
+    "absorbed_minor",
+)
 
 
 def control_totals(invoices: pl.LazyFrame) -> pl.LazyFrame:
@@ -66,8 +80,11 @@ def _side_totals(pair: PairData, left: bool) -> pl.LazyFrame:
     else:
         frame = data.invoices if side.filter is None else data.invoices.filter(side.filter)
         totals = control_totals(frame)
-    return totals.select("currency", pl.col("invoices").alias(f"{prefix}_records"),
-                         pl.col("total_minor").alias(f"{prefix}_total_minor"))
+    return totals.select(
+        "currency",
+        pl.col("invoices").alias(f"{prefix}_records"),
+        pl.col("total_minor").alias(f"{prefix}_total_minor"),
+    )
 
 
 def _named_pairs(findings: pl.LazyFrame, pair: PairData, field: str) -> pl.LazyFrame:
@@ -76,8 +93,11 @@ def _named_pairs(findings: pl.LazyFrame, pair: PairData, field: str) -> pl.LazyF
     or ``invoice_id__r`` when the left side is the many side."""
     own = "counterpart_invoice_id" if pair.pairing.many_left else "invoice_id"
     mine_id = "invoice_id" + (RIGHT if pair.pairing.many_left else "")
-    return findings.filter((pl.col("rule_type") == "compare") & (pl.col("field") == field)) \
-        .select(pl.col(own).alias(mine_id)).unique()
+    return (
+        findings.filter((pl.col("rule_type") == "compare") & (pl.col("field") == field))
+        .select(pl.col(own).alias(mine_id))
+        .unique()
+    )
 
 
 def _checked_by_total_rules(pair: PairData, rules: Sequence[Rule]) -> pl.Expr:
@@ -88,8 +108,11 @@ def _checked_by_total_rules(pair: PairData, rules: Sequence[Rule]) -> pl.Expr:
         if rule.type != "compare" or getattr(rule.check, "field", None) != "total_minor":
             continue
         needed = rule.invoice_columns
-        if not rule.scope.matches_pairing(pair.name) or needed - pair.left.provided \
-                or needed - pair.right.provided:
+        if (
+            not rule.scope.matches_pairing(pair.name)
+            or needed - pair.left.provided
+            or needed - pair.right.provided
+        ):
             continue  # not on this pairing, or not applicable (N/A)
         covers.append(pl.lit(True) if rule.filter is None else rule.filter.fill_null(False))
     return pl.any_horizontal(covers) if covers else pl.lit(False)
@@ -103,47 +126,81 @@ def ambiguous_findings(pair: PairData) -> pl.DataFrame:
     p = pair.pairing
     left_name, right_name = pair.left.name, pair.right.name
     named = amb.sort("__key", pl.col("__left").not_(), "invoice_id").with_columns(
-        pl.when(pl.col("__left")).then(pl.lit(left_name)).otherwise(pl.lit(right_name))
-        .alias("__side"))
+        pl.when(pl.col("__left"))
+        .then(pl.lit(left_name))
+        .otherwise(pl.lit(right_name))
+        .alias("__side")
+    )
     per_key = named.group_by("__key", maintain_order=True).agg(
         pl.col("invoice_id").filter(pl.col("__left")).first().alias("__first_left"),
         pl.col("invoice_id").filter(~pl.col("__left")).first().alias("__first_right"),
-        pl.col("__left").sum().alias("__n_left"), (~pl.col("__left")).sum().alias("__n_right"),
+        pl.col("__left").sum().alias("__n_left"),
+        (~pl.col("__left")).sum().alias("__n_right"),
         pl.concat_str([pl.col("__side"), pl.lit(" "), pl.col("invoice_id")])
-        .str.join(", ").alias("__records"),
+        .str.join(", ")
+        .alias("__records"),
         pl.col("currency").first().alias("currency"),
-        pl.col("currency").n_unique().alias("__currencies"))
+        pl.col("currency").n_unique().alias("__currencies"),
+    )
     surplus_left = pl.col("__n_left") > 1
-    return conform_findings(per_key.select(
-        pl.lit("pairing.ambiguous").alias("rule_id"), pl.lit("matching").alias("rule_type"),
-        pl.lit("error").alias("severity"),
-        pl.when(surplus_left | pl.col("__first_right").is_null()).then(pl.lit(left_name))
-        .otherwise(pl.lit(right_name)).alias("source"),
-        pl.when(surplus_left | pl.col("__first_right").is_null())
-        .then(pl.col("__first_left")).otherwise(pl.col("__first_right")).alias("invoice_id"),
-        pl.when(surplus_left | pl.col("__first_right").is_null()).then(pl.lit(right_name))
-        .otherwise(pl.lit(left_name)).alias("counterpart_source"),
-        pl.when(surplus_left | pl.col("__first_right").is_null())
-        .then(pl.col("__first_right")).otherwise(pl.col("__first_left"))
-        .alias("counterpart_invoice_id"),
-        pl.lit(f"{p.left.key_name} ↔ {p.right.key_name}").alias("field"),
-        pl.lit(f"at most the records cardinality {p.cardinality} allows, in one currency")
-        .alias("expected"),
-        fmt("{} {} + {} {}", pl.col("__n_left"), pl.lit(left_name), pl.col("__n_right"),
-            pl.lit(right_name)).alias("actual"),
-        pl.col("currency"), pl.lit("ambiguous").alias("classification"),
-        fmt("pairing {}: key {} matches {} {} and {} {} record(s), more than cardinality {} "
-            "allows{}; they are not compared: {}.", pl.lit(pair.name), pl.col("__key"),
-            pl.col("__n_left"), pl.lit(left_name), pl.col("__n_right"), pl.lit(right_name),
-            pl.lit(p.cardinality),
-            pl.when(pl.col("__currencies") > 1).then(pl.lit(" (in different currencies)"))
-            .otherwise(pl.lit("")), pl.col("__records")).alias("message"),
-        pl.lit(f"pairing {pair.name}").alias("location"), pl.lit(pair.name).alias("pairing"),
-    ))
+    return conform_findings(
+        per_key.select(
+            pl.lit("pairing.ambiguous").alias("rule_id"),
+            pl.lit("matching").alias("rule_type"),
+            pl.lit("error").alias("severity"),
+            pl.when(surplus_left | pl.col("__first_right").is_null())
+            .then(pl.lit(left_name))
+            .otherwise(pl.lit(right_name))
+            .alias("source"),
+            pl.when(surplus_left | pl.col("__first_right").is_null())
+            .then(pl.col("__first_left"))
+            .otherwise(pl.col("__first_right"))
+            .alias("invoice_id"),
+            pl.when(surplus_left | pl.col("__first_right").is_null())
+            .then(pl.lit(right_name))
+            .otherwise(pl.lit(left_name))
+            .alias("counterpart_source"),
+            pl.when(surplus_left | pl.col("__first_right").is_null())
+            .then(pl.col("__first_right"))
+            .otherwise(pl.col("__first_left"))
+            .alias("counterpart_invoice_id"),
+            pl.lit(f"{p.left.key_name} ↔ {p.right.key_name}").alias("field"),
+            pl.lit(
+                f"at most the records cardinality {p.cardinality} allows, in one currency"
+            ).alias("expected"),
+            fmt(
+                "{} {} + {} {}",
+                pl.col("__n_left"),
+                pl.lit(left_name),
+                pl.col("__n_right"),
+                pl.lit(right_name),
+            ).alias("actual"),
+            pl.col("currency"),
+            pl.lit("ambiguous").alias("classification"),
+            fmt(
+                "pairing {}: key {} matches {} {} and {} {} record(s), more than cardinality {} "
+                "allows{}; they are not compared: {}.",
+                pl.lit(pair.name),
+                pl.col("__key"),
+                pl.col("__n_left"),
+                pl.lit(left_name),
+                pl.col("__n_right"),
+                pl.lit(right_name),
+                pl.lit(p.cardinality),
+                pl.when(pl.col("__currencies") > 1)
+                .then(pl.lit(" (in different currencies)"))
+                .otherwise(pl.lit("")),
+                pl.col("__records"),
+            ).alias("message"),
+            pl.lit(f"pairing {pair.name}").alias("location"),
+            pl.lit(pair.name).alias("pairing"),
+        )
+    )
 
 
-def tie_out(pairs: Sequence[PairData], rules: Sequence[Rule], findings: pl.DataFrame
-            ) -> tuple[pl.DataFrame, pl.DataFrame]:
+def tie_out(
+    pairs: Sequence[PairData], rules: Sequence[Rule], findings: pl.DataFrame
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(tie-out rows per pairing and currency, ``pairing.tie_out`` findings).
 
     ``findings`` carry ``pairing`` (the pairing they were evaluated on). A matched
@@ -163,50 +220,77 @@ def tie_out(pairs: Sequence[PairData], rules: Sequence[Rule], findings: pl.DataF
         # (a currency finding names a pair whose currencies differ: only those few
         # are looked up by id, not every matched pair)
         differ = (pl.col("currency") != pl.col("currency" + RIGHT)).fill_null(True)
-        mismatched = pair.matched.filter(differ).join(_named_pairs(mine, pair, "currency"),
-                                                      on=mine_id, how="semi")
+        mismatched = pair.matched.filter(differ).join(
+            _named_pairs(mine, pair, "currency"), on=mine_id, how="semi"
+        )
         # Matched pairs in one currency whose totals differ: flagged, absorbed or neither.
         delta = pl.col("total_minor" + RIGHT) - pl.col("total_minor")
-        differing = pair.matched.filter(~differ & (delta != 0).fill_null(False)) \
-            .with_columns(delta.alias("__delta"))
+        differing = pair.matched.filter(~differ & (delta != 0).fill_null(False)).with_columns(
+            delta.alias("__delta")
+        )
         flagged = _named_pairs(mine, pair, "total_minor")
         checked = _checked_by_total_rules(pair, rules)
         parts = [
             differing.join(flagged, on=mine_id, how="semi").select(
-                "currency", pl.col("__delta").alias("amount_differences_minor")),
-            differing.join(flagged, on=mine_id, how="anti").filter(checked).select(
-                "currency", pl.col("__delta").alias("absorbed_minor")),
-            mismatched.select("currency", (-pl.col("total_minor"))
-                              .alias("currency_mismatch_minor")),
-            mismatched.select(pl.col("currency" + RIGHT).alias("currency"),
-                              pl.col("total_minor" + RIGHT).alias("currency_mismatch_minor")),
-            presence.filter(pl.col("classification") == "missing")
-            .select("currency", pl.col("delta_minor").alias("missing_minor")),
-            presence.filter(pl.col("classification") == "timing")
-            .select("currency", pl.col("delta_minor").alias("timing_minor")),
-            presence.filter(pl.col("classification") == "counterpart_quarantined")
-            .select("currency", pl.col("delta_minor").alias("quarantined_minor")),
+                "currency", pl.col("__delta").alias("amount_differences_minor")
+            ),
+            differing.join(flagged, on=mine_id, how="anti")
+            .filter(checked)
+            .select("currency", pl.col("__delta").alias("absorbed_minor")),
+            mismatched.select(
+                "currency", (-pl.col("total_minor")).alias("currency_mismatch_minor")
+            ),
+            mismatched.select(
+                pl.col("currency" + RIGHT).alias("currency"),
+                pl.col("total_minor" + RIGHT).alias("currency_mismatch_minor"),
+            ),
+            presence.filter(pl.col("classification") == "missing").select(
+                "currency", pl.col("delta_minor").alias("missing_minor")
+            ),
+            presence.filter(pl.col("classification") == "timing").select(
+                "currency", pl.col("delta_minor").alias("timing_minor")
+            ),
+            presence.filter(pl.col("classification") == "counterpart_quarantined").select(
+                "currency", pl.col("delta_minor").alias("quarantined_minor")
+            ),
             pair.ambiguous.lazy().select(
-                "currency", pl.when(pl.col("__left")).then(-pl.col("total_minor"))
-                .otherwise(pl.col("total_minor")).alias("ambiguous_minor")),
+                "currency",
+                pl.when(pl.col("__left"))
+                .then(-pl.col("total_minor"))
+                .otherwise(pl.col("total_minor"))
+                .alias("ambiguous_minor"),
+            ),
         ]
-        explained = pl.concat(parts, how="diagonal").group_by("currency").agg(
-            pl.col(c).sum() for c in PARTS)
-        left_t, right_t, expl = pl.collect_all([_side_totals(pair, True),
-                                                _side_totals(pair, False), explained])
-        table = (left_t.join(right_t, on="currency", how="full", coalesce=True)
-                 .join(expl, on="currency", how="full", coalesce=True)
-                 .with_columns(pl.lit(pair.name).alias("pairing"))
-                 .with_columns([pl.col(c).fill_null(0) for c in TIEOUT_SCHEMA
-                                if c not in ("pairing", "currency", "difference_minor",
-                                             "unexplained_minor")]))
+        explained = (
+            pl.concat(parts, how="diagonal")
+            .group_by("currency")
+            .agg(pl.col(c).sum() for c in PARTS)
+        )
+        left_t, right_t, expl = pl.collect_all(
+            [_side_totals(pair, True), _side_totals(pair, False), explained]
+        )
+        table = (
+            left_t.join(right_t, on="currency", how="full", coalesce=True)
+            .join(expl, on="currency", how="full", coalesce=True)
+            .with_columns(pl.lit(pair.name).alias("pairing"))
+            .with_columns(
+                [
+                    pl.col(c).fill_null(0)
+                    for c in TIEOUT_SCHEMA
+                    if c not in ("pairing", "currency", "difference_minor", "unexplained_minor")
+                ]
+            )
+        )
         table = table.with_columns(
-            (pl.col("right_total_minor") - pl.col("left_total_minor")).alias("difference_minor"))
+            (pl.col("right_total_minor") - pl.col("left_total_minor")).alias("difference_minor")
+        )
         table = table.with_columns(
-            (pl.col("difference_minor") - pl.sum_horizontal(*PARTS)).alias("unexplained_minor"))
+            (pl.col("difference_minor") - pl.sum_horizontal(*PARTS)).alias("unexplained_minor")
+        )
         rows.append(table.select(list(TIEOUT_SCHEMA)).cast(TIEOUT_SCHEMA))  # type: ignore[arg-type]
     result = (pl.concat(rows) if rows else pl.DataFrame(schema=TIEOUT_SCHEMA)).sort(
-        "pairing", "currency")
+        "pairing", "currency"
+    )
     return result, _unexplained_findings(result, pairs)
 
 
@@ -217,24 +301,37 @@ def _unexplained_findings(table: pl.DataFrame, pairs: Sequence[PairData]) -> pl.
         return no_findings()
     names = bad.with_columns(
         pl.col("pairing").replace_strict({k: v[0] for k, v in sides.items()}).alias("__l"),
-        pl.col("pairing").replace_strict({k: v[1] for k, v in sides.items()}).alias("__r"))
+        pl.col("pairing").replace_strict({k: v[1] for k, v in sides.items()}).alias("__r"),
+    )
     unexplained = pl.col("unexplained_minor")
-    return conform_findings(names.select(
-        pl.lit("pairing.tie_out").alias("rule_id"), pl.lit("tie_out").alias("rule_type"),
-        pl.lit("error").alias("severity"), pl.col("__l").alias("source"),
-        pl.col("__r").alias("counterpart_source"), pl.lit("total_minor").alias("field"),
-        pl.lit("0").alias("expected"), money(unexplained).alias("actual"),
-        unexplained.alias("delta_minor"), pl.col("currency"),
-        pl.lit("unexplained").alias("classification"),
-        fmt("pairing {}, {}: totals differ by {} ({} − {}), of which {} is not explained by "
-            "any finding (e.g. an amount missing on one side of a matched pair, or no "
-            "compare/presence rule on this pairing).", pl.col("pairing"), pl.col("currency"),
-            money(pl.col("difference_minor")), format_minor_expr(
-                pl.col("right_total_minor"), pl.col("currency")),
-            format_minor_expr(pl.col("left_total_minor"), pl.col("currency")),
-            money(unexplained)).alias("message"),
-        fmt("pairing {}", pl.col("pairing")).alias("location"), pl.col("pairing"),
-    ))
+    return conform_findings(
+        names.select(
+            pl.lit("pairing.tie_out").alias("rule_id"),
+            pl.lit("tie_out").alias("rule_type"),
+            pl.lit("error").alias("severity"),
+            pl.col("__l").alias("source"),
+            pl.col("__r").alias("counterpart_source"),
+            pl.lit("total_minor").alias("field"),
+            pl.lit("0").alias("expected"),
+            money(unexplained).alias("actual"),
+            unexplained.alias("delta_minor"),
+            pl.col("currency"),
+            pl.lit("unexplained").alias("classification"),
+            fmt(
+                "pairing {}, {}: totals differ by {} ({} − {}), of which {} is not explained by "
+                "any finding (e.g. an amount missing on one side of a matched pair, or no "
+                "compare/presence rule on this pairing).",
+                pl.col("pairing"),
+                pl.col("currency"),
+                money(pl.col("difference_minor")),
+                format_minor_expr(pl.col("right_total_minor"), pl.col("currency")),
+                format_minor_expr(pl.col("left_total_minor"), pl.col("currency")),
+                money(unexplained),
+            ).alias("message"),
+            fmt("pairing {}", pl.col("pairing")).alias("location"),
+            pl.col("pairing"),
+        )
+    )
 
 
 __all__ = ["TIEOUT_SCHEMA", "ambiguous_findings", "control_totals", "tie_out"]

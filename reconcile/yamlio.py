@@ -49,8 +49,11 @@ def _too_deep(text: str) -> int | None:
         quote = None
         for index, char in enumerate(stripped):
             if quote:
-                quote = None if char == quote and (quote == "'" or stripped[index - 1] != "\\") \
+                quote = (
+                    None
+                    if char == quote and (quote == "'" or stripped[index - 1] != "\\")
                     else quote
+                )
             elif char in "'\"":
                 quote = char
             elif char == "#" and (index == 0 or stripped[index - 1] in " \t"):
@@ -67,15 +70,17 @@ def _too_deep(text: str) -> int | None:
 def _text(path: Path) -> str:
     size = path.stat().st_size
     if size > MAX_BYTES:
-        raise YamlSyntaxError(f"the file is {size} bytes; a config or rule file is at most "
-                              f"{MAX_BYTES}", None)
+        raise YamlSyntaxError(
+            f"the file is {size} bytes; a config or rule file is at most {MAX_BYTES}", None
+        )
     raw = path.read_bytes()
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
-        raise YamlSyntaxError(f"not UTF-8: byte {exc.start} is 0x{raw[exc.start]:02x}",
-                              line) from None
+        raise YamlSyntaxError(
+            f"not UTF-8: byte {exc.start} is 0x{raw[exc.start]:02x}", line
+        ) from None
     deep = _too_deep(text)
     if deep is not None:
         raise YamlSyntaxError(f"nested more than {MAX_DEPTH} levels deep", deep)
@@ -88,15 +93,18 @@ def _check_event(event: object) -> None:
     if isinstance(event, AliasEvent):
         raise YamlSyntaxError(
             f"an alias (*{event.anchor}) is not accepted in a config or rule file: "
-            "write the value out", event.start_mark.line + 1)
+            "write the value out",
+            event.start_mark.line + 1,
+        )
     if isinstance(event, ScalarEvent) and event.style is None and event.tag is None:
         match = SafeConstructor.timestamp_regexp.match(event.value)
         if match is not None:
             try:
                 create_timestamp(**match.groupdict())
             except (ValueError, OverflowError) as exc:
-                raise YamlSyntaxError(f"{event.value!r} is not a real date or time ({exc})",
-                                      event.start_mark.line + 1) from None
+                raise YamlSyntaxError(
+                    f"{event.value!r} is not a real date or time ({exc})", event.start_mark.line + 1
+                ) from None
 
 
 def load(path: Path) -> Any:

@@ -68,8 +68,9 @@ def new_uuid() -> str:
     return str(uuid.UUID(int=rng.getrandbits(128), version=4))
 
 
-def at(day: int, hour: int = 0, minute: int = 0, second: int = 0, ms: int = 0,
-       month: int = 10) -> datetime:
+def at(
+    day: int, hour: int = 0, minute: int = 0, second: int = 0, ms: int = 0, month: int = 10
+) -> datetime:
     return datetime(2026, month, day, hour, minute, second, ms * 1000, tzinfo=UTC)
 
 
@@ -168,21 +169,33 @@ STRIPE_PRODUCTS = {
     # key: (name, unit, {currency: unit price in minor units})
     "pro": ("Pro seat", "month", {"USD": 5000, "EUR": 4500, "JPY": 7500, "KWD": 15000}),
     "biz": ("Business seat", "month", {"USD": 9000, "EUR": 8200, "JPY": 13500, "KWD": 27500}),
-    "storage": ("Storage add-on (per TB)", "month",
-                {"USD": 2500, "EUR": 2300, "JPY": 3800, "KWD": 7700}),
-    "support": ("Premium support", "month",
-                {"USD": 50000, "EUR": 45000, "JPY": 75000, "KWD": 150000}),
+    "storage": (
+        "Storage add-on (per TB)",
+        "month",
+        {"USD": 2500, "EUR": 2300, "JPY": 3800, "KWD": 7700},
+    ),
+    "support": (
+        "Premium support",
+        "month",
+        {"USD": 50000, "EUR": 45000, "JPY": 75000, "KWD": 150000},
+    ),
 }
 STRIPE_PROD_IDS = {k: "prod_" + token(14) for k in STRIPE_PRODUCTS}
-STRIPE_PRICE_IDS = {(k, c): "price_1Q" + token(22) for k in STRIPE_PRODUCTS
-                    for c in STRIPE_PRODUCTS[k][2]}
+STRIPE_PRICE_IDS = {
+    (k, c): "price_1Q" + token(22) for k in STRIPE_PRODUCTS for c in STRIPE_PRODUCTS[k][2]
+}
 ONEOFF_PROD = "prod_" + token(14)
 
 # tax rates: key -> (rate, Stripe tax rate id)
 TAX_RATES = {
-    "us_ny": Decimal("0.08875"), "us_ca": Decimal("0.0725"), "us_ma": Decimal("0.0625"),
-    "us_tx": Decimal("0.0625"), "us_fl": Decimal("0.06"), "de_vat": Decimal("0.19"),
-    "pt_vat": Decimal("0.23"), "jp_jct": Decimal("0.10"),
+    "us_ny": Decimal("0.08875"),
+    "us_ca": Decimal("0.0725"),
+    "us_ma": Decimal("0.0625"),
+    "us_tx": Decimal("0.0625"),
+    "us_fl": Decimal("0.06"),
+    "de_vat": Decimal("0.19"),
+    "pt_vat": Decimal("0.23"),
+    "jp_jct": Decimal("0.10"),
 }
 TAX_RATE_IDS = {k: "txr_1Q" + token(22) for k in TAX_RATES}
 
@@ -193,23 +206,37 @@ STRIPE_CUSTOMERS = {
     "bluebird": ("Bluebird Health", "finance@bluebird.example", "USD", None, "exempt"),
     "crescent": ("Crescent Robotics", "billing@crescent-robotics.example", "USD", "us_ca", "none"),
     "delta": ("Delta Freight Co.", "ap@deltafreight.example", "USD", "us_tx", "none"),
-    "evergreen": ("Evergreen Schools District", "it@evergreen-schools.example", "USD", None,
-                  "exempt"),
+    "evergreen": (
+        "Evergreen Schools District",
+        "it@evergreen-schools.example",
+        "USD",
+        None,
+        "exempt",
+    ),
     "foxglove": ("Foxglove Media", "money@foxglove.example", "USD", "us_ny", "none"),
     "granite": ("Granite Ledger LLC", "ops@graniteledger.example", "USD", None, "exempt"),
     "harbor": ("Harbor Lights Hotels", "ap@harborlights.example", "USD", "us_fl", "none"),
     "ionic": ("Ionic Labs", "billing@ioniclabs.example", "USD", None, "exempt"),
     "juniper": ("Juniper Fintech", "payables@juniper.example", "USD", "us_ny", "none"),
     "keystone": ("Keystone Legal", "accounts@keystone-legal.example", "USD", "us_ma", "none"),
-    "mueller": ("Müller Logistik GmbH", "buchhaltung@mueller-logistik.example", "EUR", None,
-                "reverse"),
-    "baeckerei": ("Bäckerei Schmidt KG", "rechnung@baeckerei-schmidt.example", "EUR", "de_vat",
-                  "none"),
+    "mueller": (
+        "Müller Logistik GmbH",
+        "buchhaltung@mueller-logistik.example",
+        "EUR",
+        None,
+        "reverse",
+    ),
+    "baeckerei": (
+        "Bäckerei Schmidt KG",
+        "rechnung@baeckerei-schmidt.example",
+        "EUR",
+        "de_vat",
+        "none",
+    ),
     "lumiere": ("Société Lumière SAS", "compta@lumiere.example", "EUR", None, "reverse"),
     "vanderberg": ("Van der Berg B.V.", "factuur@vanderberg.example", "EUR", None, "reverse"),
     "costaverde": ("Costa Verde Lda", "contas@costaverde.example", "EUR", "pt_vat", "none"),
-    "nordlicht": ("Nordlicht Energie AG", "kreditoren@nordlicht.example", "EUR", None,
-                  "reverse"),
+    "nordlicht": ("Nordlicht Energie AG", "kreditoren@nordlicht.example", "EUR", None, "reverse"),
     "sakura": ("株式会社さくらテック", "keiri@sakura-tech.example", "JPY", "jp_jct", "none"),
     "tanaka": ("Tanaka Shoji K.K.", "ap@tanaka-shoji.example", "JPY", "jp_jct", "none"),
     "kyoto": ("Kyoto Pixel Games", "billing@kyotopixel.example", "JPY", "jp_jct", "none"),
@@ -218,8 +245,9 @@ STRIPE_CUSTOMERS = {
     "fahad": ("Fahad & Partners W.L.L.", "accounts@fahad-partners.example", "KWD", None, "none"),
 }
 STRIPE_CUS_IDS = {k: "cus_" + token(14) for k in STRIPE_CUSTOMERS}
-STRIPE_NUMBER_PREFIX = {k: token(8, string.ascii_uppercase + string.digits)
-                        for k in STRIPE_CUSTOMERS}
+STRIPE_NUMBER_PREFIX = {
+    k: token(8, string.ascii_uppercase + string.digits) for k in STRIPE_CUSTOMERS
+}
 FRONTIER_BA_IDS = {k: new_uuid() for k in STRIPE_CUSTOMERS}
 
 # Monthly subscription invoices, period 2026-10-01 -> 2026-11-01, created 2026-10-01.
@@ -235,8 +263,7 @@ STRIPE_MONTHLY = [
     ("granite", [("pro", 3)], None, 0, "paid", None),
     ("harbor", [("biz", 15), ("support", 1)], None, 0, "paid", "frontier_stale"),
     ("ionic", [("pro", 2)], None, 0, "paid", None),
-    ("juniper", [("biz", 30), ("support", 1), ("storage", 10)], Decimal("0.10"), 0, "paid",
-     None),
+    ("juniper", [("biz", 30), ("support", 1), ("storage", 10)], Decimal("0.10"), 0, "paid", None),
     ("keystone", [("pro", 9)], None, 0, "open", None),
     ("mueller", [("pro", 10)], None, 0, "paid", None),
     ("baeckerei", [("pro", 3)], None, 0, "paid", "ledger_eur_low"),
@@ -255,16 +282,26 @@ STRIPE_MONTHLY = [
 # One-off invoices (invoice items), mid-October.
 # (customer, created, [(description, qty, unit)], starting_balance, status, plant)
 STRIPE_ONEOFF = [
-    ("crescent", at(9, 15, 22, 9), [("Custom integration work (hours)", 12, 15000)], 0, "open",
-     "stripe_remaining"),
-    ("acme", at(13, 10, 4, 51), [("Additional API capacity (October)", 1, 75000)], 0, "paid",
-     None),
+    (
+        "crescent",
+        at(9, 15, 22, 9),
+        [("Custom integration work (hours)", 12, 15000)],
+        0,
+        "open",
+        "stripe_remaining",
+    ),
+    ("acme", at(13, 10, 4, 51), [("Additional API capacity (October)", 1, 75000)], 0, "paid", None),
     ("granite", at(16, 8, 30, 2), [("Onboarding workshop", 1, 120000)], 0, "open", None),
     ("ionic", at(21, 17, 45, 38), [("Data migration service", 1, 45000)], 0, "paid", None),
     ("vanderberg", at(14, 11, 0, 27), [("Onboarding workshop", 1, 95000)], 0, "open", None),
-    ("tanaka", at(20, 2, 15, 44), [("Onboarding workshop (on-site, Osaka)", 1, 100000),
-                                   ("Travel and expenses", 1, 13636)], 0, "open",
-     "ledger_jpy_scale"),
+    (
+        "tanaka",
+        at(20, 2, 15, 44),
+        [("Onboarding workshop (on-site, Osaka)", 1, 100000), ("Travel and expenses", 1, 13636)],
+        0,
+        "open",
+        "ledger_jpy_scale",
+    ),
 ]
 
 
@@ -281,8 +318,9 @@ def build_stripe() -> list[dict[str, Any]]:
             unit = prices[currency]
             desc = f"{qty} × {name} (at {money_label(unit, currency)} / {unit_word})"
             lines.append({"product": product, "description": desc, "qty": qty, "unit": unit})
-        invoices.append(stripe_invoice(cust, "subscription", created, lines, coupon, sb,
-                                       status, plant))
+        invoices.append(
+            stripe_invoice(cust, "subscription", created, lines, coupon, sb, status, plant)
+        )
     for cust, created, items, sb, status, plant in STRIPE_ONEOFF:
         lines = [{"product": None, "description": d, "qty": q, "unit": u} for d, q, u in items]
         invoices.append(stripe_invoice(cust, "manual", created, lines, None, sb, status, plant))
@@ -293,9 +331,16 @@ def build_stripe() -> list[dict[str, Any]]:
 _stripe_seq: Counter[str] = Counter()
 
 
-def stripe_invoice(cust: str, kind: str, created: datetime, lines_in: list[dict[str, Any]],
-                   coupon: Decimal | None, sb: int, status: str,
-                   plant: str | None) -> dict[str, Any]:
+def stripe_invoice(
+    cust: str,
+    kind: str,
+    created: datetime,
+    lines_in: list[dict[str, Any]],
+    coupon: Decimal | None,
+    sb: int,
+    status: str,
+    plant: str | None,
+) -> dict[str, Any]:
     name, email, currency, tax_key, tax_exempt = STRIPE_CUSTOMERS[cust]
     cur = currency.lower()
     inv_id = "in_1Q" + token(22)
@@ -347,40 +392,53 @@ def stripe_invoice(cust: str, kind: str, created: datetime, lines_in: list[dict[
                 },
                 "subscription_item_details": None,
             }
-        wire_lines.append({
-            "id": line_id,
-            "object": "line_item",
-            "amount": amount,
-            "currency": cur,
-            "description": ln["description"],
-            "discount_amounts": [{"amount": disc, "discount": di_id}] if coupon else [],
-            "discountable": True,
-            "discounts": [],
-            "invoice": inv_id,
-            "livemode": True,
-            "metadata": {},
-            "parent": parent,
-            "period": {"start": epoch(p_start), "end": epoch(p_end)},
-            "pretax_credit_amounts": [{"amount": disc, "credit_balance_transaction": None,
-                                       "discount": di_id, "type": "discount"}]
-            if coupon else [],
-            "pricing": {
-                "type": "price_details",
-                "price_details": {"price": price, "product": product},
-                "unit_amount_decimal": str(ln["unit"]),
-            },
-            "quantity": ln["qty"],
-            "quantity_decimal": str(ln["qty"]),
-            "subtotal": amount,
-            "taxes": [{
-                "amount": tax,
-                "tax_behavior": "exclusive",
-                "tax_rate_details": {"tax_rate": TAX_RATE_IDS[tax_key]},
-                "taxability_reason": "standard_rated",
-                "taxable_amount": taxable,
-                "type": "tax_rate_details",
-            }] if rate else [],
-        })
+        wire_lines.append(
+            {
+                "id": line_id,
+                "object": "line_item",
+                "amount": amount,
+                "currency": cur,
+                "description": ln["description"],
+                "discount_amounts": [{"amount": disc, "discount": di_id}] if coupon else [],
+                "discountable": True,
+                "discounts": [],
+                "invoice": inv_id,
+                "livemode": True,
+                "metadata": {},
+                "parent": parent,
+                "period": {"start": epoch(p_start), "end": epoch(p_end)},
+                "pretax_credit_amounts": [
+                    {
+                        "amount": disc,
+                        "credit_balance_transaction": None,
+                        "discount": di_id,
+                        "type": "discount",
+                    }
+                ]
+                if coupon
+                else [],
+                "pricing": {
+                    "type": "price_details",
+                    "price_details": {"price": price, "product": product},
+                    "unit_amount_decimal": str(ln["unit"]),
+                },
+                "quantity": ln["qty"],
+                "quantity_decimal": str(ln["qty"]),
+                "subtotal": amount,
+                "taxes": [
+                    {
+                        "amount": tax,
+                        "tax_behavior": "exclusive",
+                        "tax_rate_details": {"tax_rate": TAX_RATE_IDS[tax_key]},
+                        "taxability_reason": "standard_rated",
+                        "taxable_amount": taxable,
+                        "type": "tax_rate_details",
+                    }
+                ]
+                if rate
+                else [],
+            }
+        )
 
     total_excluding_tax = subtotal - disc_total
     if plant == "stripe_tex":
@@ -423,8 +481,13 @@ def stripe_invoice(cust: str, kind: str, created: datetime, lines_in: list[dict[
         "attempt_count": 1 if (status == "paid" and collection == "charge_automatically") else 0,
         "attempted": status == "paid",
         "auto_advance": status != "paid",
-        "automatic_tax": {"enabled": False, "liability": None, "status": None,
-                          "disabled_reason": None, "provider": None},
+        "automatic_tax": {
+            "enabled": False,
+            "liability": None,
+            "status": None,
+            "disabled_reason": None,
+            "provider": None,
+        },
         "automatically_finalizes_at": None,
         "billing_reason": "subscription_cycle" if kind == "subscription" else "manual",
         "collection_method": collection,
@@ -455,8 +518,12 @@ def stripe_invoice(cust: str, kind: str, created: datetime, lines_in: list[dict[
         "issuer": {"type": "self"},
         "last_finalization_error": None,
         "latest_revision": None,
-        "lines": {"object": "list", "data": wire_lines, "has_more": False,
-                  "url": f"/v1/invoices/{inv_id}/lines"},
+        "lines": {
+            "object": "list",
+            "data": wire_lines,
+            "has_more": False,
+            "url": f"/v1/invoices/{inv_id}/lines",
+        },
         "livemode": True,
         "metadata": {},
         "next_payment_attempt": None,
@@ -466,9 +533,14 @@ def stripe_invoice(cust: str, kind: str, created: datetime, lines_in: list[dict[
             "type": "subscription_details",
             "quote_details": None,
             "subscription_details": {"metadata": {}, "subscription": sub_id},
-        } if kind == "subscription" else None,
-        "payment_settings": {"default_mandate": None, "payment_method_options": None,
-                             "payment_method_types": None},
+        }
+        if kind == "subscription"
+        else None,
+        "payment_settings": {
+            "default_mandate": None,
+            "payment_method_options": None,
+            "payment_method_types": None,
+        },
         "period_end": epoch(p_end),
         "period_start": epoch(p_start),
         "post_payment_credit_notes_amount": 0,
@@ -493,37 +565,69 @@ def stripe_invoice(cust: str, kind: str, created: datetime, lines_in: list[dict[
         "total": total,
         "total_discount_amounts": [{"amount": disc_total, "discount": di_id}] if coupon else [],
         "total_excluding_tax": total_excluding_tax,
-        "total_pretax_credit_amounts": [{"amount": disc_total, "credit_balance_transaction": None,
-                                         "discount": di_id, "type": "discount"}]
-        if coupon else [],
-        "total_taxes": [{
-            "amount": tax_total,
-            "tax_behavior": "exclusive",
-            "tax_rate_details": {"tax_rate": TAX_RATE_IDS[tax_key]},
-            "taxability_reason": "standard_rated",
-            "taxable_amount": taxable_total,
-            "type": "tax_rate_details",
-        }] if rate else [],
+        "total_pretax_credit_amounts": [
+            {
+                "amount": disc_total,
+                "credit_balance_transaction": None,
+                "discount": di_id,
+                "type": "discount",
+            }
+        ]
+        if coupon
+        else [],
+        "total_taxes": [
+            {
+                "amount": tax_total,
+                "tax_behavior": "exclusive",
+                "tax_rate_details": {"tax_rate": TAX_RATE_IDS[tax_key]},
+                "taxability_reason": "standard_rated",
+                "taxable_amount": taxable_total,
+                "type": "tax_rate_details",
+            }
+        ]
+        if rate
+        else [],
         "webhooks_delivered_at": epoch(created) + 1,
     }
-    return {"wire": wire, "cust": cust, "name": name, "currency": currency, "kind": kind,
-            "plant": plant, "created": created, "finalized": finalized,
-            "expected_tex": subtotal - disc_total, "expected_total": total_excluding_tax
-            + tax_total, "expected_remaining": amount_due - amount_paid}
+    return {
+        "wire": wire,
+        "cust": cust,
+        "name": name,
+        "currency": currency,
+        "kind": kind,
+        "plant": plant,
+        "created": created,
+        "finalized": finalized,
+        "expected_tex": subtotal - disc_total,
+        "expected_total": total_excluding_tax + tax_total,
+        "expected_remaining": amount_due - amount_paid,
+    }
 
 
 def stripe_pages(invoices: list[dict[str, Any]]) -> list[dict[str, Any]]:
     pages = []
-    chunks = [invoices[i:i + 10] for i in range(0, len(invoices), 10)]
+    chunks = [invoices[i : i + 10] for i in range(0, len(invoices), 10)]
     after = None
     for n, chunk in enumerate(chunks):
         query = {"limit": "10"}
         if after:
             query["starting_after"] = after
-        body = {"object": "list", "data": [inv["wire"] for inv in chunk],
-                "has_more": n < len(chunks) - 1, "url": "/v1/invoices"}
-        pages.append({"body": body_bytes(body), "kind": "list", "method": "GET",
-                      "url": "/v1/invoices", "query": query, "status": 200})
+        body = {
+            "object": "list",
+            "data": [inv["wire"] for inv in chunk],
+            "has_more": n < len(chunks) - 1,
+            "url": "/v1/invoices",
+        }
+        pages.append(
+            {
+                "body": body_bytes(body),
+                "kind": "list",
+                "method": "GET",
+                "url": "/v1/invoices",
+                "query": query,
+                "status": 200,
+            }
+        )
         after = chunk[-1]["wire"]["id"]
     return pages
 
@@ -536,7 +640,8 @@ def build_frontier(stripe: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if inv["plant"] == "frontier_stale":
             amount -= 1500  # planted #11: synced before the last invoice item was added
         created_at = datetime.fromtimestamp(w["created"], UTC) + timedelta(
-            seconds=rng.randint(45, 600))
+            seconds=rng.randint(45, 600)
+        )
         rec: dict[str, Any] = {
             "id": new_uuid(),
             "customer_id": FRONTIER_BA_IDS[inv["cust"]],
@@ -637,31 +742,96 @@ COMMET_MONTHLY = [
 # One-off invoices, mid-October (periodStart = periodEnd = issue time).
 # (slug, created, invoiceType, lineType, description, amount, status)
 COMMET_ONEOFF = [
-    ("quartz-security", at(6, 13, 41, 7, 218), "addon_activation", "addon_base",
-     "Advanced audit log add-on (activation)", 4900, "paid"),
-    ("umbra-games", at(8, 9, 15, 52, 604), "adjustment", "one_time",
-     "Usage true-up, Q3 2026", 12500, "outstanding"),
-    ("pinecone-studios", at(12, 16, 2, 11, 77), "one_time_payment", "one_time",
-     "Onboarding package", 75000, "paid"),
-    ("willow-education", at(15, 10, 30, 0, 945), "credit_purchase", "one_time",
-     "Prepaid usage credits", 50000, "paid"),
-    ("cobalt-systems", at(19, 14, 5, 33, 310), "adjustment", "one_time",
-     "Customer requested: extra sandbox environment", 18000, "outstanding"),
-    ("dover-shipping", at(22, 11, 48, 19, 502), "addon_activation", "addon_base",
-     "SSO / SAML add-on (activation)", 9900, "paid"),
-    ("albion-tea", at(26, 8, 0, 45, 133), "adjustment", "one_time",
-     "Customer requested: data export assistance", 6000, "paid"),
-    ("kuwait-cloud-partners", at(28, 12, 20, 3, 861), "one_time_payment", "one_time",
-     "Arabic localisation pack", 45250, "outstanding"),
+    (
+        "quartz-security",
+        at(6, 13, 41, 7, 218),
+        "addon_activation",
+        "addon_base",
+        "Advanced audit log add-on (activation)",
+        4900,
+        "paid",
+    ),
+    (
+        "umbra-games",
+        at(8, 9, 15, 52, 604),
+        "adjustment",
+        "one_time",
+        "Usage true-up, Q3 2026",
+        12500,
+        "outstanding",
+    ),
+    (
+        "pinecone-studios",
+        at(12, 16, 2, 11, 77),
+        "one_time_payment",
+        "one_time",
+        "Onboarding package",
+        75000,
+        "paid",
+    ),
+    (
+        "willow-education",
+        at(15, 10, 30, 0, 945),
+        "credit_purchase",
+        "one_time",
+        "Prepaid usage credits",
+        50000,
+        "paid",
+    ),
+    (
+        "cobalt-systems",
+        at(19, 14, 5, 33, 310),
+        "adjustment",
+        "one_time",
+        "Customer requested: extra sandbox environment",
+        18000,
+        "outstanding",
+    ),
+    (
+        "dover-shipping",
+        at(22, 11, 48, 19, 502),
+        "addon_activation",
+        "addon_base",
+        "SSO / SAML add-on (activation)",
+        9900,
+        "paid",
+    ),
+    (
+        "albion-tea",
+        at(26, 8, 0, 45, 133),
+        "adjustment",
+        "one_time",
+        "Customer requested: data export assistance",
+        6000,
+        "paid",
+    ),
+    (
+        "kuwait-cloud-partners",
+        at(28, 12, 20, 3, 861),
+        "one_time_payment",
+        "one_time",
+        "Arabic localisation pack",
+        45250,
+        "outstanding",
+    ),
 ]
 
 
 def null_line(**kw: Any) -> dict[str, Any]:
     base = {
-        "lineType": None, "featureName": None, "description": None, "quantity": 1,
-        "unitAmount": 0, "amount": 0, "includedAmount": None, "usedAmount": None,
-        "overageAmount": None, "discountType": None, "discountValue": None,
-        "discountName": None, "chargeType": "standard",
+        "lineType": None,
+        "featureName": None,
+        "description": None,
+        "quantity": 1,
+        "unitAmount": 0,
+        "amount": 0,
+        "includedAmount": None,
+        "usedAmount": None,
+        "overageAmount": None,
+        "discountType": None,
+        "discountValue": None,
+        "discountName": None,
+        "chargeType": "standard",
     }
     base.update(kw)
     return base
@@ -671,12 +841,33 @@ def build_commet() -> list[dict[str, Any]]:
     specs: list[dict[str, Any]] = []
     for i, (slug, plan, seats, calls, promo, credit, status, plant) in enumerate(COMMET_MONTHLY):
         created = at(1, 0, 0, 2) + timedelta(milliseconds=397 * i + rng.randint(0, 300))
-        specs.append({"slug": slug, "kind": "recurring", "plan": plan, "seats": seats,
-                      "calls": calls, "promo": promo, "credit": credit, "status": status,
-                      "plant": plant, "created": created})
+        specs.append(
+            {
+                "slug": slug,
+                "kind": "recurring",
+                "plan": plan,
+                "seats": seats,
+                "calls": calls,
+                "promo": promo,
+                "credit": credit,
+                "status": status,
+                "plant": plant,
+                "created": created,
+            }
+        )
     for slug, created, itype, ltype, desc, amount, status in COMMET_ONEOFF:
-        specs.append({"slug": slug, "kind": itype, "line_type": ltype, "desc": desc,
-                      "amount": amount, "status": status, "plant": None, "created": created})
+        specs.append(
+            {
+                "slug": slug,
+                "kind": itype,
+                "line_type": ltype,
+                "desc": desc,
+                "amount": amount,
+                "status": status,
+                "plant": None,
+                "created": created,
+            }
+        )
     specs.sort(key=lambda s: s["created"])
     number = 1000
     invoices = []
@@ -702,44 +893,85 @@ def commet_invoice(spec: dict[str, Any], number: str) -> dict[str, Any]:
         issue = PERIOD_START
         p_start, p_end = PERIOD_START, PERIOD_END
         base = COMMET_PLANS[plan][currency]
-        lines.append(null_line(lineType="plan_base", description=f"{plan} plan (monthly)",
-                               unitAmount=base, amount=base))
+        lines.append(
+            null_line(
+                lineType="plan_base",
+                description=f"{plan} plan (monthly)",
+                unitAmount=base,
+                amount=base,
+            )
+        )
         if spec["seats"]:
             q, unit = spec["seats"], COMMET_SEAT[currency]
             inc = COMMET_SEATS_INCLUDED[plan]
-            lines.append(null_line(lineType="feature_seats", featureName="Seats",
-                                   description=f"Additional seats ({q} over {inc} included)",
-                                   quantity=q, unitAmount=unit, amount=q * unit,
-                                   includedAmount=inc, usedAmount=inc + q, overageAmount=q,
-                                   chargeType="advance"))
+            lines.append(
+                null_line(
+                    lineType="feature_seats",
+                    featureName="Seats",
+                    description=f"Additional seats ({q} over {inc} included)",
+                    quantity=q,
+                    unitAmount=unit,
+                    amount=q * unit,
+                    includedAmount=inc,
+                    usedAmount=inc + q,
+                    overageAmount=q,
+                    chargeType="advance",
+                )
+            )
         if spec["calls"]:
             inc = COMMET_INCLUDED[plan]
             over = spec["calls"] - inc
             unit = COMMET_CALL[currency]
-            lines.append(null_line(lineType="feature_overage", featureName="API calls",
-                                   description=f"API calls overage ({over:,} units)",
-                                   quantity=over, unitAmount=unit, amount=over * unit,
-                                   includedAmount=inc, usedAmount=spec["calls"],
-                                   overageAmount=over, chargeType="true_up"))
+            lines.append(
+                null_line(
+                    lineType="feature_overage",
+                    featureName="API calls",
+                    description=f"API calls overage ({over:,} units)",
+                    quantity=over,
+                    unitAmount=unit,
+                    amount=over * unit,
+                    includedAmount=inc,
+                    usedAmount=spec["calls"],
+                    overageAmount=over,
+                    chargeType="true_up",
+                )
+            )
         plan_name: str | None = plan
     else:
         sub_id = None
         issue = p_start = p_end = created.replace(microsecond=0)
-        lines.append(null_line(lineType=spec["line_type"], description=spec["desc"],
-                               unitAmount=spec["amount"], amount=spec["amount"]))
+        lines.append(
+            null_line(
+                lineType=spec["line_type"],
+                description=spec["desc"],
+                unitAmount=spec["amount"],
+                amount=spec["amount"],
+            )
+        )
         plan_name = None
     subtotal = sum(ln["amount"] for ln in lines)
     discount = 0
     if spec.get("promo"):
         ltype, pct, dname, ddesc = spec["promo"]
         discount = pct_of(subtotal, pct)
-        lines.append(null_line(lineType=ltype, description=ddesc, unitAmount=-discount,
-                               amount=-discount, discountType="percentage",
-                               discountValue=int(pct * 100), discountName=dname))
+        lines.append(
+            null_line(
+                lineType=ltype,
+                description=ddesc,
+                unitAmount=-discount,
+                amount=-discount,
+                discountType="percentage",
+                discountValue=int(pct * 100),
+                discountName=dname,
+            )
+        )
     credit = spec.get("credit", 0)
     if credit:
-        lines.append(null_line(lineType="credit", description="Credit applied",
-                               unitAmount=-credit, amount=-credit))
+        lines.append(
+            null_line(
+                lineType="credit", description="Credit applied", unitAmount=-credit, amount=-credit
+            )
+        )
     tax = pct_of(subtotal - discount, tax_rate)
     total = subtotal - discount - credit + tax
     expected_total = total
@@ -755,11 +987,11 @@ def commet_invoice(spec: dict[str, Any], number: str) -> dict[str, Any]:
         over["description"] = f"API calls overage ({over['quantity']:,} units)"
         charge_sum = subtotal - 500
     status = spec["status"]
-    due = issue if (spec["kind"] == "recurring" and status == "paid") else issue + timedelta(
-        days=14)
+    due = (
+        issue if (spec["kind"] == "recurring" and status == "paid") else issue + timedelta(days=14)
+    )
     if status == "paid":
-        updated = created + timedelta(minutes=rng.randint(1, 240), milliseconds=rng.randint(0,
-                                                                                           999))
+        updated = created + timedelta(minutes=rng.randint(1, 240), milliseconds=rng.randint(0, 999))
     else:
         updated = created + timedelta(milliseconds=rng.randint(5, 900))
     po = f"PO-{rng.randint(1000, 9999)}" if rng.random() < 0.3 else None
@@ -782,38 +1014,87 @@ def commet_invoice(spec: dict[str, Any], number: str) -> dict[str, Any]:
         "issueDate": iso_ms(issue),
         "dueDate": iso_ms(due),
     }
-    list_item = {**common_head, "taxAmount": tax, "total": total, **times, "memo": memo,
-                 "metadata": {}, "createdAt": iso_ms(created), "updatedAt": iso_ms(updated),
-                 "object": "invoice", "livemode": True}
-    detail = {**common_head, "creditApplied": credit, "taxAmount": tax, "total": total, **times,
-              "planName": plan_name, "memo": memo, "poNumber": po, "reference": None,
-              "metadata": {}, "createdAt": iso_ms(created), "updatedAt": iso_ms(updated),
-              "lineItems": lines, "object": "invoice", "livemode": True}
-    return {"list": list_item, "detail": detail, "slug": slug, "name": name,
-            "currency": currency, "plant": spec["plant"], "created": created, "issue": issue,
-            "expected_total": expected_total, "charge_sum": charge_sum}
+    list_item = {
+        **common_head,
+        "taxAmount": tax,
+        "total": total,
+        **times,
+        "memo": memo,
+        "metadata": {},
+        "createdAt": iso_ms(created),
+        "updatedAt": iso_ms(updated),
+        "object": "invoice",
+        "livemode": True,
+    }
+    detail = {
+        **common_head,
+        "creditApplied": credit,
+        "taxAmount": tax,
+        "total": total,
+        **times,
+        "planName": plan_name,
+        "memo": memo,
+        "poNumber": po,
+        "reference": None,
+        "metadata": {},
+        "createdAt": iso_ms(created),
+        "updatedAt": iso_ms(updated),
+        "lineItems": lines,
+        "object": "invoice",
+        "livemode": True,
+    }
+    return {
+        "list": list_item,
+        "detail": detail,
+        "slug": slug,
+        "name": name,
+        "currency": currency,
+        "plant": spec["plant"],
+        "created": created,
+        "issue": issue,
+        "expected_total": expected_total,
+        "charge_sum": charge_sum,
+    }
 
 
 def commet_pages(invoices: list[dict[str, Any]]) -> list[dict[str, Any]]:
     pages = []
-    chunks = [invoices[i:i + 25] for i in range(0, len(invoices), 25)]
+    chunks = [invoices[i : i + 25] for i in range(0, len(invoices), 25)]
     cursor = None
     for n, chunk in enumerate(chunks):
         query = {"limit": "25"}
         if cursor:
             query["cursor"] = cursor
         more = n < len(chunks) - 1
-        body: dict[str, Any] = {"object": "list", "data": [inv["list"] for inv in chunk],
-                                "hasMore": more}
+        body: dict[str, Any] = {
+            "object": "list",
+            "data": [inv["list"] for inv in chunk],
+            "hasMore": more,
+        }
         if more:
             cursor = chunk[-1]["list"]["createdAt"]
             body["nextCursor"] = cursor
-        pages.append({"body": body_bytes(body), "kind": "list", "method": "GET",
-                      "url": "/api/v1/invoices", "query": query, "status": 200})
+        pages.append(
+            {
+                "body": body_bytes(body),
+                "kind": "list",
+                "method": "GET",
+                "url": "/api/v1/invoices",
+                "query": query,
+                "status": 200,
+            }
+        )
     for inv in invoices:
-        pages.append({"body": body_bytes(inv["detail"]), "kind": "detail", "method": "GET",
-                      "url": f"/api/v1/invoices/{inv['detail']['id']}", "query": {},
-                      "status": 200})
+        pages.append(
+            {
+                "body": body_bytes(inv["detail"]),
+                "kind": "detail",
+                "method": "GET",
+                "url": f"/api/v1/invoices/{inv['detail']['id']}",
+                "query": {},
+                "status": 200,
+            }
+        )
     return pages
 
 
@@ -831,10 +1112,16 @@ METERS = {
     "storage-gb-month": ("Storage (GB-month)", "us-east-1"),
 }
 METER_IDS = {m: new_uuid() for m in METERS}
-PLAN_IDS = {p: new_uuid() for p in ("Starter (monthly)", "Growth (monthly)",
-                                     "Scale (monthly)", "Pay as you go")}
-PLAN_FEE = {"Starter (monthly)": D("49"), "Growth (monthly)": D("99"),
-            "Scale (monthly)": D("499"), "Pay as you go": None}
+PLAN_IDS = {
+    p: new_uuid()
+    for p in ("Starter (monthly)", "Growth (monthly)", "Scale (monthly)", "Pay as you go")
+}
+PLAN_FEE = {
+    "Starter (monthly)": D("49"),
+    "Growth (monthly)": D("99"),
+    "Scale (monthly)": D("499"),
+    "Pay as you go": None,
+}
 PROMO_IDS = {"10% launch discount": new_uuid(), "Partner credit": new_uuid()}
 
 
@@ -853,81 +1140,209 @@ def meter_price(meter: str, units: int) -> tuple[Decimal, dict[str, int]]:
 # customerId -> (name for the ledger, [invoice specs]); None = no invoices yet (body null)
 # invoice spec: plan, start day, end (day, month), {meter: units}, fee override, promo,
 #               prepaid, available prepaid left, price status, payment status, plant
-def af(plan: str, usage: dict[str, int], *, start: int = 1, end: tuple[int, int] = (1, 11),
-       fee: Decimal | None = None, fee_note: str | None = None,
-       promo: tuple[str, Decimal] | None = None, prepaid: Decimal = ZERO,
-       left: Decimal = ZERO, price_status: str = "PRICE_LOCKED",
-       payment: str = "SETTLED", plant: str | None = None) -> dict[str, Any]:
-    return {"plan": plan, "usage": usage, "start": start, "end": end, "fee": fee,
-            "fee_note": fee_note, "promo": promo, "prepaid": prepaid, "left": left,
-            "price_status": price_status, "payment": payment, "plant": plant}
+def af(
+    plan: str,
+    usage: dict[str, int],
+    *,
+    start: int = 1,
+    end: tuple[int, int] = (1, 11),
+    fee: Decimal | None = None,
+    fee_note: str | None = None,
+    promo: tuple[str, Decimal] | None = None,
+    prepaid: Decimal = ZERO,
+    left: Decimal = ZERO,
+    price_status: str = "PRICE_LOCKED",
+    payment: str = "SETTLED",
+    plant: str | None = None,
+) -> dict[str, Any]:
+    return {
+        "plan": plan,
+        "usage": usage,
+        "start": start,
+        "end": end,
+        "fee": fee,
+        "fee_note": fee_note,
+        "promo": promo,
+        "prepaid": prepaid,
+        "left": left,
+        "price_status": price_status,
+        "payment": payment,
+        "plant": plant,
+    }
 
 
 PCT10 = ("10% launch discount", D("0.10"))
 AMBERFLO_CUSTOMERS: dict[str, tuple[str, list[dict[str, Any]] | None]] = {
-    "aurora-labs": ("Aurora Labs", [af("Growth (monthly)", {"api-calls": 131250}, promo=PCT10,
-                                       left=D("150"))]),
-    "baltic-ai": ("Baltic AI OÜ", [af("Scale (monthly)", {"api-calls": 612340,
-                                                          "compute-hours": 2846,
-                                                          "storage-gb-month": 1200},
-                                      prepaid=D("200"), left=D("300"),
-                                      price_status="GRACE_PERIOD", payment="PENDING")]),
+    "aurora-labs": (
+        "Aurora Labs",
+        [af("Growth (monthly)", {"api-calls": 131250}, promo=PCT10, left=D("150"))],
+    ),
+    "baltic-ai": (
+        "Baltic AI OÜ",
+        [
+            af(
+                "Scale (monthly)",
+                {"api-calls": 612340, "compute-hours": 2846, "storage-gb-month": 1200},
+                prepaid=D("200"),
+                left=D("300"),
+                price_status="GRACE_PERIOD",
+                payment="PENDING",
+            )
+        ],
+    ),
     "cedar-analytics": ("Cedar Analytics", [af("Starter (monthly)", {"api-calls": 158430})]),
-    "dune-robotics": ("Dune Robotics", [af("Pay as you go", {"api-calls": 402500,
-                                                             "compute-hours": 1042})]),
-    "ember-health": ("Ember Health", [af("Growth (monthly)", {"api-calls": 240050},
-                                         promo=PCT10, price_status="GRACE_PERIOD",
-                                         payment="PENDING")]),
-    "fjord-media": ("Fjord Media AS", [
-        af("Starter (monthly)", {"api-calls": 120000}, end=(15, 10), fee=D("22.13"),
-           fee_note="Monthly platform fee (prorated 14/31 days)"),
-        af("Growth (monthly)", {"api-calls": 185000}, start=15, fee=D("54.29"),
-           fee_note="Monthly platform fee (prorated 17/31 days)"),
-    ]),
-    "granite-iot": ("Granite IoT", [af("Scale (monthly)", {"api-calls": 350000,
-                                                           "storage-gb-month": 2500},
-                                       prepaid=D("100"), left=D("400"),
-                                       plant="amberflo_identity")]),
-    "helios-energy": ("Helios Energy", [af("Growth (monthly)", {"api-calls": 276400},
-                                           plant="amberflo_items")]),
-    "iris-retail": ("Iris Retail", [af("Growth (monthly)", {"api-calls": 198760,
-                                                            "compute-hours": 1200},
-                                       promo=("Partner credit", D("20.00")))]),
+    "dune-robotics": (
+        "Dune Robotics",
+        [af("Pay as you go", {"api-calls": 402500, "compute-hours": 1042})],
+    ),
+    "ember-health": (
+        "Ember Health",
+        [
+            af(
+                "Growth (monthly)",
+                {"api-calls": 240050},
+                promo=PCT10,
+                price_status="GRACE_PERIOD",
+                payment="PENDING",
+            )
+        ],
+    ),
+    "fjord-media": (
+        "Fjord Media AS",
+        [
+            af(
+                "Starter (monthly)",
+                {"api-calls": 120000},
+                end=(15, 10),
+                fee=D("22.13"),
+                fee_note="Monthly platform fee (prorated 14/31 days)",
+            ),
+            af(
+                "Growth (monthly)",
+                {"api-calls": 185000},
+                start=15,
+                fee=D("54.29"),
+                fee_note="Monthly platform fee (prorated 17/31 days)",
+            ),
+        ],
+    ),
+    "granite-iot": (
+        "Granite IoT",
+        [
+            af(
+                "Scale (monthly)",
+                {"api-calls": 350000, "storage-gb-month": 2500},
+                prepaid=D("100"),
+                left=D("400"),
+                plant="amberflo_identity",
+            )
+        ],
+    ),
+    "helios-energy": (
+        "Helios Energy",
+        [af("Growth (monthly)", {"api-calls": 276400}, plant="amberflo_items")],
+    ),
+    "iris-retail": (
+        "Iris Retail",
+        [
+            af(
+                "Growth (monthly)",
+                {"api-calls": 198760, "compute-hours": 1200},
+                promo=("Partner credit", D("20.00")),
+            )
+        ],
+    ),
     "jade-logistics": ("Jade Logistics", [af("Starter (monthly)", {"api-calls": 100000})]),
     "kite-ventures": ("Kite Ventures", None),
-    "lumen-edu": ("Lumen Education", [af("Growth (monthly)", {"api-calls": 222220},
-                                         price_status="GRACE_PERIOD", payment="PENDING",
-                                         plant="amberflo_na")]),
-    "moss-fintech": ("Moss Fintech", [
-        af("Growth (monthly)", {"api-calls": 160000}, end=(20, 10), fee=D("60.68"),
-           fee_note="Monthly platform fee (prorated 19/31 days)"),
-        af("Scale (monthly)", {"api-calls": 240000, "compute-hours": 1546}, start=20,
-           fee=D("193.16"), fee_note="Monthly platform fee (prorated 12/31 days)",
-           price_status="GRACE_PERIOD", payment="PENDING"),
-    ]),
-    "nova-games": ("Nova Games", [af("Scale (monthly)", {"api-calls": 905000,
-                                                         "compute-hours": 4120,
-                                                         "storage-gb-month": 3000},
-                                     promo=PCT10, prepaid=D("300"), left=D("700"))]),
-    "orbit-telecom": ("Orbit Telecom", [af("Growth (monthly)", {"api-calls": 260150},
-                                           promo=PCT10)]),
-    "pioneer-bio": ("Pioneer Bio", [af("Pay as you go", {"api-calls": 512000,
-                                                         "compute-hours": 730},
-                                       price_status="GRACE_PERIOD", payment="PENDING")]),
-    "quill-press": ("Quill Press", [af("Starter (monthly)", {"api-calls": 143210},
-                                       prepaid=D("50"), left=D("0"))]),
-    "rune-security": ("Rune Security", [af("Scale (monthly)", {"api-calls": 700000,
-                                                               "compute-hours": 2000})]),
-    "sable-travel": ("Sable Travel", [
-        af("Pay as you go", {"api-calls": 150000}, end=(9, 10), payment="SETTLED"),
-        af("Starter (monthly)", {"api-calls": 131000}, start=9, fee=D("36.35"),
-           fee_note="Monthly platform fee (prorated 23/31 days)"),
-    ]),
-    "tundra-maps": ("Tundra Maps", [af("Growth (monthly)", {"api-calls": 344440,
-                                                            "storage-gb-month": 800},
-                                       payment="PENDING")]),
-    "umber-foods": ("Umber Foods", [af("Starter (monthly)", {"api-calls": 109870},
-                                       payment="PENDING")]),
+    "lumen-edu": (
+        "Lumen Education",
+        [
+            af(
+                "Growth (monthly)",
+                {"api-calls": 222220},
+                price_status="GRACE_PERIOD",
+                payment="PENDING",
+                plant="amberflo_na",
+            )
+        ],
+    ),
+    "moss-fintech": (
+        "Moss Fintech",
+        [
+            af(
+                "Growth (monthly)",
+                {"api-calls": 160000},
+                end=(20, 10),
+                fee=D("60.68"),
+                fee_note="Monthly platform fee (prorated 19/31 days)",
+            ),
+            af(
+                "Scale (monthly)",
+                {"api-calls": 240000, "compute-hours": 1546},
+                start=20,
+                fee=D("193.16"),
+                fee_note="Monthly platform fee (prorated 12/31 days)",
+                price_status="GRACE_PERIOD",
+                payment="PENDING",
+            ),
+        ],
+    ),
+    "nova-games": (
+        "Nova Games",
+        [
+            af(
+                "Scale (monthly)",
+                {"api-calls": 905000, "compute-hours": 4120, "storage-gb-month": 3000},
+                promo=PCT10,
+                prepaid=D("300"),
+                left=D("700"),
+            )
+        ],
+    ),
+    "orbit-telecom": (
+        "Orbit Telecom",
+        [af("Growth (monthly)", {"api-calls": 260150}, promo=PCT10)],
+    ),
+    "pioneer-bio": (
+        "Pioneer Bio",
+        [
+            af(
+                "Pay as you go",
+                {"api-calls": 512000, "compute-hours": 730},
+                price_status="GRACE_PERIOD",
+                payment="PENDING",
+            )
+        ],
+    ),
+    "quill-press": (
+        "Quill Press",
+        [af("Starter (monthly)", {"api-calls": 143210}, prepaid=D("50"), left=D("0"))],
+    ),
+    "rune-security": (
+        "Rune Security",
+        [af("Scale (monthly)", {"api-calls": 700000, "compute-hours": 2000})],
+    ),
+    "sable-travel": (
+        "Sable Travel",
+        [
+            af("Pay as you go", {"api-calls": 150000}, end=(9, 10), payment="SETTLED"),
+            af(
+                "Starter (monthly)",
+                {"api-calls": 131000},
+                start=9,
+                fee=D("36.35"),
+                fee_note="Monthly platform fee (prorated 23/31 days)",
+            ),
+        ],
+    ),
+    "tundra-maps": (
+        "Tundra Maps",
+        [af("Growth (monthly)", {"api-calls": 344440, "storage-gb-month": 800}, payment="PENDING")],
+    ),
+    "umber-foods": (
+        "Umber Foods",
+        [af("Starter (monthly)", {"api-calls": 109870}, payment="PENDING")],
+    ),
 }
 
 
@@ -935,13 +1350,28 @@ def af_composite(customer: str, plan: str, start: datetime) -> str:
     return f"{customer}/1/{PLAN_IDS[plan]}/{start:%Y-%m-%d}"
 
 
-def bill(start: int, end: int, item: Decimal, fix: Decimal, prepaid: Decimal,
-         discount: Decimal, before_discount: Decimal, before_prepaid: Decimal,
-         total: Any) -> dict[str, Any]:
-    return {"startTimeInSeconds": start, "endTimeInSeconds": end, "itemPrice": item,
-            "fixPrice": fix, "prepaid": prepaid, "totalDiscount": discount,
-            "totalPriceBeforeDiscount": before_discount,
-            "totalPriceBeforePrepaid": before_prepaid, "totalPrice": total}
+def bill(
+    start: int,
+    end: int,
+    item: Decimal,
+    fix: Decimal,
+    prepaid: Decimal,
+    discount: Decimal,
+    before_discount: Decimal,
+    before_prepaid: Decimal,
+    total: Any,
+) -> dict[str, Any]:
+    return {
+        "startTimeInSeconds": start,
+        "endTimeInSeconds": end,
+        "itemPrice": item,
+        "fixPrice": fix,
+        "prepaid": prepaid,
+        "totalDiscount": discount,
+        "totalPriceBeforeDiscount": before_discount,
+        "totalPriceBeforePrepaid": before_prepaid,
+        "totalPrice": total,
+    }
 
 
 def build_amberflo() -> list[dict[str, Any]]:
@@ -962,40 +1392,62 @@ def amberflo_invoice(customer: str, name: str, s: dict[str, Any]) -> dict[str, A
     start = at(s["start"])
     end = at(s["end"][0], month=s["end"][1])
     t0, t1 = epoch(start), epoch(end)
-    key = {"accountId": AMBERFLO_ACCOUNT, "customerId": customer, "productId": "1",
-           "productPlanId": plan_id, "year": start.year, "month": start.month,
-           "day": start.day}
+    key = {
+        "accountId": AMBERFLO_ACCOUNT,
+        "customerId": customer,
+        "productId": "1",
+        "productPlanId": plan_id,
+        "year": start.year,
+        "month": start.month,
+        "day": start.day,
+    }
     items = []
     item_sum = D("0")
     for meter, units in s["usage"].items():
         price, tiers = meter_price(meter, units)
         item_sum += price
         display, region = METERS[meter]
-        tb = {"priceInCredits": 0, "priceInBaseCurrency": price, "startTimeInSeconds": t0,
-              "endTimeInSeconds": t1, "meterUnits": units, "price": price,
-              "meteredUnitsPerTier": tiers}
-        items.append({
-            "key": {**key, "productItemKey": meter},
-            "productItemId": METER_IDS[meter],
-            "productItemName": display,
-            "meterApiName": meter,
-            "productPlanName": plan,
-            "productItemVariants": [{
-                "key": f"region={region}",
-                "itemDimensions": {"region": region},
-                "hourlyBillInfos": [],
-                "totalBill": dict(tb),
-                "lateArrivalMeters": 0,
-            }],
-            "totalBill": tb,
-        })
+        tb = {
+            "priceInCredits": 0,
+            "priceInBaseCurrency": price,
+            "startTimeInSeconds": t0,
+            "endTimeInSeconds": t1,
+            "meterUnits": units,
+            "price": price,
+            "meteredUnitsPerTier": tiers,
+        }
+        items.append(
+            {
+                "key": {**key, "productItemKey": meter},
+                "productItemId": METER_IDS[meter],
+                "productItemName": display,
+                "meterApiName": meter,
+                "productPlanName": plan,
+                "productItemVariants": [
+                    {
+                        "key": f"region={region}",
+                        "itemDimensions": {"region": region},
+                        "hourlyBillInfos": [],
+                        "totalBill": dict(tb),
+                        "lateArrivalMeters": 0,
+                    }
+                ],
+                "totalBill": tb,
+            }
+        )
     item_price = item_sum + (D("2.00") if s["plant"] == "amberflo_items" else 0)  # planted #7
     fee = s["fee"] if s["fee"] is not None else PLAN_FEE[plan]
     fees = []
     if fee is not None:
-        fees.append({"id": "platform-fee", "name": "Platform fee",
-                     "description": s["fee_note"] or "Monthly platform fee", "cost": fee,
-                     "isOneTimeFee": False})
+        fees.append(
+            {
+                "id": "platform-fee",
+                "name": "Platform fee",
+                "description": s["fee_note"] or "Monthly platform fee",
+                "cost": fee,
+                "isOneTimeFee": False,
+            }
+        )
     fix = sum((f["cost"] for f in fees), D("0"))
     before_discount = item_price + fix
     promos = []
@@ -1004,18 +1456,20 @@ def amberflo_invoice(customer: str, name: str, s: dict[str, Any]) -> dict[str, A
         pname, value = s["promo"]
         discount = before_discount * value if pname == "10% launch discount" else value
         assert discount == discount.quantize(D("0.001")), (customer, discount)
-        promos.append({
-            "promotionId": PROMO_IDS[pname],
-            "promotionName": pname,
-            "promotionType": "DISCOUNT",
-            "discount": discount,
-            "discountInBaseCurrency": discount,
-            "discountInCredits": 0,
-            "promotionAppliedTimeInSeconds": t0,
-            "maxDiscountPossible": 1000,
-            "maxDiscountInBaseCurrency": 1000,
-            "canBeUsedForPayAsYouGo": False,
-        })
+        promos.append(
+            {
+                "promotionId": PROMO_IDS[pname],
+                "promotionName": pname,
+                "promotionType": "DISCOUNT",
+                "discount": discount,
+                "discountInBaseCurrency": discount,
+                "discountInCredits": 0,
+                "promotionAppliedTimeInSeconds": t0,
+                "maxDiscountPossible": 1000,
+                "maxDiscountInBaseCurrency": 1000,
+                "canBeUsedForPayAsYouGo": False,
+            }
+        )
     before_prepaid = before_discount - discount
     prepaid = s["prepaid"]
     total = before_prepaid - prepaid
@@ -1037,16 +1491,19 @@ def amberflo_invoice(customer: str, name: str, s: dict[str, Any]) -> dict[str, A
         "creditUnit": None,
         "externalSystemStatus": "paid" if paid else "open",
         "gracePeriodInHours": 72 if s["price_status"] == "GRACE_PERIOD" else 24,
-        "invoiceBillInBaseCurrency": bill(t0, t1, item_price, fix, prepaid, discount,
-                                          before_discount, before_prepaid, total),
+        "invoiceBillInBaseCurrency": bill(
+            t0, t1, item_price, fix, prepaid, discount, before_discount, before_prepaid, total
+        ),
         "invoiceBillInCredits": bill(t0, t1, 0, 0, 0, 0, 0, 0, 0),  # type: ignore[arg-type]
         "invoiceEndTimeInSeconds": t1,
         "invoiceKey": key,
         "invoicePriceStatus": s["price_status"],
         "invoiceStartTimeInSeconds": t0,
-        "invoiceUri": (f"payments/invoices/account_id={AMBERFLO_ACCOUNT}/customer_id={customer}"
-                       f"/product_id=1/product_plan_id={plan_id}/year={start.year}"
-                       f"/month={start.month:02d}/day={start.day:02d}"),
+        "invoiceUri": (
+            f"payments/invoices/account_id={AMBERFLO_ACCOUNT}/customer_id={customer}"
+            f"/product_id=1/product_plan_id={plan_id}/year={start.year}"
+            f"/month={start.month:02d}/day={start.day:02d}"
+        ),
         "paymentCreatedInSeconds": t1 + rng.randint(3600, 30 * 3600) if paid else 0,
         "paymentCurrencyInfo": None,
         "paymentStatus": s["payment"],
@@ -1054,24 +1511,43 @@ def amberflo_invoice(customer: str, name: str, s: dict[str, Any]) -> dict[str, A
         "planName": plan,
         "productItemInvoices": items,
         "productPlanFees": fees,
-        "totalBill": bill(t0, t1, item_price, fix, prepaid, discount, before_discount,
-                          before_prepaid, wire_total),
+        "totalBill": bill(
+            t0, t1, item_price, fix, prepaid, discount, before_discount, before_prepaid, wire_total
+        ),
     }
-    return {"wire": rec, "customer": customer, "name": name, "plant": s["plant"],
-            "id": af_composite(customer, plan, start), "start": start,
-            "total": total, "true_total": true_total, "item_sum": item_sum,
-            "item_price": item_price}
+    return {
+        "wire": rec,
+        "customer": customer,
+        "name": name,
+        "plant": s["plant"],
+        "id": af_composite(customer, plan, start),
+        "start": start,
+        "total": total,
+        "true_total": true_total,
+        "item_sum": item_sum,
+        "item_price": item_price,
+    }
 
 
 def amberflo_pages(customers: list[dict[str, Any]]) -> list[dict[str, Any]]:
     pages = []
     for c in customers:
         body = None if c["invoices"] is None else [inv["wire"] for inv in c["invoices"]]
-        pages.append({"body": body_bytes(body), "kind": "list", "method": "GET",
-                      "url": "/payments/billing/customer-product-invoice/all",
-                      "query": {"customerId": c["customer"], "productId": "1",
-                                "fromCache": "false", "withPaymentStatus": "true"},
-                      "status": 200})
+        pages.append(
+            {
+                "body": body_bytes(body),
+                "kind": "list",
+                "method": "GET",
+                "url": "/payments/billing/customer-product-invoice/all",
+                "query": {
+                    "customerId": c["customer"],
+                    "productId": "1",
+                    "fromCache": "false",
+                    "withPaymentStatus": "true",
+                },
+                "status": 200,
+            }
+        )
     return pages
 
 
@@ -1082,18 +1558,66 @@ def amberflo_pages(customers: list[dict[str, Any]]) -> list[dict[str, Any]]:
 MONTH_END = "T23:59:59.999999999Z"
 # name, period_start text, period_end text, amount (cents), currency, status, active, plant
 F5_INVOICES = [
-    ("inv-northwind-2026-10-bot-defense", "2026-10-20T08:45:11.905113270Z",
-     "2026-10-31" + MONTH_END, 96774, "USD", "STATUS_ISSUED", False, "f5_missing"),
-    ("inv-northwind-2026-10-support", "2026-10-15T00:00:00Z", "2026-10-15T00:00:00Z", 250000,
-     "UDS", "STATUS_ISSUED", False, "f5_uds"),
-    ("inv-northwind-2026-10-waap-upgrade", "2026-10-09T14:12:37.482915063Z",
-     "2026-10-31" + MONTH_END, 187533, "USD", "STATUS_PAID", False, None),
-    ("inv-northwind-2026-10", "2026-10-01T00:00:00Z", "2026-10-31" + MONTH_END, 1299000, "USD",
-     "STATUS_ISSUED", False, None),
-    ("inv-northwind-2026-09", "2026-09-01T00:00:00Z", "2026-09-30" + MONTH_END, 1299000, "USD",
-     "STATUS_PAID", False, None),
-    ("inv-northwind-2026-08", "2026-08-01T00:00:00Z", "2026-08-31" + MONTH_END, 1299000, "USD",
-     "STATUS_PAID", False, None),
+    (
+        "inv-northwind-2026-10-bot-defense",
+        "2026-10-20T08:45:11.905113270Z",
+        "2026-10-31" + MONTH_END,
+        96774,
+        "USD",
+        "STATUS_ISSUED",
+        False,
+        "f5_missing",
+    ),
+    (
+        "inv-northwind-2026-10-support",
+        "2026-10-15T00:00:00Z",
+        "2026-10-15T00:00:00Z",
+        250000,
+        "UDS",
+        "STATUS_ISSUED",
+        False,
+        "f5_uds",
+    ),
+    (
+        "inv-northwind-2026-10-waap-upgrade",
+        "2026-10-09T14:12:37.482915063Z",
+        "2026-10-31" + MONTH_END,
+        187533,
+        "USD",
+        "STATUS_PAID",
+        False,
+        None,
+    ),
+    (
+        "inv-northwind-2026-10",
+        "2026-10-01T00:00:00Z",
+        "2026-10-31" + MONTH_END,
+        1299000,
+        "USD",
+        "STATUS_ISSUED",
+        False,
+        None,
+    ),
+    (
+        "inv-northwind-2026-09",
+        "2026-09-01T00:00:00Z",
+        "2026-09-30" + MONTH_END,
+        1299000,
+        "USD",
+        "STATUS_PAID",
+        False,
+        None,
+    ),
+    (
+        "inv-northwind-2026-08",
+        "2026-08-01T00:00:00Z",
+        "2026-08-31" + MONTH_END,
+        1299000,
+        "USD",
+        "STATUS_PAID",
+        False,
+        None,
+    ),
 ]
 
 
@@ -1113,10 +1637,24 @@ def in_period(d: datetime) -> bool:
 def build_f5() -> list[dict[str, Any]]:
     out = []
     for name, ps, pe, amount, cur, status, active, plant in F5_INVOICES:
-        wire = {"active": active, "amount": str(amount), "currency": cur, "name": name,
-                "period_end": pe, "period_start": ps, "status": status}
-        out.append({"wire": wire, "plant": plant, "amount": amount, "currency": cur,
-                    "in_period": in_period(parse_rfc3339(ps))})
+        wire = {
+            "active": active,
+            "amount": str(amount),
+            "currency": cur,
+            "name": name,
+            "period_end": pe,
+            "period_start": ps,
+            "status": status,
+        }
+        out.append(
+            {
+                "wire": wire,
+                "plant": plant,
+                "amount": amount,
+                "currency": cur,
+                "in_period": in_period(parse_rfc3339(ps)),
+            }
+        )
     return out
 
 
@@ -1124,14 +1662,25 @@ def build_f5() -> list[dict[str, Any]]:
 # Ledger (ERP export)
 # ====================================================================================
 
-LEDGER_FIELDS = ["entry_id", "posted_on", "source_system", "reference", "customer", "currency",
-                 "amount", "memo"]
+LEDGER_FIELDS = [
+    "entry_id",
+    "posted_on",
+    "source_system",
+    "reference",
+    "customer",
+    "currency",
+    "amount",
+    "memo",
+]
 SOURCE_ORDER = {"stripe": 0, "commet": 1, "amberflo": 2, "f5xc": 3}
 
 
-def build_ledger(stripe: list[dict[str, Any]], commet: list[dict[str, Any]],
-                 amberflo: list[dict[str, Any]], f5: list[dict[str, Any]]
-                 ) -> tuple[list[dict[str, str]], dict[str, Any]]:
+def build_ledger(
+    stripe: list[dict[str, Any]],
+    commet: list[dict[str, Any]],
+    amberflo: list[dict[str, Any]],
+    f5: list[dict[str, Any]],
+) -> tuple[list[dict[str, str]], dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     tags: dict[str, Any] = {}
 
@@ -1156,8 +1705,16 @@ def build_ledger(stripe: list[dict[str, Any]], commet: list[dict[str, Any]],
             memo = f"Stripe invoice {w['number']}: {w['lines']['data'][0]['description']}"
         if inv["cust"] == "smith":
             memo = "Oct 2026 seats | coupon *PARTNER10* applied (10% off)"
-        add(inv["plant"], posted_on=posted, source_system="stripe", reference=w["id"],
-            customer=inv["name"], currency=cur, amount=amount, memo=memo)
+        add(
+            inv["plant"],
+            posted_on=posted,
+            source_system="stripe",
+            reference=w["id"],
+            customer=inv["name"],
+            currency=cur,
+            amount=amount,
+            memo=memo,
+        )
 
     seen_numbers: set[str] = set()
     for inv in commet:  # list order: the first of a duplicated number is the one booked
@@ -1167,53 +1724,104 @@ def build_ledger(stripe: list[dict[str, Any]], commet: list[dict[str, Any]],
         seen_numbers.add(d["invoiceNumber"])
         cur = inv["currency"]
         booked_cur = "EUR" if inv["plant"] == "ledger_currency" else cur  # planted #10
-        memo = (f"Commet {d['invoiceType']} {d['invoiceNumber']}"
-                + (f" ({d['planName']})" if d["planName"] else ""))
-        add(inv["plant"], posted_on=inv["issue"].date(), source_system="commet",
-            reference=d["invoiceNumber"], customer=inv["name"], currency=booked_cur,
-            amount=fmt_major(d["total"], cur), memo=memo)
+        memo = f"Commet {d['invoiceType']} {d['invoiceNumber']}" + (
+            f" ({d['planName']})" if d["planName"] else ""
+        )
+        add(
+            inv["plant"],
+            posted_on=inv["issue"].date(),
+            source_system="commet",
+            reference=d["invoiceNumber"],
+            customer=inv["name"],
+            currency=booked_cur,
+            amount=fmt_major(d["total"], cur),
+            memo=memo,
+        )
     # planted #13: a booking for a Commet invoice that does not exist
-    add("ledger_phantom", posted_on=at(23).date(), source_system="commet", reference="INV-1999",
-        customer="Atelier Durand SARL", currency="EUR", amount="850.00",
-        memo="Consulting day (manual entry)")
+    add(
+        "ledger_phantom",
+        posted_on=at(23).date(),
+        source_system="commet",
+        reference="INV-1999",
+        customer="Atelier Durand SARL",
+        currency="EUR",
+        amount="850.00",
+        memo="Consulting day (manual entry)",
+    )
 
     for page in amberflo:
         for inv in page["invoices"] or []:
             total = inv["true_total"] if inv["plant"] == "amberflo_na" else inv["total"]
             amount = fmt_major(to_minor(total, "USD"), "USD")
             memo = f"Amberflo usage {inv['wire']['planName']} {inv['start']:%Y-%m-%d}"
-            add(inv["plant"], posted_on=at(31).date(), source_system="amberflo",
-                reference=inv["id"], customer=inv["name"], currency="USD", amount=amount,
-                memo=memo)
+            add(
+                inv["plant"],
+                posted_on=at(31).date(),
+                source_system="amberflo",
+                reference=inv["id"],
+                customer=inv["name"],
+                currency="USD",
+                amount=amount,
+                memo=memo,
+            )
             if inv["customer"] == "cedar-analytics":  # planted #14: booked twice
-                add("ledger_duplicate", posted_on=at(31).date(), source_system="amberflo",
-                    reference=inv["id"], customer=inv["name"], currency="USD",
-                    amount=amount, memo=memo + " (re-import)")
+                add(
+                    "ledger_duplicate",
+                    posted_on=at(31).date(),
+                    source_system="amberflo",
+                    reference=inv["id"],
+                    customer=inv["name"],
+                    currency="USD",
+                    amount=amount,
+                    memo=memo + " (re-import)",
+                )
 
-    f5_posted = {"inv-northwind-2026-10": at(31).date(),
-                 "inv-northwind-2026-10-waap-upgrade": at(10).date(),
-                 "inv-northwind-2026-10-support": at(16).date()}
+    f5_posted = {
+        "inv-northwind-2026-10": at(31).date(),
+        "inv-northwind-2026-10-waap-upgrade": at(10).date(),
+        "inv-northwind-2026-10-support": at(16).date(),
+    }
     for inv in f5:
         w = inv["wire"]
         if not inv["in_period"] or inv["plant"] == "f5_missing":  # planted #12
             continue
-        add(inv["plant"], posted_on=f5_posted[w["name"]], source_system="f5xc",
-            reference=w["name"], customer="F5, Inc.", currency="USD",  # "UDS" booked as USD
-            amount=fmt_major(inv["amount"], "USD"), memo=f"AP bill F5 Distributed Cloud "
-            f"{w['name']}")
+        add(
+            inv["plant"],
+            posted_on=f5_posted[w["name"]],
+            source_system="f5xc",
+            reference=w["name"],
+            customer="F5, Inc.",
+            currency="USD",  # "UDS" booked as USD
+            amount=fmt_major(inv["amount"], "USD"),
+            memo=f"AP bill F5 Distributed Cloud {w['name']}",
+        )
 
-    rows.sort(key=lambda r: (r["posted_on"], SOURCE_ORDER[r["source_system"]],
-                             r["_tag"] == "ledger_duplicate", r["reference"]))
+    rows.sort(
+        key=lambda r: (
+            r["posted_on"],
+            SOURCE_ORDER[r["source_system"]],
+            r["_tag"] == "ledger_duplicate",
+            r["reference"],
+        )
+    )
     out = []
     for n, r in enumerate(rows, start=1):
         entry = f"JE-2026-10-{n:04d}"
         if r["_tag"]:
             tags.setdefault(r["_tag"], []).append((entry, r))
         tags.setdefault(("ref", r["source_system"], r["reference"]), []).append(entry)
-        out.append({"entry_id": entry, "posted_on": r["posted_on"].isoformat(),
-                    "source_system": r["source_system"], "reference": r["reference"],
-                    "customer": r["customer"], "currency": r["currency"],
-                    "amount": r["amount"], "memo": r["memo"]})
+        out.append(
+            {
+                "entry_id": entry,
+                "posted_on": r["posted_on"].isoformat(),
+                "source_system": r["source_system"],
+                "reference": r["reference"],
+                "customer": r["customer"],
+                "currency": r["currency"],
+                "amount": r["amount"],
+                "memo": r["memo"],
+            }
+        )
     return out, tags
 
 
@@ -1230,23 +1838,51 @@ def ledger_bytes(rows: list[dict[str, str]]) -> bytes:
 # ====================================================================================
 
 
-def finding(n: int, kind: str, source: str, invoice_id: str, *, currency: str | None,
-            field: str | None, counterpart_source: str | None = None,
-            counterpart_key: str | None = None, expected_minor: int | None = None,
-            actual_minor: int | None = None, expected_value: str | None = None,
-            actual_value: str | None = None, related_ids: list[str] | None = None,
-            secondary: list[dict[str, Any]] | None = None, notes: str) -> dict[str, Any]:
-    return {"n": n, "kind": kind, "source": source, "invoice_id": invoice_id,
-            "counterpart_source": counterpart_source, "counterpart_key": counterpart_key,
-            "field": field, "currency": currency, "expected_minor": expected_minor,
-            "actual_minor": actual_minor, "expected_value": expected_value,
-            "actual_value": actual_value, "related_ids": related_ids or [],
-            "secondary": secondary or [], "notes": notes}
+def finding(
+    n: int,
+    kind: str,
+    source: str,
+    invoice_id: str,
+    *,
+    currency: str | None,
+    field: str | None,
+    counterpart_source: str | None = None,
+    counterpart_key: str | None = None,
+    expected_minor: int | None = None,
+    actual_minor: int | None = None,
+    expected_value: str | None = None,
+    actual_value: str | None = None,
+    related_ids: list[str] | None = None,
+    secondary: list[dict[str, Any]] | None = None,
+    notes: str,
+) -> dict[str, Any]:
+    return {
+        "n": n,
+        "kind": kind,
+        "source": source,
+        "invoice_id": invoice_id,
+        "counterpart_source": counterpart_source,
+        "counterpart_key": counterpart_key,
+        "field": field,
+        "currency": currency,
+        "expected_minor": expected_minor,
+        "actual_minor": actual_minor,
+        "expected_value": expected_value,
+        "actual_value": actual_value,
+        "related_ids": related_ids or [],
+        "secondary": secondary or [],
+        "notes": notes,
+    }
 
 
-def build_expected(stripe: list[dict[str, Any]], frontier: list[dict[str, Any]],
-                   commet: list[dict[str, Any]], amberflo: list[dict[str, Any]],
-                   f5: list[dict[str, Any]], tags: dict[str, Any]) -> list[dict[str, Any]]:
+def build_expected(
+    stripe: list[dict[str, Any]],
+    frontier: list[dict[str, Any]],
+    commet: list[dict[str, Any]],
+    amberflo: list[dict[str, Any]],
+    f5: list[dict[str, Any]],
+    tags: dict[str, Any],
+) -> list[dict[str, Any]]:
     def one(items: list[dict[str, Any]], plant: str) -> dict[str, Any]:
         found = [i for i in items if i["plant"] == plant]
         assert len(found) == 1, plant
@@ -1261,194 +1897,382 @@ def build_expected(stripe: list[dict[str, Any]], frontier: list[dict[str, Any]],
 
     c = one(commet, "commet_identity")["detail"]
     exp = c["subtotal"] - c["discountAmount"] - c["creditApplied"] + c["taxAmount"]
-    out.append(finding(
-        1, "commet_identity", "commet", c["id"], currency=c["currency"].upper(),
-        field="total_minor", expected_minor=exp, actual_minor=c["total"],
-        notes=f"{c['invoiceNumber']}: total is 100 too high vs subtotal − discountAmount − "
-              f"creditApplied + taxAmount ({c['subtotal']} − {c['discountAmount']} − "
-              f"{c['creditApplied']} + {c['taxAmount']} = {exp}). The ledger books the same "
-              f"(wrong) total, so there is no cross-source finding."))
+    out.append(
+        finding(
+            1,
+            "commet_identity",
+            "commet",
+            c["id"],
+            currency=c["currency"].upper(),
+            field="total_minor",
+            expected_minor=exp,
+            actual_minor=c["total"],
+            notes=f"{c['invoiceNumber']}: total is 100 too high vs subtotal − discountAmount − "
+            f"creditApplied + taxAmount ({c['subtotal']} − {c['discountAmount']} − "
+            f"{c['creditApplied']} + {c['taxAmount']} = {exp}). The ledger books the same "
+            f"(wrong) total, so there is no cross-source finding.",
+        )
+    )
 
     ci = one(commet, "commet_lines")
     c = ci["detail"]
-    out.append(finding(
-        2, "commet_lines", "commet", c["id"], currency=c["currency"].upper(),
-        field="subtotal_minor", expected_minor=ci["charge_sum"], actual_minor=c["subtotal"],
-        notes=f"{c['invoiceNumber']}: the charge lines of the detail page (lineType not "
-              f"discount/promo_code_discount/credit) sum to {ci['charge_sum']}, 500 less than "
-              f"subtotal {c['subtotal']} (the API-calls overage line is 250 calls short). "
-              f"Header fields are consistent. expected = Σ charge lines, actual = subtotal."))
+    out.append(
+        finding(
+            2,
+            "commet_lines",
+            "commet",
+            c["id"],
+            currency=c["currency"].upper(),
+            field="subtotal_minor",
+            expected_minor=ci["charge_sum"],
+            actual_minor=c["subtotal"],
+            notes=f"{c['invoiceNumber']}: the charge lines of the detail page (lineType not "
+            f"discount/promo_code_discount/credit) sum to {ci['charge_sum']}, 500 less than "
+            f"subtotal {c['subtotal']} (the API-calls overage line is 250 calls short). "
+            f"Header fields are consistent. expected = Σ charge lines, actual = subtotal.",
+        )
+    )
 
     s = one(stripe, "stripe_tex")
     w = s["wire"]
-    out.append(finding(
-        3, "stripe_total_excluding_tax", "stripe", w["id"], currency=s["currency"],
-        field="total_excluding_tax_minor", expected_minor=s["expected_tex"],
-        actual_minor=w["total_excluding_tax"],
-        notes=f"total_excluding_tax is 250 above subtotal_excluding_tax − Σ "
-              f"total_discount_amounts ({w['subtotal_excluding_tax']} − "
-              f"{w['subtotal_excluding_tax'] - s['expected_tex']}). total = "
-              f"total_excluding_tax + taxes holds, amount_due follows total; Frontier and "
-              f"ledger carry the same total."))
+    out.append(
+        finding(
+            3,
+            "stripe_total_excluding_tax",
+            "stripe",
+            w["id"],
+            currency=s["currency"],
+            field="total_excluding_tax_minor",
+            expected_minor=s["expected_tex"],
+            actual_minor=w["total_excluding_tax"],
+            notes=f"total_excluding_tax is 250 above subtotal_excluding_tax − Σ "
+            f"total_discount_amounts ({w['subtotal_excluding_tax']} − "
+            f"{w['subtotal_excluding_tax'] - s['expected_tex']}). total = "
+            f"total_excluding_tax + taxes holds, amount_due follows total; Frontier and "
+            f"ledger carry the same total.",
+        )
+    )
 
     s = one(stripe, "stripe_total")
     w = s["wire"]
-    out.append(finding(
-        4, "stripe_total", "stripe", w["id"], currency=s["currency"], field="total_minor",
-        expected_minor=s["expected_total"], actual_minor=w["total"],
-        notes="total is 1 above total_excluding_tax + Σ exclusive total_taxes; amount_due "
-              "follows total; the Frontier mirror and the ledger carry the same total."))
+    out.append(
+        finding(
+            4,
+            "stripe_total",
+            "stripe",
+            w["id"],
+            currency=s["currency"],
+            field="total_minor",
+            expected_minor=s["expected_total"],
+            actual_minor=w["total"],
+            notes="total is 1 above total_excluding_tax + Σ exclusive total_taxes; amount_due "
+            "follows total; the Frontier mirror and the ledger carry the same total.",
+        )
+    )
 
     s = one(stripe, "stripe_remaining")
     w = s["wire"]
-    out.append(finding(
-        5, "stripe_amount_remaining", "stripe", w["id"], currency=s["currency"],
-        field="amount_remaining_minor", expected_minor=s["expected_remaining"],
-        actual_minor=w["amount_remaining"],
-        notes=f"open invoice with a partial payment: amount_paid {w['amount_paid']} was not "
-              f"deducted — amount_remaining {w['amount_remaining']} equals amount_due "
-              f"{w['amount_due']} instead of {s['expected_remaining']}."))
+    out.append(
+        finding(
+            5,
+            "stripe_amount_remaining",
+            "stripe",
+            w["id"],
+            currency=s["currency"],
+            field="amount_remaining_minor",
+            expected_minor=s["expected_remaining"],
+            actual_minor=w["amount_remaining"],
+            notes=f"open invoice with a partial payment: amount_paid {w['amount_paid']} was not "
+            f"deducted — amount_remaining {w['amount_remaining']} equals amount_due "
+            f"{w['amount_due']} instead of {s['expected_remaining']}.",
+        )
+    )
 
     a = one(af_invoices, "amberflo_identity")
     tb = a["wire"]["totalBill"]
-    out.append(finding(
-        6, "amberflo_identity", "amberflo", a["id"], currency="USD", field="total_minor",
-        expected_minor=to_minor(a["true_total"], "USD"), actual_minor=to_minor(a["total"], "USD"),
-        notes=f"totalBill.totalPrice {jnum(a['total'])} is 5.00 below "
-              f"totalPriceBeforeDiscount − totalDiscount − prepaid "
-              f"({jnum(tb['totalPriceBeforeDiscount'])} − {jnum(tb['totalDiscount'])} − "
-              f"{jnum(tb['prepaid'])} = {jnum(a['true_total'])}). The ledger books the same "
-              f"totalPrice, so there is no cross-source finding."))
+    out.append(
+        finding(
+            6,
+            "amberflo_identity",
+            "amberflo",
+            a["id"],
+            currency="USD",
+            field="total_minor",
+            expected_minor=to_minor(a["true_total"], "USD"),
+            actual_minor=to_minor(a["total"], "USD"),
+            notes=f"totalBill.totalPrice {jnum(a['total'])} is 5.00 below "
+            f"totalPriceBeforeDiscount − totalDiscount − prepaid "
+            f"({jnum(tb['totalPriceBeforeDiscount'])} − {jnum(tb['totalDiscount'])} − "
+            f"{jnum(tb['prepaid'])} = {jnum(a['true_total'])}). The ledger books the same "
+            f"totalPrice, so there is no cross-source finding.",
+        )
+    )
 
     a = one(af_invoices, "amberflo_items")
-    out.append(finding(
-        7, "amberflo_items", "amberflo", a["id"], currency="USD", field="item_price_minor",
-        expected_minor=to_minor(a["item_sum"], "USD"),
-        actual_minor=to_minor(a["item_price"], "USD"),
-        notes=f"totalBill.itemPrice {jnum(a['item_price'])} is 2.00 above Σ "
-              f"productItemInvoices[].totalBill.price ({jnum(a['item_sum'])}); the totals "
-              f"chain (beforeDiscount, beforePrepaid, totalPrice) is consistent with itemPrice."
-              f" expected = Σ items, actual = itemPrice."))
+    out.append(
+        finding(
+            7,
+            "amberflo_items",
+            "amberflo",
+            a["id"],
+            currency="USD",
+            field="item_price_minor",
+            expected_minor=to_minor(a["item_sum"], "USD"),
+            actual_minor=to_minor(a["item_price"], "USD"),
+            notes=f"totalBill.itemPrice {jnum(a['item_price'])} is 2.00 above Σ "
+            f"productItemInvoices[].totalBill.price ({jnum(a['item_sum'])}); the totals "
+            f"chain (beforeDiscount, beforePrepaid, totalPrice) is consistent with itemPrice."
+            f" expected = Σ items, actual = itemPrice.",
+        )
+    )
 
     s = one(stripe, "ledger_eur_low")
     e, row = entry("ledger_eur_low")
-    out.append(finding(
-        8, "amount_mismatch", "stripe", s["wire"]["id"], currency="EUR", field="total_minor",
-        counterpart_source="ledger", counterpart_key=e, expected_minor=s["wire"]["total"],
-        actual_minor=s["wire"]["total"] - 1000,
-        notes=f"EUR invoice booked 10.00 too low: Stripe total "
-              f"{fmt_major(s['wire']['total'], 'EUR')}, ledger {e} amount {row['amount']}. "
-              f"expected = provider, actual = ledger."))
+    out.append(
+        finding(
+            8,
+            "amount_mismatch",
+            "stripe",
+            s["wire"]["id"],
+            currency="EUR",
+            field="total_minor",
+            counterpart_source="ledger",
+            counterpart_key=e,
+            expected_minor=s["wire"]["total"],
+            actual_minor=s["wire"]["total"] - 1000,
+            notes=f"EUR invoice booked 10.00 too low: Stripe total "
+            f"{fmt_major(s['wire']['total'], 'EUR')}, ledger {e} amount {row['amount']}. "
+            f"expected = provider, actual = ledger.",
+        )
+    )
 
     s = one(stripe, "ledger_jpy_scale")
     e, row = entry("ledger_jpy_scale")
-    out.append(finding(
-        9, "scale_error", "stripe", s["wire"]["id"], currency="JPY", field="total_minor",
-        counterpart_source="ledger", counterpart_key=e, expected_minor=s["wire"]["total"],
-        actual_minor=s["wire"]["total"] // 100,
-        notes=f"JPY (exponent 0) booked as if it had two decimals: Stripe total 125000 JPY, "
-              f"ledger {e} amount {row['amount']!r} JPY = 1250 — off by a factor of 100."))
+    out.append(
+        finding(
+            9,
+            "scale_error",
+            "stripe",
+            s["wire"]["id"],
+            currency="JPY",
+            field="total_minor",
+            counterpart_source="ledger",
+            counterpart_key=e,
+            expected_minor=s["wire"]["total"],
+            actual_minor=s["wire"]["total"] // 100,
+            notes=f"JPY (exponent 0) booked as if it had two decimals: Stripe total 125000 JPY, "
+            f"ledger {e} amount {row['amount']!r} JPY = 1250 — off by a factor of 100.",
+        )
+    )
 
     ci = one(commet, "ledger_currency")
     e, row = entry("ledger_currency")
-    out.append(finding(
-        10, "currency_mismatch", "commet", ci["detail"]["id"], currency="GBP", field="currency",
-        counterpart_source="ledger", counterpart_key=e, expected_value="GBP",
-        actual_value="EUR",
-        notes=f"{ci['detail']['invoiceNumber']} is a GBP invoice; ledger {e} books the same "
-              f"digits ({row['amount']}) as EUR."))
+    out.append(
+        finding(
+            10,
+            "currency_mismatch",
+            "commet",
+            ci["detail"]["id"],
+            currency="GBP",
+            field="currency",
+            counterpart_source="ledger",
+            counterpart_key=e,
+            expected_value="GBP",
+            actual_value="EUR",
+            notes=f"{ci['detail']['invoiceNumber']} is a GBP invoice; ledger {e} books the same "
+            f"digits ({row['amount']}) as EUR.",
+        )
+    )
 
     fr = next(f for f in frontier if f["stripe"]["plant"] == "frontier_stale")
-    out.append(finding(
-        11, "amount_mismatch", "frontier", fr["wire"]["id"], currency=fr["stripe"]["currency"],
-        field="total_minor", counterpart_source="stripe",
-        counterpart_key=fr["wire"]["provider_id"], expected_minor=fr["stripe"]["wire"]["total"],
-        actual_minor=fr["amount"],
-        notes="the Frontier mirror's amount is stale: 1500 below the Stripe total "
-              "(expected = Stripe total, actual = Frontier amount). The ledger agrees with "
-              "Stripe."))
+    out.append(
+        finding(
+            11,
+            "amount_mismatch",
+            "frontier",
+            fr["wire"]["id"],
+            currency=fr["stripe"]["currency"],
+            field="total_minor",
+            counterpart_source="stripe",
+            counterpart_key=fr["wire"]["provider_id"],
+            expected_minor=fr["stripe"]["wire"]["total"],
+            actual_minor=fr["amount"],
+            notes="the Frontier mirror's amount is stale: 1500 below the Stripe total "
+            "(expected = Stripe total, actual = Frontier amount). The ledger agrees with "
+            "Stripe.",
+        )
+    )
 
     f = one(f5, "f5_missing")
-    out.append(finding(
-        12, "missing_in_ledger", "f5xc", f["wire"]["name"], currency="USD", field=None,
-        counterpart_source="ledger", counterpart_key=f["wire"]["name"],
-        expected_minor=f["amount"],
-        notes=f"October F5 invoice (period_start {f['wire']['period_start']}, "
-              f"{fmt_major(f['amount'], 'USD')} USD) has no ledger row."))
+    out.append(
+        finding(
+            12,
+            "missing_in_ledger",
+            "f5xc",
+            f["wire"]["name"],
+            currency="USD",
+            field=None,
+            counterpart_source="ledger",
+            counterpart_key=f["wire"]["name"],
+            expected_minor=f["amount"],
+            notes=f"October F5 invoice (period_start {f['wire']['period_start']}, "
+            f"{fmt_major(f['amount'], 'USD')} USD) has no ledger row.",
+        )
+    )
 
     e, row = entry("ledger_phantom")
-    out.append(finding(
-        13, "missing_in_provider", "ledger", e, currency="EUR", field=None,
-        counterpart_source="commet", counterpart_key="INV-1999",
-        actual_minor=to_minor(D(row["amount"]), "EUR"),
-        notes=f"ledger {e} (commet, INV-1999, {row['amount']} EUR) — Commet has no such "
-              f"invoice number."))
+    out.append(
+        finding(
+            13,
+            "missing_in_provider",
+            "ledger",
+            e,
+            currency="EUR",
+            field=None,
+            counterpart_source="commet",
+            counterpart_key="INV-1999",
+            actual_minor=to_minor(D(row["amount"]), "EUR"),
+            notes=f"ledger {e} (commet, INV-1999, {row['amount']} EUR) — Commet has no such "
+            f"invoice number.",
+        )
+    )
 
     a = next(i for i in af_invoices if i["customer"] == "cedar-analytics")
     entries = tags[("ref", "amberflo", a["id"])]
     assert len(entries) == 2
-    out.append(finding(
-        14, "duplicate_booking", "ledger", entries[1], currency="USD", field="reference",
-        counterpart_source="amberflo", counterpart_key=a["id"],
-        actual_minor=to_minor(a["total"], "USD"), related_ids=entries,
-        secondary=[{"kind": "ambiguous_key", "source": "ledger", "invoice_id": entries[0],
-                    "counterpart_source": "amberflo", "counterpart_key": a["id"],
-                    "field": None, "expected_value": None, "actual_value": None,
-                    "related_ids": entries}],
-        notes=f"Amberflo invoice booked twice: ledger {entries[0]} and {entries[1]} carry the "
-              f"same reference and amount ({fmt_major(to_minor(a['total'], 'USD'), 'USD')} "
-              f"USD). invoice_id = the second (re-imported) row."))
+    out.append(
+        finding(
+            14,
+            "duplicate_booking",
+            "ledger",
+            entries[1],
+            currency="USD",
+            field="reference",
+            counterpart_source="amberflo",
+            counterpart_key=a["id"],
+            actual_minor=to_minor(a["total"], "USD"),
+            related_ids=entries,
+            secondary=[
+                {
+                    "kind": "ambiguous_key",
+                    "source": "ledger",
+                    "invoice_id": entries[0],
+                    "counterpart_source": "amberflo",
+                    "counterpart_key": a["id"],
+                    "field": None,
+                    "expected_value": None,
+                    "actual_value": None,
+                    "related_ids": entries,
+                }
+            ],
+            notes=f"Amberflo invoice booked twice: ledger {entries[0]} and {entries[1]} carry the "
+            f"same reference and amount ({fmt_major(to_minor(a['total'], 'USD'), 'USD')} "
+            f"USD). invoice_id = the second (re-imported) row.",
+        )
+    )
 
     pair = [i for i in commet if i["plant"] in ("dup_number_a", "dup_number_b")]
-    assert len(pair) == 2 and pair[0]["detail"]["invoiceNumber"] == pair[1]["detail"][
-        "invoiceNumber"]
+    assert (
+        len(pair) == 2 and pair[0]["detail"]["invoiceNumber"] == pair[1]["detail"]["invoiceNumber"]
+    )
     num = pair[0]["detail"]["invoiceNumber"]
     ledger_entry = tags[("ref", "commet", num)]
     assert len(ledger_entry) == 1
-    out.append(finding(
-        15, "duplicate_invoice_number", "commet", pair[1]["detail"]["id"],
-        currency=None, field="invoice_number", counterpart_source="ledger",
-        counterpart_key=ledger_entry[0], actual_value=num,
-        related_ids=[pair[0]["detail"]["id"], pair[1]["detail"]["id"]],
-        secondary=[{"kind": "ambiguous_key", "source": "commet",
-                    "invoice_id": pair[0]["detail"]["id"], "counterpart_source": "ledger",
-                    "counterpart_key": ledger_entry[0], "field": None, "expected_value": None,
+    out.append(
+        finding(
+            15,
+            "duplicate_invoice_number",
+            "commet",
+            pair[1]["detail"]["id"],
+            currency=None,
+            field="invoice_number",
+            counterpart_source="ledger",
+            counterpart_key=ledger_entry[0],
+            actual_value=num,
+            related_ids=[pair[0]["detail"]["id"], pair[1]["detail"]["id"]],
+            secondary=[
+                {
+                    "kind": "ambiguous_key",
+                    "source": "commet",
+                    "invoice_id": pair[0]["detail"]["id"],
+                    "counterpart_source": "ledger",
+                    "counterpart_key": ledger_entry[0],
+                    "field": None,
+                    "expected_value": None,
                     "actual_value": None,
-                    "related_ids": [pair[0]["detail"]["id"], pair[1]["detail"]["id"]]}],
-        notes=f"two different Commet invoices share {num}: {pair[0]['detail']['id']} "
-              f"({pair[0]['name']}, {fmt_major(pair[0]['detail']['total'], pair[0]['currency'])}"
-              f" {pair[0]['currency']}, first in list order) and {pair[1]['detail']['id']} "
-              f"({pair[1]['name']}, {fmt_major(pair[1]['detail']['total'], pair[1]['currency'])}"
-              f" {pair[1]['currency']}). The ledger has one row for {num} ({ledger_entry[0]}), "
-              f"with the amount of the first. invoice_id = the second in list order. "
-              f"The commet-ledger pairing is 1:1, so {num} is an ambiguous key (secondary): "
-              f"its records are named and not compared."))
+                    "related_ids": [pair[0]["detail"]["id"], pair[1]["detail"]["id"]],
+                }
+            ],
+            notes=f"two different Commet invoices share {num}: {pair[0]['detail']['id']} "
+            f"({pair[0]['name']}, {fmt_major(pair[0]['detail']['total'], pair[0]['currency'])}"
+            f" {pair[0]['currency']}, first in list order) and {pair[1]['detail']['id']} "
+            f"({pair[1]['name']}, {fmt_major(pair[1]['detail']['total'], pair[1]['currency'])}"
+            f" {pair[1]['currency']}). The ledger has one row for {num} ({ledger_entry[0]}), "
+            f"with the amount of the first. invoice_id = the second in list order. "
+            f"The commet-ledger pairing is 1:1, so {num} is an ambiguous key (secondary): "
+            f"its records are named and not compared.",
+        )
+    )
 
     f = one(f5, "f5_uds")
     e, row = entry("f5_uds")
-    out.append(finding(
-        16, "invalid_currency", "f5xc", f["wire"]["name"], currency="UDS", field="currency",
-        actual_value="UDS", actual_minor=f["amount"],
-        secondary=[{"kind": "currency_mismatch", "source": "f5xc",
-                    "invoice_id": f["wire"]["name"], "counterpart_source": "ledger",
-                    "counterpart_key": e, "field": "currency", "expected_value": "UDS",
-                    "actual_value": "USD"}],
-        notes=f"F5 October invoice with currency \"UDS\" (typo for USD; not an ISO 4217 code). "
-              f"The ledger books it as USD with the same amount ({row['amount']}), so there is "
-              f"also a currency mismatch f5xc↔ledger (secondary)."))
+    out.append(
+        finding(
+            16,
+            "invalid_currency",
+            "f5xc",
+            f["wire"]["name"],
+            currency="UDS",
+            field="currency",
+            actual_value="UDS",
+            actual_minor=f["amount"],
+            secondary=[
+                {
+                    "kind": "currency_mismatch",
+                    "source": "f5xc",
+                    "invoice_id": f["wire"]["name"],
+                    "counterpart_source": "ledger",
+                    "counterpart_key": e,
+                    "field": "currency",
+                    "expected_value": "UDS",
+                    "actual_value": "USD",
+                }
+            ],
+            notes=f'F5 October invoice with currency "UDS" (typo for USD; not an ISO 4217 code). '
+            f"The ledger books it as USD with the same amount ({row['amount']}), so there is "
+            f"also a currency mismatch f5xc↔ledger (secondary).",
+        )
+    )
 
     a = one(af_invoices, "amberflo_na")
     e, row = entry("amberflo_na")
-    out.append(finding(
-        17, "schema", "amberflo", a["id"], currency="USD", field="totalBill.totalPrice",
-        actual_value="n/a",
-        secondary=[{"kind": "counterpart_quarantined", "source": "ledger", "invoice_id": e,
-                    "counterpart_source": "amberflo", "counterpart_key": a["id"],
-                    "field": None, "expected_value": None, "actual_value": None}],
-        notes=f"totalBill.totalPrice is the JSON string \"n/a\" (wrong type): the record is "
-              f"quarantined as a schema finding. The ledger books it normally ({e}, "
-              f"{row['amount']} USD): its counterpart exists but is quarantined → "
-              f"counterpart_quarantined (secondary; not missing: the booking is there)."))
+    out.append(
+        finding(
+            17,
+            "schema",
+            "amberflo",
+            a["id"],
+            currency="USD",
+            field="totalBill.totalPrice",
+            actual_value="n/a",
+            secondary=[
+                {
+                    "kind": "counterpart_quarantined",
+                    "source": "ledger",
+                    "invoice_id": e,
+                    "counterpart_source": "amberflo",
+                    "counterpart_key": a["id"],
+                    "field": None,
+                    "expected_value": None,
+                    "actual_value": None,
+                }
+            ],
+            notes=f'totalBill.totalPrice is the JSON string "n/a" (wrong type): the record is '
+            f"quarantined as a schema finding. The ledger books it normally ({e}, "
+            f"{row['amount']} USD): its counterpart exists but is quarantined → "
+            f"counterpart_quarantined (secondary; not missing: the booking is there).",
+        )
+    )
     return out
 
 
@@ -1482,7 +2306,7 @@ def check(out_dir: Path) -> tuple[set[tuple[Any, ...]], list[str], dict[str, Any
     dup_keys: dict[str, set[str]] = defaultdict(set)
 
     # F5
-    (entry, body), = _pages(rec / "f5xc")
+    ((entry, body),) = _pages(rec / "f5xc")
     for inv in body["invoices"]:
         assert isinstance(inv["amount"], str)
         if not in_period(parse_rfc3339(inv["period_start"])):
@@ -1496,8 +2320,10 @@ def check(out_dir: Path) -> tuple[set[tuple[Any, ...]], list[str], dict[str, Any
     for _entry, body in _pages(rec / "amberflo"):
         for inv in body or []:
             k = inv["invoiceKey"]
-            cid = f"{k['customerId']}/{k['productId']}/{k['productPlanId']}/" \
-                  f"{k['year']:04d}-{k['month']:02d}-{k['day']:02d}"
+            cid = (
+                f"{k['customerId']}/{k['productId']}/{k['productPlanId']}/"
+                f"{k['year']:04d}-{k['month']:02d}-{k['day']:02d}"
+            )
             tb = inv["totalBill"]
             if not all(_num(v) for v in tb.values()):
                 found.add(("schema", "amberflo", cid))
@@ -1505,30 +2331,43 @@ def check(out_dir: Path) -> tuple[set[tuple[Any, ...]], list[str], dict[str, Any
                 continue
             if not in_period(datetime.fromtimestamp(inv["invoiceStartTimeInSeconds"], UTC)):
                 continue
-            c = {f: to_minor(D(tb[f]), "USD") for f in tb if f.endswith(("Price", "Discount",
-                                                                         "prepaid",
-                                                                         "BeforePrepaid"))}
-            items = [to_minor(D(p["totalBill"]["price"]), "USD")
-                     for p in inv["productItemInvoices"]]
+            c = {
+                f: to_minor(D(tb[f]), "USD")
+                for f in tb
+                if f.endswith(("Price", "Discount", "prepaid", "BeforePrepaid"))
+            }
+            items = [
+                to_minor(D(p["totalBill"]["price"]), "USD") for p in inv["productItemInvoices"]
+            ]
             fees = [to_minor(D(f["cost"]), "USD") for f in inv["productPlanFees"]]
             promos = [to_minor(D(p["discount"]), "USD") for p in inv["appliedPromotions"]]
             chain = {
-                "before_discount": c["itemPrice"] + c["fixPrice"]
-                - c["totalPriceBeforeDiscount"],
-                "before_prepaid": c["totalPriceBeforeDiscount"] - c["totalDiscount"]
+                "before_discount": c["itemPrice"] + c["fixPrice"] - c["totalPriceBeforeDiscount"],
+                "before_prepaid": c["totalPriceBeforeDiscount"]
+                - c["totalDiscount"]
                 - c["totalPriceBeforePrepaid"],
                 "total": c["totalPriceBeforePrepaid"] - c["prepaid"] - c["totalPrice"],
-                "one_shot": c["itemPrice"] + c["fixPrice"] - c["totalDiscount"] - c["prepaid"]
+                "one_shot": c["itemPrice"]
+                + c["fixPrice"]
+                - c["totalDiscount"]
+                - c["prepaid"]
                 - c["totalPrice"],
                 "one_shot_from_before_discount": c["totalPriceBeforeDiscount"]
-                - c["totalDiscount"] - c["prepaid"] - c["totalPrice"],
+                - c["totalDiscount"]
+                - c["prepaid"]
+                - c["totalPrice"],
             }
-            parts = {"items": sum(items) - c["itemPrice"], "fees": sum(fees) - c["fixPrice"],
-                     "promotions": sum(promos) - c["totalDiscount"]}
+            parts = {
+                "items": sum(items) - c["itemPrice"],
+                "fees": sum(fees) - c["fixPrice"],
+                "promotions": sum(promos) - c["totalDiscount"],
+            }
             # exact decimal identities (no rounding): only planted ones may break
-            exact_ok = (D(tb["itemPrice"]) + D(tb["fixPrice"]) == D(tb["totalPriceBeforeDiscount"])
-                        and D(tb["totalPriceBeforeDiscount"]) - D(tb["totalDiscount"])
-                        == D(tb["totalPriceBeforePrepaid"]))
+            exact_ok = D(tb["itemPrice"]) + D(tb["fixPrice"]) == D(
+                tb["totalPriceBeforeDiscount"]
+            ) and D(tb["totalPriceBeforeDiscount"]) - D(tb["totalDiscount"]) == D(
+                tb["totalPriceBeforePrepaid"]
+            )
             assert exact_ok, cid
             # reconcile checks the identities exactly, at Amberflo's own precision
             total = D(tb["totalPriceBeforeDiscount"]) - D(tb["totalDiscount"]) - D(tb["prepaid"])
@@ -1536,12 +2375,14 @@ def check(out_dir: Path) -> tuple[set[tuple[Any, ...]], list[str], dict[str, Any
                 found.add(("amberflo_identity", "amberflo", cid))
             elif any(v != 0 for v in chain.values()):
                 gaps.append(cid)  # rounded term by term to cents, the parts would not add up
-            if sum(D(p["totalBill"]["price"]) for p in inv["productItemInvoices"]) \
-                    != D(tb["itemPrice"]):
+            if sum(D(p["totalBill"]["price"]) for p in inv["productItemInvoices"]) != D(
+                tb["itemPrice"]
+            ):
                 found.add(("amberflo_items", "amberflo", cid))
             assert sum(D(f["cost"]) for f in inv["productPlanFees"]) == D(tb["fixPrice"]), cid
-            assert sum(D(p["discount"]) for p in inv["appliedPromotions"]) \
-                == D(tb["totalDiscount"]), cid
+            assert sum(D(p["discount"]) for p in inv["appliedPromotions"]) == D(
+                tb["totalDiscount"]
+            ), cid
             assert abs(parts["items"]) <= 1 or ("amberflo_items", "amberflo", cid) in found
             assert abs(parts["fees"]) <= 1 and abs(parts["promotions"]) <= 1, cid
             assert inv["invoiceBillInBaseCurrency"] == tb, cid
@@ -1569,14 +2410,17 @@ def check(out_dir: Path) -> tuple[set[tuple[Any, ...]], list[str], dict[str, Any
             assert d[k] == v, (item["id"], k)
         if not in_period(parse_rfc3339(d["periodStart"])):
             continue
-        if d["total"] != d["subtotal"] - d["discountAmount"] - d["creditApplied"] \
-                + d["taxAmount"]:
+        if d["total"] != d["subtotal"] - d["discountAmount"] - d["creditApplied"] + d["taxAmount"]:
             found.add(("commet_identity", "commet", d["id"]))
         li = d["lineItems"]
-        charges = sum(x["amount"] for x in li
-                      if x["lineType"] not in ("discount", "promo_code_discount", "credit"))
-        discounts = sum(x["amount"] for x in li
-                        if x["lineType"] in ("discount", "promo_code_discount"))
+        charges = sum(
+            x["amount"]
+            for x in li
+            if x["lineType"] not in ("discount", "promo_code_discount", "credit")
+        )
+        discounts = sum(
+            x["amount"] for x in li if x["lineType"] in ("discount", "promo_code_discount")
+        )
         credits = sum(x["amount"] for x in li if x["lineType"] == "credit")
         if charges != d["subtotal"]:
             found.add(("commet_lines", "commet", d["id"]))
@@ -1613,8 +2457,9 @@ def check(out_dir: Path) -> tuple[set[tuple[Any, ...]], list[str], dict[str, Any
             found.add(("stripe_amount_remaining", "stripe", inv["id"]))
         assert inv["starting_balance"] <= 0
         assert inv["amount_due"] == max(0, inv["total"] + inv["starting_balance"]), inv["id"]
-        assert inv["ending_balance"] == inv["starting_balance"] + inv["total"] \
-            - inv["amount_due"], inv["id"]
+        assert (
+            inv["ending_balance"] == inv["starting_balance"] + inv["total"] - inv["amount_due"]
+        ), inv["id"]
         assert not inv["lines"]["has_more"]
         assert sum(x["amount"] for x in inv["lines"]["data"]) == inv["subtotal"], inv["id"]
         assert inv["subtotal"] == inv["subtotal_excluding_tax"]
@@ -1626,7 +2471,7 @@ def check(out_dir: Path) -> tuple[set[tuple[Any, ...]], list[str], dict[str, Any
         index["stripe"][inv["id"]] = (inv["id"], inv["currency"].upper(), inv["total"])
 
     # Frontier ↔ Stripe
-    (entry, body), = _pages(rec / "frontier")
+    ((entry, body),) = _pages(rec / "frontier")
     assert entry["method"] == "POST"
     paired = set()
     for fr in body["invoices"]:
@@ -1634,7 +2479,8 @@ def check(out_dir: Path) -> tuple[set[tuple[Any, ...]], list[str], dict[str, Any
         paired.add(fr["provider_id"])
         assert fr["state"] == st["status"] and fr["currency"] == st["currency"]
         assert parse_rfc3339(fr["period_start_at"]) == datetime.fromtimestamp(
-            st["period_start"], UTC)
+            st["period_start"], UTC
+        )
         assert "amount" not in fr or fr["amount"] != "0"
         if int(fr.get("amount", "0")) != st["total"]:
             found.add(("amount_mismatch", "frontier", fr["id"]))
@@ -1683,9 +2529,14 @@ def check(out_dir: Path) -> tuple[set[tuple[Any, ...]], list[str], dict[str, Any
 # ====================================================================================
 
 
-def summary(stripe: list[dict[str, Any]], frontier: list[dict[str, Any]],
-            commet: list[dict[str, Any]], amberflo: list[dict[str, Any]],
-            f5: list[dict[str, Any]], ledger: list[dict[str, str]]) -> dict[str, Any]:
+def summary(
+    stripe: list[dict[str, Any]],
+    frontier: list[dict[str, Any]],
+    commet: list[dict[str, Any]],
+    amberflo: list[dict[str, Any]],
+    f5: list[dict[str, Any]],
+    ledger: list[dict[str, str]],
+) -> dict[str, Any]:
     def tally(items: list[tuple[str, int]]) -> dict[str, tuple[int, int]]:
         t: dict[str, list[int]] = {}
         for cur, minor in items:
@@ -1699,20 +2550,27 @@ def summary(stripe: list[dict[str, Any]], frontier: list[dict[str, Any]],
         "stripe": tally([(i["currency"], i["wire"]["total"]) for i in stripe]),
         "frontier": tally([(f["stripe"]["currency"], f["amount"]) for f in frontier]),
         "commet": tally([(i["currency"], i["detail"]["total"]) for i in commet]),
-        "amberflo": tally([("USD", to_minor(i["total"], "USD")) for i in af_invs
-                           if i["plant"] != "amberflo_na"]),
+        "amberflo": tally(
+            [("USD", to_minor(i["total"], "USD")) for i in af_invs if i["plant"] != "amberflo_na"]
+        ),
         "f5xc": tally([(i["currency"], i["amount"]) for i in f5 if i["in_period"]]),
-        "ledger": tally([(r["currency"], to_minor(D(r["amount"]), r["currency"]))
-                         for r in ledger]),
+        "ledger": tally([(r["currency"], to_minor(D(r["amount"]), r["currency"])) for r in ledger]),
         "ledger_by_source": Counter(r["source_system"] for r in ledger),
         "amberflo_pages": len(amberflo),
         "amberflo_invoices": len(af_invs),
     }
 
 
-def readme(stats: dict[str, Any], stripe: list[dict[str, Any]], commet: list[dict[str, Any]],
-           amberflo: list[dict[str, Any]], f5: list[dict[str, Any]],
-           expected: list[dict[str, Any]], gaps: list[str], pages: dict[str, int]) -> str:
+def readme(
+    stats: dict[str, Any],
+    stripe: list[dict[str, Any]],
+    commet: list[dict[str, Any]],
+    amberflo: list[dict[str, Any]],
+    f5: list[dict[str, Any]],
+    expected: list[dict[str, Any]],
+    gaps: list[str],
+    pages: dict[str, int],
+) -> str:
     af_invs = {i["id"]: i for p in amberflo for i in p["invoices"] or []}
     null_pages = [p["customer"] for p in amberflo if p["invoices"] is None]
     stripe_oneoff = sum(1 for i in stripe if i["kind"] == "manual")
@@ -1720,8 +2578,9 @@ def readme(stats: dict[str, Any], stripe: list[dict[str, Any]], commet: list[dic
     plan_change = [c for c, (_, specs) in AMBERFLO_CUSTOMERS.items() if specs and len(specs) > 1]
 
     def rows(src: str) -> list[str]:
-        return [f"| {src} | {cur} | {n} | {fmt_human(s, cur)} |"
-                for cur, (n, s) in stats[src].items()]
+        return [
+            f"| {src} | {cur} | {n} | {fmt_human(s, cur)} |" for cur, (n, s) in stats[src].items()
+        ]
 
     L: list[str] = []
     L += [
@@ -1753,7 +2612,7 @@ def readme(stats: dict[str, Any], stripe: list[dict[str, Any]], commet: list[dic
         f"| `recordings/amberflo/` | `GET /payments/billing/customer-product-invoice/all`, one "
         f"page per customer ({pages['amberflo']} pages; bare JSON arrays) |",
         "| `recordings/f5xc/` | `GET /api/web/namespaces/system/usage/invoices/custom_list"
-        "?limit=100`, 1 page `{\"invoices\": [...]}`, newest first |",
+        '?limit=100`, 1 page `{"invoices": [...]}`, newest first |',
         "| `ledger.csv` | ERP export: `entry_id,posted_on,source_system,reference,customer,"
         "currency,amount,memo` |",
         "| `expected_findings.json` | the planted discrepancies below, machine-readable |",
@@ -1771,15 +2630,18 @@ def readme(stats: dict[str, Any], stripe: list[dict[str, Any]], commet: list[dic
         "Every ledger row is posted between 2026-10-01 and 2026-10-31.",
         "",
         "Out of period: only F5's "
-        + ", ".join(f"`{i['wire']['name']}` (period start {i['wire']['period_start'][:10]})"
-                    for i in f5 if not i["in_period"])
+        + ", ".join(
+            f"`{i['wire']['name']}` (period start {i['wire']['period_start'][:10]})"
+            for i in f5
+            if not i["in_period"]
+        )
         + " — the F5 list returns the vendor's history; the close ignores them and the ledger "
-          "does not book them (not findings).",
+        "does not book them (not findings).",
         "",
         "## What the month contains (in period)",
         "",
         "Totals are the sum of invoice totals as the provider states them, in major units "
-        "(Amberflo: `totalBill.totalPrice` rounded half-up to cents; the quarantined `\"n/a\"` "
+        '(Amberflo: `totalBill.totalPrice` rounded half-up to cents; the quarantined `"n/a"` '
         "record is not counted). Frontier's total differs from Stripe's by the planted stale "
         "amount (#11).",
         "",
@@ -1793,10 +2655,11 @@ def readme(stats: dict[str, Any], stripe: list[dict[str, Any]], commet: list[dic
         f"* **Stripe**: {len(stripe)} invoices ({len(stripe) - stripe_oneoff} monthly "
         f"subscription invoices, {stripe_oneoff} one-off invoices), currencies USD, EUR, JPY "
         "(zero-decimal) and KWD (three-decimal; Stripe amounts end in 0). Statuses "
-        + ", ".join(f"{k} {v}" for k, v in sorted(Counter(i["wire"]["status"]
-                                                           for i in stripe).items()))
+        + ", ".join(
+            f"{k} {v}" for k, v in sorted(Counter(i["wire"]["status"] for i in stripe).items())
+        )
         + ". Coupons, exclusive taxes and negative starting balances (customer credit) appear "
-          "on some invoices.",
+        "on some invoices.",
         f"* **Frontier**: {sum(n for n, _ in stats['frontier'].values())}"
         " invoices, one per Stripe invoice (`provider_id` = Stripe `id`, `amount` = Stripe "
         "`total` as an int64 string, `state` = Stripe `status`).",
@@ -1812,15 +2675,18 @@ def readme(stats: dict[str, Any], stripe: list[dict[str, Any]], commet: list[dic
         f"* **F5** (vendor, USD): {len(f5)} invoices, newest first; "
         f"{sum(1 for i in f5 if i['in_period'])} in October — the monthly platform invoice "
         "plus mid-October one-offs ("
-        + ", ".join(f"`{i['wire']['name']}`" for i in f5
-                    if i["in_period"] and i["wire"]["period_start"][8:10] != "01")
+        + ", ".join(
+            f"`{i['wire']['name']}`"
+            for i in f5
+            if i["in_period"] and i["wire"]["period_start"][8:10] != "01"
+        )
         + "); `amount` is an int64 string in cents, timestamps carry nanoseconds.",
         f"* **Ledger**: {sum(stats['ledger_by_source'].values())} rows ("
         + ", ".join(f"{k} {v}" for k, v in sorted(stats["ledger_by_source"].items()))
         + "). Frontier is not booked (it mirrors Stripe). Amounts are major units with the "
-          "currency's decimals (except the planted JPY row of #9). One customer name needs "
-          "HTML/Markdown escaping (`Smith & Sons | <Retail>`), one memo contains `|` and "
-          "`*`, names with commas are quoted.",
+        "currency's decimals (except the planted JPY row of #9). One customer name needs "
+        "HTML/Markdown escaping (`Smith & Sons | <Retail>`), one memo contains `|` and "
+        "`*`, names with commas are quoted.",
         "",
         "## Planted discrepancies",
         "",
@@ -1833,10 +2699,10 @@ def readme(stats: dict[str, Any], stripe: list[dict[str, Any]], commet: list[dic
     ]
     rule_names = {
         "commet_identity": "Commet identity total = subtotal − discountAmount − creditApplied "
-                           "+ taxAmount",
+        "+ taxAmount",
         "commet_lines": "Commet Σ charge lines = subtotal",
         "stripe_total_excluding_tax": "Stripe total_excluding_tax = subtotal_excluding_tax − "
-                                      "Σ discounts",
+        "Σ discounts",
         "stripe_total": "Stripe total = total_excluding_tax + Σ exclusive taxes",
         "stripe_amount_remaining": "Stripe amount_remaining = amount_due − amount_paid",
         "amberflo_identity": "Amberflo totalPrice = beforeDiscount − totalDiscount − prepaid",
@@ -1856,13 +2722,16 @@ def readme(stats: dict[str, Any], stripe: list[dict[str, Any]], commet: list[dic
     for f in expected:
         where = f"{f['source']} `{f['invoice_id']}`"
         if f["kind"] == "missing_in_ledger":
-            where += f" ↔ {f['counterpart_source']} (no row with reference " \
-                     f"`{f['counterpart_key']}`)"
+            where += (
+                f" ↔ {f['counterpart_source']} (no row with reference `{f['counterpart_key']}`)"
+            )
         elif f["counterpart_source"]:
             where += f" ↔ {f['counterpart_source']} `{f['counterpart_key']}`"
         if f["expected_minor"] is not None and f["actual_minor"] is not None:
-            by = (f"expected {f['expected_minor']}, actual {f['actual_minor']} "
-                  f"({f['currency']}, Δ {f['actual_minor'] - f['expected_minor']:+d})")
+            by = (
+                f"expected {f['expected_minor']}, actual {f['actual_minor']} "
+                f"({f['currency']}, Δ {f['actual_minor'] - f['expected_minor']:+d})"
+            )
         elif f["expected_value"] and f["actual_value"]:
             by = f"expected `{f['expected_value']}`, actual `{f['actual_value']}`"
         elif f["actual_value"]:
@@ -1880,7 +2749,9 @@ def readme(stats: dict[str, Any], stripe: list[dict[str, Any]], commet: list[dic
         if f["secondary"]:
             rule += "; also " + ", ".join(
                 f"{s['kind']} ({s['source']} `{s['invoice_id']}` ↔ {s['counterpart_source']} "
-                f"`{s['counterpart_key']}`)" for s in f["secondary"])
+                f"`{s['counterpart_key']}`)"
+                for s in f["secondary"]
+            )
         L.append(f"| {f['n']} | **{f['kind']}** — {what} | {where} | {by} | {rule} |")
     L += [
         "",
@@ -1902,11 +2773,13 @@ def readme(stats: dict[str, Any], stripe: list[dict[str, Any]], commet: list[dic
     for cid in gaps:
         tb = af_invs[cid]["wire"]["totalBill"]
         net = to_minor(tb["totalPriceBeforeDiscount"], "USD") - to_minor(tb["totalDiscount"], "USD")
-        L.append(f"  * `{cid}`: beforeDiscount {jnum(tb['totalPriceBeforeDiscount'])} − "
-                 f"discount {jnum(tb['totalDiscount'])} = {jnum(tb['totalPriceBeforePrepaid'])}"
-                 f" exactly (cents one by one: {to_minor(tb['totalPriceBeforeDiscount'], 'USD')}"
-                 f" − {to_minor(tb['totalDiscount'], 'USD')} = {net}"
-                 f" vs {to_minor(tb['totalPriceBeforePrepaid'], 'USD')})")
+        L.append(
+            f"  * `{cid}`: beforeDiscount {jnum(tb['totalPriceBeforeDiscount'])} − "
+            f"discount {jnum(tb['totalDiscount'])} = {jnum(tb['totalPriceBeforePrepaid'])}"
+            f" exactly (cents one by one: {to_minor(tb['totalPriceBeforeDiscount'], 'USD')}"
+            f" − {to_minor(tb['totalDiscount'], 'USD')} = {net}"
+            f" vs {to_minor(tb['totalPriceBeforePrepaid'], 'USD')})"
+        )
     L += [
         "  For the ledger, which books cents, each Amberflo total is rounded once, half up, "
         "where the two are compared; the report's *Rounding* section counts those amounts and "
@@ -1925,7 +2798,7 @@ def readme(stats: dict[str, Any], stripe: list[dict[str, Any]], commet: list[dic
         "explains its amount under that class.",
         "* Amberflo's identities had a one-cent tolerance while amounts were rounded on "
         "reading; they are exact now, with none, so the three invoices above are no longer "
-        "\"absorbed by tolerance\": they simply hold.",
+        '"absorbed by tolerance": they simply hold.',
         "",
     ]
     return "\n".join(L)
@@ -1950,16 +2823,36 @@ def main() -> int:
     cp = commet_pages(commet)
     ap = amberflo_pages(amberflo)
     write_recording(rec / "stripe", "stripe", sp)
-    write_recording(rec / "frontier", "frontier", [{
-        "body": body_bytes({"invoices": [f["wire"] for f in frontier]}), "kind": "list",
-        "method": "POST", "url": "/raystack.frontier.v1beta1.FrontierService/ListInvoices",
-        "query": {}, "status": 200}])
+    write_recording(
+        rec / "frontier",
+        "frontier",
+        [
+            {
+                "body": body_bytes({"invoices": [f["wire"] for f in frontier]}),
+                "kind": "list",
+                "method": "POST",
+                "url": "/raystack.frontier.v1beta1.FrontierService/ListInvoices",
+                "query": {},
+                "status": 200,
+            }
+        ],
+    )
     write_recording(rec / "commet", "commet", cp)
     write_recording(rec / "amberflo", "amberflo", ap)
-    write_recording(rec / "f5xc", "f5xc", [{
-        "body": body_bytes({"invoices": [i["wire"] for i in f5]}), "kind": "list",
-        "method": "GET", "url": "/api/web/namespaces/system/usage/invoices/custom_list",
-        "query": {"limit": "100"}, "status": 200}])
+    write_recording(
+        rec / "f5xc",
+        "f5xc",
+        [
+            {
+                "body": body_bytes({"invoices": [i["wire"] for i in f5]}),
+                "kind": "list",
+                "method": "GET",
+                "url": "/api/web/namespaces/system/usage/invoices/custom_list",
+                "query": {"limit": "100"},
+                "status": 200,
+            }
+        ],
+    )
     (HERE / "ledger.csv").write_bytes(ledger_bytes(ledger))
     (HERE / "expected_findings.json").write_bytes(body_bytes(expected))
 
@@ -1971,26 +2864,35 @@ def main() -> int:
         for s in f["secondary"]:
             want.add((s["kind"], s["source"], s["invoice_id"]))
     missing, extra = want - found, found - want
-    assert not missing and not extra, f"planted but not found: {sorted(missing)}; " \
-                                      f"found but not planted: {sorted(extra)}"
+    assert not missing and not extra, (
+        f"planted but not found: {sorted(missing)}; found but not planted: {sorted(extra)}"
+    )
     assert len(gaps) >= 2, gaps
     assert len(expected) == 17 and [f["n"] for f in expected] == list(range(1, 18))
 
     stats = summary(stripe, frontier, commet, amberflo, f5, ledger)
-    pages = {"stripe": len(sp), "commet_list": sum(1 for p in cp if p["kind"] == "list"),
-             "commet_detail": sum(1 for p in cp if p["kind"] == "detail"), "amberflo": len(ap)}
-    (HERE / "README.md").write_text(readme(stats, stripe, commet, amberflo, f5, expected, gaps,
-                                           pages), encoding="utf-8")
+    pages = {
+        "stripe": len(sp),
+        "commet_list": sum(1 for p in cp if p["kind"] == "list"),
+        "commet_detail": sum(1 for p in cp if p["kind"] == "detail"),
+        "amberflo": len(ap),
+    }
+    (HERE / "README.md").write_text(
+        readme(stats, stripe, commet, amberflo, f5, expected, gaps, pages), encoding="utf-8"
+    )
 
     print(f"Sample month October 2026 ({COMPANY}) written to {HERE}")
     for src in ("stripe", "frontier", "commet", "amberflo", "f5xc", "ledger"):
-        parts = ", ".join(f"{cur} {n} ({fmt_major(s, cur)})" for cur, (n, s) in
-                          stats[src].items())
+        parts = ", ".join(f"{cur} {n} ({fmt_major(s, cur)})" for cur, (n, s) in stats[src].items())
         print(f"  {src:9s} {sum(n for n, _ in stats[src].values()):3d} in period: {parts}")
-    print(f"  f5xc out of period: {sum(1 for i in f5 if not i['in_period'])}; amberflo pages: "
-          f"{stats['amberflo_pages']} (1 null); amberflo 1-cent rounding gaps: {len(gaps)}")
-    print(f"  planted discrepancies: {len(expected)} (+{len(want) - len(expected)} secondary);"
-          f" independent check: exactly these found")
+    print(
+        f"  f5xc out of period: {sum(1 for i in f5 if not i['in_period'])}; amberflo pages: "
+        f"{stats['amberflo_pages']} (1 null); amberflo 1-cent rounding gaps: {len(gaps)}"
+    )
+    print(
+        f"  planted discrepancies: {len(expected)} (+{len(want) - len(expected)} secondary);"
+        f" independent check: exactly these found"
+    )
     for f in expected:
         print(f"  {f['n']:2d}. {f['kind']:27s} {f['source']:8s} {f['invoice_id']}")
     return 0

@@ -29,7 +29,9 @@ in_3,KWD,12.345
 def config(write, books: str = BOOKS, billing: str = BILLING, extra: str = "") -> Path:
     write("books.csv", books)
     write("billing.csv", billing)
-    return write("close.yaml", f"""
+    return write(
+        "close.yaml",
+        f"""
 name: Test close
 period: {{start: 2026-10-01, end: 2026-11-01}}
 sources:
@@ -46,12 +48,18 @@ pairings:
   - name: billing-books
     left: {{source: billing, key: invoice_id}}
     right: {{source: books, key: external_ref}}
-{extra}""")
+{extra}""",
+    )
 
 
 def reconcile(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "reconcile", *map(str, args)], cwd=cwd,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "reconcile", *map(str, args)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_clean_run_exits_0_and_writes_everything(write, tmp_path: Path) -> None:
@@ -59,8 +67,15 @@ def test_clean_run_exits_0_and_writes_everything(write, tmp_path: Path) -> None:
     proc = reconcile("run", config(write), "--out", out)
     assert proc.returncode == 0, proc.stderr
     names = {p.name for p in out.iterdir()}
-    assert names == {"findings.json", "findings.csv", "findings.parquet", "report.html",
-                     "report.md", "summary.json", ".reconcile.lock"}  # (the run's lock)
+    assert names == {
+        "findings.json",
+        "findings.csv",
+        "findings.parquet",
+        "report.html",
+        "report.md",
+        "summary.json",
+        ".reconcile.lock",
+    }  # (the run's lock)
     assert json.loads((out / "findings.json").read_text()) == []
     summary = json.loads((out / "summary.json").read_text())
     totals = {(c["source"], c["currency"]): c["total"] for c in summary["control_totals"]}
@@ -74,15 +89,19 @@ def test_findings_exit_1_and_fail_on_never(write, tmp_path: Path) -> None:
     assert proc.returncode == 1, proc.stderr
     findings = pl.read_parquet(tmp_path / "o1" / "findings.parquet")
     assert findings.select("rule_id", "invoice_id", "delta_minor").rows() == [
-        ("xsrc.total_agrees", "in_2", -1)]
+        ("xsrc.total_agrees", "in_2", -1)
+    ]
     assert reconcile("run", cfg, "--out", tmp_path / "o2", "--fail-on", "never").returncode == 0
 
 
 def test_report_escapes_untrusted_text(write, tmp_path: Path) -> None:
     # Invoice ids come from providers and exports: untrusted, and shown in findings.
     evil = "in_<img src=x onerror=alert(1)>|*x*"
-    cfg = config(write, books=BOOKS.replace("JE-1,in_1", f'JE-1,"{evil}"'),
-                 billing=BILLING.replace("in_1,USD,10.00", f'"{evil}",USD,10.01'))
+    cfg = config(
+        write,
+        books=BOOKS.replace("JE-1,in_1", f'JE-1,"{evil}"'),
+        billing=BILLING.replace("in_1,USD,10.00", f'"{evil}",USD,10.01'),
+    )
     out = tmp_path / "out"
     assert reconcile("run", cfg, "--out", out).returncode == 1
     html = (out / "report.html").read_text()
@@ -117,8 +136,10 @@ def test_config_errors_exit_2_with_file_and_line(write, tmp_path: Path) -> None:
 
 
 def test_bad_rule_file_exits_2_before_reading_data(write, tmp_path: Path) -> None:
-    write("rules.yaml", "rules:\n  - id: r.one\n    title: t\n    type: expression\n"
-                        "    assert: \"totl_minor > 0\"\n")
+    write(
+        "rules.yaml",
+        'rules:\n  - id: r.one\n    title: t\n    type: expression\n    assert: "totl_minor > 0"\n',
+    )
     cfg = config(write, books="not,even\ncsv", extra="rules: [rules.yaml]\n")
     proc = reconcile("run", cfg, "--out", tmp_path / "o")
     assert proc.returncode == 2
@@ -137,13 +158,16 @@ def test_missing_input_exits_3(write, tmp_path: Path) -> None:
 
 
 def test_bad_rows_become_findings_not_crashes(write, tmp_path: Path) -> None:
-    books = BOOKS + "JE-4,in_4,USD,ten dollars,X,\nJE-5,in_5,ZZZ,1.00,Y,\n" \
-                    "JE-6,in_6,USD,99999999999999999999.99,Z,\n"
+    books = (
+        BOOKS + "JE-4,in_4,USD,ten dollars,X,\nJE-5,in_5,ZZZ,1.00,Y,\n"
+        "JE-6,in_6,USD,99999999999999999999.99,Z,\n"
+    )
     proc = reconcile("run", config(write, books=books), "--out", tmp_path / "o")
     assert proc.returncode == 1, proc.stderr
     findings = json.loads((tmp_path / "o" / "findings.json").read_text())
-    unreadable = {f["invoice_id"]: f for f in findings
-                  if f["rule_id"] == "schema.unreadable_record"}
+    unreadable = {
+        f["invoice_id"]: f for f in findings if f["rule_id"] == "schema.unreadable_record"
+    }
     assert set(unreadable) == {"JE-4", "JE-6"}
     assert "books.csv row 5" in unreadable["JE-4"]["location"]
     assert "64-bit" in unreadable["JE-6"]["message"]
@@ -168,28 +192,37 @@ def test_internal_error_exits_4(monkeypatch: pytest.MonkeyPatch, write, tmp_path
         raise ZeroDivisionError("simulated bug")
 
     monkeypatch.setattr(pipeline, "run", boom)
-    result = CliRunner().invoke(cli.main, ["run", str(config(write)), "--out",
-                                           str(tmp_path / "o")])
+    result = CliRunner().invoke(cli.main, ["run", str(config(write)), "--out", str(tmp_path / "o")])
     assert result.exit_code == 4
     assert "internal error" in result.output and "simulated bug" in result.output
 
 
 def test_lines_take_their_invoice_currency_and_bad_lines_make_sums_not_applicable(
-        write, tmp_path: Path) -> None:
-    write("lines.csv", "inv,amount\nin_1,6.00\nin_1,4.00\nin_2,125000\nin_3,oops\nin_3,1\n"
-                       "in_9,1.00\n")
+    write, tmp_path: Path
+) -> None:
+    write(
+        "lines.csv", "inv,amount\nin_1,6.00\nin_1,4.00\nin_2,125000\nin_3,oops\nin_3,1\nin_9,1.00\n"
+    )
     extra = """rules: [rules.yaml]
 """
-    write("rules.yaml", """rules:
+    write(
+        "rules.yaml",
+        """rules:
   - id: lines.sum
     title: lines sum to total
     type: aggregate
     field: total_minor
-""")
-    cfg = config(write, extra=extra).read_text().replace(
-        "    columns: {invoice_id: id, currency: cur, total_minor: amount}",
-        "    columns: {invoice_id: id, currency: cur, total_minor: amount}\n"
-        "    lines: {path: lines.csv, columns: {invoice_id: inv, amount_minor: amount}}")
+""",
+    )
+    cfg = (
+        config(write, extra=extra)
+        .read_text()
+        .replace(
+            "    columns: {invoice_id: id, currency: cur, total_minor: amount}",
+            "    columns: {invoice_id: id, currency: cur, total_minor: amount}\n"
+            "    lines: {path: lines.csv, columns: {invoice_id: inv, amount_minor: amount}}",
+        )
+    )
     (tmp_path / "close.yaml").write_text(cfg)
     proc = reconcile("run", tmp_path / "close.yaml", "--out", tmp_path / "o")
     findings = json.loads((tmp_path / "o" / "findings.json").read_text())
@@ -226,9 +259,17 @@ def test_parquet_instants_convert_to_utc(write, tmp_path: Path) -> None:
     from reconcile import pipeline
 
     tokyo = datetime(2026, 10, 1, 8, 30, tzinfo=ZoneInfo("Asia/Tokyo"))  # 2026-09-30 23:30Z
-    pl.DataFrame({"id": ["a", "b"], "cur": ["JPY", "JPY"], "amount": [100, 200],
-                  "at": [tokyo, tokyo.replace(day=2)]}).write_parquet(tmp_path / "x.parquet")
-    cfg = write("p.yaml", """
+    pl.DataFrame(
+        {
+            "id": ["a", "b"],
+            "cur": ["JPY", "JPY"],
+            "amount": [100, 200],
+            "at": [tokyo, tokyo.replace(day=2)],
+        }
+    ).write_parquet(tmp_path / "x.parquet")
+    cfg = write(
+        "p.yaml",
+        """
 period: {start: 2026-10-01, end: 2026-11-01}
 sources:
   x:
@@ -237,25 +278,38 @@ sources:
     amounts: minor
     period_field: issued_at
     columns: {invoice_id: id, currency: cur, total_minor: amount, issued_at: at}
-""")
+""",
+    )
     result = pipeline.run(cfg)
     # 08:30 in Tokyo on 1 October is still 30 September in UTC: out of period.
     assert (result.sources[0].out_of_period, result.sources[0].checked) == (1, 1)
 
 
-def _close_with_lines(write, invoices: str, lines: str, columns: str, *,
-                      period_field: str | None = None, sum_to: str | None = None) -> Path:
+def _close_with_lines(
+    write,
+    invoices: str,
+    lines: str,
+    columns: str,
+    *,
+    period_field: str | None = None,
+    sum_to: str | None = None,
+) -> Path:
     """One file source, ``inv.csv`` and ``lines.csv`` (column ``inv``, ``amount``) in minor
     units; ``sum_to``: with the rule ``sum``, lines sum to that field."""
     write("inv.csv", invoices)
     write("lines.csv", lines)
     rules = ""
     if sum_to:
-        write("rules.yaml", "rules:\n  - id: sum\n    title: lines sum to the invoice\n"
-                            f"    type: aggregate\n    field: {sum_to}\n")
+        write(
+            "rules.yaml",
+            "rules:\n  - id: sum\n    title: lines sum to the invoice\n"
+            f"    type: aggregate\n    field: {sum_to}\n",
+        )
         rules = "rules: [rules.yaml]\n"
     period = f"    period_field: {period_field}\n" if period_field else ""
-    return write("c.yaml", f"""
+    return write(
+        "c.yaml",
+        f"""
 period: {{start: 2026-10-01, end: 2026-11-01}}
 sources:
   s:
@@ -264,16 +318,20 @@ sources:
     amounts: minor
 {period}    columns: {{{columns}}}
     lines: {{path: lines.csv, amounts: minor, columns: {{invoice_id: inv, amount_minor: amount}}}}
-{rules}""")
+{rules}""",
+    )
 
 
 def test_orphan_lines_in_minor_units_are_named_not_dropped(write, tmp_path: Path) -> None:
     from reconcile import pipeline
 
     cfg = _close_with_lines(
-        write, "id,cur,total\na,USD,300\nb,JPY,50\n",
+        write,
+        "id,cur,total\na,USD,300\nb,JPY,50\n",
         "inv,amount\na,100\na,200\nb,50\nghost,7\nghost,8\n",
-        "invoice_id: id, currency: cur, total_minor: total", sum_to="total_minor")
+        "invoice_id: id, currency: cur, total_minor: total",
+        sum_to="total_minor",
+    )
     result = pipeline.run(cfg)
     (orphan,) = result.findings.filter(pl.col("rule_id") == "schema.line.orphan").to_dicts()
     assert orphan["invoice_id"] == "ghost" and "2 line(s)" in orphan["message"]
@@ -288,10 +346,12 @@ def test_orphan_lines_are_named_even_when_invoices_are_dropped(write, tmp_path: 
     # invoice c is out of period, so lines are narrowed to checked invoices;
     # the orphan must still be found first.
     cfg = _close_with_lines(
-        write, "id,cur,total,at\na,USD,300,2026-10-05\nc,USD,1,2026-12-01\n",
+        write,
+        "id,cur,total,at\na,USD,300,2026-10-05\nc,USD,1,2026-12-01\n",
         "inv,amount\na,300\nc,1\nghost,7\n",
         "invoice_id: id, currency: cur, total_minor: total, issued_at: at",
-        period_field="issued_at")
+        period_field="issued_at",
+    )
     result = pipeline.run(cfg)
     orphans = result.findings.filter(pl.col("rule_id") == "schema.line.orphan")
     assert orphans["invoice_id"].to_list() == ["ghost"]
@@ -306,14 +366,16 @@ def test_line_sums_go_to_the_first_record_of_each_id(write, tmp_path: Path) -> N
     cfg = _close_with_lines(
         write,
         "id,cur,sub,at\n"
-        "z,USD,7,2026-09-30\n"    # out of period; its line is not an orphan
+        "z,USD,7,2026-09-30\n"  # out of period; its line is not an orphan
         "a,USD,300,2026-10-02\n"
-        "b,USD,10,2026-10-03\n"    # no lines: sums to zero, 10 off
-        "a,USD,999,2026-10-04\n"   # repeat of a: set aside, not compared
+        "b,USD,10,2026-10-03\n"  # no lines: sums to zero, 10 off
+        "a,USD,999,2026-10-04\n"  # repeat of a: set aside, not compared
         "c,JPY,50,2026-10-05\n",
         "inv,amount\nc,20\na,100\nz,7\nc,31\na,200\n",
         "invoice_id: id, currency: cur, subtotal_minor: sub, issued_at: at",
-        period_field="issued_at", sum_to="subtotal_minor")
+        period_field="issued_at",
+        sum_to="subtotal_minor",
+    )
     result = pipeline.run(cfg)
     got = {(f["rule_id"], f["invoice_id"], f["delta_minor"]) for f in result.findings.to_dicts()}
     assert got == {("sum", "b", 10), ("sum", "c", -1)}
@@ -331,7 +393,9 @@ def test_an_unexplained_tie_out_is_a_finding_with_an_id(write) -> None:
     write("l.csv", "id,cur,total\na,USD,100\nb,USD,7\n")
     write("r.csv", "id,ref,cur,total\nx,a,USD,105\ny,b,USD,7\n")
     write("rules.yaml", "rules:\n  - id: present\n    title: present\n    type: presence\n")
-    cfg = write("c.yaml", """
+    cfg = write(
+        "c.yaml",
+        """
 period: {start: 2026-10-01, end: 2026-11-01}
 sources:
   l: {provider: file, path: l.csv, amounts: minor, period_field: none,
@@ -341,7 +405,8 @@ sources:
 pairings:
   - {name: l-r, left: {source: l, key: invoice_id}, right: {source: r, key: external_ref}}
 rules: [rules.yaml]
-""")
+""",
+    )
     result = pipeline.run(cfg)
     (tie,) = result.findings.filter(pl.col("rule_id") == "pairing.tie_out").to_dicts()
     assert (tie["delta_minor"], tie["currency"], tie["pairing"]) == (5, "USD", "l-r")
@@ -362,13 +427,18 @@ def test_file_currency_codes_are_trimmed_and_upper_cased() -> None:
 def _streamed_close(write, tmp_path: Path, lines: pl.DataFrame) -> Path:
     write("inv.csv", "id,cur,sub\nin_1,USD,10.00\nin_2,JPY,125000\nin_3,USD,5.00\n")
     lines.write_parquet(tmp_path / "lines.parquet")
-    write("rules.yaml", """rules:
+    write(
+        "rules.yaml",
+        """rules:
   - id: lines.sum
     title: lines sum to the subtotal
     type: aggregate
     field: subtotal_minor
-""")
-    return write("close.yaml", """
+""",
+    )
+    return write(
+        "close.yaml",
+        """
 name: streamed lines
 period: {start: 2026-10-01, end: 2026-11-01}
 sources:
@@ -378,15 +448,17 @@ sources:
     columns: {invoice_id: id, currency: cur, subtotal_minor: sub}
     lines: {path: lines.parquet, amounts: minor, columns: {invoice_id: inv, amount_minor: amt}}
 rules: [rules.yaml]
-""")
+""",
+    )
 
 
 def test_parquet_lines_are_streamed_into_their_sums(write, tmp_path: Path) -> None:
     from reconcile import pipeline, sources
     from reconcile.config import load_config
 
-    lines = pl.DataFrame({"inv": ["in_1", "in_1", "in_2", "in_3", "in_9"],
-                          "amt": [600, 400, 125000, 499, 7]})
+    lines = pl.DataFrame(
+        {"inv": ["in_1", "in_1", "in_2", "in_3", "in_9"], "amt": [600, 400, 125000, 499, 7]}
+    )
     cfg_path = _streamed_close(write, tmp_path, lines)
     cfg = load_config(cfg_path)
     assert isinstance(sources.load_source(cfg.sources[0], tmp_path).lines, pl.LazyFrame)
@@ -401,12 +473,15 @@ def test_parquet_lines_are_streamed_into_their_sums(write, tmp_path: Path) -> No
 def test_a_bad_streamed_line_falls_back_to_full_validation(write, tmp_path: Path) -> None:
     from reconcile import pipeline
 
-    lines = pl.DataFrame({"inv": ["in_1", "in_1", "in_2", "", "in_3"],
-                          "amt": [600, 400, 125000, 3, 500]})
+    lines = pl.DataFrame(
+        {"inv": ["in_1", "in_1", "in_2", "", "in_3"], "amt": [600, 400, 125000, 3, 500]}
+    )
     result = pipeline.run(_streamed_close(write, tmp_path, lines))
     (bad,) = result.findings.filter(pl.col("rule_id").str.starts_with("schema.")).to_dicts()
-    assert (bad["rule_id"], bad["location"]) == ("schema.line.invoice_id.str_length",
-                                                 "lines.parquet row 3")
+    assert (bad["rule_id"], bad["location"]) == (
+        "schema.line.invoice_id.str_length",
+        "lines.parquet row 3",
+    )
     assert result.findings.height == 1  # the other sums hold
     (summary,) = result.sources
     assert (summary.lines_read, summary.lines_valid, summary.lines_quarantined) == (5, 4, 1)

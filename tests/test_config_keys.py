@@ -39,18 +39,24 @@ pairings:
 
 
 def close(write, key: str, rounding: str = "half_up") -> Path:
-    write("billing.csv", "id,customer,cur,amount\nacme/1/p/2026-10-01,acme,USD,10.005\n"
-                         "zeta/1/q/2026-10-01,zeta,USD,20.00\n")
-    write("books.csv", "id,ref,cur,amount\nJE-1,ACME/P/2026-10-01,USD,10.01\n"
-                       "JE-2,zeta/q/2026-10-01,USD,20.00\n")
+    write(
+        "billing.csv",
+        "id,customer,cur,amount\nacme/1/p/2026-10-01,acme,USD,10.005\n"
+        "zeta/1/q/2026-10-01,zeta,USD,20.00\n",
+    )
+    write(
+        "books.csv",
+        "id,ref,cur,amount\nJE-1,ACME/P/2026-10-01,USD,10.01\nJE-2,zeta/q/2026-10-01,USD,20.00\n",
+    )
     return write("close.yaml", SOURCES.replace("KEY", key).replace("ROUNDING", rounding))
 
 
 def test_a_key_expression_pairs_a_ledger_s_own_ids(write) -> None:
     """billing ``acme/1/p/2026-10-01`` ↔ books ``ACME/P/2026-10-01``: the left key drops the
     product, the right side upper-cases (its own normalize), the left does not."""
-    result = pipeline.run(close(write, "upper(regexp_replace(invoice_id, '^([^/]+)/[^/]+/', "
-                                       "'\\1/'))"))
+    result = pipeline.run(
+        close(write, "upper(regexp_replace(invoice_id, '^([^/]+)/[^/]+/', '\\1/'))")
+    )
     assert result.pairings[0].counts["left_matched"] == 2
     # 10.005 is rounded half up to 10.01 for the ledger: no difference, one rounded amount
     assert result.findings.is_empty(), result.findings
@@ -62,25 +68,31 @@ def test_half_even_rounding_is_the_source_s_choice(write) -> None:
     """billing's 10.005 in banker's rounding is 10.00; the books' 10.01 is then a cent
     away, a difference that exists only because billing's finer amount was rounded."""
     path = close(write, "upper(regexp_replace(invoice_id, '^([^/]+)/[^/]+/', '\\1/'))")
-    text = path.read_text().replace("columns: {invoice_id: id, customer_id: customer",
-                                    "rounding: half_even\n    columns: {invoice_id: id, "
-                                    "customer_id: customer")
+    text = path.read_text().replace(
+        "columns: {invoice_id: id, customer_id: customer",
+        "rounding: half_even\n    columns: {invoice_id: id, customer_id: customer",
+    )
     path.write_text(text)
     assert [s.rounding for s in load_config(path).sources] == ["half_even", "half_up"]
     found = pipeline.run(path).findings
     assert found.select("rule_id", "invoice_id", "delta_minor", "classification").rows() == [
-        ("xsrc.total_agrees", "acme/1/p/2026-10-01", 1, "rounding")]
+        ("xsrc.total_agrees", "acme/1/p/2026-10-01", 1, "rounding")
+    ]
 
 
-@pytest.mark.parametrize(("key", "rounding", "message"), [
-    ("regexp_replace(invoice_id, '^([^/]+)/', '$1')", "half_up", r"\\1, not \$1"),
-    ("nonsense(invoice_id", "half_up", "invalid SQL expression"),
-    ("upper(no_such_column)", "half_up", "unknown column"),
-    ("total_minor + 1", "half_up", "must give text"),
-    ("invoice_id", "banker", "rounding must be one of half_up, half_even"),
-])
-def test_a_bad_key_or_mode_names_file_line_and_pairing(write, key: str, rounding: str,
-                                                      message: str) -> None:
+@pytest.mark.parametrize(
+    ("key", "rounding", "message"),
+    [
+        ("regexp_replace(invoice_id, '^([^/]+)/', '$1')", "half_up", r"\\1, not \$1"),
+        ("nonsense(invoice_id", "half_up", "invalid SQL expression"),
+        ("upper(no_such_column)", "half_up", "unknown column"),
+        ("total_minor + 1", "half_up", "must give text"),
+        ("invoice_id", "banker", "rounding must be one of half_up, half_even"),
+    ],
+)
+def test_a_bad_key_or_mode_names_file_line_and_pairing(
+    write, key: str, rounding: str, message: str
+) -> None:
     with pytest.raises(ConfigError) as info:
         load_config(close(write, key, rounding))
     err = info.value

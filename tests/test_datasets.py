@@ -62,7 +62,8 @@ rules:
     stats = result.engine.stats.row(0, named=True)
     assert (stats["checked"], stats["failed"]) == (412, 0)
     assert result.control_totals.select("currency", "invoices", "total_minor").rows() == [
-        ("USD", 412, 232860)]  # $2,328.60, exact
+        ("USD", 412, 232860)
+    ]  # $2,328.60, exact
 
 
 def test_chinook_float_comparison_would_report_false_mismatches() -> None:
@@ -100,16 +101,23 @@ rules:
 def _rounded(result: pipeline.RunResult, rule_id: str) -> list[tuple[str, int, str]]:
     """(currency, passes, absorbed) of checks that passed only because the finer side of
     the identity was rounded to the coarser side's precision."""
-    return result.engine.rounded.filter(pl.col("rule_id") == rule_id).select(
-        "currency", "rounded", "rounded_minor").rows()
+    return (
+        result.engine.rounded.filter(pl.col("rule_id") == rule_id)
+        .select("currency", "rounded", "rounded_minor")
+        .rows()
+    )
 
 
 def _aw_config(header: Path, detail: Path | None, amounts_id: str = "SalesOrderID") -> str:
-    lines = "" if detail is None else f"""
+    lines = (
+        ""
+        if detail is None
+        else f"""
     lines:
       path: {detail}
       columns: {{invoice_id: SalesOrderID, line_id: SalesOrderDetailID,
                  currency: {{value: USD}}, unit_amount: LineTotal, quantity: {{value: "1"}}}}"""
+    )
     return f"""
 period: {{start: 2000-01-01, end: 2100-01-01}}
 sources:
@@ -124,8 +132,9 @@ rules: [rules.yaml]
 
 def test_adventureworks_lt_exact_at_four_decimals_and_the_header_line_gap(write) -> None:
     lt = DATASETS / "adventureworks_lt"
-    result = _run(write, _aw_config(lt / "SalesOrderHeader.csv", lt / "SalesOrderDetail.csv"),
-                  AW_RULES)
+    result = _run(
+        write, _aw_config(lt / "SalesOrderHeader.csv", lt / "SalesOrderDetail.csv"), AW_RULES
+    )
     # SOURCE.md: exact at 4 dp 0/32 (rounding each component to cents first: 14/32).
     assert _count(result, "aw.total_due") == 0
     assert _rounded(result, "aw.total_due") == []
@@ -161,8 +170,11 @@ def test_adventureworks_oltp_31465_headers(write, tmp_path: Path) -> None:
 
 def test_adventureworks_oltp_sample_lines_at_the_headers_precision(write) -> None:
     oltp = DATASETS / "adventureworks_oltp"
-    result = _run(write, _aw_config(oltp / "sample_SalesOrderHeader.csv",
-                                    oltp / "sample_SalesOrderDetail.csv"), AW_RULES)
+    result = _run(
+        write,
+        _aw_config(oltp / "sample_SalesOrderHeader.csv", oltp / "sample_SalesOrderDetail.csv"),
+        AW_RULES,
+    )
     assert result.sources[0].checked == 1561
     assert result.sources[0].lines_valid == 6032
     aw = result.data["aw"]
@@ -188,4 +200,5 @@ def test_a_one_cent_gap_at_four_decimals_is_found(write, tmp_path: Path) -> None
     result = _run(write, _aw_config(tmp_path / "h.csv", None), AW_RULES)
     found = result.findings.filter(pl.col("rule_id") == "aw.total_due")
     assert found.select("invoice_id", "expected", "actual", "delta_minor").rows() == [
-        ("43659", "23153.2339 USD", "23153.2439 USD", 1)]
+        ("43659", "23153.2339 USD", "23153.2439 USD", 1)
+    ]

@@ -30,32 +30,43 @@ ONE_SOURCE = """sources:
 def test_a_rule_s_literals_are_minor_units_whatever_the_source_s_precision(write) -> None:
     """``subtotal_minor + 100`` adds one dollar on a source exact to a tenth of a cent as on
     one in cents (literals and filters read minor units, not the exact twins' units)."""
-    write("a.csv", "id,sub,total,status\nA1,10.005,11.005,paid\nA2,20.00,21.00,paid\n"
-                   "A3,30.00,31.01,void\n")
-    found = run(write, ONE_SOURCE, """
+    write(
+        "a.csv",
+        "id,sub,total,status\nA1,10.005,11.005,paid\nA2,20.00,21.00,paid\nA3,30.00,31.01,void\n",
+    )
+    found = run(
+        write,
+        ONE_SOURCE,
+        """
   - id: fee
     title: total = subtotal + a 1.00 fee
     type: expression
     filter: "total_minor > 1000 AND status <> 'void'"
     field: total_minor
     expect: subtotal_minor + 100
-""").findings
+""",
+    ).findings
     assert found.is_empty(), found.select("invoice_id", "message").rows()
 
 
 def test_a_sub_cent_difference_absorbed_by_tolerance_is_reported(write) -> None:
     write("a.csv", "id,sub,total,status\nA1,10.004,10.001,paid\n")
-    result = run(write, ONE_SOURCE, """
+    result = run(
+        write,
+        ONE_SOURCE,
+        """
   - id: tol
     title: total = subtotal, within a cent
     type: expression
     field: total_minor
     expect: subtotal_minor
     tolerance: 1
-""")
+""",
+    )
     assert result.findings.is_empty()
     assert result.engine.absorbed.select("rule_id", "absorbed", "absorbed_minor").rows() == [
-        ("tol", 1, 0)]  # 0.3 of a cent, passed thanks to the tolerance: counted
+        ("tol", 1, 0)
+    ]  # 0.3 of a cent, passed thanks to the tolerance: counted
     assert result.engine.rounded.is_empty()
 
 
@@ -96,7 +107,8 @@ def test_an_unreadable_invoice_with_a_key_is_the_counterpart(write) -> None:
     result = run(write, TWO_SOURCES)
     present = result.findings.filter(pl.col("rule_id") == "xsrc.counterpart_present")
     assert present.select("invoice_id", "classification", "actual").rows() == [
-        ("R2", "counterpart_quarantined", "quarantined (schema.unreadable_record)")]
+        ("R2", "counterpart_quarantined", "quarantined (schema.unreadable_record)")
+    ]
     assert "l.csv row 3" in present["message"].item()
     assert result.tieouts["quarantined_minor"].to_list() == [5500]
 
@@ -134,23 +146,30 @@ def test_rule_filters_read_their_rule_s_rows(write) -> None:
     rule's reads lines; a line without a quantity is N/A whatever the other lines'
     precision (a null does not make the comparison finer)."""
     write("a.csv", "id,sub,status\nA1,20.0049,paid\nA2,5.00,draft\n")
-    write("lines.csv", "inv,kind,amount,qty,unit\nA1,charge,10.0049,1,10.00\n"
-                       "A1,charge,10.00,,10.00\nA1,tax,0.00,1,0.00\nA2,charge,4.00,1,4.00\n")
+    write(
+        "lines.csv",
+        "inv,kind,amount,qty,unit\nA1,charge,10.0049,1,10.00\n"
+        "A1,charge,10.00,,10.00\nA1,tax,0.00,1,0.00\nA2,charge,4.00,1,4.00\n",
+    )
     result = run(write, LINES_SOURCE, LINES_RULES)
     found = result.findings.select("rule_id", "invoice_id", "delta_minor").rows()
     assert found == [], found  # 10.0049 vs 10.00 × 1 compared in cents, the amount's side
     stats = {r["rule_id"]: r for r in result.engine.stats.to_dicts()}
     assert (stats["charges"]["checked"], stats["line.amount"]["checked"]) == (1, 3)
     assert stats["line.amount"]["not_applicable_rows"] == 1
-    assert result.engine.rounded.filter(pl.col("rule_id") == "line.amount")["rounded"].to_list() \
-        == [1]
+    assert result.engine.rounded.filter(pl.col("rule_id") == "line.amount")[
+        "rounded"
+    ].to_list() == [1]
 
 
 def test_a_file_line_is_named_by_its_row(write) -> None:
     write("a.csv", "id,sub,status\nA1,3.00,paid\n")
     write("lines.csv", "inv,kind,amount,qty,unit\nA1,charge,3.01,3,1.00\n")
-    (row,) = run(write, LINES_SOURCE, LINES_RULES).findings.filter(
-        pl.col("rule_id") == "line.amount").to_dicts()
+    (row,) = (
+        run(write, LINES_SOURCE, LINES_RULES)
+        .findings.filter(pl.col("rule_id") == "line.amount")
+        .to_dicts()
+    )
     assert "the line at lines.csv row 2" in row["message"] and row["location"] == "lines.csv row 2"
 
 
@@ -169,7 +188,9 @@ def test_repeated_invoice_ids_on_a_many_side_are_still_reported(write) -> None:
     write("l.csv", "id,total\nX,30.00\n")
     write("l_lines.csv", "inv,amount\nX,30.00\n")
     write("r.csv", "id,ref,total\nX,X,10.00\nX,X,20.00\n")
-    config = TWO_SOURCES.replace("right: {source: r, key: external_ref}}",
-                                 "right: {source: r, key: invoice_id}, cardinality: '1:N'}")
+    config = TWO_SOURCES.replace(
+        "right: {source: r, key: external_ref}}",
+        "right: {source: r, key: invoice_id}, cardinality: '1:N'}",
+    )
     found = run(write, config).findings
     assert ("unique.invoice_id", "r") in found.select("rule_id", "source").rows()

@@ -13,8 +13,9 @@ IDS = ["a1", "b2", "a1", "c3", None, "dd44", "b2", "a1", None, "e5"]
 @pytest.fixture(params=["real", "colliding"])
 def hashes(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     if request.param == "colliding":  # every key of one length shares a hash
-        monkeypatch.setattr(hashed, "key_hash",
-                            lambda key: key.str.len_bytes().fill_null(0).cast(pl.UInt64))
+        monkeypatch.setattr(
+            hashed, "key_hash", lambda key: key.str.len_bytes().fill_null(0).cast(pl.UInt64)
+        )
     return str(request.param)
 
 
@@ -22,7 +23,12 @@ def test_repeated_rows_are_exactly_the_rows_of_repeated_strings(hashes: str) -> 
     frame = pl.DataFrame({"invoice_id": IDS, "n": range(len(IDS))})
     got = hashed.repeated_rows(frame, "invoice_id")  # not c3, dd44, e5, null
     assert sorted(got.rows(), key=lambda r: r[1]) == [
-        ("a1", 0), ("b2", 1), ("a1", 2), ("b2", 6), ("a1", 7)]
+        ("a1", 0),
+        ("b2", 1),
+        ("a1", 2),
+        ("b2", 6),
+        ("a1", 7),
+    ]
     assert hashed.repeated_rows(frame.filter(pl.col("n") < 2), "invoice_id").is_empty()
     assert sorted(hashed.repeated_rows(frame.lazy(), "invoice_id").rows()) == sorted(got.rows())
 
@@ -43,4 +49,3 @@ def test_inner_join_pairs_exactly_the_equal_keys(hashes: str) -> None:
     assert sorted(joined.rows()) == [("b2", 2, "b2", 20), ("dd44", 4, "dd44", 40)]
     assert sorted(zip(at_left, at_right, strict=True)) == [(1, 0), (3, 2)]  # rows per side
     assert hashed.inner_join(left, right.clear(), "k", "k_r")[0].is_empty()
-

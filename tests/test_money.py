@@ -65,12 +65,16 @@ def test_minor_round_trips_through_major_text(code: str, minor: int) -> None:
     assert money.minor_to_decimal(minor, code) == Decimal(text)
 
 
-@given(st.integers(min_value=-(10**20), max_value=10**20), st.integers(0, 6),
-       st.sampled_from(["half_up", "half_even"]))
+@given(
+    st.integers(min_value=-(10**20), max_value=10**20),
+    st.integers(0, 6),
+    st.sampled_from(["half_up", "half_even"]),
+)
 def test_polars_rounding_matches_decimal(units: int, drop: int, mode: str) -> None:
     """The vectorized rounding (integer arithmetic) against Python's decimal module."""
-    got = pl.DataFrame({"u": [units]}).select(
-        money.round_scaled_expr(pl.col("u"), drop, mode)).item()
+    got = (
+        pl.DataFrame({"u": [units]}).select(money.round_scaled_expr(pl.col("u"), drop, mode)).item()
+    )
     assert got == int(money.round_decimal(Decimal(units).scaleb(-drop), 0, mode))
 
 
@@ -87,8 +91,11 @@ def test_float_noise_rule() -> None:
     assert money.without_float_noise(Decimal("0.1234565"), 6) == Decimal("0.123456")  # even
 
 
-@given(st.lists(st.tuples(st.sampled_from(CODES), st.integers(-(10**17), 10**17)),
-                min_size=1, max_size=30))
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(CODES), st.integers(-(10**17), 10**17)), min_size=1, max_size=30
+    )
+)
 def test_polars_formatting_matches_python(pairs: list[tuple[str, int]]) -> None:
     frame = pl.DataFrame({"c": [c for c, _ in pairs], "m": [m for _, m in pairs]})
     got = frame.select(money.format_minor_expr(pl.col("m"), pl.col("c")))["m"].to_list()

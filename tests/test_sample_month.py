@@ -57,9 +57,12 @@ def _planted() -> list[dict]:
 
 #: the classification a cross-source finding of each kind carries (others: none)
 CLASS_FOR_KIND = {
-    "amount_mismatch": "amount_mismatch", "scale_error": "scale_error",
-    "currency_mismatch": "currency_mismatch", "missing_in_ledger": "missing",
-    "missing_in_provider": "missing", "counterpart_quarantined": "counterpart_quarantined",
+    "amount_mismatch": "amount_mismatch",
+    "scale_error": "scale_error",
+    "currency_mismatch": "currency_mismatch",
+    "missing_in_ledger": "missing",
+    "missing_in_provider": "missing",
+    "counterpart_quarantined": "counterpart_quarantined",
     "ambiguous_key": "ambiguous",
 }
 
@@ -77,7 +80,8 @@ def _matches(finding: dict, plant: dict) -> bool:
         # a cross-source finding may name the pair from the other side
         plant.get("counterpart_source") is not None
         and (plant["counterpart_source"], plant.get("counterpart_key")) in mine
-        and any(inv in ids for _, inv in mine))
+        and any(inv in ids for _, inv in mine)
+    )
 
 
 def test_exactly_the_planted_discrepancies(result: pipeline.RunResult) -> None:
@@ -94,15 +98,19 @@ def test_amounts_of_the_planted_differences(result: pipeline.RunResult) -> None:
     by_rule = {}
     for f in result.findings.to_dicts():
         by_rule.setdefault(f["rule_id"], []).append(f)
-    deltas = {(f["rule_id"], f["invoice_id"]): f["delta_minor"]
-              for f in result.findings.to_dicts()}
+    deltas = {(f["rule_id"], f["invoice_id"]): f["delta_minor"] for f in result.findings.to_dicts()}
     for plant in _planted():
         if plant.get("expected_minor") is None or plant.get("actual_minor") is None:
             continue
         rule = RULE_FOR_KIND[plant["kind"]]
         want = plant["actual_minor"] - plant["expected_minor"]
-        got = [d for (r, inv), d in deltas.items() if r == rule and d is not None
-               and inv in {plant["invoice_id"], plant.get("counterpart_key")}]
+        got = [
+            d
+            for (r, inv), d in deltas.items()
+            if r == rule
+            and d is not None
+            and inv in {plant["invoice_id"], plant.get("counterpart_key")}
+        ]
         assert got and abs(got[0]) == abs(want), plant["kind"]
 
 
@@ -119,16 +127,19 @@ def test_completeness_ties_per_source(result: pipeline.RunResult) -> None:
 
 
 def test_sub_cent_amounts_are_exact_and_rounded_once_for_cross_source(
-        result: pipeline.RunResult) -> None:
+    result: pipeline.RunResult,
+) -> None:
     """Amberflo's 3-decimal amounts: its identities hold exactly (nothing absorbed, no
     tolerance in the pack), and the rounding to cents for the ledger is reported."""
     assert result.engine.absorbed.is_empty() and result.engine.rounded.is_empty()
     amberflo = result.data["amberflo"]
     assert amberflo.precision.scale == 1  # one digit beyond the cent
-    totals = result.rounding.filter((pl.col("source") == "amberflo")
-                                    & (pl.col("field") == "total_minor"))
+    totals = result.rounding.filter(
+        (pl.col("source") == "amberflo") & (pl.col("field") == "total_minor")
+    )
     assert totals.select("currency", "amounts", "rounded", "residue_minor").rows() == [
-        ("USD", 22, 7, "-3.5")]
+        ("USD", 22, 7, "-3.5")
+    ]
 
 
 def test_not_applicable_where_providers_lack_inputs(result: pipeline.RunResult) -> None:
@@ -181,8 +192,12 @@ def _rewrite_page(folder: Path, name: str, transform) -> None:
 
 
 def _cli(*args: object) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "reconcile", *map(str, args)],
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "reconcile", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_output_bytes_do_not_depend_on_where_the_data_is(tmp_path: Path) -> None:
@@ -199,27 +214,32 @@ def test_wrong_types_in_a_page_become_findings_naming_page_and_record(tmp_path: 
 
     def break_records(body: bytes) -> bytes:
         page = json.loads(body)
-        page["data"][0]["total"] = "lots"                     # wrong type
-        del page["data"][1]["currency"]                       # missing field
-        page["data"][2]["amount_due"] = 2**63                 # beyond int64
-        page["data"][3]["currency"] = "zzz"                   # unknown currency
+        page["data"][0]["total"] = "lots"  # wrong type
+        del page["data"][1]["currency"]  # missing field
+        page["data"][2]["amount_due"] = 2**63  # beyond int64
+        page["data"][3]["currency"] = "zzz"  # unknown currency
         return json.dumps(page).encode()
 
     _rewrite_page(stripe, "0002.json", break_records)
     proc = _cli("run", copy / "close.yaml", "--out", tmp_path / "o")
     assert proc.returncode == 1, proc.stderr
     findings = json.loads((tmp_path / "o" / "findings.json").read_text())
-    unreadable = [f for f in findings if f["rule_id"] == "schema.unreadable_record"
-                  and f["source"] == "stripe"]
+    unreadable = [
+        f
+        for f in findings
+        if f["rule_id"] == "schema.unreadable_record" and f["source"] == "stripe"
+    ]
     assert sorted(f["location"] for f in unreadable) == [
-        f"recordings/stripe/0002.json record {i}" for i in range(3)]
+        f"recordings/stripe/0002.json record {i}" for i in range(3)
+    ]
     messages = {f["location"][-1]: f["message"] for f in unreadable}
     assert "'total'" in messages["0"] and "currency" in messages["1"]
     assert "64-bit" in messages["2"]
     # An unknown code is read all the same (its digits do not depend on it): reported
     # by the currency rule, and compared on currency with its counterparts.
-    unknown = [f for f in findings if f["rule_id"] == "currency.iso4217"
-               and f["source"] == "stripe"]
+    unknown = [
+        f for f in findings if f["rule_id"] == "currency.iso4217" and f["source"] == "stripe"
+    ]
     assert [f["actual"] for f in unknown] == ["ZZZ"]
     summary = json.loads((tmp_path / "o" / "summary.json").read_text())
     stripe_summary = next(s for s in summary["sources"] if s["name"] == "stripe")
@@ -228,8 +248,11 @@ def test_wrong_types_in_a_page_become_findings_naming_page_and_record(tmp_path: 
 
 def test_html_error_page_exits_3_naming_source_and_page(tmp_path: Path) -> None:
     copy = _copy_sample(tmp_path)
-    _rewrite_page(copy / "recordings" / "commet", "0002.json",
-                  lambda _b: b"<html><body>502 Bad Gateway</body></html>")
+    _rewrite_page(
+        copy / "recordings" / "commet",
+        "0002.json",
+        lambda _b: b"<html><body>502 Bad Gateway</body></html>",
+    )
     proc = _cli("run", copy / "close.yaml", "--out", tmp_path / "o")
     assert proc.returncode == 3
     assert "commet" in proc.stderr and "0002.json" in proc.stderr

@@ -11,16 +11,27 @@ from hypothesis import strategies as st
 
 from reconcile import schema
 
-LINE = {"source": pl.String, "invoice_id": pl.String, "line_no": pl.Int32,
-        "amount_minor": pl.Int64, "currency": pl.String}
+LINE = {
+    "source": pl.String,
+    "invoice_id": pl.String,
+    "line_no": pl.Int32,
+    "amount_minor": pl.Int64,
+    "currency": pl.String,
+}
 
-line_rows = st.lists(st.fixed_dictionaries({
-    "source": st.sampled_from(["s", "", None]),
-    "invoice_id": st.sampled_from(["in_1", "é", "", " ", None]),
-    "line_no": st.sampled_from([0, 3, -1, None]),
-    "amount_minor": st.sampled_from([0, -5, 125, None]),
-    "currency": st.sampled_from(["USD", "usd", "US", "USDX", "JPY", None]),
-}), min_size=1, max_size=12)
+line_rows = st.lists(
+    st.fixed_dictionaries(
+        {
+            "source": st.sampled_from(["s", "", None]),
+            "invoice_id": st.sampled_from(["in_1", "é", "", " ", None]),
+            "line_no": st.sampled_from([0, 3, -1, None]),
+            "amount_minor": st.sampled_from([0, -5, 125, None]),
+            "currency": st.sampled_from(["USD", "usd", "US", "USDX", "JPY", None]),
+        }
+    ),
+    min_size=1,
+    max_size=12,
+)
 
 
 def _pandera_failing_rows(frame: pl.DataFrame, model: Any) -> set[int]:
@@ -54,27 +65,43 @@ def test_a_dataframe_wide_check_is_not_screened() -> None:
 @pytest.mark.parametrize("bad", [None, 7])
 def test_large_frames_are_screened_then_fully_validated_when_needed(bad: int | None) -> None:
     n = schema.SCREEN_FROM + 5
-    frame = pl.DataFrame({
-        "source": ["s"] * n, "invoice_id": [f"in_{i % 1000}" for i in range(n)],
-        "line_no": pl.int_range(0, n, dtype=pl.Int32, eager=True),
-        "amount_minor": [100] * n, "currency": ["USD"] * n,
-    }, schema=LINE)
+    frame = pl.DataFrame(
+        {
+            "source": ["s"] * n,
+            "invoice_id": [f"in_{i % 1000}" for i in range(n)],
+            "line_no": pl.int_range(0, n, dtype=pl.Int32, eager=True),
+            "amount_minor": [100] * n,
+            "currency": ["USD"] * n,
+        },
+        schema=LINE,
+    )
     if bad is not None:
-        frame = frame.with_columns(pl.when(pl.int_range(pl.len()) == bad).then(pl.lit(""))
-                                   .otherwise(pl.col("invoice_id")).alias("invoice_id"))
+        frame = frame.with_columns(
+            pl.when(pl.int_range(pl.len()) == bad)
+            .then(pl.lit(""))
+            .otherwise(pl.col("invoice_id"))
+            .alias("invoice_id")
+        )
     out = schema.validate_lines(frame)
     if bad is None:
         assert out.valid.height == n and out.failures.is_empty()
     else:
         assert out.valid.height == n - 1
         assert out.failures.select("row", "column", "check").rows() == [
-            (bad, "invoice_id", "str_length(1, None)")]
+            (bad, "invoice_id", "str_length(1, None)")
+        ]
 
 
 def test_a_screened_frame_still_gets_its_schema_checked() -> None:
     n = schema.SCREEN_FROM + 1
-    frame = pl.DataFrame({"source": ["s"] * n, "invoice_id": ["a"] * n,
-                          "line_no": pl.int_range(0, n, eager=True),  # Int64, not Int32
-                          "amount_minor": [1] * n, "currency": ["USD"] * n})
+    frame = pl.DataFrame(
+        {
+            "source": ["s"] * n,
+            "invoice_id": ["a"] * n,
+            "line_no": pl.int_range(0, n, eager=True),  # Int64, not Int32
+            "amount_minor": [1] * n,
+            "currency": ["USD"] * n,
+        }
+    )
     with pytest.raises(RuntimeError, match="canonical frame violates its schema"):
         schema.validate_lines(frame)

@@ -10,15 +10,18 @@ from reconcile import pipeline
 from reconcile.schema import ROW
 
 #: invoices as the tally reads them: id and row; "i2" repeats, "i4" has no line
-SCOPED = pl.DataFrame({"invoice_id": ["i1", "i2", "i3", "i2", "i4"],
-                       ROW: pl.Series([0, 1, 2, 3, 4], dtype=pl.UInt32)})
+SCOPED = pl.DataFrame(
+    {"invoice_id": ["i1", "i2", "i3", "i2", "i4"], ROW: pl.Series([0, 1, 2, 3, 4], dtype=pl.UInt32)}
+)
 #: 12 lines in 6 runs (two lines per run: folded), grouped by invoice except that
 #: i1 and i3 come back later; "zz" has no invoice, one amount is null and one line
 #: fails the screen
-LINES = pl.DataFrame({
-    "invoice_id": ["i1", "i1", "i2", "i2", "i2", "i3", "i3", "i1", "zz", "zz", "i3", "i3"],
-    "amount_minor": [100, 250, 10, None, 30, 7, 0, 1, 5, 6, -7, 0],
-})
+LINES = pl.DataFrame(
+    {
+        "invoice_id": ["i1", "i1", "i2", "i2", "i2", "i3", "i3", "i1", "zz", "zz", "i3", "i3"],
+        "amount_minor": [100, 250, 10, None, 30, 7, 0, 1, 5, 6, -7, 0],
+    }
+)
 OK = pl.col("amount_minor") != 30  # (a null amount passes: null is not false)
 
 
@@ -37,8 +40,9 @@ def test_runs_and_single_lines_tally_alike(monkeypatch: pytest.MonkeyPatch) -> N
     }  # (i4: one record, no line: not kept)
     for sample in (1, 100):  # one line: one run, lines one by one; all: folded
         got = tally(LINES, sample, monkeypatch)
-        assert {k: {c: v for c, v in r.items() if c != "invoice_id"}
-                for k, r in got.items()} == expected
+        assert {
+            k: {c: v for c, v in r.items() if c != "invoice_id"} for k, r in got.items()
+        } == expected
     shuffled = LINES.sample(fraction=1.0, shuffle=True, seed=3)
     assert tally(shuffled, 100, monkeypatch) == tally(LINES, 1, monkeypatch)
 

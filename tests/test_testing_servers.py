@@ -51,28 +51,50 @@ AUTH: dict[str, Callable[[str], dict[str, str]]] = {
 #: one list request per provider: (method, path, params or JSON body)
 LIST: dict[str, tuple[str, str, dict[str, Any]]] = {
     "f5xc": ("GET", "/api/web/namespaces/system/usage/invoices/custom_list", {"limit": "100"}),
-    "amberflo": ("GET", "/payments/billing/customer-product-invoice/all",
-                 {"customerId": "aurora-labs", "fromCache": "false"}),
+    "amberflo": (
+        "GET",
+        "/payments/billing/customer-product-invoice/all",
+        {"customerId": "aurora-labs", "fromCache": "false"},
+    ),
     "commet": ("GET", "/api/v1/invoices", {"limit": "25"}),
-    "frontier": ("POST", "/raystack.frontier.v1beta1.FrontierService/ListInvoices",
-                 {"org_id": ORG_ID}),
+    "frontier": (
+        "POST",
+        "/raystack.frontier.v1beta1.FrontierService/ListInvoices",
+        {"org_id": ORG_ID},
+    ),
     "stripe": ("GET", "/v1/invoices", {"limit": "10"}),
 }
 
 #: the provider's error body, by the status it was sent with
 ERROR_BODY: dict[str, Callable[[Any, int], bool]] = {
-    "f5xc": lambda b, s: set(b) == {"code", "message", "details"}
-    and b["code"] == {401: 16, 429: 8, 500: 13, 503: 14}[s],
+    "f5xc": lambda b, s: (
+        set(b) == {"code", "message", "details"}
+        and b["code"] == {401: 16, 429: 8, 500: 13, 503: 14}[s]
+    ),
     "amberflo": lambda b, s: set(b) == {"message"} and isinstance(b["message"], str),
-    "commet": lambda b, s: set(b) == {"error"} and b["error"]["type"] == {
-        401: "authentication_error", 429: "rate_limit_error", 500: "internal_error",
-        503: "internal_error"}[s] and b["error"]["doc_url"].startswith("https://commet.co/"),
-    "frontier": lambda b, s: set(b) == {"code", "message"} and b["code"] == {
-        401: "unauthenticated", 429: "resource_exhausted", 500: "internal",
-        503: "unavailable"}[s],
-    "stripe": lambda b, s: set(b) == {"error"} and b["error"]["type"] == (
-        "api_error" if s >= 500 else "invalid_request_error")
-    and (s != 429 or b["error"]["code"] == "rate_limit"),
+    "commet": lambda b, s: (
+        set(b) == {"error"}
+        and b["error"]["type"]
+        == {
+            401: "authentication_error",
+            429: "rate_limit_error",
+            500: "internal_error",
+            503: "internal_error",
+        }[s]
+        and b["error"]["doc_url"].startswith("https://commet.co/")
+    ),
+    "frontier": lambda b, s: (
+        set(b) == {"code", "message"}
+        and b["code"]
+        == {401: "unauthenticated", 429: "resource_exhausted", 500: "internal", 503: "unavailable"}[
+            s
+        ]
+    ),
+    "stripe": lambda b, s: (
+        set(b) == {"error"}
+        and b["error"]["type"] == ("api_error" if s >= 500 else "invalid_request_error")
+        and (s != 429 or b["error"]["code"] == "rate_limit")
+    ),
 }
 
 
@@ -89,8 +111,9 @@ def server(provider: str, **kwargs: Any) -> ProviderServer:
 def client(srv: ProviderServer, credential: str | None = SECRET, **kwargs: Any) -> httpx.Client:
     headers = AUTH[srv.provider](credential) if credential is not None else {}
     headers.update(kwargs.pop("headers", {}))
-    return httpx.Client(base_url=srv.url, headers=headers, timeout=kwargs.pop("timeout", 10),
-                        **kwargs)
+    return httpx.Client(
+        base_url=srv.url, headers=headers, timeout=kwargs.pop("timeout", 10), **kwargs
+    )
 
 
 def list_once(srv: ProviderServer, http: httpx.Client) -> httpx.Response:
@@ -157,14 +180,16 @@ def test_amounts_keep_their_exact_decimals() -> None:
 # --- pagination and filters --------------------------------------------------------------
 
 
-def walk_commet(http: httpx.Client, version: str, limit: int = 100,
-                **params: str) -> tuple[list[dict[str, Any]], int]:
+def walk_commet(
+    http: httpx.Client, version: str, limit: int = 100, **params: str
+) -> tuple[list[dict[str, Any]], int]:
     items: list[dict[str, Any]] = []
     pages, cursor = 0, None
     while True:
         query = {"limit": str(limit), **params, **({"cursor": cursor} if cursor else {})}
-        body = http.get("/api/v1/invoices", params=query,
-                        headers={"Commet-Version": version}).json()
+        body = http.get(
+            "/api/v1/invoices", params=query, headers={"Commet-Version": version}
+        ).json()
         pages += 1
         items += body["data"]
         if not body["hasMore"]:
@@ -202,8 +227,9 @@ def test_commet_detail_by_version() -> None:
     invoice_id = records[1]["id"]
     with server("commet", records=records) as srv, client(srv) as http:
         current = http.get(f"/api/v1/invoices/{invoice_id}").json()
-        legacy = http.get(f"/api/v1/invoices/{invoice_id}",
-                          headers={"Commet-Version": "2026-07-11"}).json()
+        legacy = http.get(
+            f"/api/v1/invoices/{invoice_id}", headers={"Commet-Version": "2026-07-11"}
+        ).json()
         missing = http.get("/api/v1/invoices/inv_nope")
     assert current == records[1]
     assert legacy == {"success": True, "data": records[1]}
@@ -211,14 +237,18 @@ def test_commet_detail_by_version() -> None:
     assert missing.json()["error"]["code"] == "invoice_not_found"
 
 
-@pytest.mark.parametrize(("params", "headers", "param"), [
-    ({"limit": "101"}, {}, "limit"),
-    ({"limit": "0"}, {}, "limit"),
-    ({"cursor": "not-a-cursor"}, {}, "cursor"),
-    ({}, {"Commet-Version": "2027-01-01"}, "Commet-Version"),
-])
-def test_commet_refuses_bad_requests(params: dict[str, str], headers: dict[str, str],
-                                     param: str) -> None:
+@pytest.mark.parametrize(
+    ("params", "headers", "param"),
+    [
+        ({"limit": "101"}, {}, "limit"),
+        ({"limit": "0"}, {}, "limit"),
+        ({"cursor": "not-a-cursor"}, {}, "cursor"),
+        ({}, {"Commet-Version": "2027-01-01"}, "Commet-Version"),
+    ],
+)
+def test_commet_refuses_bad_requests(
+    params: dict[str, str], headers: dict[str, str], param: str
+) -> None:
     with server("commet") as srv, client(srv) as http:
         response = http.get("/api/v1/invoices", params=params, headers=headers)
     assert response.status_code == 400
@@ -245,11 +275,16 @@ def test_stripe_pages_newest_first_within_the_created_window() -> None:
     created = sorted({r["created"] for r in records})
     low, high = created[3], created[-5]
     with server("stripe", page_size=4) as srv, client(srv) as http:
-        items, pages = walk_stripe(http, "/v1/invoices", limit="100",
-                                   **{"created[gte]": str(low), "created[lt]": str(high)})
+        items, pages = walk_stripe(
+            http,
+            "/v1/invoices",
+            limit="100",
+            **{"created[gte]": str(low), "created[lt]": str(high)},
+        )
         everything, _ = walk_stripe(http, "/v1/invoices", limit="7")
-    expected = [r["id"] for r in sorted(records, key=lambda r: -r["created"])
-                if low <= r["created"] < high]
+    expected = [
+        r["id"] for r in sorted(records, key=lambda r: -r["created"]) if low <= r["created"] < high
+    ]
     assert [i["id"] for i in items] == expected
     assert len(set(expected)) == len(expected) and len(expected) < len(records)
     assert pages == -(-len(expected) // 4)
@@ -257,13 +292,30 @@ def test_stripe_pages_newest_first_within_the_created_window() -> None:
 
 
 def stripe_invoice(invoice_id: str, created: int, n_lines: int) -> dict[str, Any]:
-    lines = [{"id": f"il_{invoice_id}_{n:03d}", "object": "line_item", "amount": 100 + n,
-              "currency": "usd"} for n in range(n_lines)]
-    return {"id": invoice_id, "object": "invoice", "created": created, "currency": "usd",
-            "total": sum(line["amount"] for line in lines), "status": "paid",
-            "customer": "cus_1",
-            "lines": {"object": "list", "data": lines, "has_more": False,
-                      "url": f"/v1/invoices/{invoice_id}/lines"}}
+    lines = [
+        {
+            "id": f"il_{invoice_id}_{n:03d}",
+            "object": "line_item",
+            "amount": 100 + n,
+            "currency": "usd",
+        }
+        for n in range(n_lines)
+    ]
+    return {
+        "id": invoice_id,
+        "object": "invoice",
+        "created": created,
+        "currency": "usd",
+        "total": sum(line["amount"] for line in lines),
+        "status": "paid",
+        "customer": "cus_1",
+        "lines": {
+            "object": "list",
+            "data": lines,
+            "has_more": False,
+            "url": f"/v1/invoices/{invoice_id}/lines",
+        },
+    }
 
 
 def test_stripe_lines_embedded_then_paged() -> None:
@@ -299,10 +351,12 @@ def test_f5_limit_namespace_and_pdf() -> None:
         everything = http.get(path).json()["invoices"]
         two = http.get(path, params={"limit": "2"}).json()["invoices"]
         other = http.get(path.replace("/system/", "/shared/"))
-        pdf = http.get("/api/web/namespaces/system/usage/invoice_pdf",
-                       params={"name": "inv-northwind-2026-10"}).json()
-        no_pdf = http.get("/api/web/namespaces/system/usage/invoice_pdf",
-                          params={"name": "inv-nope"})
+        pdf = http.get(
+            "/api/web/namespaces/system/usage/invoice_pdf", params={"name": "inv-northwind-2026-10"}
+        ).json()
+        no_pdf = http.get(
+            "/api/web/namespaces/system/usage/invoice_pdf", params={"name": "inv-nope"}
+        )
         expected_pdf = srv.pdf("inv-northwind-2026-10")
     assert [r["name"] for r in everything] == [r["name"] for r in sample_records("f5xc")]
     assert two == everything[:2]
@@ -318,11 +372,14 @@ def test_amberflo_customers_then_one_page_each() -> None:
     customers = sample_options("amberflo")["customers"]
     with server("amberflo") as srv, client(srv) as http:
         listed = http.get("/customers").json()
-        pages = {c: http.get(LIST["amberflo"][1], params={"customerId": c, "productId": "1"})
-                 for c in customers}
+        pages = {
+            c: http.get(LIST["amberflo"][1], params={"customerId": c, "productId": "1"})
+            for c in customers
+        }
         no_customer = http.get(LIST["amberflo"][1])
-        other_product = http.get(LIST["amberflo"][1],
-                                 params={"customerId": "aurora-labs", "productId": "2"})
+        other_product = http.get(
+            LIST["amberflo"][1], params={"customerId": "aurora-labs", "productId": "2"}
+        )
     assert [c["customerId"] for c in listed] == customers
     assert pages["kite-ventures"].content == b"null"
     found = [r for c in customers for r in loads(pages[c].content) or []]
@@ -342,15 +399,17 @@ def test_frontier_rest_emits_every_field_connect_omits_zero_values() -> None:
     rest_sample = sample("frontier_list_invoices_rest_v0.90.json")
     connect_sample = sample("frontier_list_invoices_connect_v0.91plus.json")
     records = connect_sample["invoices"]
-    with server("frontier", records=records, options={"api": "both"}) as srv, \
-            client(srv) as http:
+    with server("frontier", records=records, options={"api": "both"}) as srv, client(srv) as http:
         rest = http.get(f"/v1beta1/organizations/{ORG_ID}/billing/bill-1/invoices").json()
         rest_short = http.get(f"/v1beta1/organizations/{ORG_ID}/billing/invoices").json()
         connect = http.post(LIST["frontier"][1], json={"org_id": ORG_ID}).json()
-        nonzero = http.post(LIST["frontier"][1],
-                            json={"orgId": ORG_ID, "nonzeroAmountOnly": True}).json()
-        nonzero_rest = http.get(f"/v1beta1/organizations/{ORG_ID}/billing/invoices",
-                                params={"nonzero_amount_only": "true"}).json()
+        nonzero = http.post(
+            LIST["frontier"][1], json={"orgId": ORG_ID, "nonzeroAmountOnly": True}
+        ).json()
+        nonzero_rest = http.get(
+            f"/v1beta1/organizations/{ORG_ID}/billing/invoices",
+            params={"nonzero_amount_only": "true"},
+        ).json()
     assert rest == rest_sample == rest_short
     assert connect == connect_sample
     assert [i["id"] for i in nonzero["invoices"]] == [records[1]["id"]]
@@ -359,8 +418,10 @@ def test_frontier_rest_emits_every_field_connect_omits_zero_values() -> None:
 
 def test_frontier_expand_customer() -> None:
     expanded = sample("frontier_list_invoices_rest_v0.90_expand_customer.json")
-    with server("frontier", records=expanded["invoices"], options={"api": "rest"}) as srv, \
-            client(srv) as http:
+    with (
+        server("frontier", records=expanded["invoices"], options={"api": "rest"}) as srv,
+        client(srv) as http,
+    ):
         path = f"/v1beta1/organizations/{ORG_ID}/billing/invoices"
         with_customer = http.get(path, params=[("expand", "customer"), ("expand", "other")])
         without = http.get(path).json()
@@ -370,17 +431,25 @@ def test_frontier_expand_customer() -> None:
     assert connect.status_code == 404  # a REST-era server has no Connect route
 
 
-@pytest.mark.parametrize(("body", "content_type", "status", "code"), [
-    (b"{not json", "application/json", 400, "invalid_argument"),
-    (b'{"org_id": "org-northwind", "billing_id": "b"}', "application/json", 400,
-     "invalid_argument"),
-    (b'{"org_id": "org-elsewhere"}', "application/json", 404, "not_found"),
-    (b'{"org_id": "org-northwind"}', "text/plain", 415, "invalid_argument"),
-])
+@pytest.mark.parametrize(
+    ("body", "content_type", "status", "code"),
+    [
+        (b"{not json", "application/json", 400, "invalid_argument"),
+        (
+            b'{"org_id": "org-northwind", "billing_id": "b"}',
+            "application/json",
+            400,
+            "invalid_argument",
+        ),
+        (b'{"org_id": "org-elsewhere"}', "application/json", 404, "not_found"),
+        (b'{"org_id": "org-northwind"}', "text/plain", 415, "invalid_argument"),
+    ],
+)
 def test_frontier_connect_errors(body: bytes, content_type: str, status: int, code: str) -> None:
     with server("frontier") as srv, client(srv) as http:
-        response = http.post(LIST["frontier"][1], content=body,
-                             headers={"Content-Type": content_type})
+        response = http.post(
+            LIST["frontier"][1], content=body, headers={"Content-Type": content_type}
+        )
     assert response.status_code == status
     assert set(response.json()) == {"code", "message"} and response.json()["code"] == code
     if body == b"{not json":
@@ -402,17 +471,27 @@ def test_f5_and_amberflo_pages_equal_the_samples() -> None:
     f5 = sample("f5xc_list_invoices.json")
     with server("f5xc", records=f5["invoices"]) as srv, client(srv) as http:
         assert http.get(LIST["f5xc"][1]).json() == json.loads(json.dumps(f5))
-        pdf = http.get("/api/web/namespaces/system/usage/invoice_pdf",
-                       params={"name": "inv-acme-2026-07"})
+        pdf = http.get(
+            "/api/web/namespaces/system/usage/invoice_pdf", params={"name": "inv-acme-2026-07"}
+        )
         assert shape(pdf.json()) == shape(sample("f5xc_invoice_pdf.json"))
     invoices = sample("amberflo_list_invoices.json")
     with server("amberflo", records=invoices) as srv, client(srv) as http:
         listed = http.get(LIST["amberflo"][1], params={"customerId": "acme-corp"})
-        latest = http.get("/payments/billing/customer-product-invoice",
-                          params={"customerId": "acme-corp", "latest": "true"})
-        july = http.get("/payments/billing/customer-product-invoice", params={
-            "customerId": "acme-corp", "productPlanId": invoices[0]["invoiceKey"]["productPlanId"],
-            "year": "2026", "month": "7", "day": "1"})
+        latest = http.get(
+            "/payments/billing/customer-product-invoice",
+            params={"customerId": "acme-corp", "latest": "true"},
+        )
+        july = http.get(
+            "/payments/billing/customer-product-invoice",
+            params={
+                "customerId": "acme-corp",
+                "productPlanId": invoices[0]["invoiceKey"]["productPlanId"],
+                "year": "2026",
+                "month": "7",
+                "day": "1",
+            },
+        )
     assert loads(listed.content) == invoices
     assert loads(latest.content) == sample("amberflo_get_latest_invoice.json")
     assert loads(july.content) == invoices[0]
@@ -425,12 +504,15 @@ def test_commet_pages_equal_the_samples() -> None:
     with server("commet", records=records) as srv, client(srv) as http:
         listed = http.get("/api/v1/invoices").json()
         detail = http.get(f"/api/v1/invoices/{full['id']}").json()
-        legacy = http.get(f"/api/v1/invoices/{full['id']}",
-                          headers={"Commet-Version": "2026-07-11"}).json()
-        legacy_list = http.get("/api/v1/invoices", params={"limit": "1"},
-                               headers={"Commet-Version": "2026-07-11"}).json()
-        missing = http.get("/api/v1/invoices/inv_doesNotExist",
-                           headers={"Commet-Version": "2026-07-11"}).json()
+        legacy = http.get(
+            f"/api/v1/invoices/{full['id']}", headers={"Commet-Version": "2026-07-11"}
+        ).json()
+        legacy_list = http.get(
+            "/api/v1/invoices", params={"limit": "1"}, headers={"Commet-Version": "2026-07-11"}
+        ).json()
+        missing = http.get(
+            "/api/v1/invoices/inv_doesNotExist", headers={"Commet-Version": "2026-07-11"}
+        ).json()
         missing_now = http.get("/api/v1/invoices/inv_doesNotExist").json()
     assert listed == summary_list
     assert detail == sample("commet_get_invoice_v2026-07-31.json")
@@ -452,7 +534,8 @@ def test_stripe_pages_equal_the_samples() -> None:
     error = sample("stripe_error.json")
     assert shape(missing) == shape(error)
     assert {k: v for k, v in missing["error"].items() if k != "request_log_url"} == {
-        k: v for k, v in error["error"].items() if k != "request_log_url"}
+        k: v for k, v in error["error"].items() if k != "request_log_url"
+    }
 
 
 # --- auth ----------------------------------------------------------------------------------
@@ -460,8 +543,7 @@ def test_stripe_pages_equal_the_samples() -> None:
 
 @pytest.mark.parametrize("provider", PROVIDERS)
 @pytest.mark.parametrize("credential", [None, "wrong-value", f"{SECRET}x"])
-def test_requests_without_the_credential_are_refused(provider: str,
-                                                     credential: str | None) -> None:
+def test_requests_without_the_credential_are_refused(provider: str, credential: str | None) -> None:
     with server(provider) as srv, client(srv, credential) as http:
         response = list_once(srv, http)
     assert response.status_code == 401
@@ -475,15 +557,21 @@ def test_requests_with_the_credential_are_served(provider: str) -> None:
         response = list_once(srv, http)
     assert response.status_code == 200
     assert [(r.endpoint, r.status, r.fault) for r in srv.requests] == [("list", 200, None)]
-    assert srv.requests[0].headers["x-api-key" if provider in ("amberflo", "commet")
-                                    else "authorization"].endswith(SECRET)
+    assert (
+        srv.requests[0]
+        .headers["x-api-key" if provider in ("amberflo", "commet") else "authorization"]
+        .endswith(SECRET)
+    )
 
 
-@pytest.mark.parametrize(("provider", "header"), [
-    ("frontier", "Basic " + base64.b64encode(SECRET.encode()).decode()),
-    ("frontier", "Basic " + base64.b64encode(f"client-id:{SECRET}".encode()).decode()),
-    ("stripe", "Basic " + base64.b64encode(f"{SECRET}:".encode()).decode()),
-])
+@pytest.mark.parametrize(
+    ("provider", "header"),
+    [
+        ("frontier", "Basic " + base64.b64encode(SECRET.encode()).decode()),
+        ("frontier", "Basic " + base64.b64encode(f"client-id:{SECRET}".encode()).decode()),
+        ("stripe", "Basic " + base64.b64encode(f"{SECRET}:".encode()).decode()),
+    ],
+)
 def test_basic_auth_where_the_provider_takes_it(provider: str, header: str) -> None:
     with server(provider) as srv, client(srv, None, headers={"Authorization": header}) as http:
         assert list_once(srv, http).status_code == 200
@@ -502,10 +590,13 @@ def test_unknown_path_is_the_providers_404_and_not_counted() -> None:
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
-@pytest.mark.parametrize(("kind", "retry_after"), [("429", "2"), ("503", None), ("500", None),
-                                                   ("429", "Wed, 21 Oct 2026 07:28:00 GMT")])
-def test_status_faults_fire_once_with_the_providers_body(provider: str, kind: str,
-                                                         retry_after: str | None) -> None:
+@pytest.mark.parametrize(
+    ("kind", "retry_after"),
+    [("429", "2"), ("503", None), ("500", None), ("429", "Wed, 21 Oct 2026 07:28:00 GMT")],
+)
+def test_status_faults_fire_once_with_the_providers_body(
+    provider: str, kind: str, retry_after: str | None
+) -> None:
     fault = Fault(kind, retry_after=retry_after)
     with server(provider, faults=[fault]) as srv, client(srv) as http:
         first, second = list_once(srv, http), list_once(srv, http)
@@ -548,8 +639,10 @@ def test_path_contains_counts_only_matching_requests() -> None:
 
 
 def test_slow_response_beyond_the_read_timeout() -> None:
-    with server("f5xc", faults=[Fault("slow", delay=1.5)]) as srv, \
-            client(srv, timeout=httpx.Timeout(5, read=0.3)) as http:
+    with (
+        server("f5xc", faults=[Fault("slow", delay=1.5)]) as srv,
+        client(srv, timeout=httpx.Timeout(5, read=0.3)) as http,
+    ):
         started = time.monotonic()
         with pytest.raises(httpx.ReadTimeout):
             list_once(srv, http)
@@ -575,8 +668,11 @@ def test_reset_drops_the_connection_without_a_response() -> None:
 
 @pytest.mark.parametrize("provider", PROVIDERS)
 def test_malformed_html_and_truncated_pages(provider: str) -> None:
-    faults = [Fault("malformed", request=2), Fault("html", request=3), Fault("truncated",
-                                                                             request=4)]
+    faults = [
+        Fault("malformed", request=2),
+        Fault("html", request=3),
+        Fault("truncated", request=4),
+    ]
     with server(provider, faults=faults) as srv, client(srv) as http:
         normal, malformed, html, truncated = (list_once(srv, http) for _ in range(4))
     assert all(r.status_code == 200 for r in (normal, malformed, html, truncated))
@@ -584,7 +680,8 @@ def test_malformed_html_and_truncated_pages(provider: str) -> None:
     assert html.headers["content-type"].startswith("text/html")
     assert html.content.startswith(b"<!DOCTYPE html>")
     assert normal.content.startswith(truncated.content) and len(truncated.content) < len(
-        normal.content)
+        normal.content
+    )
     assert int(truncated.headers["content-length"]) == len(truncated.content)
     for broken in (html, truncated):
         with pytest.raises(ValueError):
@@ -592,8 +689,15 @@ def test_malformed_html_and_truncated_pages(provider: str) -> None:
 
 
 def test_commet_repeat_cursor_points_back() -> None:
-    with server("commet", records=commet_invoices(30, seed=5), page_size=10,
-                faults=[Fault("repeat_cursor")]) as srv, client(srv) as http:
+    with (
+        server(
+            "commet",
+            records=commet_invoices(30, seed=5),
+            page_size=10,
+            faults=[Fault("repeat_cursor")],
+        ) as srv,
+        client(srv) as http,
+    ):
         first = http.get("/api/v1/invoices").json()
         second = http.get("/api/v1/invoices", params={"cursor": first["nextCursor"]}).json()
     assert second["hasMore"] is True and second["nextCursor"] == first["nextCursor"]
@@ -601,8 +705,7 @@ def test_commet_repeat_cursor_points_back() -> None:
 
 
 def test_stripe_repeat_cursor_serves_the_same_page_again() -> None:
-    with server("stripe", page_size=5, faults=[Fault("repeat_cursor")]) as srv, \
-            client(srv) as http:
+    with server("stripe", page_size=5, faults=[Fault("repeat_cursor")]) as srv, client(srv) as http:
         first = http.get("/v1/invoices").json()
         after = first["data"][-1]["id"]
         second = http.get("/v1/invoices", params={"starting_after": after}).json()
@@ -615,8 +718,11 @@ def test_stripe_repeat_cursor_serves_the_same_page_again() -> None:
 def test_repeated_record_on_the_next_page(provider: str, kind: str) -> None:
     with server(provider, page_size=5, faults=[Fault(kind)]) as srv, client(srv) as http:
         first = list_once(srv, http).json()
-        cursor = ({"cursor": first["nextCursor"]} if provider == "commet"
-                  else {"starting_after": first["data"][-1]["id"]})
+        cursor = (
+            {"cursor": first["nextCursor"]}
+            if provider == "commet"
+            else {"starting_after": first["data"][-1]["id"]}
+        )
         second = http.get(LIST[provider][1], params=cursor).json()
     last, repeated = first["data"][-1], second["data"][0]
     assert repeated["id"] == last["id"]
@@ -626,16 +732,21 @@ def test_repeated_record_on_the_next_page(provider: str, kind: str) -> None:
     else:
         assert repeated["total"] == last["total"] + 1
         assert {k: v for k, v in repeated.items() if k != "total"} == {
-            k: v for k, v in last.items() if k != "total"}
+            k: v for k, v in last.items() if k != "total"
+        }
 
 
 def test_stripe_repeat_in_line_pages() -> None:
     records = [stripe_invoice("in_big", 1_790_000_000, 25)]
-    with server("stripe", records=records, faults=[Fault("conflicting_repeat")]) as srv, \
-            client(srv) as http:
+    with (
+        server("stripe", records=records, faults=[Fault("conflicting_repeat")]) as srv,
+        client(srv) as http,
+    ):
         first = http.get("/v1/invoices/in_big/lines", params={"limit": "10"}).json()
-        second = http.get("/v1/invoices/in_big/lines", params={
-            "limit": "10", "starting_after": first["data"][-1]["id"]}).json()
+        second = http.get(
+            "/v1/invoices/in_big/lines",
+            params={"limit": "10", "starting_after": first["data"][-1]["id"]},
+        ).json()
     assert second["data"][0]["id"] == first["data"][-1]["id"]
     assert second["data"][0]["amount"] == first["data"][-1]["amount"] + 1
 
@@ -649,20 +760,23 @@ def test_stripe_total_count_true_then_wrong() -> None:
     assert "total_count" not in plain
 
 
-@pytest.mark.parametrize(("build", "message"), [
-    (lambda: Fault("teapot"), "unknown fault kind"),
-    (lambda: Fault("slow"), "delay"),
-    (lambda: Fault("429", delay=1.0), "delay"),
-    (lambda: Fault("reset", retry_after="1"), "retry_after"),
-    (lambda: Fault("503", request=0), "counts from 1"),
-    (lambda: Fault("503", times=0), "at least 1"),
-    (lambda: ProviderServer("f5xc", faults=[Fault("repeat_cursor")]), "does not apply"),
-    (lambda: ProviderServer("commet", faults=[Fault("wrong_total")]), "does not apply"),
-    (lambda: ProviderServer("amberflo", page_size=10), "does not paginate"),
-    (lambda: ProviderServer("paypal"), "unknown provider"),
-    (lambda: ProviderServer("stripe", records=[], recording=RECORDINGS / "stripe"), "not both"),
-    (lambda: ProviderServer("stripe", recording=RECORDINGS / "commet"), "commet recording"),
-])
+@pytest.mark.parametrize(
+    ("build", "message"),
+    [
+        (lambda: Fault("teapot"), "unknown fault kind"),
+        (lambda: Fault("slow"), "delay"),
+        (lambda: Fault("429", delay=1.0), "delay"),
+        (lambda: Fault("reset", retry_after="1"), "retry_after"),
+        (lambda: Fault("503", request=0), "counts from 1"),
+        (lambda: Fault("503", times=0), "at least 1"),
+        (lambda: ProviderServer("f5xc", faults=[Fault("repeat_cursor")]), "does not apply"),
+        (lambda: ProviderServer("commet", faults=[Fault("wrong_total")]), "does not apply"),
+        (lambda: ProviderServer("amberflo", page_size=10), "does not paginate"),
+        (lambda: ProviderServer("paypal"), "unknown provider"),
+        (lambda: ProviderServer("stripe", records=[], recording=RECORDINGS / "stripe"), "not both"),
+        (lambda: ProviderServer("stripe", recording=RECORDINGS / "commet"), "commet recording"),
+    ],
+)
 def test_misuse_is_refused(build: Callable[[], Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         build()
@@ -680,16 +794,22 @@ def test_commet_invoices_are_deterministic_and_add_up() -> None:
     invoices = commet_invoices(500, seed=7)
     assert invoices == commet_invoices(500, seed=7) != commet_invoices(500, seed=8)
     assert len({i["id"] for i in invoices}) == len({i["createdAt"] for i in invoices}) == 500
-    assert [i["createdAt"] for i in invoices] == sorted((i["createdAt"] for i in invoices),
-                                                        reverse=True)
+    assert [i["createdAt"] for i in invoices] == sorted(
+        (i["createdAt"] for i in invoices), reverse=True
+    )
     for inv in invoices:
-        assert inv["total"] == (inv["subtotal"] - inv["discountAmount"] - inv["creditApplied"]
-                                + inv["taxAmount"])
-        charges = [line["amount"] for line in inv["lineItems"]
-                   if line["lineType"] not in ("discount", "promo_code_discount", "credit")]
+        assert inv["total"] == (
+            inv["subtotal"] - inv["discountAmount"] - inv["creditApplied"] + inv["taxAmount"]
+        )
+        charges = [
+            line["amount"]
+            for line in inv["lineItems"]
+            if line["lineType"] not in ("discount", "promo_code_discount", "credit")
+        ]
         assert sum(charges) == inv["subtotal"]
-        money = [inv[k] for k in ("subtotal", "discountAmount", "creditApplied", "taxAmount",
-                                  "total")] + [line["amount"] for line in inv["lineItems"]]
+        money = [
+            inv[k] for k in ("subtotal", "discountAmount", "creditApplied", "taxAmount", "total")
+        ] + [line["amount"] for line in inv["lineItems"]]
         assert all(type(v) is int for v in money)
         assert "2026-10-01" <= inv["createdAt"] < "2026-11-01"
     assert set(commet_invoices(3, seed=7)[0]) == set(sample("commet_get_invoice_v2026-07-31.json"))
@@ -718,27 +838,35 @@ def test_serve_sample_month_writes_a_live_config(tmp_path: Path) -> None:
     assert sources["commet"]["options"] == {"api_version": "2026-07-31"}
     assert sources["f5xc"]["options"]["customer_id"] == "northwind"
     assert (tmp_path / sources["ledger"]["path"]).is_file()
-    assert not any(secret in path.read_text(encoding="utf-8")
-                   for secret in credentials.values())
+    assert not any(secret in path.read_text(encoding="utf-8") for secret in credentials.values())
 
 
 def test_serve_command_prints_a_ready_config(tmp_path: Path) -> None:
     command = [sys.executable, "-m", "reconcile.testing", "serve", "--dir", str(tmp_path)]
-    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                          cwd=REPO, env={**os.environ, "PYTHONUNBUFFERED": "1"}) as proc:
+    with subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        cwd=REPO,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    ) as proc:
         try:
             assert proc.stdout is not None
             lines: list[str] = []
             while not lines or ("Ctrl-C" not in lines[-1] and lines[-1]):
                 lines.append(proc.stdout.readline())
             text = "".join(lines)
-            urls = dict(line.split()[:2] for line in lines
-                        if line.startswith("  ") and "http://" in line)
+            urls = dict(
+                line.split()[:2] for line in lines if line.startswith("  ") and "http://" in line
+            )
             exports = dict(line.split()[1].split("=", 1) for line in lines if "export " in line)
             assert set(urls) == set(PROVIDERS), text
             assert (tmp_path / "close.yaml").is_file() and f"{tmp_path}/close.yaml" in text
-            response = httpx.get(urls["commet"] + "/api/v1/invoices", headers={
-                "x-api-key": exports["RECONCILE_SAMPLE_COMMET_KEY"]})
+            response = httpx.get(
+                urls["commet"] + "/api/v1/invoices",
+                headers={"x-api-key": exports["RECONCILE_SAMPLE_COMMET_KEY"]},
+            )
             assert response.status_code == 200 and len(response.json()["data"]) == 25
         finally:
             proc.send_signal(signal.SIGINT)

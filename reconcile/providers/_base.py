@@ -77,6 +77,7 @@ class Normalized:
     def beside(self, location: str) -> bool:
         """Whether a record (``"<page> record <n>"``) was read for the neighbours only."""
         return bool(self.beside_pages) and location.rsplit(" record ", 1)[0] in self.beside_pages
+
     #: records read from the pages (= invoices kept + rejects)
     records_read: int = 0
     #: identical records repeated across pages, dropped once each
@@ -103,8 +104,11 @@ def load_json(page: Page, source: str) -> Any:
         return jsonio.loads(text) if text else None
     except jsonio.JSONError as exc:
         shown = page.body[:60].decode("utf-8", errors="replace").replace("\n", " ")
-        raise InputDataError(f"page is not valid JSON ({exc}); starts with {shown!r}",
-                             source=source, location=page.location) from None
+        raise InputDataError(
+            f"page is not valid JSON ({exc}); starts with {shown!r}",
+            source=source,
+            location=page.location,
+        ) from None
 
 
 def shape_error(page: Page, source: str, expected: str) -> InputDataError:
@@ -320,14 +324,12 @@ class Converter:
     reconcile.precision). ``float_noise``: the source's numbers are float64 results,
     cleaned to that many decimals first (money.without_float_noise)."""
 
-    def __init__(self, source: str, provider: str | None, float_noise: int | None = None
-                 ) -> None:
+    def __init__(self, source: str, provider: str | None, float_noise: int | None = None) -> None:
         self.source, self.provider, self.float_noise = source, provider, float_noise
 
     def __call__(self, value: Any, currency: str, invoice_id: str, key: str) -> Decimal:
         try:
-            return money.exact_minor(value, currency, self.provider,
-                                     float_noise=self.float_noise)
+            return money.exact_minor(value, currency, self.provider, float_noise=self.float_noise)
         except money.MoneyError as exc:
             raise RecordError(f"field {key!r}: {exc}") from None
 
@@ -384,8 +386,7 @@ def _record_id(record: Mapping[str, Any], id_key: IdKey) -> str | None:
     return rid if isinstance(rid, str) else None
 
 
-def _record_keys(record: Mapping[str, Any], keys: Mapping[str, str]
-                 ) -> tuple[tuple[str, str], ...]:
+def _record_keys(record: Mapping[str, Any], keys: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
     """The canonical keys a rejected record still carries (``keys``: canonical column
     -> wire field), where they are non-empty strings."""
     found = ((column, record.get(wire)) for column, wire in keys.items())
@@ -415,8 +416,15 @@ def parse_records(
             parse(record, location)
         except RecordError as exc:
             del out.invoices[marks[0] :], out.lines[marks[1] :]
-            out.rejects.append(Reject(source, location, str(exc), _record_id(record, id_key),
-                                      _record_keys(record, keys or {})))
+            out.rejects.append(
+                Reject(
+                    source,
+                    location,
+                    str(exc),
+                    _record_id(record, id_key),
+                    _record_keys(record, keys or {}),
+                )
+            )
 
 
 def each_record(
@@ -431,8 +439,7 @@ def each_record(
     keys: Mapping[str, str] | None = None,
 ) -> None:
     """Run ``parse(record, location)`` per record; failures become Rejects."""
-    parse_records(out, source, located(out, page, records, seen), parse, id_key=id_key,
-                  keys=keys)
+    parse_records(out, source, located(out, page, records, seen), parse, id_key=id_key, keys=keys)
 
 
 # --- options ----------------------------------------------------------------------------
@@ -483,17 +490,29 @@ def option_errors(
                 what += " or " + " / ".join(repr(c) for c in opt_spec.choices)
             errors.append((key, f"option {key!r} must be {what} (got {value!r})"))
         elif opt_spec.choices and kind is not list and value not in opt_spec.choices:
-            errors.append((key, f"option {key!r} must be one of {', '.join(opt_spec.choices)} "
-                                f"(got {value!r})"))
+            errors.append(
+                (
+                    key,
+                    f"option {key!r} must be one of {', '.join(opt_spec.choices)} (got {value!r})",
+                )
+            )
         elif kind is int and (
             (opt_spec.minimum is not None and value < opt_spec.minimum)
             or (opt_spec.maximum is not None and value > opt_spec.maximum)
         ):
-            errors.append((key, f"option {key!r} must be between {opt_spec.minimum} and "
-                                f"{opt_spec.maximum} (got {value})"))
+            errors.append(
+                (
+                    key,
+                    f"option {key!r} must be between {opt_spec.minimum} and "
+                    f"{opt_spec.maximum} (got {value})",
+                )
+            )
     if live:
         for key, opt_spec in spec.items():
-            if opt_spec.required_live and key not in options \
-                    and not any(a in options for a in opt_spec.alternatives):
+            if (
+                opt_spec.required_live
+                and key not in options
+                and not any(a in options for a in opt_spec.alternatives)
+            ):
                 errors.append((None, f"option {key!r} is required to fetch live: {opt_spec.help}"))
     return errors

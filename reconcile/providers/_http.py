@@ -122,7 +122,8 @@ class HttpPolicy:
         if self.max_attempts < 1 or self.concurrency < 1 or self.max_response_bytes < 1:
             raise ValueError("max_attempts, concurrency and max_response_bytes must be at least 1")
         if min(self.connect_timeout, self.read_timeout, self.max_seconds) <= 0 or (
-                self.rate_per_second is not None and self.rate_per_second <= 0):
+            self.rate_per_second is not None and self.rate_per_second <= 0
+        ):
             raise ValueError("timeouts, max_seconds and rate_per_second must be positive")
 
 
@@ -218,8 +219,13 @@ class FetchStats:
 
     def as_dict(self) -> dict[str, Any]:
         with self._lock:
-            return {"pages": self.pages, "records": self.records, "retries": self.retries,
-                    "seconds": round(self.seconds, 3), "bytes": self.bytes}
+            return {
+                "pages": self.pages,
+                "records": self.records,
+                "retries": self.retries,
+                "seconds": round(self.seconds, 3),
+                "bytes": self.bytes,
+            }
 
 
 @dataclass(frozen=True)
@@ -396,12 +402,20 @@ class ProviderClient:
         p = self.policy
         self._client = httpx.Client(
             base_url=self.base_url,
-            headers={"User-Agent": f"reconcile/{__version__}", "Accept": "application/json",
-                     **headers},
-            timeout=httpx.Timeout(connect=p.connect_timeout, read=p.read_timeout,
-                                  write=p.read_timeout, pool=p.connect_timeout + p.read_timeout),
-            limits=httpx.Limits(max_connections=p.concurrency,
-                                max_keepalive_connections=p.concurrency),
+            headers={
+                "User-Agent": f"reconcile/{__version__}",
+                "Accept": "application/json",
+                **headers,
+            },
+            timeout=httpx.Timeout(
+                connect=p.connect_timeout,
+                read=p.read_timeout,
+                write=p.read_timeout,
+                pool=p.connect_timeout + p.read_timeout,
+            ),
+            limits=httpx.Limits(
+                max_connections=p.concurrency, max_keepalive_connections=p.concurrency
+            ),
             verify=True,
             follow_redirects=False,
             transport=transport,
@@ -454,8 +468,9 @@ class ProviderClient:
         items = list(items)
         if self.policy.concurrency <= 1 or len(items) <= 1:
             return [fn(item) for item in items]
-        with ThreadPoolExecutor(max_workers=self.policy.concurrency,
-                                thread_name_prefix=f"fetch-{self.source}") as pool:
+        with ThreadPoolExecutor(
+            max_workers=self.policy.concurrency, thread_name_prefix=f"fetch-{self.source}"
+        ) as pool:
             futures: list[Future[R]] = [pool.submit(fn, item) for item in items]
             try:
                 return [future.result() for future in futures]
@@ -480,11 +495,18 @@ class ProviderClient:
             text = text.replace(secret, REDACTED)
         return text
 
-    def fail(self, message: str, *, endpoint: str, page: int | None = None,
-             status: int | None = None) -> FetchError:
+    def fail(
+        self, message: str, *, endpoint: str, page: int | None = None, status: int | None = None
+    ) -> FetchError:
         """A FetchError for this source (for fetchers' completeness checks)."""
-        return FetchError(self.scrub(message), source=self.source, provider=self.provider,
-                          endpoint=endpoint, status=status, page=page)
+        return FetchError(
+            self.scrub(message),
+            source=self.source,
+            provider=self.provider,
+            endpoint=endpoint,
+            status=status,
+            page=page,
+        )
 
     # -- internals
 
@@ -521,8 +543,15 @@ class ProviderClient:
         if start > now:
             time.sleep(start - now)
 
-    def _send(self, method: str, path: str, params: Any, content: bytes | None,
-              headers: Mapping[str, str], deadline: float) -> _Answer:
+    def _send(
+        self,
+        method: str,
+        path: str,
+        params: Any,
+        content: bytes | None,
+        headers: Mapping[str, str],
+        deadline: float,
+    ) -> _Answer:
         """One attempt, its body read within the limits (see the module docstring)."""
         with self._slots:
             self._throttle()
@@ -530,14 +559,19 @@ class ProviderClient:
             if left <= 0:
                 raise _OverLimit(f"no time left of max_seconds {self.policy.max_seconds:g}")
             p = self.policy
-            timeout = httpx.Timeout(connect=min(p.connect_timeout, left),
-                                    read=min(p.read_timeout, left),
-                                    write=min(p.read_timeout, left), pool=left)
-            with self._client.stream(method, path, params=params, content=content,
-                                     headers=headers, timeout=timeout) as response:
+            timeout = httpx.Timeout(
+                connect=min(p.connect_timeout, left),
+                read=min(p.read_timeout, left),
+                write=min(p.read_timeout, left),
+                pool=left,
+            )
+            with self._client.stream(
+                method, path, params=params, content=content, headers=headers, timeout=timeout
+            ) as response:
                 body = self._read(response, deadline - time.monotonic())
-                return _Answer(response.status_code, response.reason_phrase or "",
-                               response.headers, body)
+                return _Answer(
+                    response.status_code, response.reason_phrase or "", response.headers, body
+                )
 
     def _read(self, response: httpx.Response, seconds: float) -> bytes:
         """The decoded body, at most ``max_response_bytes`` raw and decoded, within
@@ -549,8 +583,10 @@ class ProviderClient:
             for chunk in response.iter_bytes():
                 body += chunk
                 if len(body) > limit or response.num_bytes_downloaded > limit:
-                    raise _OverLimit(f"the response is larger than http.max_response_bytes "
-                                     f"({limit} bytes); raise it if this is expected")
+                    raise _OverLimit(
+                        f"the response is larger than http.max_response_bytes "
+                        f"({limit} bytes); raise it if this is expected"
+                    )
                 if watchdog.fired:
                     break
         except httpx.HTTPError:
@@ -559,9 +595,11 @@ class ProviderClient:
         finally:
             watchdog.cancel()
         if watchdog.fired:
-            raise _OverLimit(f"the response did not complete within max_seconds "
-                             f"{self.policy.max_seconds:g} (a body that does not end, or "
-                             f"comes too slowly); {len(body)} bytes received")
+            raise _OverLimit(
+                f"the response did not complete within max_seconds "
+                f"{self.policy.max_seconds:g} (a body that does not end, or "
+                f"comes too slowly); {len(body)} bytes received"
+            )
         return bytes(body)
 
     def _request(
@@ -575,8 +613,10 @@ class ProviderClient:
         headers: Mapping[str, str] | None,
     ) -> FetchedPage:
         endpoint = f"{method} {path}"
-        wire_params = {k: self._text(v) if not isinstance(v, list | tuple)
-                       else [self._text(x) for x in v] for k, v in (params or {}).items()}
+        wire_params = {
+            k: self._text(v) if not isinstance(v, list | tuple) else [self._text(x) for x in v]
+            for k, v in (params or {}).items()
+        }
         content = None
         send_headers = dict(headers or {})
         if json is not None:
@@ -609,13 +649,18 @@ class ProviderClient:
 
         try:
             for attempt in stamina.retry_context(
-                on=backoff, attempts=policy.max_attempts, timeout=policy.max_seconds,
-                wait_initial=_WAIT_INITIAL, wait_max=_WAIT_MAX, wait_jitter=_WAIT_JITTER,
+                on=backoff,
+                attempts=policy.max_attempts,
+                timeout=policy.max_seconds,
+                wait_initial=_WAIT_INITIAL,
+                wait_max=_WAIT_MAX,
+                wait_jitter=_WAIT_JITTER,
             ):
                 with attempt:
                     attempts += 1
-                    response = self._send(method, path, wire_params, content, send_headers,
-                                          deadline)
+                    response = self._send(
+                        method, path, wire_params, content, send_headers, deadline
+                    )
                     self._check(response, endpoint)
         except _RetryableStatus as exc:
             self.stats.add_retries(waits[: attempts - 1])
@@ -625,8 +670,9 @@ class ProviderClient:
             raise self._gave_up(endpoint, attempts, started, exc) from None
         except httpx.HTTPError as exc:  # not transient: bad URL, TLS or protocol misuse
             self.stats.add_retries(waits[: attempts - 1])
-            raise self.fail(f"request failed: {type(exc).__name__}: {exc}",
-                            endpoint=endpoint) from None
+            raise self.fail(
+                f"request failed: {type(exc).__name__}: {exc}", endpoint=endpoint
+            ) from None
         except _OverLimit as exc:  # final: the budget is spent or the body too large
             self.stats.add_retries(waits[: attempts - 1])
             raise self.fail(str(exc), endpoint=endpoint) from None
@@ -640,8 +686,11 @@ class ProviderClient:
             path=path,
             query=self._kept_query(params),
             status=response.status_code,
-            headers={k.lower(): self.scrub(v) for k, v in response.headers.items()
-                     if _KEPT_HEADERS.match(k.lower())},
+            headers={
+                k.lower(): self.scrub(v)
+                for k, v in response.headers.items()
+                if _KEPT_HEADERS.match(k.lower())
+            },
             body=body,
             kind=kind,
             request_body=content,
@@ -653,8 +702,9 @@ class ProviderClient:
         self._report()
         shown_query = "&".join(f"{k}={v}" for k, v in exchange.query.items())
         location = f"{endpoint}" + (f"?{shown_query}" if shown_query else "")
-        return FetchedPage(body=body, location=location, endpoint=endpoint, kind=kind,
-                           exchange=exchange)
+        return FetchedPage(
+            body=body, location=location, endpoint=endpoint, kind=kind, exchange=exchange
+        )
 
     def _redacted(self, body: bytes) -> bytes:
         """A body with every credential value the server echoed replaced (so no secret
@@ -687,41 +737,63 @@ class ProviderClient:
                 f"answered {status} {reason}: the credential in the environment variable "
                 f"{self.credential_env} was {what}; check that it holds a valid key with read "
                 "access to invoices",
-                source=self.source, provider=self.provider, endpoint=endpoint,
-                credential_env=self.credential_env)
+                source=self.source,
+                provider=self.provider,
+                endpoint=endpoint,
+                credential_env=self.credential_env,
+            )
         if status in RETRYABLE_STATUSES:
             no_retry = _not_retryable_429(self.provider, response) if status == 429 else None
-            raise _RetryableStatus(status, reason, _retry_after(response.headers.get(
-                "retry-after")), no_retry)
+            raise _RetryableStatus(
+                status, reason, _retry_after(response.headers.get("retry-after")), no_retry
+            )
         if 300 <= status < 400:
             target = response.headers.get("location", "?")
-            raise self.fail(f"answered {status} {reason}, a redirect to {target}; redirects are "
-                            "not followed (they would carry the credential): set base_url to "
-                            "the final address", endpoint=endpoint, status=status)
+            raise self.fail(
+                f"answered {status} {reason}, a redirect to {target}; redirects are "
+                "not followed (they would carry the credential): set base_url to "
+                "the final address",
+                endpoint=endpoint,
+                status=status,
+            )
         detail = _api_message(response.body)
-        raise self.fail(f"answered {status} {reason}"
-                        + (f" ({self.snippet(detail, 300)})" if detail else "")
-                        + "; not retryable", endpoint=endpoint, status=status)
+        raise self.fail(
+            f"answered {status} {reason}"
+            + (f" ({self.snippet(detail, 300)})" if detail else "")
+            + "; not retryable",
+            endpoint=endpoint,
+            status=status,
+        )
 
-    def _gave_up(self, endpoint: str, attempts: int, started: float,
-                 exc: BaseException) -> FetchError:
+    def _gave_up(
+        self, endpoint: str, attempts: int, started: float, exc: BaseException
+    ) -> FetchError:
         elapsed = time.monotonic() - started
         if isinstance(exc, _RetryableStatus):
             last = f"last status {exc.status} {exc.reason}".rstrip()
             if exc.no_retry:
-                return self.fail(f"answered {exc.status} {exc.reason}; not retried: "
-                                 f"{exc.no_retry}", endpoint=endpoint, status=exc.status)
+                return self.fail(
+                    f"answered {exc.status} {exc.reason}; not retried: {exc.no_retry}",
+                    endpoint=endpoint,
+                    status=exc.status,
+                )
             if exc.beyond_budget:
                 return self.fail(
                     f"answered {exc.status} {exc.reason} asking to retry after "
                     f"{exc.retry_after:.0f} s (Retry-After), beyond what is left of the "
                     f"{self.policy.max_seconds:.0f} s retry budget; gave up after {attempts} "
-                    f"attempt(s)", endpoint=endpoint, status=exc.status)
+                    f"attempt(s)",
+                    endpoint=endpoint,
+                    status=exc.status,
+                )
             status: int | None = exc.status
         else:
             last = f"last error {type(exc).__name__} (no response)"
             status = None
-        return self.fail(f"gave up after {attempts} attempt(s) in {elapsed:.1f} s "
-                         f"(max_attempts {self.policy.max_attempts}, max_seconds "
-                         f"{self.policy.max_seconds:g}); {last}", endpoint=endpoint,
-                         status=status)
+        return self.fail(
+            f"gave up after {attempts} attempt(s) in {elapsed:.1f} s "
+            f"(max_attempts {self.policy.max_attempts}, max_seconds "
+            f"{self.policy.max_seconds:g}); {last}",
+            endpoint=endpoint,
+            status=status,
+        )

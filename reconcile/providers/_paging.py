@@ -37,16 +37,22 @@ def json_body(client: ProviderClient, page: FetchedPage, number: int | None = No
         snippet = client.snippet(text, 60).replace("\n", " ")
         raise client.fail(
             f"page is not valid JSON ({exc}; content-type {ctype}; starts with {snippet!r})",
-            endpoint=page.endpoint, page=number) from None
+            endpoint=page.endpoint,
+            page=number,
+        ) from None
 
 
-def shape(client: ProviderClient, page: FetchedPage, number: int | None, expected: str,
-          body: Any = None) -> FetchError:
+def shape(
+    client: ProviderClient, page: FetchedPage, number: int | None, expected: str, body: Any = None
+) -> FetchError:
     """A page that parsed but is not the documented envelope."""
     err = body.get("error") if isinstance(body, dict) else None
     detail = f" (an API error: {err})" if err else ""
-    return client.fail(f"page is not the documented shape: expected {expected}{detail}",
-                       endpoint=page.endpoint, page=number)
+    return client.fail(
+        f"page is not the documented shape: expected {expected}{detail}",
+        endpoint=page.endpoint,
+        page=number,
+    )
 
 
 def _tagged(value: Any) -> Any:
@@ -72,15 +78,20 @@ class Cursors:
         if not isinstance(cursor, str) or not cursor:
             raise self.client.fail(
                 f"page says there are more pages but gives no usable cursor ({cursor!r})",
-                endpoint=self.endpoint, page=page)
+                endpoint=self.endpoint,
+                page=page,
+            )
         if cursor in self._seen:
             raise self.client.fail(
                 f"pagination loop: cursor {cursor!r} was already given by page "
-                f"{self._seen[cursor]}; the list would never end", endpoint=self.endpoint,
-                page=page)
+                f"{self._seen[cursor]}; the list would never end",
+                endpoint=self.endpoint,
+                page=page,
+            )
         if page >= MAX_PAGES:
-            raise self.client.fail(f"pagination did not end after {MAX_PAGES} pages",
-                                   endpoint=self.endpoint, page=page)
+            raise self.client.fail(
+                f"pagination did not end after {MAX_PAGES} pages", endpoint=self.endpoint, page=page
+            )
         self._seen[cursor] = page
         return cursor
 
@@ -103,7 +114,10 @@ class Records:
             raise self.client.fail(
                 f"record {record_id} was already on page {first[1]} with different content: "
                 "the data changed while it was being paged, so the fetch is not one "
-                "consistent snapshot; run the close again", endpoint=page.endpoint, page=number)
+                "consistent snapshot; run the close again",
+                endpoint=page.endpoint,
+                page=number,
+            )
 
     def __contains__(self, record_id: object) -> bool:
         return record_id in self._seen

@@ -70,11 +70,16 @@ PROVIDER = "amberflo"
 BASE_URL = "https://app.amberflo.io"
 OPTIONS = {
     "currency": Option(str, "the invoices' currency (not on the wire; default USD)"),
-    "customers": Option(list, "customer ids to fetch (default: every customer the account "
-                              "lists)", live=True),
+    "customers": Option(
+        list, "customer ids to fetch (default: every customer the account lists)", live=True
+    ),
     "product_id": Option(str, "productId of the invoices (default 1)", live=True),
-    "float_decimals": Option(int, "decimals of the major unit Amberflo's float64 amounts are "
-                                  "cleaned to (default 6)", minimum=0, maximum=9),
+    "float_decimals": Option(
+        int,
+        "decimals of the major unit Amberflo's float64 amounts are cleaned to (default 6)",
+        minimum=0,
+        maximum=9,
+    ),
 }
 INVOICES_PATH = "/payments/billing/customer-product-invoice/all"
 CUSTOMERS_PATH = "/customers"
@@ -124,29 +129,51 @@ def _status(record: Mapping[str, Any]) -> tuple[str, str | None]:
 
 
 #: line items of an invoice: (line_type, the array they come from)
-_LINE_ARRAYS = (("usage", "productItemInvoices"), ("fee", "productPlanFees"),
-                ("promotion", "appliedPromotions"))
+_LINE_ARRAYS = (
+    ("usage", "productItemInvoices"),
+    ("fee", "productPlanFees"),
+    ("promotion", "appliedPromotions"),
+)
 
 
 def _items(record: Mapping[str, Any]) -> list[tuple[str, str, Mapping[str, Any]]]:
     """``(line_type, path, item)``: usage items, then plan fees, then promotions."""
-    return [(line_type, f"{key}[{i}]", item) for line_type, key in _LINE_ARRAYS
-            for i, item in enumerate(objects(record, key))]
+    return [
+        (line_type, f"{key}[{i}]", item)
+        for line_type, key in _LINE_ARRAYS
+        for i, item in enumerate(objects(record, key))
+    ]
 
 
-def _line(line_type: str, path: str, item: Mapping[str, Any]
-          ) -> tuple[str | None, str | None, Decimal | None, Any, str]:
+def _line(
+    line_type: str, path: str, item: Mapping[str, Any]
+) -> tuple[str | None, str | None, Decimal | None, Any, str]:
     """``(line_id, description, quantity, amount, amount's path)`` of one line item."""
     if line_type == "usage":
         bill = nested(item, "totalBill")
         quantity = _quantity(bill.get("meterUnits"), "meterUnits")
-        return (opt_text(item, "productItemId"), opt_text(item, "productItemName"), quantity,
-                req(bill, "price"), f"{path}.totalBill.price")
+        return (
+            opt_text(item, "productItemId"),
+            opt_text(item, "productItemName"),
+            quantity,
+            req(bill, "price"),
+            f"{path}.totalBill.price",
+        )
     if line_type == "fee":
-        return (opt_text(item, "id"), opt_text(item, "name"), Decimal(1), req(item, "cost"),
-                f"{path}.cost")
-    return (opt_text(item, "promotionId"), opt_text(item, "promotionName"), None,
-            req(item, "discount"), f"{path}.discount")
+        return (
+            opt_text(item, "id"),
+            opt_text(item, "name"),
+            Decimal(1),
+            req(item, "cost"),
+            f"{path}.cost",
+        )
+    return (
+        opt_text(item, "promotionId"),
+        opt_text(item, "promotionName"),
+        None,
+        req(item, "discount"),
+        f"{path}.discount",
+    )
 
 
 def _quantity(value: Any, key: str) -> Decimal | None:
@@ -277,23 +304,36 @@ def fetch(
     seen = Records(client)
 
     def one(customer: str) -> FetchedPage:
-        params = {"customerId": customer, "productId": product, "fromCache": "false",
-                  "withPaymentStatus": "true"}
+        params = {
+            "customerId": customer,
+            "productId": product,
+            "fromCache": "false",
+            "withPaymentStatus": "true",
+        }
         return client.get(INVOICES_PATH, params=params)
 
     invoice_pages = client.map(one, customers)
     for number, (customer, page) in enumerate(zip(customers, invoice_pages, strict=True), 1):
         body = json_body(client, page, number)
-        records = [] if body in (None, {}) else [body] if (
-            isinstance(body, dict) and "invoiceKey" in body) else body
+        records = (
+            []
+            if body in (None, {})
+            else [body]
+            if (isinstance(body, dict) and "invoiceKey" in body)
+            else body
+        )
         if not isinstance(records, list):
             raise shape(client, page, number, "a JSON array of invoices (or null)", body)
         for record in records:
             key = record.get("invoiceKey") if isinstance(record, dict) else None
             owner = key.get("customerId") if isinstance(key, dict) else None
             if owner is not None and owner != customer:
-                raise client.fail(f"the invoices asked for customer {customer!r} include one of "
-                                  f"customer {owner!r}", endpoint=page.endpoint, page=number)
+                raise client.fail(
+                    f"the invoices asked for customer {customer!r} include one of "
+                    f"customer {owner!r}",
+                    endpoint=page.endpoint,
+                    page=number,
+                )
             # no usable invoiceKey: the normalizer rejects the record, naming it
             with contextlib.suppress(RecordError, AttributeError, TypeError):
                 seen.add(_record_id(record), record, page, number)

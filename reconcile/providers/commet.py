@@ -67,10 +67,12 @@ BASE_URL = "https://commet.co"
 #: the Commet-Version values whose shapes this normalizer reads
 API_VERSIONS = ("2026-07-11", "2026-07-24", "2026-07-31")
 OPTIONS = {
-    "api_version": Option(str, "the Commet-Version pinned (default 2026-07-31)",
-                          choices=API_VERSIONS),
-    "limit": Option(int, "invoices per list page (default and maximum 100)", minimum=1,
-                    maximum=100, live=True),
+    "api_version": Option(
+        str, "the Commet-Version pinned (default 2026-07-31)", choices=API_VERSIONS
+    ),
+    "limit": Option(
+        int, "invoices per list page (default and maximum 100)", minimum=1, maximum=100, live=True
+    ),
 }
 LIST_PATH = "/api/v1/invoices"
 #: the first version whose list items lack lineItems and creditApplied
@@ -215,8 +217,14 @@ def normalize(
                     )
                 )
 
-    parse_records(out, source, records, parse, id_key="id",
-                  keys={"invoice_number": "invoiceNumber", "customer_id": "customerId"})
+    parse_records(
+        out,
+        source,
+        records,
+        parse,
+        id_key="id",
+        keys={"invoice_number": "invoiceNumber", "customer_id": "customerId"},
+    )
     columns = ("invoice_number", "customer_id", "raw_status", "memo", *_MONEY, *_DATES)
     out.provided = provided(*columns, *(("credit_minor",) if complete else ()))
     out.has_lines = complete
@@ -234,15 +242,22 @@ def auth_headers(credential: str, options: Mapping[str, Any]) -> dict[str, str]:
     return {"x-api-key": credential}
 
 
-def _list_records(client: ProviderClient, page: FetchedPage, number: int,
-                  version: str) -> tuple[list[Any], bool, Any]:
+def _list_records(
+    client: ProviderClient, page: FetchedPage, number: int, version: str
+) -> tuple[list[Any], bool, Any]:
     """``(records, hasMore, nextCursor)`` of a list page of the pinned version."""
     body = json_body(client, page, number)
     legacy = version <= "2026-07-11"
-    expected = ('{"success": true, "data": [...], "hasMore": ...}' if legacy
-                else '{"object": "list", "data": [...], "hasMore": ...}')
-    ok = isinstance(body, dict) and isinstance(body.get("data"), list) and (
-        body.get("success") is True if legacy else body.get("object") == "list")
+    expected = (
+        '{"success": true, "data": [...], "hasMore": ...}'
+        if legacy
+        else '{"object": "list", "data": [...], "hasMore": ...}'
+    )
+    ok = (
+        isinstance(body, dict)
+        and isinstance(body.get("data"), list)
+        and (body.get("success") is True if legacy else body.get("object") == "list")
+    )
     if not ok or not isinstance(body.get("hasMore"), bool):
         raise shape(client, page, number, expected, body)
     return body["data"], body["hasMore"], body.get("nextCursor")
@@ -288,9 +303,11 @@ def fetch(
         body = json_body(client, page)
         if not isinstance(body, dict) or body.get("id") != invoice_id:
             got = body.get("id") if isinstance(body, dict) else None
-            raise client.fail(f"GET /invoices/{invoice_id} answered "
-                              f"{'invoice ' + repr(got) if got else 'no invoice object'}",
-                              endpoint=page.endpoint)
+            raise client.fail(
+                f"GET /invoices/{invoice_id} answered "
+                f"{'invoice ' + repr(got) if got else 'no invoice object'}",
+                endpoint=page.endpoint,
+            )
         return page
 
     return pages + client.map(detail, ids)

@@ -57,13 +57,20 @@ PROVIDER = "f5xc"
 BASE_URL = None
 OPTIONS = {
     "customer_id": Option(str, "the customer (tenant) the invoices belong to"),
-    "tenant": Option(str, "tenant name: base_url defaults to https://<tenant>.console.ves.volterra.io",
-                     live=True),
+    "tenant": Option(
+        str, "tenant name: base_url defaults to https://<tenant>.console.ves.volterra.io", live=True
+    ),
     "namespace": Option(str, "namespace of the invoice API (default system)", live=True),
-    "limit": Option(int, "invoices asked for (no pagination; default 1000)", minimum=1,
-                    maximum=100_000, live=True),
-    "pdfs": Option(bool, "download and archive the PDF of each paid invoice of the period",
-                   live=True),
+    "limit": Option(
+        int,
+        "invoices asked for (no pagination; default 1000)",
+        minimum=1,
+        maximum=100_000,
+        live=True,
+    ),
+    "pdfs": Option(
+        bool, "download and archive the PDF of each paid invoice of the period", live=True
+    ),
 }
 DEFAULT_LIMIT = 1000
 
@@ -166,7 +173,9 @@ def fetch(
         raise client.fail(
             f"the list holds {len(records)} invoices, as many as were asked for (limit {limit}); "
             "this API has no pagination, so it may have been cut short: raise options.limit",
-            endpoint=page.endpoint, page=1)
+            endpoint=page.endpoint,
+            page=1,
+        )
     pages: list[Page] = [page]
     if options.get("pdfs"):
         pages += _pdfs(client, namespace, records, period_start, period_end)
@@ -181,13 +190,19 @@ def _in_period(record: Any, start: datetime, end: datetime) -> bool:
     return moment is not None and start <= moment < end
 
 
-def _pdfs(client: ProviderClient, namespace: str, records: list[Any], start: datetime,
-          end: datetime) -> list[Page]:
-    names = sorted({
-        rec["name"] for rec in records
-        if isinstance(rec, dict) and isinstance(rec.get("name"), str)
-        and rec.get("status") == "STATUS_PAID" and _in_period(rec, start, end)
-    })
+def _pdfs(
+    client: ProviderClient, namespace: str, records: list[Any], start: datetime, end: datetime
+) -> list[Page]:
+    names = sorted(
+        {
+            rec["name"]
+            for rec in records
+            if isinstance(rec, dict)
+            and isinstance(rec.get("name"), str)
+            and rec.get("status") == "STATUS_PAID"
+            and _in_period(rec, start, end)
+        }
+    )
     path = f"/api/web/namespaces/{namespace}/usage/invoice_pdf"
 
     def one(name: str) -> Page:
@@ -199,13 +214,15 @@ def _pdfs(client: ProviderClient, namespace: str, records: list[Any], start: dat
         try:
             data = base64.b64decode(encoded, validate=True)
         except (binascii.Error, ValueError):
-            raise client.fail(f"the PDF of invoice {name} is not valid base64",
-                              endpoint=page.endpoint) from None
+            raise client.fail(
+                f"the PDF of invoice {name} is not valid base64", endpoint=page.endpoint
+            ) from None
         if not data.startswith(b"%PDF-"):
-            raise client.fail(f"the document of invoice {name} is not a PDF (it does not start "
-                              "with %PDF-)", endpoint=page.endpoint)
-        client.keep_document(Document(f"{_document_name(name)}.pdf", data, "application/pdf",
-                                      name))
+            raise client.fail(
+                f"the document of invoice {name} is not a PDF (it does not start with %PDF-)",
+                endpoint=page.endpoint,
+            )
+        client.keep_document(Document(f"{_document_name(name)}.pdf", data, "application/pdf", name))
         return page
 
     return client.map(one, names)

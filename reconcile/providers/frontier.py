@@ -63,20 +63,39 @@ PROVIDER = "frontier"
 #: self-hosted: no public default
 BASE_URL = None
 OPTIONS = {
-    "org_id": Option(str, "the organization whose invoices are listed (or org_ids)", live=True,
-                     required_live=True, alternatives=("org_ids",)),
-    "org_ids": Option(list, "the organizations whose invoices are listed, or 'all': every "
-                            "organization ListOrganizations shows the credential",
-                      live=True, choices=("all",)),
-    "billing_id": Option(str, "the billing account (REST only; inferred from org_id if absent)",
-                         live=True),
-    "api": Option(str, "rest (Frontier <= v0.90) or connect (>= v0.91, default)",
-                  choices=("rest", "connect"), live=True),
-    "auth": Option(str, "basic (client_id:secret, default) or bearer (a token)",
-                   choices=("basic", "bearer"), live=True),
+    "org_id": Option(
+        str,
+        "the organization whose invoices are listed (or org_ids)",
+        live=True,
+        required_live=True,
+        alternatives=("org_ids",),
+    ),
+    "org_ids": Option(
+        list,
+        "the organizations whose invoices are listed, or 'all': every "
+        "organization ListOrganizations shows the credential",
+        live=True,
+        choices=("all",),
+    ),
+    "billing_id": Option(
+        str, "the billing account (REST only; inferred from org_id if absent)", live=True
+    ),
+    "api": Option(
+        str,
+        "rest (Frontier <= v0.90) or connect (>= v0.91, default)",
+        choices=("rest", "connect"),
+        live=True,
+    ),
+    "auth": Option(
+        str,
+        "basic (client_id:secret, default) or bearer (a token)",
+        choices=("basic", "bearer"),
+        live=True,
+    ),
     "expand_customer": Option(bool, "ask for expand=customer (the customer's name)", live=True),
-    "nonzero_amount_only": Option(bool, "leave out zero-amount invoices (default false)",
-                                  live=True),
+    "nonzero_amount_only": Option(
+        bool, "leave out zero-amount invoices (default false)", live=True
+    ),
 }
 CONNECT_PATH = "/raystack.frontier.v1beta1.FrontierService/ListInvoices"
 ORGS_CONNECT_PATH = "/raystack.frontier.v1beta1.FrontierService/ListOrganizations"
@@ -138,8 +157,16 @@ def normalize(
         records = body.get("invoices") if isinstance(body, dict) else None
         if not isinstance(records, list):
             raise bad_page(page, source, body, '{"invoices": [...]}')
-        each_record(out, source, page, records, parse, id_key="id", seen=seen,
-                    keys={"external_ref": "provider_id", "customer_id": "customer_id"})
+        each_record(
+            out,
+            source,
+            page,
+            records,
+            parse,
+            id_key="id",
+            seen=seen,
+            keys={"external_ref": "provider_id", "customer_id": "customer_id"},
+        )
     # the customer's name comes only with expand=customer
     expanded = any(row["customer_name"] for row in out.invoices)
     out.provided = provided(*_COLUMNS, *(("customer_name",) if expanded else ()))
@@ -190,16 +217,16 @@ def _invoices(client: ProviderClient, options: Mapping[str, Any], org: str) -> P
     nonzero = bool(options.get("nonzero_amount_only", False))
     if options.get("api", "connect") == "rest":
         billing = options.get("billing_id")
-        path = (f"/v1beta1/organizations/{quote(org, safe='')}/billing/"
-                + (f"{quote(str(billing), safe='')}/invoices" if billing else "invoices"))
+        path = f"/v1beta1/organizations/{quote(org, safe='')}/billing/" + (
+            f"{quote(str(billing), safe='')}/invoices" if billing else "invoices"
+        )
         params: dict[str, Any] = {"nonzero_amount_only": nonzero}
         if expand:
             params["expand"] = expand
         page = client.get(path, params=params)
     else:
         request = {"org_id": org, "nonzero_amount_only": nonzero, "expand": expand}
-        page = client.post(CONNECT_PATH, json=request,
-                           headers={"Connect-Protocol-Version": "1"})
+        page = client.post(CONNECT_PATH, json=request, headers={"Connect-Protocol-Version": "1"})
     body = json_body(client, page, 1)
     records = [] if body in (None, {}) else body.get("invoices") if isinstance(body, dict) else None
     if not isinstance(records, list):
@@ -208,8 +235,9 @@ def _invoices(client: ProviderClient, options: Mapping[str, Any], org: str) -> P
     return page
 
 
-def _organizations(client: ProviderClient, options: Mapping[str, Any]
-                   ) -> tuple[list[Page], list[str]]:
+def _organizations(
+    client: ProviderClient, options: Mapping[str, Any]
+) -> tuple[list[Page], list[str]]:
     """``ListOrganizations`` page by page (``page_num`` from 1, ``page_size``) until a
     page comes back short: the organizations' ids, each once, in the order listed.
 
@@ -222,19 +250,31 @@ def _organizations(client: ProviderClient, options: Mapping[str, Any]
     while True:
         number = len(pages) + 1
         if options.get("api", "connect") == "rest":
-            page = client.get(ORGS_REST_PATH, params={"page_num": number,
-                                                      "page_size": ORGS_PAGE_SIZE},
-                              kind="organizations")
+            page = client.get(
+                ORGS_REST_PATH,
+                params={"page_num": number, "page_size": ORGS_PAGE_SIZE},
+                kind="organizations",
+            )
         else:
-            page = client.post(ORGS_CONNECT_PATH, json={"page_num": number,
-                                                        "page_size": ORGS_PAGE_SIZE},
-                               headers={"Connect-Protocol-Version": "1"},
-                               kind="organizations")
+            page = client.post(
+                ORGS_CONNECT_PATH,
+                json={"page_num": number, "page_size": ORGS_PAGE_SIZE},
+                headers={"Connect-Protocol-Version": "1"},
+                kind="organizations",
+            )
         body = json_body(client, page, number)
-        orgs = [] if body in (None, {}) else body.get("organizations") \
-            if isinstance(body, dict) else None
-        found = [o.get("id") for o in orgs] if isinstance(orgs, list) and all(
-            isinstance(o, dict) for o in orgs) else None
+        orgs = (
+            []
+            if body in (None, {})
+            else body.get("organizations")
+            if isinstance(body, dict)
+            else None
+        )
+        found = (
+            [o.get("id") for o in orgs]
+            if isinstance(orgs, list) and all(isinstance(o, dict) for o in orgs)
+            else None
+        )
         if found is None or not all(isinstance(i, str) and i for i in found):
             raise shape(client, page, number, '{"organizations": [{"id": ...}, ...]}', body)
         pages.append(page)

@@ -76,10 +76,10 @@ PROVIDER = "stripe"
 BASE_URL = "https://api.stripe.com"
 DEFAULT_API_VERSION = "2025-03-31.basil"
 OPTIONS = {
-    "api_version": Option(str, "the Stripe-Version pinned (default 2025-03-31.basil)",
-                          live=True),
-    "limit": Option(int, "invoices per page (default and maximum 100)", minimum=1, maximum=100,
-                    live=True),
+    "api_version": Option(str, "the Stripe-Version pinned (default 2025-03-31.basil)", live=True),
+    "limit": Option(
+        int, "invoices per page (default and maximum 100)", minimum=1, maximum=100, live=True
+    ),
 }
 LIST_PATH = "/v1/invoices"
 
@@ -206,8 +206,9 @@ def _ids(values: Any) -> set[Any]:
     return {v.get("id") if isinstance(v, Mapping) else v for v in values}
 
 
-def _split_discounts(entries: list[Mapping[str, Any]], own: set[Any]
-                     ) -> tuple[list[Mapping[str, Any]], list[Mapping[str, Any]]]:
+def _split_discounts(
+    entries: list[Mapping[str, Any]], own: set[Any]
+) -> tuple[list[Mapping[str, Any]], list[Mapping[str, Any]]]:
     """``(item-level, invoice-level)`` discount amounts: a line's own discounts (its
     ``discounts``) are already inside the invoice's ``subtotal``; the others are the
     invoice-level discounts that ``total_excluding_tax`` deducts."""
@@ -291,7 +292,8 @@ def normalize(
         items = [] if out.beside(location) else line_pages.lines(record, iid, location)
         own = set().union(*(_ids(item.get("discounts")) for _, item in items))
         _, invoice_level = _split_discounts(
-            objects(record, "total_discount_amounts", required=True), own)
+            objects(record, "total_discount_amounts", required=True), own
+        )
         out.invoices.append(
             invoice_row(
                 source,
@@ -321,8 +323,16 @@ def normalize(
                 out.lines.append(_line(source, iid, line_no, where, item))
 
     for page, data in lists:
-        each_record(out, source, page, data, parse, id_key="id", seen=seen,
-                    keys={"invoice_number": "number", "customer_id": "customer"})
+        each_record(
+            out,
+            source,
+            page,
+            data,
+            parse,
+            id_key="id",
+            seen=seen,
+            keys={"invoice_number": "number", "customer_id": "customer"},
+        )
     return out
 
 
@@ -339,27 +349,34 @@ def auth_headers(credential: str, options: Mapping[str, Any]) -> dict[str, str]:
 
 def _list(client: ProviderClient, page: FetchedPage, number: int) -> tuple[list[Any], bool, Any]:
     body = json_body(client, page, number)
-    if (not isinstance(body, dict) or body.get("object") != "list"
-            or not isinstance(body.get("data"), list)
-            or not isinstance(body.get("has_more"), bool)):
-        raise shape(client, page, number, '{"object": "list", "data": [...], "has_more": ...}',
-                    body)
+    if (
+        not isinstance(body, dict)
+        or body.get("object") != "list"
+        or not isinstance(body.get("data"), list)
+        or not isinstance(body.get("has_more"), bool)
+    ):
+        raise shape(
+            client, page, number, '{"object": "list", "data": [...], "has_more": ...}', body
+        )
     return body["data"], body["has_more"], body.get("total_count")
 
 
 def _last_id(client: ProviderClient, page: FetchedPage, number: int, data: list[Any]) -> Any:
     if not data:
-        raise client.fail("page is empty but says has_more: there is no id to continue after",
-                          endpoint=page.endpoint, page=number)
+        raise client.fail(
+            "page is empty but says has_more: there is no id to continue after",
+            endpoint=page.endpoint,
+            page=number,
+        )
     last = data[-1]
     return last.get("id") if isinstance(last, dict) else None
 
 
-def _check_total(client: ProviderClient, endpoint: str, total: Any, count: int,
-                 what: str) -> None:
+def _check_total(client: ProviderClient, endpoint: str, total: Any, count: int, what: str) -> None:
     if isinstance(total, int) and not isinstance(total, bool) and total != count:
-        raise client.fail(f"{what}: total_count says {total}, the pages hold {count}",
-                          endpoint=endpoint)
+        raise client.fail(
+            f"{what}: total_count says {total}, the pages hold {count}", endpoint=endpoint
+        )
 
 
 #: kind of the list pages of the neighbouring periods (fetched for timing only)
@@ -378,15 +395,22 @@ def fetch(
     neighbours' invoices are kept out of the close (see normalize)."""
     headers = {"Stripe-Version": str(options.get("api_version", DEFAULT_API_VERSION))}
     span = period_end - period_start
-    windows = [(period_start, period_end, "list"), (period_start - span, period_start, BESIDE),
-               (period_end, period_end + span, BESIDE)]
+    windows = [
+        (period_start, period_end, "list"),
+        (period_start - span, period_start, BESIDE),
+        (period_end, period_end + span, BESIDE),
+    ]
     pages: list[Page] = []
     invoices: dict[str, Any] = {}  # id -> first record of the period, in list order
     for start, end, kind in windows:
-        pages += _list_window(client, options, headers, start, end, kind,
-                              invoices if kind == "list" else {})
-    more = [(iid, rec) for iid, rec in invoices.items()
-            if isinstance(rec.get("lines"), dict) and rec["lines"].get("has_more") is True]
+        pages += _list_window(
+            client, options, headers, start, end, kind, invoices if kind == "list" else {}
+        )
+    more = [
+        (iid, rec)
+        for iid, rec in invoices.items()
+        if isinstance(rec.get("lines"), dict) and rec["lines"].get("has_more") is True
+    ]
 
     def lines(item: tuple[str, Any]) -> list[Page]:
         return _lines(client, headers, *item)
@@ -396,9 +420,15 @@ def fetch(
     return pages
 
 
-def _list_window(client: ProviderClient, options: Mapping[str, Any],
-                 headers: Mapping[str, str], start: datetime, end: datetime, kind: str,
-                 invoices: dict[str, Any]) -> list[Page]:
+def _list_window(
+    client: ProviderClient,
+    options: Mapping[str, Any],
+    headers: Mapping[str, str],
+    start: datetime,
+    end: datetime,
+    kind: str,
+    invoices: dict[str, Any],
+) -> list[Page]:
     """``GET /v1/invoices`` for ``created`` in ``[start, end)``, every page (checked for
     loops, moved data and ``total_count``); ``invoices`` gets each id's first record."""
     limit = int(options.get("limit", 100))
@@ -432,8 +462,9 @@ def _list_window(client: ProviderClient, options: Mapping[str, Any],
     return pages
 
 
-def _lines(client: ProviderClient, headers: Mapping[str, str], invoice_id: str,
-           invoice: Mapping[str, Any]) -> list[Page]:
+def _lines(
+    client: ProviderClient, headers: Mapping[str, str], invoice_id: str, invoice: Mapping[str, Any]
+) -> list[Page]:
     """The rest of an invoice's line items, after the embedded first page."""
     embedded = invoice["lines"]
     data = embedded.get("data") if isinstance(embedded.get("data"), list) else []
@@ -455,8 +486,13 @@ def _lines(client: ProviderClient, headers: Mapping[str, str], invoice_id: str,
             break
         after = cursors.next(_last_id(client, page, number, items), number)
     line_ids.discard(None)
-    _check_total(client, f"GET {path}", embedded.get("total_count"), len(line_ids),
-                 f"line items of invoice {invoice_id}")
+    _check_total(
+        client,
+        f"GET {path}",
+        embedded.get("total_count"),
+        len(line_ids),
+        f"line items of invoice {invoice_id}",
+    )
     return pages
 
 

@@ -61,7 +61,8 @@ class SourceData:
     has_lines: bool
     #: invoice_id of invoices with a quarantined line: line sums are N/A for them
     incomplete_lines: pl.DataFrame = field(
-        default_factory=lambda: pl.DataFrame(schema={"invoice_id": pl.String}))
+        default_factory=lambda: pl.DataFrame(schema={"invoice_id": pl.String})
+    )
     #: for file sources: (file as findings show it, number of its first data row); the
     #: records carry their row index ``__row`` and ``record_ref`` is built from it only
     #: for the rows a finding names. ``None``: ``record_ref`` is a column.
@@ -99,7 +100,8 @@ class SourceData:
         if self.lines_file is None:
             return pl.col("record_ref")
         return pl.col("record_ref").fill_null(
-            fmt("{} row {}", pl.lit(self.lines_file), pl.col("line_no")))
+            fmt("{} row {}", pl.lit(self.lines_file), pl.col("line_no"))
+        )
 
     def exact(self) -> SourceData:
         """This source as its own identities read it: amounts exactly as stated (the
@@ -107,9 +109,12 @@ class SourceData:
         if not self.precision.scale and self.lines is None:
             return self
         return dataclasses.replace(
-            self, invoices=exact_view(self.invoices, self.precision),
-            lines=None if self.lines is None else exact_view(self.lines, self.line_precision,
-                                                             lines=True))
+            self,
+            invoices=exact_view(self.invoices, self.precision),
+            lines=None
+            if self.lines is None
+            else exact_view(self.lines, self.line_precision, lines=True),
+        )
 
 
 @dataclass(frozen=True)
@@ -131,9 +136,18 @@ class PairData:
     pairing: Any = None
     #: records of the keys that break the cardinality: __left, invoice_id, currency,
     #: total_minor, __key, __n (records with the key on that side)
-    ambiguous: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema={
-        "__left": pl.Boolean, "invoice_id": pl.String, "currency": pl.String,
-        "total_minor": pl.Int64, "__key": pl.String, "__n": pl.UInt32}))
+    ambiguous: pl.DataFrame = field(
+        default_factory=lambda: pl.DataFrame(
+            schema={
+                "__left": pl.Boolean,
+                "invoice_id": pl.String,
+                "currency": pl.String,
+                "total_minor": pl.Int64,
+                "__key": pl.String,
+                "__n": pl.UInt32,
+            }
+        )
+    )
     #: records per side: matched / unmatched / ambiguous (and the ambiguous keys)
     counts: dict[str, int] = field(default_factory=dict)
     #: per side, for a "many" side: its records' ``__key``, ``invoice_id`` (and
@@ -150,10 +164,14 @@ class PairData:
                 out = out.with_columns(pl.col("invoice_id" + suffix).alias(name))
                 continue
             order = [c for c in ("__row",) if c in members.collect_schema().names()]
-            ids = (members.lazy().join(out.select("__key").unique(), on="__key", how="semi")
-                   .sort(order or "invoice_id").group_by("__key")
-                   .agg(pl.col("invoice_id").alias(name))
-                   .with_columns(pl.col(name).list.join(", ")))
+            ids = (
+                members.lazy()
+                .join(out.select("__key").unique(), on="__key", how="semi")
+                .sort(order or "invoice_id")
+                .group_by("__key")
+                .agg(pl.col("invoice_id").alias(name))
+                .with_columns(pl.col(name).list.join(", "))
+            )
             out = out.join(ids, on="__key", how="left")
         return out
 
@@ -183,7 +201,6 @@ def money(expr: pl.Expr, currency: pl.Expr | None = None, extra: int = 0) -> pl.
     return pl.concat_str([text, pl.lit(" "), currency])
 
 
-
 def fmt(template: str, *parts: pl.Expr) -> pl.Expr:
     """``"{} invoice {}"`` with expressions in the ``{}``; a null part shows as ``—``.
 
@@ -207,14 +224,20 @@ def fmt(template: str, *parts: pl.Expr) -> pl.Expr:
 _KINDS = {pl.Int64(): "a minor-unit money column", pl.String(): "a canonical text column"}
 
 
-def canonical_column(raw: Any, key: str, where: Any, dtype: pl.DataType,
-                     default: str | None = None,
-                     schema: Mapping[str, pl.DataType] = INVOICE_SCHEMA) -> str:
+def canonical_column(
+    raw: Any,
+    key: str,
+    where: Any,
+    dtype: pl.DataType,
+    default: str | None = None,
+    schema: Mapping[str, pl.DataType] = INVOICE_SCHEMA,
+) -> str:
     """The rule key ``key`` naming a canonical column of ``dtype`` (in ``schema``)."""
     from reconcile import yamlio
 
     column = raw.get(key, default)
     if schema.get(column) != dtype:
-        raise where.error(f"{key!r} must be {_KINDS[dtype]} (got {column!r})",
-                          yamlio.line_of(raw, key))
+        raise where.error(
+            f"{key!r} must be {_KINDS[dtype]} (got {column!r})", yamlio.line_of(raw, key)
+        )
     return str(column)

@@ -78,7 +78,8 @@ def data_places(units: pl.Expr, scale: int) -> pl.Expr:
     if scale == 0:
         return pl.lit(0, pl.Int32)
     zeros = pl.sum_horizontal(
-        (units % pl.lit(10**k, _WIDE) == 0).cast(pl.Int32) for k in range(1, scale + 1))
+        (units % pl.lit(10**k, _WIDE) == 0).cast(pl.Int32) for k in range(1, scale + 1)
+    )
     need = (pl.lit(scale, pl.Int32) - zeros).filter(units.is_not_null())
     return need.max().fill_null(0).cast(pl.Int32)
 
@@ -98,34 +99,51 @@ def _at(actual: Scaled, expected: Scaled) -> int | pl.Expr:
     pa, pe = actual.places, expected.places
     if isinstance(pa, int) and isinstance(pe, int):
         return min(pa, pe)
-    return pl.min_horizontal(pl.lit(pa, pl.Int32) if isinstance(pa, int) else pa,
-                             pl.lit(pe, pl.Int32) if isinstance(pe, int) else pe)
+    return pl.min_horizontal(
+        pl.lit(pa, pl.Int32) if isinstance(pa, int) else pa,
+        pl.lit(pe, pl.Int32) if isinstance(pe, int) else pe,
+    )
 
 
-def _within_noise(delta: pl.Expr, at: int | pl.Expr, currency: pl.Expr,
-                  noise: FloatNoise | None) -> pl.Expr:
+def _within_noise(
+    delta: pl.Expr, at: int | pl.Expr, currency: pl.Expr, noise: FloatNoise | None
+) -> pl.Expr:
     """Whether ``delta`` (in units of 10^-at minor units) is at most half a unit of the
     cleaned decimals per term, where the comparison is as fine as those decimals."""
     if noise is None:
         return pl.lit(False)
     # the last cleaned decimal in units of 10^-at minor units: 10^(at + exponent − decimals)
-    shift = (pl.lit(at, pl.Int32) if isinstance(at, int) else at) + exponent_expr(currency) \
+    shift = (
+        (pl.lit(at, pl.Int32) if isinstance(at, int) else at)
+        + exponent_expr(currency)
         - pl.lit(noise.decimals, pl.Int32)
-    return (shift >= 0) & (delta.abs() * 2 <= noise.terms.cast(_WIDE) * pl.lit(10, _WIDE).pow(
-        pl.max_horizontal(shift, pl.lit(0, pl.Int32))))
+    )
+    return (shift >= 0) & (
+        delta.abs() * 2
+        <= noise.terms.cast(_WIDE)
+        * pl.lit(10, _WIDE).pow(pl.max_horizontal(shift, pl.lit(0, pl.Int32)))
+    )
 
 
-def identity_columns(actual: Scaled, expected: Scaled, rule: Any, mode: str,
-                     currency: pl.Expr | None = None, noise: FloatNoise | None = None
-                     ) -> list[pl.Expr]:
+def identity_columns(
+    actual: Scaled,
+    expected: Scaled,
+    rule: Any,
+    mode: str,
+    currency: pl.Expr | None = None,
+    noise: FloatNoise | None = None,
+) -> list[pl.Expr]:
     """``ok``, ``delta_minor`` (and ``__exact``, ``__compared``, ``__scale``, ``__at``,
     ``__noise`` where a side is finer than the minor unit) for ``actual`` = ``expected``."""
     currency = pl.col("currency") if currency is None else currency
     if actual.scale == expected.scale == 0 and _static(expected.places) == 0 == _static(
-            actual.places):
+        actual.places
+    ):
         delta = actual.value - expected.value  # whole minor units on both sides
-        return [(delta.abs() <= rule.tolerance.expr(currency, expected.value)).alias("ok"),
-                delta.alias("delta_minor")]
+        return [
+            (delta.abs() <= rule.tolerance.expr(currency, expected.value)).alias("ok"),
+            delta.alias("delta_minor"),
+        ]
     at = _at(actual, expected)
     a = round_scaled_expr(actual.value, _drop(actual.scale, at), mode)
     e = round_scaled_expr(expected.value, _drop(expected.scale, at), mode)
@@ -133,14 +151,18 @@ def identity_columns(actual: Scaled, expected: Scaled, rule: Any, mode: str,
     within = delta.abs() <= rule.tolerance.expr(currency, e, scale=at)
     noisy = (~within & _within_noise(delta, at, currency, noise)).fill_null(False)
     wide = max(actual.scale, expected.scale)
-    exact = (actual.value.cast(_WIDE) * _power(wide - actual.scale)
-             - expected.value.cast(_WIDE) * _power(wide - expected.scale))
-    return [(within | noisy).alias("ok"),
-            round_scaled_expr(delta, at, "half_up").cast(pl.Int64).alias("delta_minor"),
-            exact.alias("__exact"), (delta * _power(_drop(wide, at))).alias("__compared"),
-            pl.lit(wide, pl.Int32).alias("__scale"),
-            (pl.lit(at, pl.Int32) if isinstance(at, int) else at).alias("__at"),
-            noisy.alias("__noise")]
+    exact = actual.value.cast(_WIDE) * _power(wide - actual.scale) - expected.value.cast(
+        _WIDE
+    ) * _power(wide - expected.scale)
+    return [
+        (within | noisy).alias("ok"),
+        round_scaled_expr(delta, at, "half_up").cast(pl.Int64).alias("delta_minor"),
+        exact.alias("__exact"),
+        (delta * _power(_drop(wide, at))).alias("__compared"),
+        pl.lit(wide, pl.Int32).alias("__scale"),
+        (pl.lit(at, pl.Int32) if isinstance(at, int) else at).alias("__at"),
+        noisy.alias("__noise"),
+    ]
 
 
 def _drop(scale: int, at: int | pl.Expr) -> int | pl.Expr:
@@ -150,7 +172,8 @@ def _drop(scale: int, at: int | pl.Expr) -> int | pl.Expr:
 def sides_scale(actual: Scaled, expected: Scaled) -> int:
     """The scale both sides' exact values are shown at (0: whole minor units)."""
     if actual.scale == expected.scale == 0 and _static(actual.places) == 0 == _static(
-            expected.places):
+        expected.places
+    ):
         return 0
     return max(actual.scale, expected.scale)
 
@@ -161,14 +184,20 @@ def shown(actual: Scaled, expected: Scaled) -> tuple[pl.Expr, pl.Expr, pl.Expr, 
     wide = sides_scale(actual, expected)
     if wide == 0:
         return actual.value, expected.value, pl.col("delta_minor"), 0
-    return (actual.value.cast(_WIDE) * _power(wide - actual.scale),
-            expected.value.cast(_WIDE) * _power(wide - expected.scale),
-            pl.col("__compared"), wide)
+    return (
+        actual.value.cast(_WIDE) * _power(wide - actual.scale),
+        expected.value.cast(_WIDE) * _power(wide - expected.scale),
+        pl.col("__compared"),
+        wide,
+    )
 
 
 def rounded_note(scale: int) -> pl.Expr:
     """Where the finer side was rounded to the coarser side's precision, say so."""
     if scale == 0:
         return pl.lit("")
-    return pl.when(pl.col("__exact") != pl.col("__compared")).then(pl.lit(
-        " (the finer side rounded to the coarser side's precision)")).otherwise(pl.lit(""))
+    return (
+        pl.when(pl.col("__exact") != pl.col("__compared"))
+        .then(pl.lit(" (the finer side rounded to the coarser side's precision)"))
+        .otherwise(pl.lit(""))
+    )

@@ -48,14 +48,24 @@ class Aggregate:
         from reconcile.ruleset import compile_sql
 
         field = canonical_column(raw, "field", where, pl.Int64())
-        total = compile_sql(raw.get("sum", "amount_minor"), where, "sum", schema=LINE_SCHEMA,
-                            amount=True,
-                            line=yamlio.line_of(raw, "sum"))
+        total = compile_sql(
+            raw.get("sum", "amount_minor"),
+            where,
+            "sum",
+            schema=LINE_SCHEMA,
+            amount=True,
+            line=yamlio.line_of(raw, "sum"),
+        )
         lines_filter = None
         if "lines_filter" in raw:
-            lines_filter = compile_sql(raw["lines_filter"], where, "lines_filter",
-                                       schema=LINE_SCHEMA, boolean=True,
-                                       line=yamlio.line_of(raw, "lines_filter"))
+            lines_filter = compile_sql(
+                raw["lines_filter"],
+                where,
+                "lines_filter",
+                schema=LINE_SCHEMA,
+                boolean=True,
+                line=yamlio.line_of(raw, "lines_filter"),
+            )
         return cls(field, total, lines_filter)
 
     def invoice_columns(self) -> frozenset[str]:
@@ -81,11 +91,14 @@ class Aggregate:
             if self.lines_filter is not None:
                 counted = counted.filter(self.lines_filter)
             sums = counted.group_by("invoice_id").agg(
-                self.total.sum().alias("__sum"), pl.len().cast(pl.Int64).alias("__terms"),
-                self.total.is_null().any().alias("__gap"))
+                self.total.sum().alias("__sum"),
+                pl.len().cast(pl.Int64).alias("__terms"),
+                self.total.is_null().any().alias("__gap"),
+            )
             dtype = sums.collect_schema()["__sum"]
-            joined = src.invoices.drop("__sum", strict=False).join(sums, on="invoice_id",
-                                                                     how="left")
+            joined = src.invoices.drop("__sum", strict=False).join(
+                sums, on="invoice_id", how="left"
+            )
         total = pl.col("__sum").fill_null(pl.lit(0, dtype))  # no counted line: sums to zero
         if "__gap" in joined.collect_schema().names():  # a line without the value: N/A
             total = pl.when(pl.col("__gap").fill_null(False)).then(None).otherwise(total)
@@ -95,31 +108,47 @@ class Aggregate:
             total = pl.when(pl.col("invoice_id").is_in(incomplete)).then(None).otherwise(total)
         roots = [c for c in self.total.meta.root_names() if c in LINE_MONEY_COLUMNS]
         summed = scaled(pl.col("__sum"), dtype, lines.scale, lines.places_of(roots))
-        noise = None if lines.float_decimals is None else FloatNoise(
-            lines.float_decimals, pl.col("__terms").fill_null(0) + 1)
+        noise = (
+            None
+            if lines.float_decimals is None
+            else FloatNoise(lines.float_decimals, pl.col("__terms").fill_null(0) + 1)
+        )
         return joined.with_columns(total.alias("__sum")), summed, noise
 
     def _field(self, src: SourceData) -> Scaled:
         dtype = src.invoices.select(self.field).collect_schema()[self.field]
-        return scaled(pl.col(self.field), dtype, src.precision.scale,
-                      src.precision.places.get(self.field, 0))
+        return scaled(
+            pl.col(self.field), dtype, src.precision.scale, src.precision.places.get(self.field, 0)
+        )
 
     def evaluate(self, rule: Any, src: SourceData) -> pl.LazyFrame:
         joined, summed, noise = self._summed(src)
-        return joined.with_columns(identity_columns(
-            self._field(src), summed, rule, src.precision.rounding, noise=noise))
+        return joined.with_columns(
+            identity_columns(self._field(src), summed, rule, src.precision.rounding, noise=noise)
+        )
 
     def render(self, rule: Any, failed: pl.LazyFrame, target: Any) -> pl.LazyFrame:
         _, summed, _ = self._summed(target)
         actual, expected, delta, scale = shown(self._field(target), summed)
         return evaluated(
-            failed, source=pl.lit(target.name), invoice_id=pl.col("invoice_id"),
-            currency=pl.col("currency"), location=target.locate(), field=self.field,
-            delta_minor=pl.col("delta_minor"), ok=pl.col("ok"),
-            expected=money(expected, extra=scale), actual=money(actual, extra=scale),
+            failed,
+            source=pl.lit(target.name),
+            invoice_id=pl.col("invoice_id"),
+            currency=pl.col("currency"),
+            location=target.locate(),
+            field=self.field,
+            delta_minor=pl.col("delta_minor"),
+            ok=pl.col("ok"),
+            expected=money(expected, extra=scale),
+            actual=money(actual, extra=scale),
             message=fmt(
                 "{} invoice {}: line items sum to {} but {} is {}, a difference of {}{}.",
-                pl.lit(target.name), pl.col("invoice_id"), money(expected, extra=scale),
-                pl.lit(self.field), money(actual, extra=scale), money(delta, extra=scale),
-                rounded_note(scale)),
+                pl.lit(target.name),
+                pl.col("invoice_id"),
+                money(expected, extra=scale),
+                pl.lit(self.field),
+                money(actual, extra=scale),
+                money(delta, extra=scale),
+                rounded_note(scale),
+            ),
         )

@@ -36,8 +36,10 @@ class Compare:
     def compile(cls, raw: Mapping[str, Any], where: Any) -> Compare:
         field = raw.get("field")
         if field not in INVOICE_SCHEMA or field in {"source", "record_ref"}:
-            raise where.error(f"'field' must be a canonical invoice column (got {field!r})",
-                              yamlio.line_of(raw, "field"))
+            raise where.error(
+                f"'field' must be a canonical invoice column (got {field!r})",
+                yamlio.line_of(raw, "field"),
+            )
         return cls(field)
 
     def invoice_columns(self) -> frozenset[str]:
@@ -47,15 +49,15 @@ class Compare:
         left, right = pl.col(self.field), pl.col(self.field + RIGHT)
         cur_l, cur_r = pl.col("currency"), pl.col("currency" + RIGHT)
         if INVOICE_SCHEMA[self.field] != pl.Int64():
-            return pair.matched.with_columns((left == right).alias("ok"),
-                                             pl.lit(None, pl.Int64).alias("delta_minor"))
+            return pair.matched.with_columns(
+                (left == right).alias("ok"), pl.lit(None, pl.Int64).alias("delta_minor")
+            )
         # The pairing's own tolerance, if it declares one, else the rule's.
         tolerance = pair.pairing.tolerance or rule.tolerance
         delta = right - left
         # Amounts in different currencies are not comparable: N/A here, and the
         # currency rule reports the pair (classification currency_mismatch).
-        ok = (pl.when(cur_l == cur_r)
-              .then(delta.abs() <= tolerance.expr(cur_l, left)))
+        ok = pl.when(cur_l == cur_r).then(delta.abs() <= tolerance.expr(cur_l, left))
         return pair.matched.with_columns(ok.alias("ok"), delta.alias("delta_minor"))
 
     def render(self, rule: Any, failed: pl.LazyFrame, target: Any) -> pl.LazyFrame:
@@ -64,9 +66,14 @@ class Compare:
         cur_l, cur_r = pl.col("currency"), pl.col("currency" + RIGHT)
         source, other = pl.lit(target.left.name), pl.lit(target.right.name)
         base = dict(
-            source=source, invoice_id=pl.col("__ids"), counterpart_source=other,
-            counterpart_invoice_id=pl.col("__ids" + RIGHT), field=self.field,
-            currency=cur_l, location=target.left.locate(), ok=pl.col("ok"),
+            source=source,
+            invoice_id=pl.col("__ids"),
+            counterpart_source=other,
+            counterpart_invoice_id=pl.col("__ids" + RIGHT),
+            field=self.field,
+            currency=cur_l,
+            location=target.left.locate(),
+            ok=pl.col("ok"),
             delta_minor=pl.col("delta_minor"),
         )
         if INVOICE_SCHEMA[self.field] == pl.Int64():
@@ -75,29 +82,59 @@ class Compare:
             # the difference as a percentage of the left amount, 2 decimals, no floats
             # (truncated toward zero; "n/a" against a zero left amount)
             hundredths = delta.abs().cast(pl.Int128) * 10_000 // left.abs()
-            percent = pl.when(left != 0).then(pl.concat_str([
-                pl.when(delta < 0).then(pl.lit("-")).otherwise(pl.lit("")),
-                (hundredths // 100).cast(pl.String), pl.lit("."),
-                (hundredths % 100 + 100).cast(pl.String).str.slice(1), pl.lit(" %")],
-            )).otherwise(pl.lit("n/a"))
+            percent = (
+                pl.when(left != 0)
+                .then(
+                    pl.concat_str(
+                        [
+                            pl.when(delta < 0).then(pl.lit("-")).otherwise(pl.lit("")),
+                            (hundredths // 100).cast(pl.String),
+                            pl.lit("."),
+                            (hundredths % 100 + 100).cast(pl.String).str.slice(1),
+                            pl.lit(" %"),
+                        ],
+                    )
+                )
+                .otherwise(pl.lit("n/a"))
+            )
             return evaluated(
-                failed, **base, expected=money(left, cur_l), actual=money(right, cur_r),
+                failed,
+                **base,
+                expected=money(left, cur_l),
+                actual=money(right, cur_r),
                 classification=kind,
                 message=fmt(
                     "{} invoice {} has {} {} but {} {} has {}, a difference of {} ({}): {}.",
-                    source, pl.col("__ids"), pl.lit(self.field),
-                    money(left, cur_l), other, pl.col("__ids" + RIGHT),
-                    money(right, cur_r), money(delta, cur_l), percent,
-                    kind.str.replace_all("_", " ")),
+                    source,
+                    pl.col("__ids"),
+                    pl.lit(self.field),
+                    money(left, cur_l),
+                    other,
+                    pl.col("__ids" + RIGHT),
+                    money(right, cur_r),
+                    money(delta, cur_l),
+                    percent,
+                    kind.str.replace_all("_", " "),
+                ),
             )
         as_text = left.cast(pl.String), right.cast(pl.String)
         kind = pl.lit("currency_mismatch" if self.field == "currency" else None, pl.String)
         return evaluated(
-            failed, **base, expected=as_text[0], actual=as_text[1], classification=kind,
+            failed,
+            **base,
+            expected=as_text[0],
+            actual=as_text[1],
+            classification=kind,
             message=fmt(
                 "{} invoice {} has {} {} but {} {} has {}.",
-                source, pl.col("__ids"), pl.lit(self.field), as_text[0],
-                other, pl.col("__ids" + RIGHT), as_text[1]),
+                source,
+                pl.col("__ids"),
+                pl.lit(self.field),
+                as_text[0],
+                other,
+                pl.col("__ids" + RIGHT),
+                as_text[1],
+            ),
         )
 
 
@@ -123,8 +160,9 @@ def rounding_only(pair: PairData, field: str) -> pl.Expr:
 
     value_l, rounded_l = side(exact_l, field, scales[0])
     value_r, rounded_r = side(exact_r, field + RIGHT, scales[1])
-    return ((rounded_l | rounded_r) & ((value_r - value_l).abs()
-                                        < pl.lit(10**wide, pl.Int128))).fill_null(False)
+    return (
+        (rounded_l | rounded_r) & ((value_r - value_l).abs() < pl.lit(10**wide, pl.Int128))
+    ).fill_null(False)
 
 
 def classify(left: pl.Expr, right: pl.Expr, rounding: pl.Expr) -> pl.Expr:
@@ -146,8 +184,14 @@ def classify(left: pl.Expr, right: pl.Expr, rounding: pl.Expr) -> pl.Expr:
     for k in (1, 2, 3):
         factor = 10**k
         scaled = scaled | (right == left * factor) | (left == right * factor)
-    return (pl.when(left.is_null() | right.is_null() | (delta == 0)).then(None)
-            .when((left != 0) & (right == -left)).then(pl.lit("sign_flip"))
-            .when((left != 0) & (right != 0) & scaled).then(pl.lit("scale_error"))
-            .when(rounding).then(pl.lit("rounding"))
-            .otherwise(pl.lit("amount_mismatch")))
+    return (
+        pl.when(left.is_null() | right.is_null() | (delta == 0))
+        .then(None)
+        .when((left != 0) & (right == -left))
+        .then(pl.lit("sign_flip"))
+        .when((left != 0) & (right != 0) & scaled)
+        .then(pl.lit("scale_error"))
+        .when(rounding)
+        .then(pl.lit("rounding"))
+        .otherwise(pl.lit("amount_mismatch"))
+    )

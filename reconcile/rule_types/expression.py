@@ -50,22 +50,30 @@ class Expression:
 
         rows = raw.get("rows", "invoices")
         if rows not in ROWS:
-            raise where.error(f"'rows' must be invoices or lines (got {rows!r})",
-                              yamlio.line_of(raw, "rows"))
+            raise where.error(
+                f"'rows' must be invoices or lines (got {rows!r})", yamlio.line_of(raw, "rows")
+            )
         on_lines = rows == "lines"
         schema = LINE_SCHEMA if on_lines else INVOICE_SCHEMA
         if "assert" in raw:
             if "field" in raw or "expect" in raw:
                 raise where.error("use either 'assert' or 'field' + 'expect', not both")
-            expr = compile_sql(raw["assert"], where, "assert", boolean=True, schema=schema,
-                               line=yamlio.line_of(raw, "assert"))
+            expr = compile_sql(
+                raw["assert"],
+                where,
+                "assert",
+                boolean=True,
+                schema=schema,
+                line=yamlio.line_of(raw, "assert"),
+            )
             return cls(expr, None, None, None, on_lines)
         field, expect = raw.get("field"), raw.get("expect")
         if field is None or expect is None:
             raise where.error("an expression rule needs 'assert', or 'field' and 'expect'")
         field = canonical_column(raw, "field", where, pl.Int64(), schema=schema)
-        expr = compile_sql(expect, where, "expect", schema=schema, amount=True,
-                           line=yamlio.line_of(raw, "expect"))
+        expr = compile_sql(
+            expect, where, "expect", schema=schema, amount=True, line=yamlio.line_of(raw, "expect")
+        )
         return cls(None, field, expr, str(expect), on_lines)
 
     def invoice_columns(self) -> frozenset[str]:
@@ -95,8 +103,9 @@ class Expression:
             return src.lines
         return src.invoices
 
-    def _sides(self, src: SourceData, rows: pl.LazyFrame
-               ) -> tuple[Scaled, Scaled, FloatNoise | None]:
+    def _sides(
+        self, src: SourceData, rows: pl.LazyFrame
+    ) -> tuple[Scaled, Scaled, FloatNoise | None]:
         assert self.expect is not None and self.field is not None
         precision = src.line_precision if self.on_lines else src.precision
         money_columns = LINE_MONEY_COLUMNS if self.on_lines else MONEY_COLUMNS
@@ -104,44 +113,78 @@ class Expression:
         schema = rows.select(pl.col(self.field), self.expect.alias("__expect")).collect_schema()
         field_places = precision.places.get(self.field, 0)
         actual = scaled(pl.col(self.field), schema[self.field], precision.scale, field_places)
-        expected = scaled(self.expect, schema["__expect"], precision.scale,
-                          precision.places_of(roots) if roots else field_places)
-        noise = None if precision.float_decimals is None else FloatNoise(
-            precision.float_decimals, pl.lit(1 + len(roots)))
+        expected = scaled(
+            self.expect,
+            schema["__expect"],
+            precision.scale,
+            precision.places_of(roots) if roots else field_places,
+        )
+        noise = (
+            None
+            if precision.float_decimals is None
+            else FloatNoise(precision.float_decimals, pl.lit(1 + len(roots)))
+        )
         return actual, expected, noise
 
     def evaluate(self, rule: Any, src: SourceData) -> pl.LazyFrame:
         rows = self._rows(src)
         if self.assertion is not None:
             return rows.with_columns(
-                self.assertion.alias("ok"), pl.lit(None, pl.Int64).alias("delta_minor"))
+                self.assertion.alias("ok"), pl.lit(None, pl.Int64).alias("delta_minor")
+            )
         actual, expected, noise = self._sides(src, rows)
         precision = src.line_precision if self.on_lines else src.precision
-        return rows.with_columns(identity_columns(actual, expected, rule, precision.rounding,
-                                                  noise=noise))
+        return rows.with_columns(
+            identity_columns(actual, expected, rule, precision.rounding, noise=noise)
+        )
 
     def render(self, rule: Any, failed: pl.LazyFrame, target: Any) -> pl.LazyFrame:
         what = fmt("{} invoice {}", pl.lit(target.name), pl.col("invoice_id"))
         if self.on_lines:  # a line's position in the invoice, or a lines file's row
-            what = fmt("{} invoice {} line {}", pl.lit(target.name), pl.col("invoice_id"),
-                       pl.col("line_no") + 1) if target.lines_file is None else fmt(
-                "{} invoice {}, the line at {} row {}", pl.lit(target.name),
-                pl.col("invoice_id"), pl.lit(target.lines_file), pl.col("line_no"))
-        base = {"source": pl.lit(target.name), "invoice_id": pl.col("invoice_id"),
-                "currency": pl.col("currency"),
-                "location": target.locate_line() if self.on_lines else target.locate(),
-                "ok": pl.col("ok"), "delta_minor": pl.col("delta_minor")}
+            what = (
+                fmt(
+                    "{} invoice {} line {}",
+                    pl.lit(target.name),
+                    pl.col("invoice_id"),
+                    pl.col("line_no") + 1,
+                )
+                if target.lines_file is None
+                else fmt(
+                    "{} invoice {}, the line at {} row {}",
+                    pl.lit(target.name),
+                    pl.col("invoice_id"),
+                    pl.lit(target.lines_file),
+                    pl.col("line_no"),
+                )
+            )
+        base = {
+            "source": pl.lit(target.name),
+            "invoice_id": pl.col("invoice_id"),
+            "currency": pl.col("currency"),
+            "location": target.locate_line() if self.on_lines else target.locate(),
+            "ok": pl.col("ok"),
+            "delta_minor": pl.col("delta_minor"),
+        }
         if self.assertion is not None:
-            return evaluated(failed, **base,
-                             message=fmt("{}: fails '{}'.", what, pl.lit(rule.title)))
+            return evaluated(
+                failed, **base, message=fmt("{}: fails '{}'.", what, pl.lit(rule.title))
+            )
         assert self.field is not None
         actual, expected, delta, scale = shown(*self._sides(target, self._rows(target))[:2])
         return evaluated(
-            failed, **base, field=self.field, expected=money(expected, extra=scale),
+            failed,
+            **base,
+            field=self.field,
+            expected=money(expected, extra=scale),
             actual=money(actual, extra=scale),
-            message=fmt("{}: {} is {} but {} gives {}, a difference of {}{}.", what,
-                        pl.lit(self.field), money(actual, extra=scale), pl.lit(self.expect_sql),
-                        money(expected, extra=scale), money(delta, extra=scale),
-                        rounded_note(scale)),
+            message=fmt(
+                "{}: {} is {} but {} gives {}, a difference of {}{}.",
+                what,
+                pl.lit(self.field),
+                money(actual, extra=scale),
+                pl.lit(self.expect_sql),
+                money(expected, extra=scale),
+                money(delta, extra=scale),
+                rounded_note(scale),
+            ),
         )
-

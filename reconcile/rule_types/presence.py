@@ -32,6 +32,7 @@ class Presence:
 
     def evaluate(self, rule: Any, pair: PairData) -> pl.LazyFrame:
         """Every record of both sides, with the side's key and the other side's name."""
+
         def side(frame: pl.LazyFrame, data: Any, key: str, matched: bool) -> pl.LazyFrame:
             # Where the record was read, built as text only for the failing rows
             # (render): a file source carries its row number, others record_ref.
@@ -39,19 +40,28 @@ class Presence:
             ref = pl.lit(None, pl.String) if data.locator else pl.col("record_ref")
             # Names and keys are literals added in render, to the failing rows only.
             return frame.select(
-                "invoice_id", "currency", row.alias("__at_row"), ref.alias("__at_ref"),
-                pl.col("__key"), pl.col("total_minor"),
+                "invoice_id",
+                "currency",
+                row.alias("__at_row"),
+                ref.alias("__at_ref"),
+                pl.col("__key"),
+                pl.col("total_minor"),
                 (pl.col("__timing") if not matched else pl.lit(False)).alias("__timing"),
-                (pl.col("__quarantined") if not matched else pl.lit(None, pl.String))
-                .alias("__quarantined"),
-                pl.lit(matched).alias("ok"), pl.lit(None, pl.Int64).alias("delta_minor"),
-                pl.lit(data is pair.left).alias("__left"))
+                (pl.col("__quarantined") if not matched else pl.lit(None, pl.String)).alias(
+                    "__quarantined"
+                ),
+                pl.lit(matched).alias("ok"),
+                pl.lit(None, pl.Int64).alias("delta_minor"),
+                pl.lit(data is pair.left).alias("__left"),
+            )
 
-        return pl.concat([
-            side(pair.matched, pair.left, pair.left_key, True),
-            side(pair.left_only, pair.left, pair.left_key, False),
-            side(pair.right_only, pair.right, pair.right_key, False),
-        ])
+        return pl.concat(
+            [
+                side(pair.matched, pair.left, pair.left_key, True),
+                side(pair.left_only, pair.left, pair.left_key, False),
+                side(pair.right_only, pair.right, pair.right_key, False),
+            ]
+        )
 
     def render(self, rule: Any, failed: pl.LazyFrame, target: Any) -> pl.LazyFrame:
         def where(data: Any) -> pl.Expr:
@@ -70,24 +80,52 @@ class Presence:
         timing = pl.col("__timing").fill_null(False)
         quarantined = pl.col("__quarantined").is_not_null()
         # delta: what the record's absence moves (right − left) by, in its currency
-        signed = pl.when(pl.col("__left")).then(-pl.col("total_minor")) \
-            .otherwise(pl.col("total_minor"))
-        record = fmt("{} invoice {} ({} {})", source, pl.col("invoice_id"), key_name,
-                     pl.col("__key"))
+        signed = (
+            pl.when(pl.col("__left")).then(-pl.col("total_minor")).otherwise(pl.col("total_minor"))
+        )
+        record = fmt(
+            "{} invoice {} ({} {})", source, pl.col("invoice_id"), key_name, pl.col("__key")
+        )
         return evaluated(
-            failed, source=source, invoice_id=pl.col("invoice_id"),
-            counterpart_source=other, field=key_name, delta_minor=signed,
-            currency=pl.col("currency"), location=location, ok=pl.col("ok"),
-            classification=pl.when(quarantined).then(pl.lit("counterpart_quarantined"))
-            .when(timing).then(pl.lit("timing")).otherwise(pl.lit("missing")),
+            failed,
+            source=source,
+            invoice_id=pl.col("invoice_id"),
+            counterpart_source=other,
+            field=key_name,
+            delta_minor=signed,
+            currency=pl.col("currency"),
+            location=location,
+            ok=pl.col("ok"),
+            classification=pl.when(quarantined)
+            .then(pl.lit("counterpart_quarantined"))
+            .when(timing)
+            .then(pl.lit("timing"))
+            .otherwise(pl.lit("missing")),
             expected=fmt("a {} record with {} = {}", other, key_name, pl.col("__key")),
-            actual=pl.when(quarantined).then(fmt(  # its schema finding's rule (where: message)
-                "quarantined ({})", pl.col("__quarantined").str.extract(r"\(([^()]*)\)$"))),
-            message=pl.when(quarantined).then(fmt(
-                "{}: its counterpart in {} exists but is quarantined, {}; the two could not "
-                "be compared.", record, other, pl.col("__quarantined")))
-            .when(timing).then(fmt(
-                "{} has no counterpart in {} in this period; {} has one in a neighbouring "
-                "period (timing).", record, other, other)).otherwise(fmt(
-                "{} has no counterpart in {}.", record, other)),
+            actual=pl.when(quarantined).then(
+                fmt(  # its schema finding's rule (where: message)
+                    "quarantined ({})", pl.col("__quarantined").str.extract(r"\(([^()]*)\)$")
+                )
+            ),
+            message=pl.when(quarantined)
+            .then(
+                fmt(
+                    "{}: its counterpart in {} exists but is quarantined, {}; the two could not "
+                    "be compared.",
+                    record,
+                    other,
+                    pl.col("__quarantined"),
+                )
+            )
+            .when(timing)
+            .then(
+                fmt(
+                    "{} has no counterpart in {} in this period; {} has one in a neighbouring "
+                    "period (timing).",
+                    record,
+                    other,
+                    other,
+                )
+            )
+            .otherwise(fmt("{} has no counterpart in {}.", record, other)),
         )

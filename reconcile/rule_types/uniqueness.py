@@ -40,8 +40,11 @@ class Uniqueness:
     def evaluate(self, rule: Any, src: SourceData) -> pl.LazyFrame:
         """One unit per key value: how many records carry it (a count per key is all
         the clean keys need; the records are looked up for repeated keys only)."""
-        flags = [(pl.col("__n") == 1).alias("ok"), pl.lit(None, pl.Int64).alias("delta_minor"),
-                 pl.lit(None, pl.String).alias("currency")]
+        flags = [
+            (pl.col("__n") == 1).alias("ok"),
+            pl.lit(None, pl.Int64).alias("delta_minor"),
+            pl.lit(None, pl.String).alias("currency"),
+        ]
         if self.key == "invoice_id" and src.repeated is not None:
             # The pipeline found the repeated ids while setting them aside: one unit
             # per checked invoice (one per id), the clean ones without their ids.
@@ -50,10 +53,15 @@ class Uniqueness:
             records = src.all_invoices.select(pl.len()).collect().item()
             ids = records - (src.repeated.height - failing.height)
             clean = pl.LazyFrame().select(
-                pl.repeat(1, ids - failing.height, dtype=pl.UInt32).alias("__n"))
+                pl.repeat(1, ids - failing.height, dtype=pl.UInt32).alias("__n")
+            )
             return pl.concat([failing.lazy(), clean], how="diagonal").with_columns(flags)
-        return (src.all_invoices.filter(pl.col(self.key).is_not_null())
-                .group_by(self.key).len(name="__n").with_columns(flags))
+        return (
+            src.all_invoices.filter(pl.col(self.key).is_not_null())
+            .group_by(self.key)
+            .len(name="__n")
+            .with_columns(flags)
+        )
 
     def render(self, rule: Any, failed: pl.LazyFrame, target: Any) -> pl.LazyFrame:
         # Name every record of each repeated key, in source order: by invoice id,
@@ -70,18 +78,39 @@ class Uniqueness:
         records = records.join(counts, on=self.key, how="left").sort(order)
         where = target.locate()
         name = where if self.key == "invoice_id" else pl.col("invoice_id")
-        records = (records.with_columns(where.alias("__where"), name.alias("__name"))
-                   .group_by(self.key, maintain_order=True)
-                   .agg(pl.col(*(c for c in ("invoice_id", "currency", "__where",
-                                             "__n", "ok") if c != self.key)).first(),
-                        pl.col("__name").alias("__ids"))
-                   # (a list joined afterwards: str.join inside the group-by takes
-                   # twice as long)
-                   .with_columns(pl.col("__ids").list.join(", ")))
+        records = (
+            records.with_columns(where.alias("__where"), name.alias("__name"))
+            .group_by(self.key, maintain_order=True)
+            .agg(
+                pl.col(
+                    *(
+                        c
+                        for c in ("invoice_id", "currency", "__where", "__n", "ok")
+                        if c != self.key
+                    )
+                ).first(),
+                pl.col("__name").alias("__ids"),
+            )
+            # (a list joined afterwards: str.join inside the group-by takes
+            # twice as long)
+            .with_columns(pl.col("__ids").list.join(", "))
+        )
         return evaluated(
-            records, source=pl.lit(target.name), invoice_id=pl.col("invoice_id"),
-            field=self.key, currency=pl.col("currency"), location=pl.col("__where"),
-            ok=pl.col("ok"), expected=pl.lit("1"), actual=pl.col("__n").cast(pl.String),
-            message=fmt("{} has {} records with {} = {}: {}.", pl.lit(target.name),
-                        pl.col("__n"), pl.lit(self.key), pl.col(self.key), pl.col("__ids")),
+            records,
+            source=pl.lit(target.name),
+            invoice_id=pl.col("invoice_id"),
+            field=self.key,
+            currency=pl.col("currency"),
+            location=pl.col("__where"),
+            ok=pl.col("ok"),
+            expected=pl.lit("1"),
+            actual=pl.col("__n").cast(pl.String),
+            message=fmt(
+                "{} has {} records with {} = {}: {}.",
+                pl.lit(target.name),
+                pl.col("__n"),
+                pl.lit(self.key),
+                pl.col(self.key),
+                pl.col("__ids"),
+            ),
         )

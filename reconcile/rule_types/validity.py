@@ -36,24 +36,38 @@ class Validity:
             return cls(field, tuple(sorted(active_codes())), "an active ISO 4217 code")
         if isinstance(allowed, list) and allowed and all(isinstance(a, str) for a in allowed):
             return cls(field, tuple(allowed), "one of " + ", ".join(allowed))
-        raise where.error("'allowed' must be 'iso4217' or a list of values",
-                          yamlio.line_of(raw, "allowed"))
+        raise where.error(
+            "'allowed' must be 'iso4217' or a list of values", yamlio.line_of(raw, "allowed")
+        )
 
     def invoice_columns(self) -> frozenset[str]:
         return frozenset({self.field})
 
     def evaluate(self, rule: Any, src: SourceData) -> pl.LazyFrame:
         allowed = pl.Series(self.allowed, dtype=pl.String).implode()
-        return src.invoices.with_columns(pl.col(self.field).is_in(allowed).alias("ok"),
-                                         pl.lit(None, pl.Int64).alias("delta_minor"))
+        return src.invoices.with_columns(
+            pl.col(self.field).is_in(allowed).alias("ok"),
+            pl.lit(None, pl.Int64).alias("delta_minor"),
+        )
 
     def render(self, rule: Any, failed: pl.LazyFrame, target: Any) -> pl.LazyFrame:
         value = pl.col(self.field)
         return evaluated(
-            failed, source=pl.lit(target.name), invoice_id=pl.col("invoice_id"),
-            field=self.field, currency=pl.col("currency"), location=target.locate(),
-            ok=pl.col("ok"), expected=pl.lit(self.allowed_name), actual=value,
-            message=fmt("{} invoice {}: {} {} is not {}.", pl.lit(target.name),
-                              pl.col("invoice_id"), pl.lit(self.field), value,
-                              pl.lit(self.allowed_name)),
+            failed,
+            source=pl.lit(target.name),
+            invoice_id=pl.col("invoice_id"),
+            field=self.field,
+            currency=pl.col("currency"),
+            location=target.locate(),
+            ok=pl.col("ok"),
+            expected=pl.lit(self.allowed_name),
+            actual=value,
+            message=fmt(
+                "{} invoice {}: {} {} is not {}.",
+                pl.lit(target.name),
+                pl.col("invoice_id"),
+                pl.lit(self.field),
+                value,
+                pl.lit(self.allowed_name),
+            ),
         )

@@ -32,8 +32,9 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m reconcile.testing",
-                                     description="Local provider servers for reconcile.")
+    parser = argparse.ArgumentParser(
+        prog="python -m reconcile.testing", description="Local provider servers for reconcile."
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="serve the sample month and write a live config")
     serve.add_argument("--dir", help="folder for the config (default: a new temporary folder)")

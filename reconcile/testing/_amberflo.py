@@ -40,8 +40,15 @@ class _Amberflo(_App):
     def authorized(self, call: _Call) -> bool:
         return call.header("x-api-key") == self.credential
 
-    def error(self, call: _Call, status: int, message: str | None = None, *,
-              code: str | None = None, param: str | None = None) -> _Reply:
+    def error(
+        self,
+        call: _Call,
+        status: int,
+        message: str | None = None,
+        *,
+        code: str | None = None,
+        param: str | None = None,
+    ) -> _Reply:
         return _json(status, _obj(("message", message or _MESSAGES.get(status, "error"))))
 
     def _mine(self, call: _Call) -> list[int]:
@@ -50,7 +57,8 @@ class _Amberflo(_App):
             raise _Bad(400, "customerId is required", param="customerId")
         product = call.query.get("productId", "1")
         return [
-            i for i, r in enumerate(self.records)
+            i
+            for i, r in enumerate(self.records)
             if self._key(r).get("customerId") == customer
             and str(self._key(r).get("productId", "1")) == product
         ]
@@ -68,13 +76,24 @@ class _Amberflo(_App):
             mine = mine[-1:]
         else:
             wanted = {k: call.query.get(k) for k in ("productPlanId", "year", "month", "day")}
-            mine = [i for i in mine
-                    if all(str(self._key(self.records[i]).get(k)) == v for k, v in wanted.items())]
+            mine = [
+                i
+                for i in mine
+                if all(str(self._key(self.records[i]).get(k)) == v for k, v in wanted.items())
+            ]
         if not mine:
             raise _Bad(404, "invoice not found")
         return _json(200, self.record(mine[0]))
 
     def customer_list(self, call: _Call) -> _Reply:
-        rows = [{"customerId": c, "customerName": c, "customerEmail": None,
-                 "lifecycleStage": "ACTIVE", "test": False} for c in self.customers]
+        rows = [
+            {
+                "customerId": c,
+                "customerName": c,
+                "customerEmail": None,
+                "lifecycleStage": "ACTIVE",
+                "test": False,
+            }
+            for c in self.customers
+        ]
         return _json(200, dumps(rows))

@@ -26,13 +26,16 @@ class _Commet(_App):
         self.version = str(self.options.get("api_version", COMMET_VERSIONS[1]))
         self._check_version(self.version)
         self.by_id: dict[Any, int] = {
-            r.get("id"): i for i, r in reversed(list(enumerate(self.records)))}
+            r.get("id"): i for i, r in reversed(list(enumerate(self.records)))
+        }
         created = [r.get("createdAt") for r in self.records]
         if all(isinstance(c, str) for c in created) and len(set(created)) == len(created):
             self.cursors = [str(c) for c in created]  # as Commet sends them
         else:
-            self.cursors = [base64.urlsafe_b64encode(b"pos:%d" % i).decode().rstrip("=")
-                            for i in range(len(self.records))]
+            self.cursors = [
+                base64.urlsafe_b64encode(b"pos:%d" % i).decode().rstrip("=")
+                for i in range(len(self.records))
+            ]
         self.cursor_at = {c: i for i, c in enumerate(self.cursors)}
         self.routes = [
             ("GET", re.compile("/api/v1/invoices"), "list", self.list),
@@ -42,10 +45,15 @@ class _Commet(_App):
     @staticmethod
     def _check_version(version: str) -> None:
         if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", version) or not (
-                COMMET_VERSIONS[0] <= version <= COMMET_VERSIONS[1]):
-            raise _Bad(400, f"Unsupported Commet-Version {version!r}: use a date from "
-                       f"{COMMET_VERSIONS[0]} to {COMMET_VERSIONS[1]}",
-                       code="invalid_api_version", param="Commet-Version")
+            COMMET_VERSIONS[0] <= version <= COMMET_VERSIONS[1]
+        ):
+            raise _Bad(
+                400,
+                f"Unsupported Commet-Version {version!r}: use a date from "
+                f"{COMMET_VERSIONS[0]} to {COMMET_VERSIONS[1]}",
+                code="invalid_api_version",
+                param="Commet-Version",
+            )
 
     def _version(self, call: _Call) -> str:
         version = call.header("commet-version") or self.version
@@ -55,8 +63,15 @@ class _Commet(_App):
     def authorized(self, call: _Call) -> bool:
         return call.header("x-api-key") == self.credential
 
-    def error(self, call: _Call, status: int, message: str | None = None, *,
-              code: str | None = None, param: str | None = None) -> _Reply:
+    def error(
+        self,
+        call: _Call,
+        status: int,
+        message: str | None = None,
+        *,
+        code: str | None = None,
+        param: str | None = None,
+    ) -> _Reply:
         kind, default_code = {
             400: ("validation_error", "validation_error"),
             401: ("authentication_error", "unauthorized"),
@@ -68,8 +83,11 @@ class _Commet(_App):
             version = self.version
         code = code or default_code
         detail = _obj(
-            ("type", kind), ("code", code), ("message", message or _MESSAGES.get(status, "error")),
-            ("param", param), ("details", None),
+            ("type", kind),
+            ("code", code),
+            ("message", message or _MESSAGES.get(status, "error")),
+            ("param", param),
+            ("details", None),
             ("doc_url", f"https://commet.co/docs/api-reference/{version}/errors/{code}.md"),
         )
         fields: list[tuple[str, Any]] = [("error", _Raw(detail))]
@@ -77,12 +95,22 @@ class _Commet(_App):
             fields.insert(0, ("success", False))
         headers = [("x-request-id", "req_local")]
         if status == 429:
-            headers += [("RateLimit-Limit", "100"), ("RateLimit-Remaining", "0"),
-                        ("RateLimit-Reset", "1")]
+            headers += [
+                ("RateLimit-Limit", "100"),
+                ("RateLimit-Remaining", "0"),
+                ("RateLimit-Reset", "1"),
+            ]
         return _json(status, _obj(*fields), headers)
 
-    def _shape(self, index: int, record: Mapping[str, Any], version: str, *, listed: bool,
-               fresh: bool = False) -> bytes:
+    def _shape(
+        self,
+        index: int,
+        record: Mapping[str, Any],
+        version: str,
+        *,
+        listed: bool,
+        fresh: bool = False,
+    ) -> bytes:
         summary = listed and version >= "2026-07-31"
 
         def make() -> dict[str, Any]:
@@ -98,12 +126,14 @@ class _Commet(_App):
         return endpoint == "list" and kind in self.page_faults and "cursor" in call.query
 
     def _filtered(self, call: _Call) -> list[int]:
-        filters = {k: call.query[k] for k in ("customerId", "status", "subscriptionId")
-                   if k in call.query}
+        filters = {
+            k: call.query[k] for k in ("customerId", "status", "subscriptionId") if k in call.query
+        }
         if not filters:
             return list(range(len(self.records)))
-        return [i for i, r in enumerate(self.records)
-                if all(r.get(k) == v for k, v in filters.items())]
+        return [
+            i for i, r in enumerate(self.records) if all(r.get(k) == v for k, v in filters.items())
+        ]
 
     def list(self, call: _Call) -> _Reply:
         version = self._version(call)
@@ -117,7 +147,7 @@ class _Commet(_App):
             if cursor not in self.cursor_at:
                 raise _Bad(400, f"Invalid cursor {cursor!r}", param="cursor")
             start = bisect.bisect_right(chosen, self.cursor_at[cursor])
-        page = chosen[start:start + size]
+        page = chosen[start : start + size]
         has_more = start + size < len(chosen)
         items = [self._shape(i, self.records[i], version, listed=True) for i in page]
         next_cursor = self.cursors[page[-1]] if has_more and page else None
@@ -144,8 +174,7 @@ class _Commet(_App):
         invoice_id = call.match["id"]
         index = self.by_id.get(invoice_id)
         if index is None:
-            raise _Bad(404, f"Invoice {invoice_id} not found", code="invoice_not_found",
-                       param="id")
+            raise _Bad(404, f"Invoice {invoice_id} not found", code="invoice_not_found", param="id")
         body = self._shape(index, self.records[index], version, listed=False)
         if version < "2026-07-24":
             return _json(200, _obj(("success", True), ("data", _Raw(body))))

@@ -48,8 +48,9 @@ def _encode(value: Any) -> str:
 def dumps(value: Any) -> bytes:
     """Compact JSON; a Decimal is written with exactly its digits (``117.225``)."""
     try:
-        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False,
-                          default=_refuse)
+        text = json.dumps(
+            value, ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=_refuse
+        )
     except _HasDecimal:
         text = _encode(value)
     return text.encode()

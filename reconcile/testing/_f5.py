@@ -38,7 +38,9 @@ def _pdf(lines: Sequence[str]) -> bytes:
     out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
     out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
     out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
-        len(objects) + 1, xref)
+        len(objects) + 1,
+        xref,
+    )
     return bytes(out)
 
 
@@ -58,8 +60,15 @@ class _F5(_App):
     def authorized(self, call: _Call) -> bool:
         return call.header("authorization") == f"APIToken {self.credential}"
 
-    def error(self, call: _Call, status: int, message: str | None = None, *,
-              code: str | None = None, param: str | None = None) -> _Reply:
+    def error(
+        self,
+        call: _Call,
+        status: int,
+        message: str | None = None,
+        *,
+        code: str | None = None,
+        param: str | None = None,
+    ) -> _Reply:
         number = _GRPC.get(status, (2, "unknown"))[0]
         text = message or _MESSAGES.get(status, "error")
         return _json(status, _obj(("code", number), ("message", text), ("details", [])))
@@ -78,13 +87,15 @@ class _F5(_App):
     def pdf(self, name: str) -> bytes:
         record = self.by_name[name]
         amount = Decimal(str(record.get("amount") or "0")).scaleb(-2)
-        return _pdf([
-            "F5 Distributed Cloud - invoice",
-            f"Invoice {name}",
-            f"Period {record.get('period_start')} - {record.get('period_end')}",
-            f"Amount {amount} {record.get('currency', '')}",
-            f"Status {record.get('status', '')}",
-        ])
+        return _pdf(
+            [
+                "F5 Distributed Cloud - invoice",
+                f"Invoice {name}",
+                f"Period {record.get('period_start')} - {record.get('period_end')}",
+                f"Amount {amount} {record.get('currency', '')}",
+                f"Status {record.get('status', '')}",
+            ]
+        )
 
     def pdf_page(self, call: _Call) -> _Reply:
         self._namespace(call)

@@ -13,9 +13,19 @@ from ._provider_app import _GRPC, _MESSAGES, _App, _Bad, _bool, _Call, _json, _R
 
 #: Frontier ``Invoice`` fields in proto order, with their proto3 zero value
 FRONTIER_FIELDS: dict[str, Any] = {
-    "id": "", "customer_id": "", "provider_id": "", "state": "", "currency": "",
-    "amount": "0", "hosted_url": "", "due_date": None, "effective_at": None,
-    "period_start_at": None, "period_end_at": None, "metadata": None, "created_at": None,
+    "id": "",
+    "customer_id": "",
+    "provider_id": "",
+    "state": "",
+    "currency": "",
+    "amount": "0",
+    "hosted_url": "",
+    "due_date": None,
+    "effective_at": None,
+    "period_start_at": None,
+    "period_end_at": None,
+    "metadata": None,
+    "created_at": None,
     "customer": None,
 }
 _CONNECT_LIST = "/raystack.frontier.v1beta1.FrontierService/ListInvoices"
@@ -53,7 +63,8 @@ class _Frontier(_App):
         if self.api in ("connect", "both"):
             self.routes += [
                 ("POST", re.compile(_CONNECT_LIST), "list", self.connect),
-                ("POST", re.compile(_CONNECT_ORGS), "organizations", self.connect_orgs)]
+                ("POST", re.compile(_CONNECT_ORGS), "organizations", self.connect_orgs),
+            ]
 
     def authorized(self, call: _Call) -> bool:
         header = call.header("authorization")
@@ -68,12 +79,20 @@ class _Frontier(_App):
             return self.credential in (decoded, decoded.partition(":")[2])
         return False
 
-    def error(self, call: _Call, status: int, message: str | None = None, *,
-              code: str | None = None, param: str | None = None) -> _Reply:
+    def error(
+        self,
+        call: _Call,
+        status: int,
+        message: str | None = None,
+        *,
+        code: str | None = None,
+        param: str | None = None,
+    ) -> _Reply:
         number, name = _GRPC.get(status, (2, "unknown"))
         text = message or _MESSAGES.get(status, "error")
         connect = call.path in (_CONNECT_LIST, _CONNECT_ORGS) or (
-            self.api == "connect" and not call.path.startswith("/v1beta1/"))
+            self.api == "connect" and not call.path.startswith("/v1beta1/")
+        )
         if connect:
             return _json(status, _obj(("code", name), ("message", text)))
         return _json(status, _obj(("code", number), ("message", text), ("details", [])))
@@ -90,40 +109,52 @@ class _Frontier(_App):
     def _page(self, org: str, nonzero: bool, expand: bool, connect: bool) -> _Reply:
         if org not in self.orgs:
             raise _Bad(404, f"organization {org!r} doesn't exist")
-        chosen = [i for i, r in enumerate(self.records)
-                  if str(r.get(ORG_KEY, self.org_id)) == org
-                  and (not nonzero or int(str(r.get("amount", "0"))) > 0)]
+        chosen = [
+            i
+            for i, r in enumerate(self.records)
+            if str(r.get(ORG_KEY, self.org_id)) == org
+            and (not nonzero or int(str(r.get("amount", "0"))) > 0)
+        ]
         if connect and not chosen:
             return _json(200, b"{}")  # proto3 JSON omits an empty repeated field
-        items = [self.cached((i, connect, expand), functools.partial(
-            self._wire, self.records[i], connect=connect, expand=expand)) for i in chosen]
+        items = [
+            self.cached(
+                (i, connect, expand),
+                functools.partial(self._wire, self.records[i], connect=connect, expand=expand),
+            )
+            for i in chosen
+        ]
         return _json(200, _obj(("invoices", _arr(items))))
 
     def _orgs(self, page_num: int, page_size: int, connect: bool) -> _Reply:
         """``ListOrganizations``: page ``page_num`` (from 1) of ``page_size``, oldest last."""
         if page_num < 1 or page_size < 1:
             raise _Bad(400, "page_num and page_size must be positive")
-        chosen = self.orgs[(page_num - 1) * page_size:page_num * page_size]
+        chosen = self.orgs[(page_num - 1) * page_size : page_num * page_size]
         if connect and not chosen:
             return _json(200, b"{}")
-        items = [_obj(("id", o), ("name", o), ("title", o.title()), ("state", "enabled"))
-                 for o in chosen]
+        items = [
+            _obj(("id", o), ("name", o), ("title", o.title()), ("state", "enabled")) for o in chosen
+        ]
         return _json(200, _obj(("organizations", _arr(items))))
 
     def rest_orgs(self, call: _Call) -> _Reply:
-        return self._orgs(int(call.query.get("page_num", "1")),
-                          int(call.query.get("page_size", "50")), connect=False)
+        return self._orgs(
+            int(call.query.get("page_num", "1")),
+            int(call.query.get("page_size", "50")),
+            connect=False,
+        )
 
     def connect_orgs(self, call: _Call) -> _Reply:
         try:
             body = loads(call.body or b"{}")
         except (ValueError, UnicodeDecodeError):
             raise _Bad(400, "invalid syntax in body") from None
-        if not isinstance(body, dict) or set(body) - {"page_num", "page_size", "state",
-                                                      "user_id"}:
+        if not isinstance(body, dict) or set(body) - {"page_num", "page_size", "state", "user_id"}:
             raise _Bad(400, "invalid syntax in body")
-        return self._orgs(int(body.get("page_num", 1)), int(body.get("page_size", 50)),
-                          connect=True)
+        return self._orgs(
+            int(body.get("page_num", 1)), int(body.get("page_size", 50)), connect=True
+        )
 
     def rest(self, call: _Call) -> _Reply:
         expand = any(v.lower() == "customer" for v in call.values("expand"))

@@ -46,8 +46,9 @@ class _Reply:
 class _Bad(Exception):
     """A request the provider refuses: rendered with the provider's error body."""
 
-    def __init__(self, status: int, message: str, *, code: str | None = None,
-                 param: str | None = None) -> None:
+    def __init__(
+        self, status: int, message: str, *, code: str | None = None, param: str | None = None
+    ) -> None:
         super().__init__(message)
         self.status, self.message, self.code, self.param = status, message, code, param
 
@@ -107,8 +108,13 @@ class _App:
     page_faults: frozenset[str] = frozenset()
     paginated = False
 
-    def __init__(self, records: list[dict[str, Any]], options: Mapping[str, Any],
-                 page_size: int | None, credential: str) -> None:
+    def __init__(
+        self,
+        records: list[dict[str, Any]],
+        options: Mapping[str, Any],
+        page_size: int | None,
+        credential: str,
+    ) -> None:
         self.records, self.options = records, dict(options)
         self.page_size, self.credential = page_size, credential
         self.routes: list[tuple[str, re.Pattern[str], str, _Handler]] = []
@@ -124,8 +130,15 @@ class _App:
     def authorized(self, call: _Call) -> bool:
         raise NotImplementedError
 
-    def error(self, call: _Call, status: int, message: str | None = None, *,
-              code: str | None = None, param: str | None = None) -> _Reply:
+    def error(
+        self,
+        call: _Call,
+        status: int,
+        message: str | None = None,
+        *,
+        code: str | None = None,
+        param: str | None = None,
+    ) -> _Reply:
         raise NotImplementedError
 
     def applies(self, kind: str, endpoint: str, call: _Call) -> bool:

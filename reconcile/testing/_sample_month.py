@@ -38,8 +38,11 @@ class SampleMonth(NamedTuple):
     env: dict[str, str]
 
 
-def _write_live_config(servers: Mapping[str, ProviderServer], folder: Path,
-                       sources: Mapping[str, Mapping[str, Any]] | None = None) -> Path:
+def _write_live_config(
+    servers: Mapping[str, ProviderServer],
+    folder: Path,
+    sources: Mapping[str, Mapping[str, Any]] | None = None,
+) -> Path:
     """``folder/close.yaml``: the sample close with ``base_url``/``credential_env`` per provider
     source instead of ``recording`` (and a copy of the ledger); ``sources`` adds or
     overrides keys per source (e.g. ``{"commet": {"http": {...}}}``); ``None`` removes one."""
@@ -77,10 +80,12 @@ def _write_live_config(servers: Mapping[str, ProviderServer], folder: Path,
 
 
 @contextlib.contextmanager
-def serve_sample_month(*, faults: Mapping[str, Sequence[Fault]] | None = None,
-                       page_sizes: Mapping[str, int] | None = None,
-                       credentials: Mapping[str, str] | None = None
-                       ) -> Iterator[SampleMonth]:
+def serve_sample_month(
+    *,
+    faults: Mapping[str, Sequence[Fault]] | None = None,
+    page_sizes: Mapping[str, int] | None = None,
+    credentials: Mapping[str, str] | None = None,
+) -> Iterator[SampleMonth]:
     """Serve the bundled October 2026 month from five local servers.
 
     A live fetch from them gives the invoices the bundled recordings hold.
@@ -94,14 +99,18 @@ def serve_sample_month(*, faults: Mapping[str, Sequence[Fault]] | None = None,
         for provider in PROVIDERS:
             secret = (credentials or {}).get(provider) or f"{provider}-{secrets.token_hex(12)}"
             server = ProviderServer(
-                provider, recording=_sample_dir() / "recordings" / provider,
+                provider,
+                recording=_sample_dir() / "recordings" / provider,
                 faults=(faults or {}).get(provider, ()),
-                page_size=(page_sizes or {}).get(provider), credential=secret)
+                page_size=(page_sizes or {}).get(provider),
+                credential=secret,
+            )
             servers[provider] = server.start()
         env = {credential_env(p): s.credential for p, s in servers.items()}
 
-        def write_config(folder: Path, sources: Mapping[str, Mapping[str, Any]] | None = None
-                         ) -> Path:
+        def write_config(
+            folder: Path, sources: Mapping[str, Mapping[str, Any]] | None = None
+        ) -> Path:
             return _write_live_config(servers, Path(folder), sources)
 
         yield SampleMonth(servers, write_config, env)

@@ -37,7 +37,13 @@ _PAGE_FAULTS = frozenset({"repeat_cursor", "conflicting_repeat", "repeat", "wron
 #: faults that stream a body no client should read whole (hostile servers)
 _STREAM_FAULTS = frozenset({"endless", "gzip_bomb", "drip"})
 FAULT_KINDS = (
-    *_STATUS_FAULTS, "slow", "reset", "malformed", "html", "truncated", *sorted(_PAGE_FAULTS),
+    *_STATUS_FAULTS,
+    "slow",
+    "reset",
+    "malformed",
+    "html",
+    "truncated",
+    *sorted(_PAGE_FAULTS),
     *sorted(_STREAM_FAULTS),
 )
 #: ``Fault(times=FOREVER)``: a persistent fault
@@ -172,10 +178,17 @@ class ProviderServer:
     ``page_size`` caps a page below the ``limit`` the client asks (Commet, Stripe).
     """
 
-    def __init__(self, provider: str, records: Sequence[Mapping[str, Any]] | None = None, *,
-                 recording: Path | None = None, page_size: int | None = None,
-                 faults: Sequence[Fault] = (), credential: str = "test-secret",
-                 options: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        provider: str,
+        records: Sequence[Mapping[str, Any]] | None = None,
+        *,
+        recording: Path | None = None,
+        page_size: int | None = None,
+        faults: Sequence[Fault] = (),
+        credential: str = "test-secret",
+        options: Mapping[str, Any] | None = None,
+    ) -> None:
         if provider not in _APPS:
             raise ValueError(f"unknown provider {provider!r} (known: {', '.join(PROVIDERS)})")
         if records is not None and recording is not None:
@@ -192,8 +205,11 @@ class ProviderServer:
             _check_plain(record, f"{provider} record {index}")
         app_type = _APPS[provider]
         if page_size is not None and (not app_type.paginated or page_size < 1):
-            raise ValueError(f"page_size: {provider} does not paginate" if not
-                             app_type.paginated else "page_size must be at least 1")
+            raise ValueError(
+                f"page_size: {provider} does not paginate"
+                if not app_type.paginated
+                else "page_size must be at least 1"
+            )
         for fault in faults:
             if fault.kind in _PAGE_FAULTS and fault.kind not in app_type.page_faults:
                 raise ValueError(f"fault {fault.kind!r} does not apply to {provider}")
@@ -224,8 +240,12 @@ class ProviderServer:
         httpd.owner = self
         self._httpd = httpd
         self.url = f"http://127.0.0.1:{httpd.server_address[1]}"
-        self._thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name=f"{self.provider}-server", daemon=True)
+        self._thread = threading.Thread(
+            target=httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"{self.provider}-server",
+            daemon=True,
+        )
         self._thread.start()
         return self
 
@@ -260,8 +280,11 @@ class ProviderServer:
 
     def served(self, endpoint: str | None = None) -> list[ServedRequest]:
         """Requests to ``endpoint`` (all known endpoints when None)."""
-        return [r for r in self.requests
-                if r.endpoint is not None and (endpoint is None or r.endpoint == endpoint)]
+        return [
+            r
+            for r in self.requests
+            if r.endpoint is not None and (endpoint is None or r.endpoint == endpoint)
+        ]
 
     # serving
     def _take_fault(self, endpoint: str, call: _Call, target: str) -> Fault | None:
@@ -275,8 +298,7 @@ class ProviderServer:
                     continue
                 if fault.request is not None and self._seen[n] < fault.request:
                     continue
-                if fault.kind in _PAGE_FAULTS and not self._app.applies(fault.kind, endpoint,
-                                                                         call):
+                if fault.kind in _PAGE_FAULTS and not self._app.applies(fault.kind, endpoint, call):
                     continue
                 self._fired[n] += 1
                 chosen = fault
@@ -300,8 +322,15 @@ class ProviderServer:
             query.setdefault(key, value)
         length = int(handler.headers.get("Content-Length") or 0)
         body = handler.rfile.read(length) if length else b""
-        call = _Call(handler.command, split.path, query, params,
-                     httpx.Headers(list(handler.headers.items())), body, at=time.monotonic())
+        call = _Call(
+            handler.command,
+            split.path,
+            query,
+            params,
+            httpx.Headers(list(handler.headers.items())),
+            body,
+            at=time.monotonic(),
+        )
         routed = self._app.route(call.method, call.path)
         fault: Fault | None = None
         endpoint = None
@@ -335,8 +364,10 @@ class ProviderServer:
             reply.headers += list(fault.headers)
             return reply
         if kind == "html":
-            page = (b"<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head>"
-                    b"<body><h1>Bad Gateway</h1><p>upstream unavailable</p></body></html>")
+            page = (
+                b"<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head>"
+                b"<body><h1>Bad Gateway</h1><p>upstream unavailable</p></body></html>"
+            )
             return _Reply(200, page, "text/html; charset=utf-8")
         if fault is not None and kind == "slow":
             self._stopping.wait(fault.delay)
@@ -348,8 +379,9 @@ class ProviderServer:
             try:
                 reply = serve(call)
             except _Bad as bad:
-                reply = self._app.error(call, bad.status, bad.message, code=bad.code,
-                                        param=bad.param)
+                reply = self._app.error(
+                    call, bad.status, bad.message, code=bad.code, param=bad.param
+                )
         if reply.status == 200 and kind == "malformed":
             reply.body = _obj(("result", _Raw(reply.body or b"null")))
         elif reply.status == 200 and kind == "truncated":
@@ -358,11 +390,23 @@ class ProviderServer:
             reply.headers += list(fault.headers)
         return reply
 
-    def _log(self, call: _Call, endpoint: str | None, status: int | None,
-             fault: Fault | None) -> None:
-        self.requests.append(ServedRequest(
-            call.method, call.path, dict(call.query), call.params, call.headers, call.body,
-            endpoint, status, fault.kind if fault is not None else None, call.at))
+    def _log(
+        self, call: _Call, endpoint: str | None, status: int | None, fault: Fault | None
+    ) -> None:
+        self.requests.append(
+            ServedRequest(
+                call.method,
+                call.path,
+                dict(call.query),
+                call.params,
+                call.headers,
+                call.body,
+                endpoint,
+                status,
+                fault.kind if fault is not None else None,
+                call.at,
+            )
+        )
 
     def _hostile(self, handler: _RequestHandler, fault: Fault) -> None:
         """Stream a body a client must not read whole (see Fault)."""

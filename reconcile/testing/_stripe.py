@@ -23,7 +23,8 @@ class _Stripe(_App):
         order = sorted(range(len(self.records)), key=lambda i: -self._created(self.records[i]))
         self.records = [self.records[i] for i in order]
         self.by_id: dict[Any, int] = {
-            r.get("id"): i for i, r in reversed(list(enumerate(self.records)))}
+            r.get("id"): i for i, r in reversed(list(enumerate(self.records)))
+        }
         self.embedded = int(self.options.get("embedded_lines", 10))
         invoice = "/v1/invoices/(?P<id>[^/]+)"
         self.routes = [
@@ -49,11 +50,19 @@ class _Stripe(_App):
             return decoded.partition(":")[0] == self.credential
         return False
 
-    def error(self, call: _Call, status: int, message: str | None = None, *,
-              code: str | None = None, param: str | None = None) -> _Reply:
+    def error(
+        self,
+        call: _Call,
+        status: int,
+        message: str | None = None,
+        *,
+        code: str | None = None,
+        param: str | None = None,
+    ) -> _Reply:
         kind = "api_error" if status >= 500 else "invalid_request_error"
-        default_code = {404: "resource_missing", 429: "rate_limit",
-                        400: "parameter_invalid"}.get(status)
+        default_code = {404: "resource_missing", 429: "rate_limit", 400: "parameter_invalid"}.get(
+            status
+        )
         if status == 401:
             message = message or "Invalid API Key provided (the key is not shown)."
         fields: list[tuple[str, Any]] = [("type", kind)]
@@ -66,14 +75,16 @@ class _Stripe(_App):
             slug = str(code or default_code).replace("_", "-")
             fields.append(("doc_url", f"https://stripe.com/docs/error-codes/{slug}"))
         fields.append(("request_log_url", "https://dashboard.stripe.com/test/logs/req_local"))
-        return _json(status, _obj(("error", _Raw(_obj(*fields)))),
-                     [("Request-Id", "req_local")])
+        return _json(status, _obj(("error", _Raw(_obj(*fields)))), [("Request-Id", "req_local")])
 
     def applies(self, kind: str, endpoint: str, call: _Call) -> bool:
         if kind == "wrong_total":
             return endpoint == "list"
-        return (kind in self.page_faults and endpoint in ("list", "lines")
-                and "starting_after" in call.query)
+        return (
+            kind in self.page_faults
+            and endpoint in ("list", "lines")
+            and "starting_after" in call.query
+        )
 
     def _lines(self, record: Mapping[str, Any]) -> list[Any]:
         lines = record.get("lines")
@@ -86,12 +97,18 @@ class _Stripe(_App):
         if not isinstance(lines, Mapping):
             return dict(record)
         data = self._lines(record)
-        embedded = {**lines, "data": data[: self.embedded],
-                    "has_more": len(data) > self.embedded}
+        embedded = {**lines, "data": data[: self.embedded], "has_more": len(data) > self.embedded}
         return {**record, "lines": embedded}
 
-    def _page(self, call: _Call, keys: Sequence[Any], chosen: list[int], url: str,
-              encode: Callable[[int], bytes], bumped: Callable[[int], bytes]) -> _Reply:
+    def _page(
+        self,
+        call: _Call,
+        keys: Sequence[Any],
+        chosen: list[int],
+        url: str,
+        encode: Callable[[int], bytes],
+        bumped: Callable[[int], bytes],
+    ) -> _Reply:
         limit = _int(call, "limit", 10, 1, 100)
         assert limit is not None
         size = min(limit, self.page_size or limit)
@@ -102,10 +119,10 @@ class _Stripe(_App):
                 raise _Bad(404, f"No such object: '{value}'", param=name)
         if after is not None:
             start = bisect.bisect_right(chosen, position[after])
-            page, has_more = chosen[start:start + size], start + size < len(chosen)
+            page, has_more = chosen[start : start + size], start + size < len(chosen)
         elif before is not None:
             end = bisect.bisect_left(chosen, position[before])
-            page, has_more = chosen[max(0, end - size):end], end - size > 0
+            page, has_more = chosen[max(0, end - size) : end], end - size > 0
         else:
             page, has_more = chosen[:size], size < len(chosen)
         items = [encode(i) for i in page]
@@ -113,13 +130,16 @@ class _Stripe(_App):
             last = position[after]
             if call.page_fault == "repeat_cursor":  # the page ending at the cursor, again
                 end = bisect.bisect_right(chosen, last)
-                items, has_more = [encode(i) for i in chosen[max(0, end - size):end]], True
+                items, has_more = [encode(i) for i in chosen[max(0, end - size) : end]], True
             elif call.page_fault == "repeat":
                 items.insert(0, encode(last))
             else:
                 items.insert(0, bumped(last))
         fields: list[tuple[str, Any]] = [
-            ("object", "list"), ("data", _arr(items)), ("has_more", has_more)]
+            ("object", "list"),
+            ("data", _arr(items)),
+            ("has_more", has_more),
+        ]
         wrong = call.page_fault == "wrong_total"
         if wrong or "total_count" in call.values("include[]", "include"):
             fields.append(("total_count", len(chosen) + (1 if wrong else 0)))
@@ -135,22 +155,32 @@ class _Stripe(_App):
                     bounds.append((op or "eq", int(call.query[name])))
                 except ValueError:
                     raise _Bad(400, f"Invalid integer: {call.query[name]}", param=name) from None
-        tests = {"gt": int.__gt__, "gte": int.__ge__, "lt": int.__lt__, "lte": int.__le__,
-                 "eq": int.__eq__}
+        tests = {
+            "gt": int.__gt__,
+            "gte": int.__ge__,
+            "lt": int.__lt__,
+            "lte": int.__le__,
+            "eq": int.__eq__,
+        }
         filters = {k: call.query[k] for k in ("customer", "status") if k in call.query}
         chosen = []
         for i, record in enumerate(self.records):
             created = self._created(record)
             if all(tests[op](created, value) for op, value in bounds) and all(
-                    record.get(k) == v for k, v in filters.items()):
+                record.get(k) == v for k, v in filters.items()
+            ):
                 chosen.append(i)
         return chosen
 
     def list(self, call: _Call) -> _Reply:
         return self._page(
-            call, [r.get("id") for r in self.records], self._filtered(call), "/v1/invoices",
+            call,
+            [r.get("id") for r in self.records],
+            self._filtered(call),
+            "/v1/invoices",
             lambda i: self.cached(("invoice", i), lambda: self._invoice(self.records[i])),
-            lambda i: dumps(self._invoice(_bumped(self.records[i]))))
+            lambda i: dumps(self._invoice(_bumped(self.records[i]))),
+        )
 
     def _index(self, call: _Call) -> int:
         index = self.by_id.get(call.match["id"])
@@ -160,14 +190,19 @@ class _Stripe(_App):
 
     def detail(self, call: _Call) -> _Reply:
         index = self._index(call)
-        return _json(200, self.cached(("invoice", index),
-                                      lambda: self._invoice(self.records[index])))
+        return _json(
+            200, self.cached(("invoice", index), lambda: self._invoice(self.records[index]))
+        )
 
     def lines(self, call: _Call) -> _Reply:
         index = self._index(call)
         data = self._lines(self.records[index])
         keys = [line.get("id") if isinstance(line, Mapping) else None for line in data]
         return self._page(
-            call, keys, list(range(len(data))), f"/v1/invoices/{call.match['id']}/lines",
+            call,
+            keys,
+            list(range(len(data))),
+            f"/v1/invoices/{call.match['id']}/lines",
             lambda i: self.cached(("line", index, i), lambda: data[i]),
-            lambda i: dumps(_bumped(data[i], "amount")))
+            lambda i: dumps(_bumped(data[i], "amount")),
+        )

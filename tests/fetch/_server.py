@@ -66,8 +66,9 @@ class _Handler(BaseHTTPRequestHandler):
                 time.sleep(reply.delay)
             if reply.drop == "reset":
                 with contextlib.suppress(OSError):
-                    self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
-                                               struct.pack("ii", 1, 0))
+                    self.connection.setsockopt(
+                        socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
+                    )
                     self.rfile.close()
                     self.connection.close()
                 self.close_connection = True
@@ -102,8 +103,9 @@ def serve(script: Sequence[Reply]) -> Iterator[Scripted]:
     state = Scripted(f"http://127.0.0.1:{httpd.server_address[1]}", list(script))
     httpd.state = state  # type: ignore[attr-defined]
     httpd.lock = threading.Lock()  # type: ignore[attr-defined]
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.02},
-                              daemon=True)
+    thread = threading.Thread(
+        target=httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+    )
     thread.start()
     try:
         yield state
@@ -116,10 +118,19 @@ def serve(script: Sequence[Reply]) -> Iterator[Scripted]:
 SECRET = "sk_test_S3cr3tValue_9f8e7d"
 
 
-def client(server: Scripted, *, provider: str = "stripe", policy: _http.HttpPolicy | None = None,
-           headers: dict[str, str] | None = None) -> _http.ProviderClient:
+def client(
+    server: Scripted,
+    *,
+    provider: str = "stripe",
+    policy: _http.HttpPolicy | None = None,
+    headers: dict[str, str] | None = None,
+) -> _http.ProviderClient:
     return _http.ProviderClient(
-        source="src", provider=provider, base_url=server.url,
+        source="src",
+        provider=provider,
+        base_url=server.url,
         headers=headers if headers is not None else {"Authorization": f"Bearer {SECRET}"},
-        credential_env="SRC_API_KEY", policy=policy or _http.HttpPolicy(read_timeout=5.0),
-        secrets=[SECRET])
+        credential_env="SRC_API_KEY",
+        policy=policy or _http.HttpPolicy(read_timeout=5.0),
+        secrets=[SECRET],
+    )

@@ -19,8 +19,11 @@ JSON = (("Content-Type", "application/json"),)
 
 
 def retry_after(value: str, status: int = 429) -> Reply:
-    return Reply(status=status, body=b'{"error": {"message": "slow down"}}',
-                 headers=(*JSON, ("Retry-After", value)))
+    return Reply(
+        status=status,
+        body=b'{"error": {"message": "slow down"}}',
+        headers=(*JSON, ("Retry-After", value)),
+    )
 
 
 def test_a_page_is_the_exact_bytes_received_with_its_exchange(scripted):
@@ -101,8 +104,7 @@ def test_connection_dropped_without_a_response_is_retried(scripted, drop):
 
 def test_retry_cap_fails_with_exit_3_naming_provider_endpoint_status(scripted):
     server = scripted(Reply(status=503, body=b"down"))
-    with client(server, policy=HttpPolicy(max_attempts=4)) as c, \
-            pytest.raises(FetchError) as info:
+    with client(server, policy=HttpPolicy(max_attempts=4)) as c, pytest.raises(FetchError) as info:
         c.get("/v1/invoices", params={"limit": 100})
     err = info.value
     assert isinstance(err, InputDataError) and err.exit_code == ExitCode.INPUT_DATA == 3
@@ -116,8 +118,7 @@ def test_retry_cap_fails_with_exit_3_naming_provider_endpoint_status(scripted):
 
 def test_transport_errors_to_the_cap_name_the_last_error(scripted):
     server = scripted(Reply(drop="reset"))
-    with client(server, policy=HttpPolicy(max_attempts=2)) as c, \
-            pytest.raises(FetchError) as info:
+    with client(server, policy=HttpPolicy(max_attempts=2)) as c, pytest.raises(FetchError) as info:
         c.get("/v1/invoices")
     assert "gave up after 2 attempt(s)" in str(info.value)
     assert "(no response)" in str(info.value) and info.value.status is None
@@ -125,8 +126,7 @@ def test_transport_errors_to_the_cap_name_the_last_error(scripted):
 
 def test_retry_after_beyond_the_time_budget_gives_up_at_once(scripted):
     server = scripted(retry_after("600"), OK)
-    with client(server, policy=HttpPolicy(max_seconds=60)) as c, \
-            pytest.raises(FetchError) as info:
+    with client(server, policy=HttpPolicy(max_seconds=60)) as c, pytest.raises(FetchError) as info:
         c.get("/v1/invoices")
     assert len(server.requests) == 1
     assert "Retry-After" in str(info.value) and "retry budget" in str(info.value)
@@ -144,9 +144,14 @@ def test_auth_failure_is_exit_2_naming_the_variable_never_the_value(scripted, st
 
 
 def test_stripe_should_retry_false_is_not_retried(scripted):
-    server = scripted(Reply(status=429, body=b"{}", headers=(*JSON, ("Retry-After", "1"),
-                                                               ("Stripe-Should-Retry", "false"))),
-                      OK)
+    server = scripted(
+        Reply(
+            status=429,
+            body=b"{}",
+            headers=(*JSON, ("Retry-After", "1"), ("Stripe-Should-Retry", "false")),
+        ),
+        OK,
+    )
     with client(server) as c, pytest.raises(FetchError) as info:
         c.get("/v1/invoices")
     assert len(server.requests) == 1
@@ -169,8 +174,9 @@ def test_commet_429_with_retry_after_is_retried(scripted):
 
 
 def test_other_statuses_fail_at_once_with_the_api_message(scripted):
-    server = scripted(Reply(status=404, body=b'{"error": {"code": "not_found", '
-                                               b'"message": "no such org"}}'))
+    server = scripted(
+        Reply(status=404, body=b'{"error": {"code": "not_found", "message": "no such org"}}')
+    )
     with client(server) as c, pytest.raises(FetchError) as info:
         c.get("/v1/invoices")
     assert len(server.requests) == 1
@@ -185,8 +191,9 @@ def test_redirects_are_not_followed(scripted):
 
 
 def test_secrets_stay_out_of_kept_query_headers_and_messages(scripted):
-    server = scripted(Reply(body=b"{}", headers=(*JSON, ("Set-Cookie", f"s={SECRET}"),
-                                                  ("X-Request-Id", "req_1"))))
+    server = scripted(
+        Reply(body=b"{}", headers=(*JSON, ("Set-Cookie", f"s={SECRET}"), ("X-Request-Id", "req_1")))
+    )
     with client(server) as c:
         page = c.get("/v1/x", params={"api_key": "abc123", "note": SECRET, "limit": 1})
     ex = page.exchange
@@ -239,8 +246,10 @@ def test_rate_limit_spaces_request_starts(scripted):
 def test_stats_are_thread_safe_and_seconds_measured(scripted):
     server = scripted(Reply(body=b"{}"))
     with client(server, policy=HttpPolicy(concurrency=4)) as c:
-        threads = [threading.Thread(target=lambda: [c.add_records(1) for _ in range(500)])
-                   for _ in range(4)]
+        threads = [
+            threading.Thread(target=lambda: [c.add_records(1) for _ in range(500)])
+            for _ in range(4)
+        ]
         for t in threads:
             t.start()
         for t in threads:

@@ -51,20 +51,25 @@ def test_live_run_finds_what_the_recordings_find(live, recorded):
     assert result.exit_code == 1, result.output
     findings = json.loads((out / "findings.json").read_text())
     assert without_locations(findings) == without_locations(recorded)
-    assert {f["location"].split("/")[0] for f in findings if f["location"]
-            and not f["location"].startswith(("ledger", "pairing "))} == {"raw"}
+    assert {
+        f["location"].split("/")[0]
+        for f in findings
+        if f["location"] and not f["location"].startswith(("ledger", "pairing "))
+    } == {"raw"}
     for source in ("stripe", "frontier", "commet", "amberflo", "f5xc"):
         manifest = json.loads((out / "raw" / source / "manifest.json").read_text())
         assert manifest["format"] == "reconcile-recording/1" and manifest["provider"] == source
-        assert manifest["period"] == {"start": "2026-10-01T00:00:00Z",
-                                      "end": "2026-11-01T00:00:00Z"}
+        assert manifest["period"] == {
+            "start": "2026-10-01T00:00:00Z",
+            "end": "2026-11-01T00:00:00Z",
+        }
         assert manifest["fetch"]["pages"] == len(manifest["pages"])
     amberflo = json.loads((out / "raw" / "amberflo" / "manifest.json").read_text())
-    assert all(p["query"]["fromCache"] == "false" for p in amberflo["pages"]
-               if p["kind"] == "list")
+    assert all(p["query"]["fromCache"] == "false" for p in amberflo["pages"] if p["kind"] == "list")
     f5 = json.loads((out / "raw" / "f5xc" / "manifest.json").read_text())
-    assert f5["documents"] and all((out / d["file"]).read_bytes().startswith(b"%PDF-")
-                                   for d in f5["documents"])
+    assert f5["documents"] and all(
+        (out / d["file"]).read_bytes().startswith(b"%PDF-") for d in f5["documents"]
+    )
 
 
 def test_report_states_pages_records_retries_and_time(live):
@@ -77,8 +82,10 @@ def test_report_states_pages_records_retries_and_time(live):
     assert commet["pages"] == 5 + 32  # lists of 7, and each invoice's detail
     assert set(commet) >= {"pages", "records", "retries", "seconds", "identical_repeats_dropped"}
     report = (out / "report.md").read_text()
-    assert "### Fetched from the providers" in report and "| commet | commet | live | 37 | 32 |" \
-        in report
+    assert (
+        "### Fetched from the providers" in report
+        and "| commet | commet | live | 37 | 32 |" in report
+    )
     assert "fetched 37 pages, 32 records" in result.output
 
 

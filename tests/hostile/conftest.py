@@ -13,8 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 #: retries do not sleep (the live-fetch tests' switch); everything else is the real CLI
-BOOT = ("from reconcile.providers._http import set_testing; set_testing(True); "
-        "from reconcile.cli import main; main()")
+BOOT = (
+    "from reconcile.providers._http import set_testing; set_testing(True); "
+    "from reconcile.cli import main; main()"
+)
 
 
 @dataclass(frozen=True)
@@ -34,17 +36,29 @@ def _drain(stream: object, into: list[bytes]) -> None:
     into.append(stream.read())  # type: ignore[attr-defined]
 
 
-def run_cli(args: Sequence[str | Path], *, env: Mapping[str, str] | None = None,
-            timeout: float = 120, cwd: Path | None = None) -> Run:
+def run_cli(
+    args: Sequence[str | Path],
+    *,
+    env: Mapping[str, str] | None = None,
+    timeout: float = 120,
+    cwd: Path | None = None,
+) -> Run:
     """``reconcile ARGS`` in a child process; its peak RSS from ``wait4``."""
     command = [sys.executable, "-c", BOOT, *map(str, args)]
     started = time.monotonic()
-    child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             env={**os.environ, **(env or {})}, cwd=cwd)
+    child = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, **(env or {})},
+        cwd=cwd,
+    )
     out: list[bytes] = []
     err: list[bytes] = []
-    readers = [threading.Thread(target=_drain, args=(child.stdout, out)),
-               threading.Thread(target=_drain, args=(child.stderr, err))]
+    readers = [
+        threading.Thread(target=_drain, args=(child.stdout, out)),
+        threading.Thread(target=_drain, args=(child.stderr, err)),
+    ]
     for reader in readers:
         reader.start()
     while True:
@@ -68,6 +82,10 @@ def run_cli(args: Sequence[str | Path], *, env: Mapping[str, str] | None = None,
     for pipe in (child.stdout, child.stderr):
         if pipe is not None:
             pipe.close()
-    return Run(child.returncode, b"".join(out).decode(errors="replace"),
-               b"".join(err).decode(errors="replace"), time.monotonic() - started,
-               usage.ru_maxrss / 1024)
+    return Run(
+        child.returncode,
+        b"".join(out).decode(errors="replace"),
+        b"".join(err).decode(errors="replace"),
+        time.monotonic() - started,
+        usage.ru_maxrss / 1024,
+    )

@@ -19,8 +19,14 @@ from reconcile.recording import write_recording
 
 PERIOD = "period: {start: 2026-10-01, end: 2026-11-01}\n"
 F5_URL = "/api/web/namespaces/system/usage/invoices/custom_list"
-GOOD = {"name": "inv-1", "currency": "USD", "amount": "1000", "status": "STATUS_PAID",
-        "period_start": "2026-10-01T00:00:00Z", "period_end": "2026-11-01T00:00:00Z"}
+GOOD = {
+    "name": "inv-1",
+    "currency": "USD",
+    "amount": "1000",
+    "status": "STATUS_PAID",
+    "period_start": "2026-10-01T00:00:00Z",
+    "period_end": "2026-11-01T00:00:00Z",
+}
 
 
 def invoke(*args: str | Path) -> Any:
@@ -28,11 +34,17 @@ def invoke(*args: str | Path) -> Any:
 
 
 def f5_close(folder: Path, body: bytes, *, gz: bool = False) -> Path:
-    write_recording(folder / "rec", "f5xc", [{"body": body, "url": F5_URL}],
-                    gzip_from=0 if gz else None)
-    return write(folder, "close.yaml", PERIOD + """sources:
+    write_recording(
+        folder / "rec", "f5xc", [{"body": body, "url": F5_URL}], gzip_from=0 if gz else None
+    )
+    return write(
+        folder,
+        "close.yaml",
+        PERIOD
+        + """sources:
   f5: {provider: f5xc, recording: rec, options: {customer_id: c}}
-""")
+""",
+    )
 
 
 def no_outputs(out: Path) -> bool:
@@ -59,49 +71,82 @@ def quarantined(result: Any, folder: Path, needle: str) -> None:
     assert bad["invoice_id"] == "inv-2" and needle in bad["message"], bad["message"]
 
 
-@pytest.mark.parametrize(("amount", "needle"), [
-    ("²", "not an integer amount"), ("+-5", "not an integer amount"),
-    ("--5", "not an integer amount"), ("9" * 5000, "not an integer amount"),
-    ("99999999999999999999", "64-bit"), ("١٢٣", "not an integer amount"),
-])
-def test_a_bad_integer_amount_is_a_quarantined_record(tmp_path: Path, amount: str,
-                                                     needle: str) -> None:
+@pytest.mark.parametrize(
+    ("amount", "needle"),
+    [
+        ("²", "not an integer amount"),
+        ("+-5", "not an integer amount"),
+        ("--5", "not an integer amount"),
+        ("9" * 5000, "not an integer amount"),
+        ("99999999999999999999", "64-bit"),
+        ("١٢٣", "not an integer amount"),
+    ],
+)
+def test_a_bad_integer_amount_is_a_quarantined_record(
+    tmp_path: Path, amount: str, needle: str
+) -> None:
     config = f5_close(tmp_path, f5_record(amount=amount))
     quarantined(invoke("run", config, "--out", tmp_path / "out"), tmp_path, needle)
 
 
-@pytest.mark.parametrize(("number", "needle"), [
-    (b"1e9999999", "out of range"), (b"1" + b"0" * 5000, "out of range"),
-    (b"12345678901234567890123456789012345678901234", "out of range"),
-])
-def test_a_huge_json_number_is_refused_without_expanding_it(tmp_path: Path, number: bytes,
-                                                            needle: str) -> None:
+@pytest.mark.parametrize(
+    ("number", "needle"),
+    [
+        (b"1e9999999", "out of range"),
+        (b"1" + b"0" * 5000, "out of range"),
+        (b"12345678901234567890123456789012345678901234", "out of range"),
+    ],
+)
+def test_a_huge_json_number_is_refused_without_expanding_it(
+    tmp_path: Path, number: bytes, needle: str
+) -> None:
     body = f5_record(amount="__N__").replace(b'"__N__"', number)
-    quarantined(invoke("run", f5_close(tmp_path, body), "--out", tmp_path / "out"), tmp_path,
-                needle)
+    quarantined(
+        invoke("run", f5_close(tmp_path, body), "--out", tmp_path / "out"), tmp_path, needle
+    )
 
 
 PAGE_CASES: dict[str, tuple[Callable[[Path], Path], str]] = {
-    "latin-1 page": (lambda d: f5_close(d, f5_record(name="Soci\xe9t\xe9").replace(
-        b"Soci\\u00e9t\\u00e9", "Société".encode("latin-1"))), "not UTF-8: byte"),
-    "duplicate key": (lambda d: f5_close(d, b'{"invoices": [], "invoices": []}'),
-                      "appears twice"),
-    "deep nesting": (lambda d: f5_close(d, b'{"invoices": ' + b"[" * 200_000 + b"]" * 200_000
-                                        + b"}"), "nested too deep"),
+    "latin-1 page": (
+        lambda d: f5_close(
+            d,
+            f5_record(name="Soci\xe9t\xe9").replace(
+                b"Soci\\u00e9t\\u00e9", "Société".encode("latin-1")
+            ),
+        ),
+        "not UTF-8: byte",
+    ),
+    "duplicate key": (lambda d: f5_close(d, b'{"invoices": [], "invoices": []}'), "appears twice"),
+    "deep nesting": (
+        lambda d: f5_close(d, b'{"invoices": ' + b"[" * 200_000 + b"]" * 200_000 + b"}"),
+        "nested too deep",
+    ),
     "truncated gz": (lambda d: _truncated_gz(d), "0001.json.gz"),
     "plain json named gz": (lambda d: _misnamed_gz(d), "0001.json.gz"),
-    "manifest without sha256": (lambda d: _manifest(d, lambda m: m["pages"][0].pop("sha256")),
-                                "manifest.json"),
-    "manifest without file": (lambda d: _manifest(d, lambda m: m["pages"][0].pop("file")),
-                              "manifest.json"),
-    "manifest pages not a list": (lambda d: _manifest(d, lambda m: m.update(pages=7)),
-                                  "manifest.json"),
-    "manifest escaping its folder": (lambda d: _manifest(
-        d, lambda m: m["pages"][0].update(file="../../../../etc/passwd")), "outside"),
-    "manifest absolute path": (lambda d: _manifest(
-        d, lambda m: m["pages"][0].update(file="/etc/passwd")), "outside"),
-    "recorded status 500": (lambda d: _manifest(d, lambda m: m["pages"][0].update(status=500)),
-                            "status 500"),
+    "manifest without sha256": (
+        lambda d: _manifest(d, lambda m: m["pages"][0].pop("sha256")),
+        "manifest.json",
+    ),
+    "manifest without file": (
+        lambda d: _manifest(d, lambda m: m["pages"][0].pop("file")),
+        "manifest.json",
+    ),
+    "manifest pages not a list": (
+        lambda d: _manifest(d, lambda m: m.update(pages=7)),
+        "manifest.json",
+    ),
+    "manifest escaping its folder": (
+        lambda d: _manifest(d, lambda m: m["pages"][0].update(file="../../../../etc/passwd")),
+        "outside",
+    ),
+    "manifest absolute path": (
+        lambda d: _manifest(d, lambda m: m["pages"][0].update(file="/etc/passwd")),
+        "outside",
+    ),
+    "recorded status 500": (
+        lambda d: _manifest(d, lambda m: m["pages"][0].update(status=500)),
+        "status 500",
+    ),
     "empty recording": (lambda d: _manifest(d, lambda m: m.update(pages=[])), "no pages"),
 }
 
@@ -122,8 +167,9 @@ def _truncated_gz(folder: Path) -> Path:
     config = f5_close(folder, f5_record(), gz=True)
     page = folder / "rec" / "0001.json.gz"
     page.write_bytes(page.read_bytes()[:20])
-    return _edited(config, lambda m: m["pages"][0].update(
-        sha256=hashlib.sha256(page.read_bytes()).hexdigest()))
+    return _edited(
+        config, lambda m: m["pages"][0].update(sha256=hashlib.sha256(page.read_bytes()).hexdigest())
+    )
 
 
 def _misnamed_gz(folder: Path) -> Path:

@@ -17,29 +17,59 @@ SECRET = "sup3r-s3cret-T0KEN-4242-xy"
 
 
 def close(folder: Path, server: ProviderServer, http: dict[str, object]) -> Path:
-    config = {"period": {"start": "2026-10-01", "end": "2026-11-01"},
-              "sources": {"f5xc": {"provider": "f5xc", "base_url": server.url,
-                                   "credential_env": "HOSTILE_KEY", "http": http,
-                                   "options": {"customer_id": "northwind"}}}}
+    config = {
+        "period": {"start": "2026-10-01", "end": "2026-11-01"},
+        "sources": {
+            "f5xc": {
+                "provider": "f5xc",
+                "base_url": server.url,
+                "credential_env": "HOSTILE_KEY",
+                "http": http,
+                "options": {"customer_id": "northwind"},
+            }
+        },
+    }
     path = folder / "close.yaml"
     path.write_text(json.dumps(config), encoding="utf-8")
     return path
 
 
-@pytest.mark.parametrize(("fault", "http", "message"), [
-    (Fault("endless", times=99), {"max_response_bytes": 8 << 20},
-     "larger than http.max_response_bytes (8388608 bytes)"),
-    (Fault("gzip_bomb", size=1 << 30, times=99), {},
-     "larger than http.max_response_bytes (268435456 bytes)"),
-    (Fault("drip", delay=2.0, times=99), {"read_timeout": 5, "max_seconds": 6},
-     "did not complete within max_seconds 6"),
-])
-def test_a_hostile_body_is_cut_at_its_limit(tmp_path: Path, fault: Fault,
-                                            http: dict[str, object], message: str) -> None:
-    with ProviderServer("f5xc", records=sample_records("f5xc"), faults=[fault],
-                        credential=SECRET) as server:
-        run = run_cli(["run", close(tmp_path, server, {"max_attempts": 2, **http}),
-                       "--out", tmp_path / "out"], env={"HOSTILE_KEY": SECRET}, timeout=60)
+@pytest.mark.parametrize(
+    ("fault", "http", "message"),
+    [
+        (
+            Fault("endless", times=99),
+            {"max_response_bytes": 8 << 20},
+            "larger than http.max_response_bytes (8388608 bytes)",
+        ),
+        (
+            Fault("gzip_bomb", size=1 << 30, times=99),
+            {},
+            "larger than http.max_response_bytes (268435456 bytes)",
+        ),
+        (
+            Fault("drip", delay=2.0, times=99),
+            {"read_timeout": 5, "max_seconds": 6},
+            "did not complete within max_seconds 6",
+        ),
+    ],
+)
+def test_a_hostile_body_is_cut_at_its_limit(
+    tmp_path: Path, fault: Fault, http: dict[str, object], message: str
+) -> None:
+    with ProviderServer(
+        "f5xc", records=sample_records("f5xc"), faults=[fault], credential=SECRET
+    ) as server:
+        run = run_cli(
+            [
+                "run",
+                close(tmp_path, server, {"max_attempts": 2, **http}),
+                "--out",
+                tmp_path / "out",
+            ],
+            env={"HOSTILE_KEY": SECRET},
+            timeout=60,
+        )
     assert run.returncode == 3, run.output
     assert message in run.stderr and "f5xc GET /api/web/namespaces" in run.stderr
     assert "Traceback" not in run.output and SECRET not in run.output
@@ -70,13 +100,15 @@ def test_a_page_echoing_the_token_never_shows_a_piece_of_it(tmp_path: Path) -> N
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         fake = type("S", (), {"url": f"http://127.0.0.1:{server.server_address[1]}"})()
-        run = run_cli(["run", close(tmp_path, fake, {"max_attempts": 1}), "--out",
-                       tmp_path / "out"], env={"HOSTILE_KEY": SECRET})
+        run = run_cli(
+            ["run", close(tmp_path, fake, {"max_attempts": 1}), "--out", tmp_path / "out"],
+            env={"HOSTILE_KEY": SECRET},
+        )
     finally:
         server.shutdown()
         server.server_close()
     assert run.returncode == 3, run.output
     assert "not valid JSON" in run.stderr and "[redacted]" in run.stderr
-    pieces = {SECRET[i:i + 4] for i in range(len(SECRET) - 3)}
+    pieces = {SECRET[i : i + 4] for i in range(len(SECRET) - 3)}
     assert not any(piece in run.output for piece in pieces), run.output
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").rglob("*.json"))

@@ -53,7 +53,8 @@ def check_invariants(out: Normalized, *, validate: bool = True) -> None:
     values = [v for row in out.invoices + out.lines for v in row.values()]
     assert all(_no_float(v) for v in values)
     money = [row[c] for row in out.invoices for c in schema.MONEY_COLUMNS] + [
-        row[c] for row in out.lines for c in schema.LINE_MONEY_COLUMNS]
+        row[c] for row in out.lines for c in schema.LINE_MONEY_COLUMNS
+    ]
     assert all(v is None or type(v) in (int, Decimal) for v in money)  # exact minor units
     assert schema.ALWAYS_PROVIDED <= out.provided <= schema.INVOICE_SCHEMA.keys()
     for column in set(schema.MONEY_COLUMNS) - out.provided:  # money not sent stays null

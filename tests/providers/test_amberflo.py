@@ -101,7 +101,10 @@ def test_lines_usage_then_fees_then_promotions() -> None:
     )
     assert (fee["quantity"], fee["amount_minor"]) == (Decimal(1), 9900)
     assert [line["amount_minor"] for line in lines_of(out, AUGUST)] == [
-        3125, 9900, Decimal("1302.5")]
+        3125,
+        9900,
+        Decimal("1302.5"),
+    ]
 
 
 def test_frames_keep_the_exact_amounts_and_round_once() -> None:

@@ -307,8 +307,10 @@ def test_bad_records_become_rejects() -> None:
     out = _run(page)
     assert [r["invoice_id"] for r in out.invoices] == [INVOICE, "in_z"] and len(out.lines) == 2
     assert by_id(out)["in_z"]["currency"] == "ZZZ"
-    assert out.rejects[0].keys == (("invoice_number", "A1B2C3D4-0007"),
-                                   ("customer_id", "cus_QXg1o8vcGmoR32"))
+    assert out.rejects[0].keys == (
+        ("invoice_number", "A1B2C3D4-0007"),
+        ("customer_id", "cus_QXg1o8vcGmoR32"),
+    )
     assert out.records_read == 2 + len(bad) == len(out.invoices) + len(out.rejects)
     for index, (reject, (_, needle)) in enumerate(zip(out.rejects, bad, strict=True), start=1):
         assert reject.location == f"rec/0008.json record {index}"
@@ -351,10 +353,11 @@ def test_item_level_discounts_are_inside_the_subtotal() -> None:
     invoice = _invoice()
     line = invoice["lines"]["data"][0]
     line["discounts"] = ["di_item"]  # the sample's coupon stays invoice-level
-    line["discount_amounts"] = [{"amount": 500, "discount": "di_item"},
-                                *line["discount_amounts"]]
-    invoice["total_discount_amounts"] = [{"amount": 500, "discount": "di_item"},
-                                         *invoice["total_discount_amounts"]]
+    line["discount_amounts"] = [{"amount": 500, "discount": "di_item"}, *line["discount_amounts"]]
+    invoice["total_discount_amounts"] = [
+        {"amount": 500, "discount": "di_item"},
+        *invoice["total_discount_amounts"],
+    ]
     for key in ("subtotal", "subtotal_excluding_tax"):
         invoice[key] -= 500  # Stripe's subtotal is net of item-level discounts
     for key in ("total", "total_excluding_tax", "amount_due", "amount_paid"):
@@ -365,5 +368,7 @@ def test_item_level_discounts_are_inside_the_subtotal() -> None:
     assert (item["amount_minor"], item["discount_minor"]) == (10000 - 500, invoice_level)
     assert row["subtotal_minor"] == item["amount_minor"]
     assert row["discount_minor"] == invoice_level
-    assert row["subtotal_excluding_tax_minor"] - row["discount_minor"] \
+    assert (
+        row["subtotal_excluding_tax_minor"] - row["discount_minor"]
         == row["total_excluding_tax_minor"]
+    )
