@@ -14,9 +14,12 @@ rules), never silently dropped.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import polars as pl
+
+if TYPE_CHECKING:
+    from pandera.polars import DataFrameSchema
 
 UTC_US: Final = pl.Datetime("us", "UTC")
 #: internal column: a record's index in its loaded frame (its row, for a file)
@@ -358,14 +361,14 @@ def _all_pass(schema: Any) -> pl.Expr | None:
     return pl.all_horizontal(exprs) if exprs else pl.lit(True)
 
 
-def _validate(frame: pl.DataFrame, schema: object) -> Validated:
+def _validate(frame: pl.DataFrame, schema: DataFrameSchema) -> Validated:
     import pandera.polars as pa
 
     # Sources keep only the columns they send; the others are all null by
     # definition and are checked by the rules' N/A logic, not here.
-    absent = [c for c in schema.columns if c not in frame.columns]  # type: ignore[attr-defined]
+    absent = [c for c in schema.columns if c not in frame.columns]
     if absent:
-        schema = schema.remove_columns(absent)  # type: ignore[attr-defined]
+        schema = schema.remove_columns(absent)
     # Internal columns (``__row``) are ours, not the canonical model's.
     canonical = frame.select(c for c in frame.columns if not c.startswith("__"))
     # Millions of clean rows: pandera checks the schema (columns, dtypes) and a
@@ -380,7 +383,7 @@ def _validate(frame: pl.DataFrame, schema: object) -> Validated:
     )
     try:
         schema.validate(
-            canonical.head(0) if screened else canonical,  # type: ignore[attr-defined]
+            canonical.head(0) if screened else canonical,
             lazy=True,
         )
     except pa.errors.SchemaErrors as exc:
