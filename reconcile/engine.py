@@ -19,10 +19,11 @@ from typing import Any
 import polars as pl
 import xxhash
 
+from reconcile.errors import InputDataError
 from reconcile.money import round_scaled_expr
 from reconcile.rule_types._common import PairData, SourceData
 from reconcile.ruleset import Rule
-from reconcile.schema import FINDING_ROW_SCHEMA, SEVERITIES, no_findings
+from reconcile.schema import FINDING_ROW_SCHEMA, SEVERITIES, WIDE, no_findings
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,7 @@ def _pair_checks(rule: Rule, pairs: Sequence[PairData], coverage: list[Coverage]
         coverage.append(Coverage(rule.id, pair.name, not missing, tuple(missing)))
         if missing:
             continue
+        pair = pair.widened()
         if rule.filter is not None:
             pair = dataclasses.replace(
                 pair,
@@ -161,8 +163,10 @@ def _source_checks(
     )
     if missing:
         return []
-    # a filter reads the canonical columns (minor units, like a pairing's filter); the
-    # rule then reads the source's amounts as stated
+    # a filter reads the canonical columns (minor units, like a pairing's filter,
+    # widened so that no arithmetic wraps); the rule then reads the source's amounts
+    # as stated
+    src = src.widened()
     if rule.filter is not None and rule.check.line_rows:
         assert src.lines is not None, "the pipeline keeps lines when a rule reads them"
         src = dataclasses.replace(src, lines=src.lines.filter(rule.filter))
@@ -183,7 +187,7 @@ def _source_checks(
         src.all_invoices.filter(exempt)
         .with_columns(  # one N/A unit per exempt record
             pl.lit(None, pl.Boolean).alias("ok"),
-            pl.lit(None, pl.Int64).alias("delta_minor"),
+            pl.lit(None, WIDE).alias("delta_minor"),
             pl.lit(None, pl.String).alias("currency"),
         )
         .select("ok", "delta_minor", "currency")
@@ -243,13 +247,15 @@ def evaluate(
         absorbed_plans.append(_absorbed(frame.filter(absorbed_row), exact).with_columns(tag))
         if exact:
             rounded_plans.append(_rounded(frame).with_columns(tag))
-    findings, stats, absorbed, *rounded = pl.collect_all(
+    findings, stats, absorbed, *rounded = _collect(
         [
             pl.concat(findings_plans),
             pl.concat(stats_plans),
             pl.concat(absorbed_plans),
             *rounded_plans,
-        ]
+        ],
+        checks,
+        stats_plans,
     )
     stats = _with_empty_targets(stats.select(list(STATS_SCHEMA)), coverage)
     return EngineResult(
@@ -263,17 +269,51 @@ def evaluate(
     )
 
 
+def _collect(
+    plans: list[pl.LazyFrame], checks: Sequence[_Check], per_check: Sequence[pl.LazyFrame]
+) -> list[pl.DataFrame]:
+    """The plans collected together; if Polars fails on the data (a decimal that
+    overflows 38 digits, a cast that cannot hold a value), the first check that fails
+    alone is named: an InputDataError (exit 3) with the rule's file, line and target,
+    never a traceback. (Rules are bounded at load, reconcile.sql; this is the net.)"""
+    try:
+        return pl.collect_all(plans)
+    except pl.exceptions.PolarsError as exc:
+        failure = exc
+    for check, plan in zip(checks, per_check, strict=True):
+        try:
+            plan.collect()
+        except pl.exceptions.PolarsError as exc:
+            failure = exc
+            rule = check.rule
+            where = f"{rule.where.path}:{rule.where.line}" if rule.where.line else rule.where.path
+            raise InputDataError(
+                f"rule {rule.id} cannot be evaluated on this data: {_first_line(exc)}",
+                source=check.target,
+                location=str(where),
+            ) from None
+    raise InputDataError(
+        f"the rules cannot be evaluated on this data: {_first_line(failure)}",
+        source="rules",
+        location="engine",
+    ) from None
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+
+
 def _absorbed(frame: pl.LazyFrame, exact: bool) -> pl.LazyFrame:
     """Per currency: the rows tolerance absorbed, Σ |difference| and Σ difference in minor
     units (summed exactly where the comparison was finer, then rounded once)."""
     if not exact:
         return frame.group_by("currency").agg(
             pl.len().cast(pl.UInt32).alias("absorbed"),
-            pl.col("delta_minor").abs().sum().alias("absorbed_minor"),
-            pl.col("delta_minor").sum().alias("absorbed_net_minor"),
+            pl.col("delta_minor").cast(WIDE).abs().sum().alias("absorbed_minor"),
+            pl.col("delta_minor").cast(WIDE).sum().alias("absorbed_net_minor"),
         )
     in_minor = [
-        round_scaled_expr(pl.col(c), pl.col("__scale"), "half_up").cast(pl.Int64).alias(c)
+        round_scaled_expr(pl.col(c), pl.col("__scale"), "half_up").cast(WIDE).alias(c)
         for c in ("absorbed_minor", "absorbed_net_minor")
     ]
     return (
@@ -325,8 +365,8 @@ def _empty_absorbed() -> pl.DataFrame:
             "target": pl.String,
             "currency": pl.String,
             "absorbed": pl.UInt32,
-            "absorbed_minor": pl.Int64,
-            "absorbed_net_minor": pl.Int64,
+            "absorbed_minor": WIDE,
+            "absorbed_net_minor": WIDE,
         }
     )
 

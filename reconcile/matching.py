@@ -36,7 +36,7 @@ import polars as pl
 from reconcile import hashed
 from reconcile.precision import EXACT
 from reconcile.rule_types._common import RIGHT, PairData, SourceData
-from reconcile.schema import INVOICE_SCHEMA, ROW
+from reconcile.schema import INVOICE_SCHEMA, ROW, WIDE
 
 CARDINALITIES = ("1:1", "1:N", "N:1")
 
@@ -219,8 +219,11 @@ def _aggregate(
     # which costs a string per failing group instead of one per group
     for c in columns:
         if c not in skip:
-            summed = c in _MONEY or c.removeprefix(EXACT) in _MONEY
-            aggs.append(pl.col(c).sum() if summed else pl.col(c).first())
+            if c in _MONEY:  # (Int64 would wrap; an exact twin's Decimal sum is checked)
+                aggs.append(pl.col(c).cast(WIDE).sum())
+            else:
+                summed = c.removeprefix(EXACT) in _MONEY
+                aggs.append(pl.col(c).sum() if summed else pl.col(c).first())
     # ``skip``: the raw key columns; the group is its (normalized) key, and taking the
     # first of millions of strings no rule reads is most of a grouping's cost
     return (

@@ -215,8 +215,12 @@ def places(value: Decimal | int) -> int:
     """Decimal places ``value`` needs (trailing zeros do not count): ``1.50`` → 1."""
     if isinstance(value, int) or not value:
         return 0
-    exp = value.normalize(_EXACT).as_tuple().exponent
-    return max(0, -int(exp))
+    _, digits, exponent = value.as_tuple()
+    if not isinstance(exponent, int):  # infinity, NaN: not an amount at all
+        raise MoneyError(f"{value} is not a finite number")
+    zeros = len(digits) - len(bytes(digits).rstrip(b"\x00"))
+    # (from the digits, not normalize(): a context's Emin turns 1E-99999999 into 0)
+    return max(0, -(exponent + zeros))
 
 
 def without_float_noise(value: Decimal, decimals: int = FLOAT_DECIMALS) -> Decimal:
@@ -354,7 +358,7 @@ def format_minor_expr(minor: pl.Expr, currency: pl.Expr, extra: int = 0) -> pl.E
     use it. ``extra``: the values are in units of 10^-extra minor units.
     """
     exps = exponents_frame()
-    wide = pl.Int128 if extra else pl.Int64
+    wide = pl.Int128  # (a sum of Int64 amounts, schema.WIDE, may not fit 64 bits)
     scale = currency.replace_strict(
         exps["currency"],
         [10 ** (e + extra) for e in exps["exponent"]],

@@ -35,6 +35,9 @@ FILES = {
 SUMMARY = "summary.json"
 TEMPLATES = {"html": "report.html.j2", "md": "report.md.j2"}
 LOCK = ".reconcile.lock"
+#: delta_minor in findings.parquet: Parquet's DECIMAL(38, 0), which every reader knows
+#: (Polars writes its Int128 as a bare 16-byte array: DuckDB reads a BLOB)
+PARQUET_DELTA = pl.Decimal(38, 0)
 
 
 @contextlib.contextmanager
@@ -112,7 +115,9 @@ def write_all(
         if "csv" in outputs:
             findings.write_csv(stage(FILES["csv"]))
         if "parquet" in outputs:
-            findings.write_parquet(stage(FILES["parquet"]), statistics=False)
+            findings.with_columns(pl.col("delta_minor").cast(PARQUET_DELTA)).write_parquet(
+                stage(FILES["parquet"]), statistics=False
+            )
         if "html" in outputs:
             stage(FILES["html"]).write_text(
                 render.render("report.html.j2", model, templates), encoding="utf-8"

@@ -25,7 +25,7 @@ from reconcile.config import Config, SourceConfig, load_config
 from reconcile.matching import match
 from reconcile.rule_types._common import PairData, SourceData, fmt
 from reconcile.ruleset import Rule, default_rules_dir, load_rules
-from reconcile.schema import ROW
+from reconcile.schema import ROW, WIDE
 from reconcile.sources import Loaded, load_source
 
 Progress = Callable[[str], None]
@@ -113,7 +113,7 @@ def _with_line_sums(scoped: pl.DataFrame, tally: pl.DataFrame | None) -> pl.Data
     rows = scoped.get_column(ROW)
     if rows.is_empty() or tally is None:
         return scoped.with_columns(
-            pl.lit(None, pl.UInt32).alias("__lines"), pl.lit(None, pl.Int64).alias("__sum")
+            pl.lit(None, pl.UInt32).alias("__lines"), pl.lit(None, WIDE).alias("__sum")
         )
     owned = tally.lazy().filter((pl.col("__n") > 0) & (pl.col("__lines") > 0)).collect()
     size = int(rows.max()) + 1  # type: ignore[arg-type]
@@ -122,7 +122,7 @@ def _with_line_sums(scoped: pl.DataFrame, tally: pl.DataFrame | None) -> pl.Data
     # largest + 1 means every row, in order, and the gather is the identity
     every_row = rows.len() == size and rows.is_sorted()
     attached = []
-    for name, dtype in (("__lines", pl.UInt32), ("__sum", pl.Int64)):
+    for name, dtype in (("__lines", pl.UInt32), ("__sum", WIDE)):
         by_row = pl.Series(name, [None], dtype).extend_constant(None, size - 1)
         by_row.scatter(at, owned.get_column(name))
         attached.append(by_row if every_row else by_row.gather(rows))
@@ -133,14 +133,14 @@ _TOTALS: dict[str, pl.DataType] = {
     "source": pl.String(),
     "currency": pl.String(),
     "invoices": pl.UInt32(),
-    "total_minor": pl.Int64(),
+    "total_minor": WIDE,
     "missing_total": pl.UInt32(),
 }
 #: line totals of the ids that have lines but no invoice among the checked ones
 _HOMELESS: dict[str, pl.DataType] = {
     "invoice_id": pl.String(),
     "__lines": pl.UInt32(),
-    "__sum": pl.Int64(),
+    "__sum": WIDE,
 }
 
 
@@ -185,7 +185,7 @@ def _runs(lines: pl.LazyFrame, ok: pl.Expr) -> pl.LazyFrame:
         .agg(
             pl.col("invoice_id").first(),
             pl.len().cast(pl.UInt32).alias("__lines"),
-            pl.col("amount_minor").cast(pl.Int64).sum().alias("__sum"),
+            pl.col("amount_minor").cast(WIDE).sum().alias("__sum"),  # (Int64 would wrap)
             ok.all().alias("__ok"),
         )
         .drop("__run")
@@ -223,14 +223,14 @@ def _tally(
             "invoice_id",
             pl.lit(None, pl.UInt32).alias("__first"),
             pl.lit(1, pl.UInt32).alias("__lines"),
-            pl.col("amount_minor").cast(pl.Int64).alias("__sum"),
+            pl.col("amount_minor").cast(WIDE).alias("__sum"),
             ok.alias("__ok"),
         )
     invoices = scoped.lazy().select(
         "invoice_id",
         pl.col(ROW).alias("__first"),
         pl.lit(None, pl.UInt32).alias("__lines"),
-        pl.lit(None, pl.Int64).alias("__sum"),
+        pl.lit(None, WIDE).alias("__sum"),
         pl.lit(None, pl.Boolean).alias("__ok"),
     )
     return (

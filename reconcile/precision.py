@@ -33,7 +33,7 @@ from decimal import Decimal
 import polars as pl
 
 from reconcile import money
-from reconcile.schema import LINE_MONEY_COLUMNS, MONEY_COLUMNS
+from reconcile.schema import LINE_MONEY_COLUMNS, MONEY_COLUMNS, WIDE
 
 #: prefix of a money column's exact twin (Int128, units of 10^-scale minor units)
 EXACT = "__x_"
@@ -125,15 +125,33 @@ def exact_names(schema: Mapping[str, pl.DataType], present: Mapping[str, pl.Seri
     return [EXACT + c for c in schema if EXACT + c in present]
 
 
+def wide_view(frame: pl.LazyFrame, suffixes: tuple[str, ...] = ("",)) -> pl.LazyFrame:
+    """``frame`` with its Int64 money columns (``c + suffix`` for each suffix: a
+    pairing's right side) widened to schema.WIDE, so that a rule's arithmetic on
+    them (a filter, a comparison) cannot wrap; projection pushdown casts only the
+    columns a rule reads."""
+    names = {c + s for c in (*MONEY_COLUMNS, *LINE_MONEY_COLUMNS, "__sum") for s in suffixes}
+    wide = [
+        pl.col(name).cast(WIDE)
+        for name, dtype in frame.collect_schema().items()
+        if name in names and dtype == pl.Int64
+    ]
+    return frame.with_columns(wide) if wide else frame
+
+
 def exact_view(frame: pl.LazyFrame, precision: Precision, lines: bool = False) -> pl.LazyFrame:
-    """``frame`` with each money column replaced by its exact twin (minor units, a
-    Decimal at the source's scale); line items also get unit_amount widened so that
-    ``unit_amount * quantity`` is exact (PRODUCT_DTYPE)."""
+    """``frame`` as a source's own rules read it: each money column replaced by its
+    exact twin (minor units, a Decimal at the source's scale, whose arithmetic Polars
+    checks), or, where the source states whole minor units, widened to 128 bits
+    (schema.WIDE: Int64 arithmetic would wrap silently); line items also get
+    unit_amount widened so that ``unit_amount * quantity`` is exact (PRODUCT_DTYPE)."""
     names = set(frame.collect_schema().names())
     swaps = [
         pl.col(EXACT + c).alias(c)
-        for c in (LINE_MONEY_COLUMNS if lines else MONEY_COLUMNS)
         if precision.scale and EXACT + c in names
+        else pl.col(c).cast(WIDE)
+        for c in (LINE_MONEY_COLUMNS if lines else MONEY_COLUMNS)
+        if c in names
     ]
     if lines and "unit_amount" in names:
         swaps.append(pl.col("unit_amount").cast(PRODUCT_DTYPE))

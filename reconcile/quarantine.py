@@ -27,6 +27,7 @@ from reconcile.schema import (
     FINDING_ROW_SCHEMA,
     INVOICE_SCHEMA,
     LINE_SCHEMA,
+    WIDE,
     conform_findings,
     no_findings,
     widen,
@@ -153,7 +154,7 @@ def schema_findings(
         pl.col("column").replace("<row>", None).alias("field"),
         pl.col("check").alias("expected"),
         pl.col("failure_case").alias("actual"),
-        pl.lit(None, pl.Int64).alias("delta_minor"),
+        pl.lit(None, WIDE).alias("delta_minor"),
         pl.col("currency"),
         fmt(
             "{} {}: {} {} fails the check {}; the record is quarantined (kept out of the rules).",
@@ -180,7 +181,7 @@ def orphan_findings(source: str, orphans: pl.DataFrame) -> pl.DataFrame:
         pl.lit("invoice_id").alias("field"),
         pl.lit("an invoice in this source").alias("expected"),
         pl.lit(None, pl.String).alias("actual"),
-        pl.lit(None, pl.Int64).alias("delta_minor"),
+        pl.lit(None, WIDE).alias("delta_minor"),
         pl.lit(None, pl.String).alias("currency"),
         fmt(
             "{}: {} line(s) belong to invoice {}, which this source does not have; the lines "

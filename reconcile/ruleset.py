@@ -26,6 +26,7 @@ import polars as pl
 
 from reconcile import yamlio
 from reconcile.errors import RuleError
+from reconcile.money import places
 from reconcile.resources import packaged_path
 from reconcile.schema import INVOICE_SCHEMA, LINE_SCHEMA, SEVERITIES
 from reconcile.sql import compile_row_expression
@@ -101,7 +102,7 @@ class Tolerance:
             return absolute
         numerator, denominator = self.relative.as_integer_ratio()  # exact
         share = base.abs().cast(pl.Int128) * numerator // denominator
-        share = share.cast(pl.Int64) if unit is None else share // unit * unit
+        share = share if unit is None else share // unit * unit
         return pl.max_horizontal(absolute, share.fill_null(0))
 
 
@@ -163,12 +164,13 @@ def compile_sql(
     schema: Mapping[str, pl.DataType] = INVOICE_SCHEMA,
     boolean: bool = False,
     amount: bool = False,
+    summed: bool = False,
     line: int | None = None,
 ) -> pl.Expr:
     """Compile a row-level SQL expression and check it against the canonical schema
     (reconcile.sql: bounded, row-wise, typed)."""
     return compile_row_expression(
-        sql, where, key, schema=schema, boolean=boolean, amount=amount, line=line
+        sql, where, key, schema=schema, boolean=boolean, amount=amount, summed=summed, line=line
     )
 
 
@@ -333,27 +335,43 @@ def _scope(raw: Mapping[str, Any], where: Where, *, pairwise: bool) -> Scope:
     )
 
 
+#: bounds of a tolerance: an absolute one in minor units (any more is not a tolerance,
+#: and the bound keeps it an Int64 literal), a relative one's decimal places (its exact
+#: ratio is computed per row in 128 bits: 10^-99999999 would be a number of 10^8 digits)
+MAX_TOLERANCE = 10**15
+MAX_RELATIVE_PLACES = 12
+
+
 def parse_tolerance(value: Any, where: Where, line: int | None) -> Tolerance:
     """``0`` | ``{default: 0, JPY: 1, relative: "0.001"}`` (currency keys upper-cased)."""
 
     def amount(v: Any) -> int:
-        if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+        if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= MAX_TOLERANCE:
             raise where.error(
-                f"'tolerance' is a whole, non-negative number of minor units (got {v!r})", line
+                "'tolerance' is a whole, non-negative number of minor units, at most "
+                f"{MAX_TOLERANCE} (got {str(v)[:40]!r})",
+                line,
             )
         return v
 
     if isinstance(value, Mapping):
         relative = None
         if "relative" in value:
+            text = str(value["relative"]).strip()
             try:
-                relative = Decimal(str(value["relative"]))
+                relative = Decimal(text) if len(text) <= 40 else None
             except ArithmeticError:
                 relative = None
-            if relative is None or not relative.is_finite() or not 0 <= relative < 1:
+            if (
+                relative is None
+                or not relative.is_finite()
+                or not 0 <= relative < 1
+                or places(relative) > MAX_RELATIVE_PLACES
+            ):
                 raise where.error(
-                    "tolerance 'relative' is a fraction between 0 and 1, "
-                    f"e.g. 0.001 for 0.1 % (got {value['relative']!r})",
+                    "tolerance 'relative' is a fraction between 0 and 1 with at most "
+                    f"{MAX_RELATIVE_PLACES} decimal places, e.g. 0.001 for 0.1 % "
+                    f"(got {text[:40]!r})",
                     line,
                 )
         per = {

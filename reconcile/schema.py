@@ -13,6 +13,7 @@ rules), never silently dropped.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
@@ -59,6 +60,12 @@ LINE_MONEY_COLUMNS: Final = ("amount_minor", "discount_minor", "tax_minor")
 #: how long a currency code may be: an unknown code (``EURO``) is still read, and the
 #: currency rule reports it; a longer text is not a code
 CURRENCY_LENGTH: Final = 16
+
+#: the type money is added, subtracted and multiplied in (rules, sums, totals, tie-outs):
+#: a canonical frame stores Int64 minor units; a sum of up to 2^64 of them, or a
+#: product of two, fits 128 bits exactly, and a rule's arithmetic is bounded at load
+#: (reconcile.sql) so that it cannot leave them. Polars' integers wrap silently.
+WIDE: Final = pl.Int128()
 
 INVOICE_SCHEMA: Final[dict[str, pl.DataType]] = {
     "source": pl.String(),
@@ -108,7 +115,7 @@ FINDING_SCHEMA: Final[dict[str, pl.DataType]] = {
     "field": pl.String(),
     "expected": pl.String(),
     "actual": pl.String(),
-    "delta_minor": pl.Int64(),
+    "delta_minor": WIDE,
     "currency": pl.String(),
     "message": pl.String(),
     "location": pl.String(),
@@ -165,8 +172,25 @@ def conform_findings(frame: pl.DataFrame) -> pl.DataFrame:
 # Imported lazily: commands that only compile rules should not pay for pandera.
 
 
+@functools.cache
+def _register_int128() -> None:
+    """Teach pandera's Polars engine Int128 (schema.WIDE, the findings' delta_minor):
+    it knows the widths up to 64 bits and calls Int128 "not guaranteed", then fails
+    its own dtype check ("expected Int128, got Int128")."""
+    from pandera import dtypes
+    from pandera.engines.polars_engine import DataType, Engine
+
+    @Engine.register_dtype(equivalents=["int128", pl.Int128])
+    @dtypes.immutable
+    class Int128(DataType, dtypes.Int):
+        type = pl.Int128
+        bit_width = 128
+
+
 def _models() -> tuple[Any, Any, Any]:
     import pandera.polars as pa
+
+    _register_int128()
 
     class Invoices(pa.DataFrameModel):
         source: str = pa.Field(str_length={"min_value": 1})
@@ -248,7 +272,7 @@ def _models() -> tuple[Any, Any, Any]:
         field: str = pa.Field(nullable=True)
         expected: str = pa.Field(nullable=True)
         actual: str = pa.Field(nullable=True)
-        delta_minor: pl.Int64 = pa.Field(nullable=True)
+        delta_minor: pl.Int128 = pa.Field(nullable=True)
         currency: str = pa.Field(nullable=True)
         message: str
         location: str = pa.Field(nullable=True)

@@ -31,24 +31,24 @@ import polars as pl
 from reconcile.money import format_minor_expr
 from reconcile.rule_types._common import RIGHT, PairData, fmt, money
 from reconcile.ruleset import Rule
-from reconcile.schema import conform_findings, no_findings
+from reconcile.schema import WIDE, conform_findings, no_findings
 
 TIEOUT_SCHEMA: dict[str, pl.DataType] = {
     "pairing": pl.String(),
     "currency": pl.String(),
     "left_records": pl.UInt32(),
-    "left_total_minor": pl.Int64(),
+    "left_total_minor": WIDE,
     "right_records": pl.UInt32(),
-    "right_total_minor": pl.Int64(),
-    "difference_minor": pl.Int64(),
-    "amount_differences_minor": pl.Int64(),
-    "currency_mismatch_minor": pl.Int64(),
-    "missing_minor": pl.Int64(),
-    "timing_minor": pl.Int64(),
-    "quarantined_minor": pl.Int64(),
-    "ambiguous_minor": pl.Int64(),
-    "absorbed_minor": pl.Int64(),
-    "unexplained_minor": pl.Int64(),
+    "right_total_minor": WIDE,
+    "difference_minor": WIDE,
+    "amount_differences_minor": WIDE,
+    "currency_mismatch_minor": WIDE,
+    "missing_minor": WIDE,
+    "timing_minor": WIDE,
+    "quarantined_minor": WIDE,
+    "ambiguous_minor": WIDE,
+    "absorbed_minor": WIDE,
+    "unexplained_minor": WIDE,
 }
 PARTS = (
     "amount_differences_minor",
@@ -66,7 +66,7 @@ def control_totals(invoices: pl.LazyFrame) -> pl.LazyFrame:
     (a source's control totals, and a pairing side's totals in the tie-out)."""
     return invoices.group_by("currency").agg(
         pl.len().cast(pl.UInt32).alias("invoices"),
-        pl.col("total_minor").sum().alias("total_minor"),
+        pl.col("total_minor").cast(WIDE).sum().alias("total_minor"),
         pl.col("total_minor").is_null().sum().cast(pl.UInt32).alias("missing_total"),
     )
 
@@ -212,6 +212,7 @@ def tie_out(
     """
     rows: list[pl.DataFrame] = []
     for pair in pairs:
+        pair = pair.widened()  # (differences and sums in 128 bits: Int64 would wrap)
         # (lazy: the findings are read in the one collect below, in parallel)
         mine = findings.lazy().filter(pl.col("pairing") == pair.name)
         presence = mine.filter(pl.col("rule_type") == "presence")
@@ -238,7 +239,7 @@ def tie_out(
             .filter(checked)
             .select("currency", pl.col("__delta").alias("absorbed_minor")),
             mismatched.select(
-                "currency", (-pl.col("total_minor")).alias("currency_mismatch_minor")
+                "currency", (0 - pl.col("total_minor")).alias("currency_mismatch_minor")
             ),
             mismatched.select(
                 pl.col("currency" + RIGHT).alias("currency"),
@@ -256,7 +257,7 @@ def tie_out(
             pair.ambiguous.lazy().select(
                 "currency",
                 pl.when(pl.col("__left"))
-                .then(-pl.col("total_minor"))
+                .then(0 - pl.col("total_minor"))
                 .otherwise(pl.col("total_minor"))
                 .alias("ambiguous_minor"),
             ),
@@ -264,7 +265,7 @@ def tie_out(
         explained = (
             pl.concat(parts, how="diagonal")
             .group_by("currency")
-            .agg(pl.col(c).sum() for c in PARTS)
+            .agg(pl.col(c).cast(WIDE).sum() for c in PARTS)
         )
         left_t, right_t, expl = pl.collect_all(
             [_side_totals(pair, True), _side_totals(pair, False), explained]

@@ -22,8 +22,8 @@ from typing import Any
 import polars as pl
 
 from reconcile.money import format_minor_expr
-from reconcile.precision import Precision, exact_view
-from reconcile.schema import INVOICE_SCHEMA
+from reconcile.precision import Precision, exact_view, wide_view
+from reconcile.schema import INVOICE_SCHEMA, WIDE
 
 EVALUATED: dict[str, pl.DataType] = {
     "source": pl.String(),
@@ -33,7 +33,7 @@ EVALUATED: dict[str, pl.DataType] = {
     "field": pl.String(),
     "currency": pl.String(),
     "ok": pl.Boolean(),
-    "delta_minor": pl.Int64(),
+    "delta_minor": WIDE,
     "expected": pl.String(),
     "actual": pl.String(),
     "message": pl.String(),
@@ -103,11 +103,19 @@ class SourceData:
             fmt("{} row {}", pl.lit(self.lines_file), pl.col("line_no"))
         )
 
+    def widened(self) -> SourceData:
+        """This source with its Int64 money columns widened (precision.wide_view): what
+        a rule's filter reads, so that its arithmetic cannot wrap."""
+        return dataclasses.replace(
+            self,
+            invoices=wide_view(self.invoices),
+            all_invoices=wide_view(self.all_invoices),
+            lines=None if self.lines is None else wide_view(self.lines),
+        )
+
     def exact(self) -> SourceData:
         """This source as its own identities read it: amounts exactly as stated (the
         ``__x_`` twins where finer than the minor unit; see reconcile.precision)."""
-        if not self.precision.scale and self.lines is None:
-            return self
         return dataclasses.replace(
             self,
             invoices=exact_view(self.invoices, self.precision),
@@ -153,6 +161,16 @@ class PairData:
     #: per side, for a "many" side: its records' ``__key``, ``invoice_id`` (and
     #: ``__row``): a matched group carries its first id; findings list them all
     members: tuple[pl.LazyFrame | None, pl.LazyFrame | None] = (None, None)
+
+    def widened(self) -> PairData:
+        """Matched and unmatched rows with their Int64 money columns (both sides)
+        widened (precision.wide_view), so that a filter or a comparison cannot wrap."""
+        return dataclasses.replace(
+            self,
+            matched=wide_view(self.matched, ("", RIGHT)),
+            left_only=wide_view(self.left_only),
+            right_only=wide_view(self.right_only),
+        )
 
     def with_member_ids(self, frame: pl.LazyFrame) -> pl.LazyFrame:
         """``frame`` (matched rows) with ``__ids`` / ``__ids__r``: the invoice id, or for

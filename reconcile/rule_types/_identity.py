@@ -156,7 +156,7 @@ def identity_columns(
     ) * _power(wide - expected.scale)
     return [
         (within | noisy).alias("ok"),
-        round_scaled_expr(delta, at, "half_up").cast(pl.Int64).alias("delta_minor"),
+        round_scaled_expr(delta, at, "half_up").cast(_WIDE).alias("delta_minor"),
         exact.alias("__exact"),
         (delta * _power(_drop(wide, at))).alias("__compared"),
         pl.lit(wide, pl.Int32).alias("__scale"),

@@ -54,6 +54,7 @@ class Aggregate:
             "sum",
             schema=LINE_SCHEMA,
             amount=True,
+            summed=True,
             line=yamlio.line_of(raw, "sum"),
         )
         lines_filter = None

@@ -16,7 +16,7 @@ import polars as pl
 from reconcile import yamlio
 from reconcile.precision import EXACT
 from reconcile.rule_types._common import RIGHT, PairData, evaluated, fmt, money
-from reconcile.schema import INVOICE_SCHEMA
+from reconcile.schema import INVOICE_SCHEMA, WIDE
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ class Compare:
         cur_l, cur_r = pl.col("currency"), pl.col("currency" + RIGHT)
         if INVOICE_SCHEMA[self.field] != pl.Int64():
             return pair.matched.with_columns(
-                (left == right).alias("ok"), pl.lit(None, pl.Int64).alias("delta_minor")
+                (left == right).alias("ok"), pl.lit(None, WIDE).alias("delta_minor")
             )
         # The pairing's own tolerance, if it declares one, else the rule's.
         tolerance = pair.pairing.tolerance or rule.tolerance
@@ -187,7 +187,7 @@ def classify(left: pl.Expr, right: pl.Expr, rounding: pl.Expr) -> pl.Expr:
     return (
         pl.when(left.is_null() | right.is_null() | (delta == 0))
         .then(None)
-        .when((left != 0) & (right == -left))
+        .when((left != 0) & (right == 0 - left))  # (Polars has no unary minus for Int128)
         .then(pl.lit("sign_flip"))
         .when((left != 0) & (right != 0) & scaled)
         .then(pl.lit("scale_error"))

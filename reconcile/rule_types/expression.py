@@ -25,7 +25,13 @@ from reconcile.rule_types._identity import (
     scaled,
     shown,
 )
-from reconcile.schema import INVOICE_SCHEMA, LINE_MONEY_COLUMNS, LINE_SCHEMA, MONEY_COLUMNS
+from reconcile.schema import (
+    INVOICE_SCHEMA,
+    LINE_MONEY_COLUMNS,
+    LINE_SCHEMA,
+    MONEY_COLUMNS,
+    WIDE,
+)
 
 ROWS = ("invoices", "lines")
 
@@ -130,7 +136,7 @@ class Expression:
         rows = self._rows(src)
         if self.assertion is not None:
             return rows.with_columns(
-                self.assertion.alias("ok"), pl.lit(None, pl.Int64).alias("delta_minor")
+                self.assertion.alias("ok"), pl.lit(None, WIDE).alias("delta_minor")
             )
         actual, expected, noise = self._sides(src, rows)
         precision = src.line_precision if self.on_lines else src.precision

@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 import polars as pl
 
 from reconcile.rule_types._common import PairData, evaluated, fmt
-from reconcile.schema import ROW
+from reconcile.schema import ROW, WIDE
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,7 @@ class Presence:
                     "__quarantined"
                 ),
                 pl.lit(matched).alias("ok"),
-                pl.lit(None, pl.Int64).alias("delta_minor"),
+                pl.lit(None, WIDE).alias("delta_minor"),
                 pl.lit(data is pair.left).alias("__left"),
             )
 
@@ -81,7 +81,9 @@ class Presence:
         quarantined = pl.col("__quarantined").is_not_null()
         # delta: what the record's absence moves (right − left) by, in its currency
         signed = (
-            pl.when(pl.col("__left")).then(-pl.col("total_minor")).otherwise(pl.col("total_minor"))
+            pl.when(pl.col("__left"))
+            .then(0 - pl.col("total_minor"))
+            .otherwise(pl.col("total_minor"))
         )
         record = fmt(
             "{} invoice {} ({} {})", source, pl.col("invoice_id"), key_name, pl.col("__key")

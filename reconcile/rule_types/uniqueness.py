@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 import polars as pl
 
 from reconcile.rule_types._common import SourceData, canonical_column, evaluated, fmt
-from reconcile.schema import ROW
+from reconcile.schema import ROW, WIDE
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ class Uniqueness:
         the clean keys need; the records are looked up for repeated keys only)."""
         flags = [
             (pl.col("__n") == 1).alias("ok"),
-            pl.lit(None, pl.Int64).alias("delta_minor"),
+            pl.lit(None, WIDE).alias("delta_minor"),
             pl.lit(None, pl.String).alias("currency"),
         ]
         if self.key == "invoice_id" and src.repeated is not None:

@@ -11,6 +11,7 @@ import polars as pl
 from reconcile import yamlio
 from reconcile.money import active_codes
 from reconcile.rule_types._common import SourceData, canonical_column, evaluated, fmt
+from reconcile.schema import WIDE
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,7 @@ class Validity:
         allowed = pl.Series(self.allowed, dtype=pl.String).implode()
         return src.invoices.with_columns(
             pl.col(self.field).is_in(allowed).alias("ok"),
-            pl.lit(None, pl.Int64).alias("delta_minor"),
+            pl.lit(None, WIDE).alias("delta_minor"),
         )
 
     def render(self, rule: Any, failed: pl.LazyFrame, target: Any) -> pl.LazyFrame:
