@@ -216,12 +216,19 @@ def _page(folder: Path, entry: Any, number: int, source: str, max_bytes: int) ->
 def inflate(stored: bytes, max_bytes: int) -> bytes:
     """A gzip body, inflated to at most ``max_bytes`` (a bomb stops there), complete."""
     unpacker = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    # a megabyte at a time into one growing buffer: one decompress() call up to the
+    # bound grew its output by copies and peaked at twice the bound (522 MiB for 256)
+    body, pending = bytearray(), stored
     try:
-        body = unpacker.decompress(stored, max_bytes + 1)
+        while pending and len(body) <= max_bytes:
+            body += unpacker.decompress(pending, 1 << 20)
+            pending = unpacker.unconsumed_tail
+        if not pending and len(body) <= max_bytes:
+            body += unpacker.flush()  # (what inflate held back when the chunk was full)
     except zlib.error as exc:
         raise ValueError(f"not a gzip body: {exc}") from None
-    if len(body) > max_bytes or unpacker.unconsumed_tail:
+    if len(body) > max_bytes or pending:
         raise ValueError(f"inflates to more than {max_bytes} bytes")
     if not unpacker.eof:
         raise ValueError("the gzip body is truncated (it ends before its end)")
-    return body
+    return bytes(body)
