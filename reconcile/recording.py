@@ -134,7 +134,10 @@ def read_recording(
     Every page must be a file inside the folder (no ``..``, no absolute path, no link
     leading out of it), match its SHA-256, hold at most ``max_bytes`` (inflated too, for
     a ``.gz`` page) and have been answered with a 2xx status; the folder must hold at
-    least one page. Anything else is exit 3 naming the folder or the page."""
+    least one page. Anything else is exit 3 naming the folder or the page. The one
+    exception is declared: ``"expected_empty": true`` on the manifest allows no pages,
+    and on a page an error status (a provider that answers 404 for "nothing here"):
+    that page is checked like any other and then holds no records."""
     manifest_path = folder / "manifest.json"
     manifest = read_manifest(folder, source)
     try:
@@ -143,8 +146,10 @@ def read_recording(
             raise ValueError(f"format is {manifest.get('format')!r}, expected {FORMAT!r}")
         if not isinstance(provider, str) or not isinstance(entries, list):
             raise ValueError("'provider' must be a name and 'pages' a list")
-        if not entries:
-            raise ValueError("no pages: a recording holds at least one answer")
+        if not entries and manifest.get("expected_empty") is not True:
+            raise ValueError(
+                'no pages: a recording holds at least one answer (or says "expected_empty": true)'
+            )
     except (ValueError, KeyError, TypeError) as exc:
         raise InputDataError(
             f"manifest is unreadable: {exc}", source=source, location=str(manifest_path)
@@ -152,6 +157,8 @@ def read_recording(
     pages = []
     for number, entry in enumerate(entries, start=1):
         path, body = _page(folder, entry, number, source, max_bytes)
+        if entry.get("expected_empty") is True:
+            continue  # an answer of "nothing here", declared: no records
         endpoint = f"{entry.get('method', 'GET')} {entry.get('url', '')}"
         pages.append(
             Page(
@@ -178,7 +185,9 @@ def _page(folder: Path, entry: Any, number: int, source: str, max_bytes: int) ->
             location=where,
         )
     status = entry.get("status", 200)
-    if not isinstance(status, int) or not 200 <= status < 300:
+    if not isinstance(status, int) or (
+        not 200 <= status < 300 and entry.get("expected_empty") is not True
+    ):
         raise InputDataError(
             f"page {number} was recorded with status {status}: an error answer, not data",
             source=source,

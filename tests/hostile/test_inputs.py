@@ -196,3 +196,22 @@ def test_a_recording_page_behind_a_link_leaving_the_folder_is_refused(tmp_path: 
     page.symlink_to(outside)
     result = invoke("run", config, "--out", tmp_path / "out")
     assert result.exit_code == 3 and "outside" in result.output, result.output
+
+
+def test_an_empty_answer_is_accepted_only_where_the_manifest_declares_it(tmp_path: Path) -> None:
+    """A 404 page, or no pages at all, is data only when the recording says it
+    expected that; the declared page holds no records and the run says so."""
+    config = f5_close(tmp_path, f5_record())
+    path = tmp_path / "rec" / "manifest.json"
+    meta = json.loads(path.read_text())
+    empty = dict(meta["pages"][0], status=404, expected_empty=True)
+    path.write_text(json.dumps(dict(meta, pages=[*meta["pages"], empty])))
+    result = invoke("run", config, "--out", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    assert "f5: read 2, quarantined 0" in result.output.replace("  ", " ").lstrip()
+    path.write_text(json.dumps(dict(meta, pages=[], expected_empty=True)))
+    result = invoke("run", config, "--out", tmp_path / "out")
+    assert result.exit_code == 0 and "read 0" in result.output, result.output
+    path.write_text(json.dumps(dict(meta, pages=[dict(empty, expected_empty=False)])))
+    result = invoke("run", config, "--out", tmp_path / "out")
+    assert result.exit_code == 3 and "status 404" in result.output, result.output
