@@ -54,6 +54,7 @@ from reconcile.errors import ConfigError, RuleError
 from reconcile.matching import CARDINALITIES, KeyNormalization, Pairing, Side
 from reconcile.money import DEFAULT_ROUNDING, PLAIN, ROUNDING_MODES, NumberFormat
 from reconcile.schema import INVOICE_SCHEMA, LINE_SCHEMA
+from reconcile.sql import compile_row_expression
 
 if TYPE_CHECKING:
     from reconcile.providers._http import HttpPolicy
@@ -655,11 +656,15 @@ def _normalization(r: _Reader, name: str, node: Any, parent: Any) -> KeyNormaliz
 def _sql(r: _Reader, name: str, node: Mapping[str, Any], key: str, *, boolean: bool) -> pl.Expr:
     """A pairing side's SQL (``filter``, ``key``), compiled and column-checked like a rule's;
     an error names the file, the line and the pairing."""
-    from reconcile.ruleset import Where, compile_sql
+    from reconcile.ruleset import Where
 
     try:
-        return compile_sql(
-            node[key], Where(r.path, yamlio.line_of(node, key), None), key, boolean=boolean
+        return compile_row_expression(
+            node[key],
+            Where(r.path, yamlio.line_of(node, key), None),
+            key,
+            schema=INVOICE_SCHEMA,
+            boolean=boolean,
         )
     except RuleError as exc:
         raise ConfigError(f"pairing {name!r}: {exc.message}", path=r.path, line=exc.line) from None

@@ -153,27 +153,6 @@ class Rule:
         return frozenset(cols)
 
 
-# --- SQL compilation --------------------------------------------------------------
-
-
-def compile_sql(
-    sql: Any,
-    where: Where,
-    key: str,
-    *,
-    schema: Mapping[str, pl.DataType] = INVOICE_SCHEMA,
-    boolean: bool = False,
-    amount: bool = False,
-    summed: bool = False,
-    line: int | None = None,
-) -> pl.Expr:
-    """Compile a row-level SQL expression and check it against the canonical schema
-    (reconcile.sql: bounded, row-wise, typed)."""
-    return compile_row_expression(
-        sql, where, key, schema=schema, boolean=boolean, amount=amount, summed=summed, line=line
-    )
-
-
 # --- loading ------------------------------------------------------------------------
 
 
@@ -273,7 +252,7 @@ def compile_rule(raw: Any, where: Where) -> Rule:
         rows = (
             LINE_SCHEMA if kind == "expression" and raw.get("rows") == "lines" else INVOICE_SCHEMA
         )
-        filt = compile_sql(
+        filt = compile_row_expression(
             filter_sql,
             where,
             "filter",

@@ -27,6 +27,7 @@ from reconcile.rule_types._identity import (
     shown,
 )
 from reconcile.schema import LINE_MONEY_COLUMNS, LINE_SCHEMA
+from reconcile.sql import compile_row_expression
 
 
 @dataclass(frozen=True)
@@ -45,10 +46,8 @@ class Aggregate:
 
     @classmethod
     def compile(cls, raw: Mapping[str, Any], where: Any) -> Aggregate:
-        from reconcile.ruleset import compile_sql
-
         field = canonical_column(raw, "field", where, pl.Int64())
-        total = compile_sql(
+        total = compile_row_expression(
             raw.get("sum", "amount_minor"),
             where,
             "sum",
@@ -59,7 +58,7 @@ class Aggregate:
         )
         lines_filter = None
         if "lines_filter" in raw:
-            lines_filter = compile_sql(
+            lines_filter = compile_row_expression(
                 raw["lines_filter"],
                 where,
                 "lines_filter",

@@ -32,6 +32,7 @@ from reconcile.schema import (
     MONEY_COLUMNS,
     WIDE,
 )
+from reconcile.sql import compile_row_expression
 
 ROWS = ("invoices", "lines")
 
@@ -52,8 +53,6 @@ class Expression:
 
     @classmethod
     def compile(cls, raw: Mapping[str, Any], where: Any) -> Expression:
-        from reconcile.ruleset import compile_sql
-
         rows = raw.get("rows", "invoices")
         if rows not in ROWS:
             raise where.error(
@@ -64,7 +63,7 @@ class Expression:
         if "assert" in raw:
             if "field" in raw or "expect" in raw:
                 raise where.error("use either 'assert' or 'field' + 'expect', not both")
-            expr = compile_sql(
+            expr = compile_row_expression(
                 raw["assert"],
                 where,
                 "assert",
@@ -77,7 +76,7 @@ class Expression:
         if field is None or expect is None:
             raise where.error("an expression rule needs 'assert', or 'field' and 'expect'")
         field = canonical_column(raw, "field", where, pl.Int64(), schema=schema)
-        expr = compile_sql(
+        expr = compile_row_expression(
             expect, where, "expect", schema=schema, amount=True, line=yamlio.line_of(raw, "expect")
         )
         return cls(None, field, expr, str(expect), on_lines)
