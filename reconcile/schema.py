@@ -187,10 +187,9 @@ def _register_int128() -> None:
         bit_width = 128
 
 
-def _models() -> tuple[Any, Any, Any]:
+@functools.cache
+def _invoice_model() -> Any:
     import pandera.polars as pa
-
-    _register_int128()
 
     class Invoices(pa.DataFrameModel):
         source: str = pa.Field(str_length={"min_value": 1})
@@ -240,6 +239,13 @@ def _models() -> tuple[Any, Any, Any]:
             strict = True
             coerce = False
 
+    return Invoices
+
+
+@functools.cache
+def _line_model() -> Any:
+    import pandera.polars as pa
+
     class LineItems(pa.DataFrameModel):
         source: str = pa.Field(str_length={"min_value": 1})
         invoice_id: str = pa.Field(str_length={"min_value": 1})
@@ -259,6 +265,15 @@ def _models() -> tuple[Any, Any, Any]:
         class Config:
             strict = True
             coerce = False
+
+    return LineItems
+
+
+@functools.cache
+def _finding_model() -> Any:
+    import pandera.polars as pa
+
+    _register_int128()
 
     class Findings(pa.DataFrameModel):
         finding_id: str = pa.Field(unique=True)
@@ -283,7 +298,7 @@ def _models() -> tuple[Any, Any, Any]:
             strict = True
             coerce = False
 
-    return Invoices, LineItems, Findings
+    return Findings
 
 
 @dataclass(frozen=True)
@@ -442,14 +457,14 @@ REQUIRED_WHEN_PROVIDED: Final = (frozenset(MONEY_COLUMNS) - NULLABLE_MONEY) | AL
 
 def validate_invoices(frame: pl.DataFrame, provided: frozenset[str]) -> Validated:
     """Validate canonical invoices; money columns the source *provides* must be non-null."""
-    invoices_model, _, _ = _models()
+    invoices_model = _invoice_model()
     schema = invoices_model.to_schema()
     required = {c: {"nullable": False} for c in provided & REQUIRED_WHEN_PROVIDED}
     return _validate(frame, schema.update_columns(required) if required else schema)
 
 
 def validate_lines(frame: pl.DataFrame) -> Validated:
-    _, lines_model, _ = _models()
+    lines_model = _line_model()
     return _validate(frame, lines_model.to_schema())
 
 
@@ -462,7 +477,7 @@ def screen_lines(lines: pl.LazyFrame) -> tuple[pl.Expr, Any]:
     lines need no data pass by pandera (the same mirror as :func:`_validate`);
     when not, the caller reads the lines whole and validates them as usual.
     """
-    _, lines_model, _ = _models()
+    lines_model = _line_model()
     model = lines_model.to_schema()
     names = lines.collect_schema().names()
     model = model.remove_columns([c for c in model.columns if c not in names])
@@ -477,5 +492,5 @@ def validate_schema_only(lines: pl.LazyFrame, model: Any) -> None:
 
 def validate_findings(frame: pl.DataFrame) -> None:
     """Findings are our own output: a failure here is a bug (exit 4)."""
-    _, _, findings_model = _models()
+    findings_model = _finding_model()
     findings_model.validate(frame, lazy=True)
