@@ -52,6 +52,17 @@ pairings:
     )
 
 
+def _books_rule(rule_id: str, expect: str) -> str:
+    return f"""rules:
+  - id: {rule_id}
+    title: t
+    type: expression
+    applies_to: {{source: books}}
+    field: total_minor
+    expect: "{expect}"
+"""
+
+
 def test_two_edge_amounts_total_exactly_and_a_sign_difference_is_not_a_tie(tmp_path: Path) -> None:
     """Int64 sums wrapped: two rows of 92,233,720,368,547,758.06 gave a control total of
     −0.04 and a tie-out that "ties". Now the totals are exact, and the ledger booking B
@@ -85,15 +96,7 @@ def test_two_edge_amounts_total_exactly_and_a_sign_difference_is_not_a_tie(tmp_p
 
 def test_a_rule_multiplying_an_amount_gives_the_exact_product(tmp_path: Path) -> None:
     """``expect: total_minor * 922337203685477580`` wrapped to a negative total."""
-    rules = """rules:
-  - id: x.scaled
-    title: total times a big factor
-    severity: error
-    type: expression
-    applies_to: {source: books}
-    field: total_minor
-    expect: "total_minor * 922337203685477580"
-"""
+    rules = _books_rule("x.scaled", "total_minor * 922337203685477580")
     config = _close(tmp_path, ["10.00", "0.00"], ["10.00", "0.00"], rules)
     result = invoke("run", config, "--out", tmp_path / "out")
     assert result.exit_code == 1, result.output
@@ -138,14 +141,7 @@ def test_a_rule_that_fails_on_the_data_names_rule_and_source(tmp_path: Path) -> 
     whose arithmetic Polars checks): a product of two such edge amounts overflows
     them at run time. The run stops with exit 3 naming the rule's file and line and
     the source, not a traceback, and writes no report."""
-    rules = """rules:
-  - id: x.square
-    title: t
-    type: expression
-    applies_to: {source: books}
-    field: total_minor
-    expect: "total_minor * total_minor"
-"""
+    rules = _books_rule("x.square", "total_minor * total_minor")
     config = _close(tmp_path, ["92233720368547758.055", "1.005"], ["1.00", "2.00"], rules)
     result = invoke("run", config, "--out", tmp_path / "out")
     assert result.exit_code == 3, result.output

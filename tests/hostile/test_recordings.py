@@ -9,21 +9,9 @@ import json
 import zlib
 from pathlib import Path
 
-from reconcile.recording import MAX_PAGE_BYTES, sha256, write_recording
+from reconcile.recording import MAX_PAGE_BYTES, sha256
 from tests.hostile.conftest import run_cli
-from tests.hostile.test_inputs import F5_URL, PERIOD, f5_record, write
-
-
-def _close(folder: Path) -> Path:
-    write_recording(folder / "rec", "f5xc", [{"body": f5_record(), "url": F5_URL}])
-    return write(
-        folder,
-        "close.yaml",
-        PERIOD
-        + """sources:
-  f5: {provider: f5xc, recording: rec, options: {customer_id: c}}
-""",
-    )
+from tests.hostile.test_inputs import f5_close, f5_record
 
 
 def _replace_page(folder: Path, name: str, body_path: Path, digest: str) -> None:
@@ -37,7 +25,7 @@ def _replace_page(folder: Path, name: str, body_path: Path, digest: str) -> None
 
 def test_a_300_mb_page_is_refused_by_its_size(tmp_path: Path) -> None:
     """Before the bound, a 300 MB page took 15.7 GB; now it is never read."""
-    config = _close(tmp_path)
+    config = f5_close(tmp_path, f5_record())
     big = tmp_path / "big.json"
     with big.open("wb") as handle:  # sparse: 300 MB on paper, nothing on disk
         handle.truncate(300 * 1024 * 1024)
@@ -51,7 +39,7 @@ def test_a_300_mb_page_is_refused_by_its_size(tmp_path: Path) -> None:
 
 def test_a_gzip_bomb_page_stops_inflating_at_the_bound(tmp_path: Path) -> None:
     """2 MB on disk, 1 GiB inflated: refused once 256 MiB are out (was 4.25 GB)."""
-    config = _close(tmp_path)
+    config = f5_close(tmp_path, f5_record())
     bomb = tmp_path / "bomb.json.gz"
     packer = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
     zeros = b"0" * (16 << 20)
