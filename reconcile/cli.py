@@ -6,7 +6,9 @@ rule-file error; 3 provider or input-data failure; 4 internal error.
 
 from __future__ import annotations
 
+import shutil
 import sys
+import threading
 import time
 import traceback
 from pathlib import Path
@@ -48,32 +50,68 @@ def main() -> None:
 
 
 class _FetchDisplay:
-    """Per-source fetch progress on a terminal: one line per source, rewritten in place.
+    """Fetch progress on a terminal, for sources fetched all at once.
 
-    Plain ``click.echo`` with a carriage return: cursor pagination gives no total to
-    fill a bar with (so ``click.progressbar`` has nothing to show), and no extra
-    dependency is needed for one status line. Calls come serialized (``FetchLog``).
+    One status line for the sources under way (``stripe: 3 pages, 250 records ·
+    commet: 12 pages, 70 records``), rewritten in place at most ten times a second
+    and cut to the terminal's width (a wrapped line could not be rewritten); when a
+    source is done its closing line is printed above it, and so is any progress
+    message (:meth:`note`). Plain ``click.echo`` with a carriage return: cursor
+    pagination gives no total to fill a bar with (so ``click.progressbar`` has
+    nothing to show), and no extra dependency is needed for one status line.
+    Events come from the sources' threads (serialized by ``FetchLog``), notes from
+    the threads preparing sources: a lock here orders the two.
     """
 
     def __init__(self) -> None:
+        self._lock = threading.Lock()
         self._shown = 0.0
+        #: per source under way, in the order they started: its part of the status line
+        self._busy: dict[str, str] = {}
+        self._drawn = False
 
     def __call__(self, event: Any) -> None:
         retries = f", {event.retries} retries" if event.retries else ""
-        text = f"  … {event.source}: {event.pages} pages, {event.records} records{retries}"
-        if event.report is not None:
-            how = "replayed" if event.report.mode == "replay" else "fetched"
-            click.echo(
-                f"\r\033[K  … {event.source}: {how} {event.report.pages} pages, "
-                f"{event.report.records} records{retries} "
-                f"({event.report.seconds:.1f} s)",
-                err=True,
+        with self._lock:
+            if event.report is not None:
+                self._busy.pop(event.source, None)
+                how = "replayed" if event.report.mode == "replay" else "fetched"
+                self._print(
+                    f"  … {event.source}: {how} {event.report.pages} pages, "
+                    f"{event.report.records} records{retries} ({event.report.seconds:.1f} s)"
+                )
+                return
+            self._busy[event.source] = (
+                f"{event.source}: {event.pages} pages, {event.records} records{retries}"
             )
-            return
-        now = time.monotonic()
-        if now - self._shown >= 0.1:
-            self._shown = now
-            click.echo(f"\r\033[K{text}", nl=False, err=True)
+            now = time.monotonic()
+            if now - self._shown >= 0.1:
+                self._shown = now
+                self._draw()
+
+    def note(self, message: str) -> None:
+        """A progress message on a line of its own, above the status line."""
+        with self._lock:
+            self._print(f"  … {message}")
+
+    def finish(self) -> None:
+        """Clear the status line (the run ended, maybe with an error to print)."""
+        with self._lock:
+            if self._drawn:
+                click.echo("\r\033[K", nl=False, err=True)
+                self._drawn = False
+
+    def _print(self, line: str) -> None:
+        click.echo(f"\r\033[K{line}", err=True)
+        self._drawn = False
+        if self._busy:
+            self._draw()
+
+    def _draw(self) -> None:
+        width = max(20, shutil.get_terminal_size().columns - 1)
+        text = "  … " + " · ".join(self._busy.values())
+        click.echo(f"\r\033[K{text[:width]}", nl=False, err=True)
+        self._drawn = True
 
 
 @main.command()
@@ -119,10 +157,11 @@ def run(
 ) -> None:
     """Run the month-end close described by CONFIG and write reports into --out."""
     show = not quiet and sys.stderr.isatty()
+    display = _FetchDisplay() if show else None
 
     def progress(message: str) -> None:
-        if show:
-            click.echo(f"  … {message}", err=True)
+        if display is not None:
+            display.note(message)
 
     try:
         import stamina.instrumentation
@@ -136,15 +175,19 @@ def run(
         if replay is None:  # every credential is checked before the first request
             fetching.require_credentials(cfg.sources)
         with outputs.claim(out_dir, cfg):  # templates, --out writable and ours alone
-            log = fetching.FetchLog(_FetchDisplay() if show else None)
-            result = pipeline.run(
-                config,
-                rule_paths=list(rule_paths) or None,
-                progress=progress,
-                run_dir=out_dir,
-                replay=replay,
-                fetch_progress=log,
-            )
+            log = fetching.FetchLog(display)
+            try:  # (live sources fetched at once; Ctrl-C cancels them all: fetch_all)
+                result = pipeline.run(
+                    config,
+                    rule_paths=list(rule_paths) or None,
+                    progress=progress,
+                    run_dir=out_dir,
+                    replay=replay,
+                    fetch_progress=log,
+                )
+            finally:
+                if display is not None:
+                    display.finish()
             outputs_wanted = result.config.outputs
             model = report.build(
                 result,

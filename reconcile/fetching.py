@@ -31,7 +31,14 @@ from typing import Any
 from reconcile.config import SourceConfig
 from reconcile.errors import ConfigError, InputDataError, UsageError
 from reconcile.providers._base import Page
-from reconcile.providers._http import Document, FetchedPage, FetchStats, ProviderClient
+from reconcile.providers._http import (
+    Cancel,
+    Document,
+    FetchCancelled,
+    FetchedPage,
+    FetchStats,
+    ProviderClient,
+)
 from reconcile.providers.registry import FETCHERS, MODULES
 from reconcile.recording import MAX_PAGE_BYTES, read_manifest, read_recording, write_recording
 
@@ -76,7 +83,9 @@ class FetchLog:
     """A progress sink that keeps each source's final :class:`FetchReport`.
 
     Pass it as ``pipeline.run(..., fetch_progress=log)``; ``display`` (optional) sees
-    every event, from the fetch's worker threads too (calls are serialized).
+    every event, from the fetch's worker threads too: sources are fetched at once
+    (``reconcile.fetch_all``), each with its own request threads, and the calls are
+    serialized here, so ``display`` never runs twice at a time.
     """
 
     def __init__(self, display: FetchProgress | None = None) -> None:
@@ -168,6 +177,24 @@ def _fetch(
     period: tuple[datetime, datetime],
     progress: FetchProgress | None,
 ) -> tuple[str, list[Page], FetchReport]:
+    folder, report = fetch_snapshot(cfg, run_dir, period, progress)
+    provider, replayed = read_recording(folder, cfg.name, run_dir, _page_limit(cfg))
+    return provider, replayed, report
+
+
+def fetch_snapshot(
+    cfg: SourceConfig,
+    run_dir: Path,
+    period: tuple[datetime, datetime],
+    progress: FetchProgress | None,
+    cancel: Cancel | None = None,
+) -> tuple[Path, FetchReport]:
+    """Fetch a live source and write its snapshot: (``run_dir/raw/<source>``, the report).
+
+    Its pages are then read back from that folder (by :func:`provider_pages`, live or
+    as a replay of ``run_dir``). ``cancel``: the run-wide stop (another source failed,
+    or Ctrl-C): the fetch ends at once with ``FetchCancelled`` and writes nothing.
+    """
     secret = credential(cfg)
     module = MODULES[cfg.provider]
     assert cfg.base_url is not None and cfg.credential_env is not None
@@ -186,10 +213,13 @@ def _fetch(
         policy=cfg.http,
         secrets=[secret],
         progress=on_progress,
+        cancel=cancel,
     )
     with client:
         pages = FETCHERS[cfg.provider](client, cfg.options, period[0], period[1])
     stats = client.stats
+    if cancel is not None and cancel.is_set():  # complete, but the run is over
+        raise FetchCancelled(cfg.name, cancel.reason)
     documents = _write_documents(run_dir, cfg.name, client.documents)
     meta = {
         "source": cfg.name,
@@ -201,7 +231,6 @@ def _fetch(
         "documents": documents,
     }
     folder = _write_snapshot(run_dir, cfg, pages, meta)
-    provider, replayed = read_recording(folder, cfg.name, run_dir, _page_limit(cfg))
     report = FetchReport(
         cfg.name,
         cfg.provider,
@@ -218,7 +247,7 @@ def _fetch(
         progress(
             FetchEvent(cfg.name, cfg.provider, stats.pages, stats.records, stats.retries, report)
         )
-    return provider, replayed, report
+    return folder, report
 
 
 def _page_limit(cfg: SourceConfig) -> int:

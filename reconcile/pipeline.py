@@ -20,7 +20,7 @@ from pathlib import Path
 
 import polars as pl
 
-from reconcile import engine, hashed, precision, quarantine, schema, tieout
+from reconcile import engine, fetch_all, hashed, precision, quarantine, schema, tieout
 from reconcile.config import Config, SourceConfig, load_config
 from reconcile.matching import match
 from reconcile.rule_types._common import PairData, SourceData, fmt
@@ -29,9 +29,6 @@ from reconcile.schema import ROW, WIDE
 from reconcile.sources import Loaded, load_source
 
 Progress = Callable[[str], None]
-#: sources read and prepared concurrently (two: the heavy steps use every core already,
-#: two overlap one source's single-threaded moments with the other's work)
-SOURCES_AT_ONCE = 2
 
 
 @dataclass(frozen=True)
@@ -494,11 +491,13 @@ def run(
     run_dir: Path | None = None,
     replay: Path | None = None,
     fetch_progress: Callable[..., None] | None = None,
+    sequential: bool = False,
 ) -> RunResult:
     """Run the close. Live provider sources are fetched and snapshotted under ``run_dir``
     (or, with ``replay``, read from that run folder's snapshot); ``fetch_progress`` gets a
     ``reconcile.fetching.FetchEvent`` per page and a final one with the source's report
-    (a ``fetching.FetchLog`` keeps those)."""
+    (a ``fetching.FetchLog`` keeps those). Live sources are fetched all at once;
+    ``sequential``: source by source in this thread instead (see ``fetch_all``)."""
     say = progress or (lambda _msg: None)
     cfg = load_config(config_path)
     # Rules compile and column-check before any data is read.
@@ -511,16 +510,16 @@ def run(
     rounding: list[pl.DataFrame] = []
 
     def prepared(
-        src_cfg: SourceConfig,
+        src_cfg: SourceConfig, snapshot: Path | None, fetched: Callable[..., None] | None
     ) -> tuple[SourceData, SourceSummary, pl.DataFrame, pl.DataFrame]:
         say(f"reading {src_cfg.name} ({src_cfg.provider})")
         loaded = load_source(
             src_cfg,
             cfg.path.parent,
             run_dir=run_dir,
-            replay=replay,
+            replay=snapshot,
             period=(cfg.period_start, cfg.period_end),
-            progress=fetch_progress,
+            progress=fetched,
         )
         data, summary, found = _prepare(cfg, loaded, keep_lines)
         totals, rounded = pl.collect_all(
@@ -532,19 +531,22 @@ def run(
         # (returning lets the frames as read go: only the checked invoices stay)
         return dataclasses.replace(data, totals=totals), summary, found, rounded
 
-    # Sources are independent until matching: local ones (files, recordings, a
-    # replayed snapshot) are read and prepared two at a time (Polars releases the
-    # GIL), their results taken in config order; an error is the first source's in
-    # that order, once the other has finished. A run that fetches live stays in this
-    # thread, source by source, so that Ctrl-C stops a fetch at once.
-    fetches = replay is None and any(s.live for s in cfg.sources)
-    with ThreadPoolExecutor(max_workers=SOURCES_AT_ONCE) as pool:
-        done = map(prepared, cfg.sources) if fetches else pool.map(prepared, cfg.sources)
-        for data, summary, findings, res in done:
-            sources.append(data)
-            summaries.append(summary)
-            schema_findings.append(findings)
-            rounding.append(res)
+    # Sources are independent until matching: live ones fetched all at once, each
+    # prepared two at a time (Polars releases the GIL), results in config order; the
+    # first failure or Ctrl-C cancels every fetch (see fetch_all).
+    for data, summary, findings, res in fetch_all.read_sources(
+        cfg.sources,
+        prepared,
+        run_dir=run_dir,
+        replay=replay,
+        period=(cfg.period_start, cfg.period_end),
+        progress=fetch_progress,
+        sequential=sequential,
+    ):
+        sources.append(data)
+        summaries.append(summary)
+        schema_findings.append(findings)
+        rounding.append(res)
     by_name = {s.name: s for s in sources}
     pair_columns = frozenset(c for r in rules if r.check.pairwise for c in r.invoice_columns)
     pairs = [

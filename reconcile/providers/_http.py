@@ -54,6 +54,7 @@ from __future__ import annotations
 import email.utils
 import hashlib
 import json as jsonlib
+import random
 import re
 import socket
 import threading
@@ -70,12 +71,15 @@ import stamina
 from reconcile import __version__
 from reconcile.errors import InputDataError, UsageError
 from reconcile.providers._base import Page
+from reconcile.providers._cancel import Cancel, Connections, FetchCancelled
 
 __all__ = [
     "RETRYABLE_STATUSES",
+    "Cancel",
     "CredentialError",
     "Document",
     "Exchange",
+    "FetchCancelled",
     "FetchError",
     "FetchStats",
     "FetchedPage",
@@ -382,8 +386,12 @@ class ProviderClient:
         transport: httpx.BaseTransport | None = None,
         secrets: Iterable[str] = (),
         progress: Callable[[FetchStats], None] | None = None,
+        cancel: Cancel | None = None,
     ) -> None:
         self.source, self.provider, self.credential_env = source, provider, credential_env
+        # the run-wide stop (see ``_cancel``): its sockets are shut down when it is set
+        self._cancel = cancel
+        self._connections = Connections(cancel) if cancel is not None else None
         self.policy = policy or HttpPolicy()
         self.base_url = base_url.rstrip("/")
         self.stats = FetchStats()
@@ -434,6 +442,8 @@ class ProviderClient:
         if self._started is not None:
             self.stats.seconds = time.monotonic() - self._started
             self._started = None
+        if self._connections is not None:
+            self._connections.close()
         self._client.close()
 
     # -- public requests
@@ -541,7 +551,19 @@ class ProviderClient:
             start = max(now, self._next_start)
             self._next_start = start + 1.0 / rate
         if start > now:
-            time.sleep(start - now)
+            self._pause(start - now)
+            self._stop_if_cancelled()
+
+    def _pause(self, seconds: float) -> None:
+        """Sleep, or less when the run is cancelled meanwhile."""
+        if self._cancel is None:
+            time.sleep(seconds)
+        else:
+            self._cancel.wait(seconds)
+
+    def _stop_if_cancelled(self) -> None:
+        if self._cancel is not None and self._cancel.is_set():
+            raise FetchCancelled(self.source, self._cancel.reason)
 
     def _send(
         self,
@@ -554,6 +576,7 @@ class ProviderClient:
     ) -> _Answer:
         """One attempt, its body read within the limits (see the module docstring)."""
         with self._slots:
+            self._stop_if_cancelled()  # (the slot may have been long in coming)
             self._throttle()
             left = deadline - time.monotonic()
             if left <= 0:
@@ -565,10 +588,18 @@ class ProviderClient:
                 write=min(p.read_timeout, left),
                 pool=left,
             )
+            traced = {"trace": self._connections.trace} if self._connections is not None else None
             with self._client.stream(
-                method, path, params=params, content=content, headers=headers, timeout=timeout
+                method,
+                path,
+                params=params,
+                content=content,
+                headers=headers,
+                timeout=timeout,
+                extensions=traced,
             ) as response:
                 body = self._read(response, deadline - time.monotonic())
+                self._stop_if_cancelled()  # (a body cut by the cancel may look whole)
                 return _Answer(
                     response.status_code, response.reason_phrase or "", response.headers, body
                 )
@@ -613,6 +644,7 @@ class ProviderClient:
         headers: Mapping[str, str] | None,
     ) -> FetchedPage:
         endpoint = f"{method} {path}"
+        self._stop_if_cancelled()
         wire_params = {
             k: self._text(v) if not isinstance(v, list | tuple) else [self._text(x) for x in v]
             for k, v in (params or {}).items()
@@ -628,8 +660,8 @@ class ProviderClient:
         attempts = 0
         policy = self.policy
 
-        def backoff(exc: Exception) -> bool | float:
-            """stamina's hook: retry or not, and the server-requested wait if any."""
+        def decide(exc: Exception) -> bool | float:
+            """Retry or not, and the server-requested wait if any."""
             if isinstance(exc, _RetryableStatus):
                 if exc.no_retry:
                     return False
@@ -647,6 +679,13 @@ class ProviderClient:
                 return True
             return False
 
+        def backoff(exc: Exception) -> bool | float:
+            """stamina's hook (see _wait_to_retry for a run that can be cancelled)."""
+            last = attempts >= policy.max_attempts or (
+                time.monotonic() - started >= policy.max_seconds
+            )
+            return self._wait_to_retry(decide(exc), attempts, last)
+
         try:
             for attempt in stamina.retry_context(
                 on=backoff,
@@ -662,20 +701,9 @@ class ProviderClient:
                         method, path, wire_params, content, send_headers, deadline
                     )
                     self._check(response, endpoint)
-        except _RetryableStatus as exc:
+        except (_RetryableStatus, httpx.HTTPError, _OverLimit) as exc:
             self.stats.add_retries(waits[: attempts - 1])
-            raise self._gave_up(endpoint, attempts, started, exc) from None
-        except _RETRYABLE_ERRORS as exc:
-            self.stats.add_retries(waits[: attempts - 1])
-            raise self._gave_up(endpoint, attempts, started, exc) from None
-        except httpx.HTTPError as exc:  # not transient: bad URL, TLS or protocol misuse
-            self.stats.add_retries(waits[: attempts - 1])
-            raise self.fail(
-                f"request failed: {type(exc).__name__}: {exc}", endpoint=endpoint
-            ) from None
-        except _OverLimit as exc:  # final: the budget is spent or the body too large
-            self.stats.add_retries(waits[: attempts - 1])
-            raise self.fail(str(exc), endpoint=endpoint) from None
+            raise self._failure(endpoint, attempts, started, exc) from None
         except BaseException:
             self.stats.add_retries(waits[: attempts - 1])
             raise
@@ -705,6 +733,37 @@ class ProviderClient:
         return FetchedPage(
             body=body, location=location, endpoint=endpoint, kind=kind, exchange=exchange
         )
+
+    def _wait_to_retry(self, decision: bool | float, attempt: int, last: bool) -> bool | float:
+        """``decision`` (the retry hook's: no, yes, or a server-requested wait) for a run
+        that can be cancelled: no retry once it is; otherwise the wait is slept here,
+        where the cancel wakes it (stamina's own sleep cannot be interrupted), and stamina
+        retries at once. Not in test mode (no sleeping), and not after the last attempt
+        (stamina then stops without waiting)."""
+        if self._cancel is None or decision is False:
+            return decision
+        if self._cancel.is_set():
+            return False
+        if is_testing() or last:
+            return decision
+        if decision is True:  # stamina's backoff: min(30, 0.5 * 2**(n-1) + jitter(0..1))
+            growth = _WAIT_INITIAL * 2 ** min(attempt - 1, 32)
+            wait = min(_WAIT_MAX, growth + random.uniform(0, _WAIT_JITTER))
+        else:
+            wait = float(decision)
+        return False if self._cancel.wait(wait) else 0.0
+
+    def _failure(
+        self, endpoint: str, attempts: int, started: float, exc: BaseException
+    ) -> Exception:
+        """What a request that failed in the retry loop raises."""
+        if self._cancel is not None and self._cancel.is_set():  # cut short by the cancel
+            return FetchCancelled(self.source, self._cancel.reason)
+        if isinstance(exc, (_RetryableStatus, *_RETRYABLE_ERRORS)):
+            return self._gave_up(endpoint, attempts, started, exc)
+        if isinstance(exc, httpx.HTTPError):  # not transient: bad URL, TLS or protocol misuse
+            return self.fail(f"request failed: {type(exc).__name__}: {exc}", endpoint=endpoint)
+        return self.fail(str(exc), endpoint=endpoint)  # _OverLimit: budget spent, body too large
 
     def _redacted(self, body: bytes) -> bytes:
         """A body with every credential value the server echoed replaced (so no secret

@@ -66,7 +66,9 @@ What each server speaks (paths below ``url``; the facts are those of
   with ``has_more``. Errors: ``{"error": {type, code, message, ...}}``.
 
 Faults (:class:`Fault`) are decided per request under a lock, so a concurrent
-fetcher sees them in arrival order. ``python -m reconcile.testing serve``
+fetcher sees them in arrival order. ``latency=`` holds every request that many
+seconds before it is served (a distant API; ``ServedRequest.client_left`` when the
+client hangs up meanwhile). ``python -m reconcile.testing serve``
 starts the five servers of the bundled sample month and writes a live config.
 """
 

@@ -85,12 +85,15 @@ def serve_sample_month(
     faults: Mapping[str, Sequence[Fault]] | None = None,
     page_sizes: Mapping[str, int] | None = None,
     credentials: Mapping[str, str] | None = None,
+    latency: float | Mapping[str, float] = 0.0,
 ) -> Iterator[SampleMonth]:
     """Serve the bundled October 2026 month from five local servers.
 
     A live fetch from them gives the invoices the bundled recordings hold.
     ``credentials`` per provider default to distinct random values (so a test can
-    search outputs for them); ``faults`` and ``page_sizes`` per provider.
+    search outputs for them); ``faults`` and ``page_sizes`` per provider; ``latency``
+    (seconds each request is held: ``ProviderServer.latency``) for every server, or
+    per provider.
     """
     import secrets
 
@@ -104,6 +107,7 @@ def serve_sample_month(
                 faults=(faults or {}).get(provider, ()),
                 page_size=(page_sizes or {}).get(provider),
                 credential=secret,
+                latency=latency if isinstance(latency, int | float) else latency.get(provider, 0.0),
             )
             servers[provider] = server.start()
         env = {credential_env(p): s.credential for p, s in servers.items()}

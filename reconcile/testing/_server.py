@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import functools
+import select
 import socket
 import struct
 import threading
@@ -130,6 +131,9 @@ class ServedRequest:
     fault: str | None
     #: when it arrived (``time.monotonic()``)
     at: float = 0.0
+    #: the client closed the connection while the server held the request (``latency``):
+    #: nothing was answered (``status`` None)
+    client_left: bool = False
 
 
 @functools.cache
@@ -176,6 +180,9 @@ class ProviderServer:
     sends them; fractional numbers as ``Decimal``, never float), or
     ``recording``: a recording folder to take them (and default options) from.
     ``page_size`` caps a page below the ``limit`` the client asks (Commet, Stripe).
+    ``latency``: seconds every request is held before it is served (a distant server;
+    settable while serving); a client that hangs up meanwhile is logged
+    (``ServedRequest.client_left``) and not answered.
     """
 
     def __init__(
@@ -188,6 +195,7 @@ class ProviderServer:
         faults: Sequence[Fault] = (),
         credential: str = "test-secret",
         options: Mapping[str, Any] | None = None,
+        latency: float = 0.0,
     ) -> None:
         if provider not in _APPS:
             raise ValueError(f"unknown provider {provider!r} (known: {', '.join(PROVIDERS)})")
@@ -215,7 +223,10 @@ class ProviderServer:
                 raise ValueError(f"fault {fault.kind!r} does not apply to {provider}")
         if not credential:
             raise ValueError("credential must not be empty")
+        if latency < 0:
+            raise ValueError("latency must not be negative")
         self.provider, self.credential = provider, credential
+        self.latency = latency
         self.faults = tuple(faults)
         self._app = app_type(data, merged, page_size, credential)
         self.records: tuple[dict[str, Any], ...] = tuple(self._app.records)
@@ -272,6 +283,12 @@ class ProviderServer:
         return f"<ProviderServer {self.provider} {self.url or '(stopped)'}>"
 
     # what tests ask
+    @property
+    def in_flight(self) -> int:
+        """Requests being served now (held by ``latency``, or a body still streaming)."""
+        with self._idle:
+            return self._in_flight
+
     def pdf(self, name: str) -> bytes:
         """The PDF bytes the F5 server sends for invoice ``name`` (base64 on the wire)."""
         if not isinstance(self._app, _F5):
@@ -331,6 +348,10 @@ class ProviderServer:
             body,
             at=time.monotonic(),
         )
+        if self.latency > 0 and not self._hold(handler, self.latency):
+            self._log(call, None, None, None, client_left=True)
+            handler.close_connection = True
+            return
         routed = self._app.route(call.method, call.path)
         fault: Fault | None = None
         endpoint = None
@@ -390,8 +411,34 @@ class ProviderServer:
             reply.headers += list(fault.headers)
         return reply
 
+    def _hold(self, handler: _RequestHandler, seconds: float) -> bool:
+        """Wait ``seconds`` (less when stopping); False when the client hung up meanwhile."""
+        sock = handler.connection
+        end = time.monotonic() + seconds
+        while not self._stopping.is_set():
+            left = end - time.monotonic()
+            if left <= 0:
+                break
+            readable, _, _ = select.select([sock], [], [], min(left, 0.05))
+            if not readable:
+                continue
+            try:  # end of file (or a reset) is the client gone; data: a request pipelined
+                if not sock.recv(1, socket.MSG_PEEK):
+                    return False
+            except OSError:
+                return False
+            self._stopping.wait(max(0.0, end - time.monotonic()))
+            break
+        return True
+
     def _log(
-        self, call: _Call, endpoint: str | None, status: int | None, fault: Fault | None
+        self,
+        call: _Call,
+        endpoint: str | None,
+        status: int | None,
+        fault: Fault | None,
+        *,
+        client_left: bool = False,
     ) -> None:
         self.requests.append(
             ServedRequest(
@@ -405,6 +452,7 @@ class ProviderServer:
                 status,
                 fault.kind if fault is not None else None,
                 call.at,
+                client_left,
             )
         )
 

@@ -191,9 +191,11 @@ def test_progress_is_silent_without_a_terminal(live):
     assert "fetched 37 pages" in result.stdout  # the closing summary, not progress
 
 
-def test_live_sources_are_fetched_in_the_calling_thread(monkeypatch, tmp_path):
-    # Ctrl-C must stop a live fetch at once: a fetching run prepares its sources in
-    # the calling thread, one by one; a local run two at a time in worker threads.
+def test_sources_are_prepared_in_worker_threads_unless_sequential(monkeypatch, tmp_path):
+    # A local run prepares two sources at a time in worker threads; a fetching run
+    # fetches every live source at once, each in a thread of its own (Ctrl-C is
+    # handled by the calling thread, which only waits: tests/fetch/test_concurrent_fetch.py);
+    # ``sequential=True`` (the tests' oracle) reads source by source in the calling thread.
     import threading
 
     from reconcile import pipeline
@@ -208,10 +210,13 @@ def test_live_sources_are_fetched_in_the_calling_thread(monkeypatch, tmp_path):
     monkeypatch.setattr(pipeline, "_prepare", spy)
     pipeline.run(packaged_path("sample_data") / "close.yaml")
     assert len(seen) == 6 and threading.main_thread().name not in seen
-    seen.clear()
     with serve_sample_month() as month:
         config = month.write_config(tmp_path)
         for name, value in month.env.items():
             monkeypatch.setenv(name, value)
+        seen.clear()
         pipeline.run(config, run_dir=tmp_path / "out")
+        assert sorted(seen) == sorted([*(f"source-{s}" for s in month.servers), "source-ledger"])
+        seen.clear()
+        pipeline.run(config, run_dir=tmp_path / "again", sequential=True)
     assert seen == [threading.main_thread().name] * 6
