@@ -199,6 +199,12 @@ def run(
             written = outputs.write_all(
                 out_dir, result.findings, model, result.config.outputs, result.config.templates
             )
+    except KeyboardInterrupt:
+        # (click would print "Aborted!" and exit 1, the code for "findings found")
+        click.echo(
+            "reconcile: interrupted: every fetch was stopped; no report was written", err=True
+        )
+        sys.exit(int(ExitCode.INTERRUPTED))
     except Exception as exc:
         _fail(exc)
         return

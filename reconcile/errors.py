@@ -24,6 +24,8 @@ class ExitCode(enum.IntEnum):
     USAGE = 2
     INPUT_DATA = 3
     INTERNAL = 4
+    #: stopped by Ctrl-C (SIGINT): 128 + 2, the shell's convention; never "findings"
+    INTERRUPTED = 130
 
 
 class ReconcileError(Exception):

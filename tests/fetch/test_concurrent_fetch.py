@@ -187,8 +187,9 @@ def test_ctrl_c_stops_every_fetch_at_once_and_writes_no_report(tmp_path):
                 child.communicate()
         assert eventually(lambda: not any(s.in_flight for s in month.servers.values()))
     err = stderr.decode()
-    assert child.returncode == 1, err  # click's exit for an interrupt, as before
-    assert "Aborted!" in err and "Traceback" not in err + stdout.decode()
+    assert child.returncode == 130, err  # interrupted: not 1, which means "findings"
+    assert "interrupted: every fetch was stopped; no report was written" in err
+    assert "Traceback" not in err + stdout.decode()
     assert not any((out / name).exists() for name in REPORTS)
     assert not any((out / "raw" / p).exists() for p in PROVIDERS)
 
