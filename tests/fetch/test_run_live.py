@@ -198,16 +198,16 @@ def test_sources_are_prepared_in_worker_threads_unless_sequential(monkeypatch, t
     # ``sequential=True`` (the tests' oracle) reads source by source in the calling thread.
     import threading
 
-    from reconcile import pipeline
+    from reconcile import pipeline, prepare
 
     seen: list[str] = []
-    prepare = pipeline._prepare
+    real = prepare.prepare_source
 
     def spy(*args: Any, **kwargs: Any) -> Any:
         seen.append(threading.current_thread().name)
-        return prepare(*args, **kwargs)
+        return real(*args, **kwargs)
 
-    monkeypatch.setattr(pipeline, "_prepare", spy)
+    monkeypatch.setattr(prepare, "prepare_source", spy)
     pipeline.run(packaged_path("sample_data") / "close.yaml")
     assert len(seen) == 6 and threading.main_thread().name not in seen
     with serve_sample_month() as month:

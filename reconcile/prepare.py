@@ -1,0 +1,506 @@
+"""The prepare stage: one source's records as the rules read them.
+
+Every record read ends up counted in exactly one place per source:
+
+    records read = quarantined (schema findings) + valid
+    valid        = out of period + in period
+    in period    = checked + repeated ids set aside (named by the uniqueness rule)
+
+Validation (pandera, reconcile.schema) quarantines what does not fit the canonical
+model; the rest is scoped to the period (the neighbouring periods kept apart for
+timing), line items are tallied per invoice (sums attached to each id's first
+record), repeated ids are set aside and lines without an invoice are named.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import polars as pl
+
+from reconcile import hashed, precision, quarantine, schema, tieout
+from reconcile.config import Config
+from reconcile.providers._base import Reject
+from reconcile.rule_types._common import SourceData, fmt
+from reconcile.schema import ROW, WIDE
+from reconcile.sources import Loaded
+
+
+@dataclass(frozen=True)
+class SourceSummary:
+    name: str
+    provider: str
+    records_read: int
+    valid: int
+    quarantined: int
+    out_of_period: int
+    in_period: int
+    repeated_ids: int  # valid in-period rows whose invoice_id repeats (set aside after the first)
+    checked: int
+    identical_repeats_dropped: int
+    #: records a fetch read for the neighbouring periods only (timing; not in records_read)
+    neighbours_read: int
+    lines_read: int
+    lines_valid: int
+    lines_quarantined: int
+    provided: frozenset[str]
+    has_lines: bool
+    period_field: str
+
+
+def _set_aside_repeats(
+    scoped: pl.DataFrame, records: pl.DataFrame
+) -> tuple[pl.LazyFrame, pl.DataFrame, pl.DataFrame]:
+    """(first record of each invoice_id in source order, the records after the first,
+    ``records`` in source order).
+
+    ``records`` are every record of the ids that occur more than once (invoice_id,
+    currency and where it was read, see _identity): usually none, and then the frame
+    is returned as it is, without a pass over millions of ids. The first records
+    are a lazy filter of ``scoped``, not a copy of millions of rows: each reader
+    takes its columns through it.
+    """
+    if records.is_empty():
+        return scoped.lazy(), scoped.clear(), records
+    records = records.sort(ROW)
+    later = records.filter(~pl.col("invoice_id").is_first_distinct()).get_column(ROW).implode()
+    is_later = pl.col(ROW).is_in(later)
+    return scoped.lazy().filter(~is_later), scoped.lazy().filter(is_later).collect(), records
+
+
+def _identity(scoped: pl.DataFrame) -> pl.DataFrame:
+    """What names a record: invoice_id, currency and where it was read."""
+    return scoped.select(
+        "invoice_id", "currency", *(c for c in (ROW, "record_ref") if c in scoped.columns)
+    )
+
+
+def _with_line_sums(scoped: pl.DataFrame, tally: pl.DataFrame | None) -> pl.DataFrame:
+    """``scoped`` with ``__lines``/``__sum`` on each id's first record (null when an
+    invoice has no line, and on the records of an id after its first).
+
+    The tally names each id's first record (``__first``, its ``__row``): the sums
+    are scattered to those rows and gathered back at ``scoped``'s rows, integer
+    work only (a join on millions of string ids costs several times more).
+    """
+    rows = scoped.get_column(ROW)
+    if rows.is_empty() or tally is None:
+        return scoped.with_columns(
+            pl.lit(None, pl.UInt32).alias("__lines"), pl.lit(None, WIDE).alias("__sum")
+        )
+    owned = tally.lazy().filter((pl.col("__n") > 0) & (pl.col("__lines") > 0)).collect()
+    size = int(rows.max()) + 1  # type: ignore[arg-type]
+    at = owned.get_column("__first")
+    # distinct row numbers (a row index, filtered): ascending and as many as the
+    # largest + 1 means every row, in order, and the gather is the identity
+    every_row = rows.len() == size and rows.is_sorted()
+    attached = []
+    for name, dtype in (("__lines", pl.UInt32), ("__sum", WIDE)):
+        by_row = pl.Series(name, [None], dtype).extend_constant(None, size - 1)
+        by_row.scatter(at, owned.get_column(name))
+        attached.append(by_row if every_row else by_row.gather(rows))
+    return scoped.with_columns(attached)
+
+
+#: line totals of the ids that have lines but no invoice among the checked ones
+_HOMELESS: dict[str, pl.DataType] = {
+    "invoice_id": pl.String(),
+    "__lines": pl.UInt32(),
+    "__sum": WIDE,
+}
+
+
+def _locator(loaded: Loaded) -> dict[str, pl.Expr]:
+    """``record_ref`` of a file source's invoices, built from the row (see SourceData.locate)."""
+    if loaded.locator is None:
+        return {}
+    label, offset = loaded.locator
+    return {"record_ref": fmt("{} row {}", pl.lit(label), pl.col(ROW) + offset)}
+
+
+@dataclass
+class _Lines:
+    """A source's line items once validated and summed (the lines themselves are let go)."""
+
+    tally: pl.DataFrame | None  # per invoice id (see _tally); None: the source has no lines
+    findings: pl.DataFrame  # schema findings of the lines
+    quarantined: pl.DataFrame
+    valid: pl.DataFrame | pl.LazyFrame | None  # kept only when a rule reads the lines
+    read: int
+    ok: int
+
+
+#: rows of the line items looked at to judge whether they come grouped by invoice
+_RUN_SAMPLE = 100_000
+
+
+def _runs(lines: pl.LazyFrame, ok: pl.Expr) -> pl.LazyFrame:
+    """Line items folded into runs of one invoice id (consecutive rows with the same
+    id): per run the id, ``__lines``, ``__sum`` and ``__ok``, as the tally takes them.
+
+    Line items nearly always come grouped by invoice (nested in it by every API, an
+    export sorted by invoice): five lines of one invoice then reach the tally's
+    string group-by as one row. Lines in no order would gain nothing and cost a
+    second pass, so a sample of the first rows decides (see _tally).
+    """
+    # (the run as a column: grouping by the rle_id expression itself is not
+    # streamed and takes nearly twice as long)
+    return (
+        lines.with_columns(pl.col("invoice_id").rle_id().alias("__run"))
+        .group_by("__run")
+        .agg(
+            pl.col("invoice_id").first(),
+            pl.len().cast(pl.UInt32).alias("__lines"),
+            pl.col("amount_minor").cast(WIDE).sum().alias("__sum"),  # (Int64 would wrap)
+            ok.all().alias("__ok"),
+        )
+        .drop("__run")
+    )
+
+
+def _tally(
+    scoped: pl.DataFrame, lines: pl.DataFrame | pl.LazyFrame, ok: pl.Expr | None = None
+) -> pl.LazyFrame:
+    """One group-by per invoice id over the invoices and their lines together.
+
+    Per id: ``__n`` invoices in ``scoped``, ``__first`` (the ``__row`` of the first),
+    ``__lines`` and ``__sum`` (Σ amount_minor) of its lines, and ``__ok`` (each of
+    its lines passes ``ok``). Kept: the ids that repeat or have lines. This one
+    pass counts the repeats, sums the lines and finds the lines whose invoice is
+    not there (``__n`` = 0), where a count, a group-by and a join would read the
+    ids three times. Lines that come grouped by invoice are first folded into runs
+    (_runs), which takes about a tenth off the whole at five lines per invoice.
+    """
+    first = pl.col("__first")
+    ok = pl.lit(True) if ok is None else ok
+    lines = lines.lazy()
+    sample = (
+        lines.head(_RUN_SAMPLE)
+        .select(pl.col("invoice_id").rle_id().max().fill_null(0) + 1, pl.len())
+        .collect()
+        .row(0)
+    )
+    if sample[0] * 2 <= sample[1]:  # (at least two lines per run on average)
+        line_ids = _runs(lines, ok).select(
+            "invoice_id", pl.lit(None, pl.UInt32).alias("__first"), "__lines", "__sum", "__ok"
+        )
+    else:
+        line_ids = lines.select(
+            "invoice_id",
+            pl.lit(None, pl.UInt32).alias("__first"),
+            pl.lit(1, pl.UInt32).alias("__lines"),
+            pl.col("amount_minor").cast(WIDE).alias("__sum"),
+            ok.alias("__ok"),
+        )
+    invoices = scoped.lazy().select(
+        "invoice_id",
+        pl.col(ROW).alias("__first"),
+        pl.lit(None, pl.UInt32).alias("__lines"),
+        pl.lit(None, WIDE).alias("__sum"),
+        pl.lit(None, pl.Boolean).alias("__ok"),
+    )
+    return (
+        pl.concat([invoices, line_ids])
+        .group_by("invoice_id")
+        .agg(
+            first.count().cast(pl.UInt32).alias("__n"),
+            first.min(),
+            pl.col("__lines").sum().cast(pl.UInt32),
+            pl.col("__sum").sum(),
+            pl.col("__ok").all(),
+        )
+        .filter((pl.col("__n") > 1) | (pl.col("__lines") > 0))
+    )
+
+
+def _sum_lines(loaded: Loaded, scoped: pl.DataFrame, keep_lines: bool) -> _Lines:
+    """Validate the line items and tally them with the ``scoped`` invoices (_tally).
+
+    Streamed lines (a Parquet scan) are screened and tallied in one pass and never
+    held whole; if some line would fail, they are read whole and pandera
+    validates them like any other frame, naming every failure.
+    """
+    if (
+        not loaded.normalized.has_lines
+        and isinstance(loaded.lines, pl.DataFrame)
+        and loaded.lines.is_empty()
+    ):  # a source without line items: nothing to check
+        return _Lines(
+            None, schema.no_findings(), loaded.lines, loaded.lines if keep_lines else None, 0, 0
+        )
+    location = pl.col("record_ref")
+    if loaded.lines_file is not None:  # file lines: located by their file row
+        location = location.fill_null(
+            fmt("{} row {}", pl.lit(loaded.lines_file), pl.col("line_no"))
+        )
+
+    if isinstance(loaded.lines, pl.LazyFrame):
+        streamed = loaded.lines
+        screen, model = schema.screen_lines(streamed)
+        # one scan: the tally, and per invoice whether all its lines pass the checks
+        streamed_tally = _tally(scoped, streamed, screen).collect()
+        if streamed_tally.get_column("__ok").all():
+            schema.validate_schema_only(streamed, model)
+            read = int(streamed_tally.get_column("__lines").sum() or 0)
+            loaded.lines = streamed.clear()
+            return _Lines(
+                streamed_tally,
+                schema.no_findings(),
+                pl.DataFrame(schema=schema.LINE_SCHEMA),
+                streamed if keep_lines else None,
+                read,
+                read,
+            )
+        loaded.lines = streamed.collect()  # some line fails: pandera names every failure
+    validated = schema.validate_lines(loaded.lines)
+    # (no line at all: nothing to tally; the caller finds the repeated ids alone)
+    tally = _tally(scoped, validated.valid).collect() if validated.valid.height else None
+    found = schema.conform_findings(
+        quarantine.schema_findings(
+            loaded.name, loaded.lines, validated.failures, "line.", location, loaded.constants
+        )
+    )
+    ok = validated.valid.height
+    result = _Lines(
+        tally,
+        found,
+        validated.quarantined,
+        validated.valid if keep_lines else None,
+        ok + validated.quarantined.height,
+        ok,
+    )
+    # Summed: unless a rule reads the lines themselves, let them go (the caller
+    # hands over ``loaded``; a large month's lines are most of it).
+    loaded.lines = loaded.lines.clear()
+    return result
+
+
+def _scoped(
+    cfg: Config, period_field: str, valid: pl.DataFrame, loaded: Loaded, derived: dict[str, pl.Expr]
+) -> tuple[pl.DataFrame, pl.LazyFrame | None]:
+    """(the records of the period, the valid records of the neighbouring periods — as
+    long as this one, either side — or None where the source is not scoped by period).
+
+    A counterpart found among the neighbours explains a missing one as timing. The
+    records a fetch read for the neighbouring periods only (Loaded.beside: Stripe's
+    widened window) are neighbours whatever their dates say; one that fails the
+    canonical schema is simply not a neighbour."""
+    parts = []
+    if loaded.beside is not None and loaded.beside.height:
+        near = schema.validate_invoices(loaded.beside, loaded.normalized.provided).valid
+        parts.append(near.with_row_index(ROW))
+    if period_field == "none":
+        scoped = valid
+    else:
+        moment = pl.col(period_field)
+        start, end = cfg.period_start, cfg.period_end
+        span = end - start
+        scoped = valid.filter(moment.is_null() | ((moment >= start) & (moment < end)))
+        parts.append(
+            valid.filter(
+                ((moment >= start - span) & (moment < start))
+                | ((moment >= end) & (moment < end + span))
+            )
+        )
+    if not parts:
+        return scoped, None
+    neighbours = pl.concat(
+        [schema.widen(p, schema.INVOICE_SCHEMA, loaded.constants, derived) for p in parts],
+        how="diagonal_relaxed",
+    )
+    return scoped, neighbours.collect().lazy()
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A source after the prepare stage: what the rules read, its counts, its schema
+    findings (quarantined records, orphan lines) and its rounding summary."""
+
+    data: SourceData
+    summary: SourceSummary
+    findings: pl.DataFrame
+    rounding: pl.DataFrame
+
+
+def prepare_source(cfg: Config, loaded: Loaded, keep_lines: bool) -> Prepared:
+    """Validate, scope to the period, set repeated ids aside and attach line sums; then
+    the control totals and the rounding summary of the checked invoices.
+
+    ``keep_lines``: some rule reads the lines themselves (not only their sums);
+    otherwise the line items are dropped once summed, which keeps a large month
+    out of memory. (Returning lets the frames as read go: only the checked
+    invoices stay.)
+    """
+    data, summary, findings = _prepare(cfg, loaded, keep_lines)
+    totals, rounded = pl.collect_all(
+        [
+            tieout.control_totals(data.invoices),
+            precision.rounding_summary(data.name, data.invoices, data.precision),
+        ]
+    )
+    return Prepared(dataclasses.replace(data, totals=totals), summary, findings, rounded)
+
+
+@dataclass(frozen=True)
+class _Quarantined:
+    """Records kept out of the rules: their keys (a pairing's counterpart lookup), their
+    findings, and the rejects that are line items of a lines file."""
+
+    records: pl.DataFrame
+    findings: pl.DataFrame
+    line_rejects: list[Reject]
+
+
+def _quarantine(
+    loaded: Loaded, failures: pl.DataFrame, derived: dict[str, pl.Expr]
+) -> _Quarantined:
+    out = loaded.normalized
+    lines_file = loaded.lines_file
+    line_rejects = [
+        r for r in out.rejects if lines_file and r.location.startswith(lines_file + " row ")
+    ]
+    record_ref = derived.get("record_ref", pl.col("record_ref"))
+    records = quarantine.records(  # (a line's reject is not an invoice: no counterpart)
+        loaded.name,
+        [r for r in out.rejects if r not in line_rejects],
+        loaded.unreadable,
+        loaded.invoices,
+        failures,
+        record_ref,
+        loaded.constants,
+    )
+    findings = pl.concat(
+        [
+            schema.conform_findings(f)
+            for f in (
+                quarantine.reject_findings(out.rejects),
+                quarantine.schema_findings(
+                    loaded.name, loaded.invoices, failures, "", record_ref, loaded.constants
+                ),
+            )
+        ]
+    )
+    return _Quarantined(records, findings, line_rejects)
+
+
+def _repeats_and_homeless(
+    scoped: pl.DataFrame, tally: pl.DataFrame | None
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(every record of the ids that repeat, the line totals of ids without a checked
+    invoice)."""
+    if tally is None:  # no line items: only the repeated ids' records to find
+        return hashed.repeated_rows(_identity(scoped), "invoice_id"), pl.DataFrame(schema=_HOMELESS)
+    repeated, homeless = pl.collect_all(
+        [
+            tally.lazy().filter(pl.col("__n") > 1).select("invoice_id"),
+            tally.lazy().filter(pl.col("__n") == 0).select(list(_HOMELESS)),
+        ]
+    )
+    identity = _identity(scoped)
+    records = (
+        identity.clear()
+        if repeated.is_empty()
+        else hashed.with_keys(identity, "invoice_id", repeated.get_column("invoice_id"))
+    )
+    return records, homeless
+
+
+def _orphans(loaded: Loaded, homeless: pl.DataFrame) -> pl.DataFrame:
+    """Line totals of the ids the source has no invoice for at all (among every record
+    read): named, never dropped silently. Lines follow their invoice out of the checks
+    (quarantined, out of period), and a repeated id keeps its lines."""
+    if not homeless.height:
+        return homeless
+    known = (
+        loaded.invoices.lazy()
+        .select("invoice_id")
+        .filter(pl.col("invoice_id").is_in(homeless.get_column("invoice_id").implode()))
+        .unique()
+        .collect()
+    )
+    return homeless.join(known, on="invoice_id", how="anti")
+
+
+def _kept_lines(
+    loaded: Loaded, valid_lines: pl.DataFrame | pl.LazyFrame | None, homeless: pl.DataFrame
+) -> pl.LazyFrame | None:
+    """The valid lines the rules read (None: dropped once summed), without those of
+    ids that have no checked invoice."""
+    if valid_lines is None:
+        return None
+    if homeless.height:
+        valid_lines = valid_lines.lazy().join(
+            homeless.lazy().select("invoice_id"), on="invoice_id", how="anti"
+        )
+    return schema.widen(valid_lines, schema.LINE_SCHEMA, loaded.constants)
+
+
+def _prepare(
+    cfg: Config, loaded: Loaded, keep_lines: bool
+) -> tuple[SourceData, SourceSummary, pl.DataFrame]:
+    """The stage proper (see :func:`prepare_source`)."""
+    src_cfg = next(s for s in cfg.sources if s.name == loaded.name)
+    out = loaded.normalized
+    # finer-than-minor line amounts: their identities read the lines themselves
+    keep_lines = keep_lines or loaded.line_precision.scale > 0
+    inv = schema.validate_invoices(loaded.invoices, out.provided)
+    derived = _locator(loaded)
+    held = _quarantine(loaded, inv.failures, derived)
+    scoped, neighbours = _scoped(cfg, src_cfg.period_field, inv.valid, loaded, derived)
+    summed = _sum_lines(loaded, scoped, keep_lines)
+    if out.has_lines:  # (a repeated id's sums go with its first record)
+        scoped = _with_line_sums(scoped, summed.tally)
+    repeated_records, homeless = _repeats_and_homeless(scoped, summed.tally)
+    checked, extras, repeated_records = _set_aside_repeats(scoped, repeated_records)
+    orphans = _orphans(loaded, homeless)
+    orphan_lines = int(orphans["__lines"].sum()) if orphans.height else 0
+    findings = pl.concat(
+        [held.findings, summed.findings]
+        + ([quarantine.orphan_findings(loaded.name, orphans)] if orphan_lines else [])
+    )
+    line_reject_ids = [r.invoice_id for r in held.line_rejects if r.invoice_id is not None]
+    incomplete = pl.concat(
+        [
+            summed.quarantined.select("invoice_id"),
+            pl.DataFrame({"invoice_id": line_reject_ids}, schema={"invoice_id": pl.String}),
+        ]
+    ).unique()
+    data = SourceData(
+        name=loaded.name,
+        provider=src_cfg.provider,
+        invoices=schema.widen(checked, schema.INVOICE_SCHEMA, loaded.constants, derived),
+        all_invoices=schema.widen(scoped, schema.INVOICE_SCHEMA, loaded.constants, derived),
+        lines=_kept_lines(loaded, summed.valid, homeless),
+        provided=out.provided,
+        has_lines=out.has_lines,
+        incomplete_lines=incomplete,
+        locator=loaded.locator,
+        repeated=repeated_records,
+        sums_attached=out.has_lines,
+        neighbours=neighbours,
+        precision=loaded.precision,
+        line_precision=loaded.line_precision,
+        lines_file=loaded.lines_file,
+        quarantined=held.records,
+    )
+    summary = SourceSummary(
+        name=loaded.name,
+        provider=src_cfg.provider,
+        records_read=out.records_read,
+        valid=inv.valid.height,
+        quarantined=out.records_read - inv.valid.height,
+        out_of_period=inv.valid.height - scoped.height,
+        in_period=scoped.height,
+        repeated_ids=extras.height,
+        checked=scoped.height - extras.height,
+        identical_repeats_dropped=out.duplicates_dropped,
+        neighbours_read=out.neighbours_read,
+        lines_read=summed.read + len(held.line_rejects),
+        lines_valid=summed.ok - orphan_lines,
+        lines_quarantined=summed.quarantined.height + len(held.line_rejects) + orphan_lines,
+        provided=out.provided,
+        has_lines=out.has_lines,
+        period_field=src_cfg.period_field,
+    )
+    return data, summary, findings.with_columns(pl.col("currency").cast(pl.String))
