@@ -4,7 +4,11 @@
 query, a kept header, an exchange, a log line or an error message: kept query
 parameters with secret-looking names are replaced by ``[redacted]``, and every
 message, kept value and response body is scrubbed of the credential values as a
-second line of defence (a server may echo what it was sent).
+second line of defence (a server may echo what it was sent). The credential values
+are the credential as given, each header value sent, the token after its scheme
+(``Basic xxx``: ``xxx``), and each part of at least 8 characters of a credential
+split at its first ``:`` (Basic auth's ``client_id:secret``: a server may echo the
+secret alone).
 """
 
 from __future__ import annotations
@@ -27,12 +31,17 @@ def wire_text(value: object) -> str:
 
 
 class Secrets:
-    """The values to redact for one source: the credential as given and as sent."""
+    """The values to redact for one source: the credential as given and as sent, and
+    each part of a ``client_id:secret`` credential."""
 
     def __init__(self, credentials: Iterable[str], headers: Mapping[str, str]) -> None:
+        given = list(credentials)
         # the credential as given and as sent (header values), longest first for scrubbing
-        found = {s for s in (*credentials, *headers.values()) if s and len(s) >= 4}
+        found = {s for s in (*given, *headers.values()) if s and len(s) >= 4}
         found |= {v.split(" ", 1)[1] for v in headers.values() if " " in v}
+        # a Basic credential is client_id:secret, and a server may echo one part alone;
+        # a part shorter than 8 characters is not kept (it could be a word of the data)
+        found |= {part for s in given if ":" in s for part in s.split(":", 1) if len(part) >= 8}
         self._values = sorted((s for s in found if len(s) >= 4), key=len, reverse=True)
 
     def scrub(self, text: str) -> str:

@@ -12,6 +12,7 @@ import pytest
 from reconcile.errors import ExitCode, InputDataError, UsageError
 from reconcile.providers import _http
 from reconcile.providers._http import CredentialError, FetchError, HttpPolicy, RetryWait
+from reconcile.providers._secrets import Secrets
 from tests.fetch._server import SECRET, Reply, client
 
 OK = Reply(body=b'{"data": [1, 2.50]} ')
@@ -202,6 +203,16 @@ def test_secrets_stay_out_of_kept_query_headers_and_messages(scripted):
     assert "set-cookie" not in ex.headers and ex.headers["x-request-id"] == "req_1"
     assert SECRET not in page.location and "abc123" not in page.location
     assert SECRET not in c.fail(f"echo {SECRET}", endpoint="GET /v1/x").message
+
+
+def test_each_part_of_a_client_id_secret_credential_of_8_characters_is_a_secret():
+    basic = {"Authorization": "Basic c3ZjLWNsaWVudDpaOHZLM21XN3Q="}
+    secrets = Secrets(["svc-client:Z8vK3mW7t"], basic)
+    assert secrets.scrub("id svc-client, secret Z8vK3mW7t") == "id [redacted], secret [redacted]"
+    assert secrets.redact(b'{"echo": "Z8vK3mW7t"}') == b'{"echo": "[redacted]"}'
+    assert secrets.snippet("the secret is Z8vK3", 18) == "the secret is [redacted]"
+    short = Secrets(["svc:Z8vK3mW7t:abc"], basic)  # split at the first ':' only
+    assert short.scrub("svc Z8vK3mW7t:abc Z8vK3mW7t") == "svc [redacted] Z8vK3mW7t"
 
 
 def test_post_sends_json_and_keeps_the_request_body(scripted):

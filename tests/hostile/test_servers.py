@@ -3,6 +3,7 @@ provider, endpoint and the limit, within ``max_seconds`` + 5 s and in bounded me
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -112,3 +113,70 @@ def test_a_page_echoing_the_token_never_shows_a_piece_of_it(tmp_path: Path) -> N
     pieces = {SECRET[i : i + 4] for i in range(len(SECRET) - 3)}
     assert not any(piece in run.output for piece in pieces), run.output
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").rglob("*.json"))
+
+
+BASIC_ID, BASIC_HALF = "svc-client-7781", "Zq8v-Kx3m-Wp7t-Jr2n-Yb5h"
+
+
+class _HalfEchoHandler(BaseHTTPRequestHandler):
+    """Frontier's ListInvoices answering with only the secret half of the Basic credential
+    it was sent (``client_id:secret``), in JSON (kept in the snapshot) or in a login page."""
+
+    html = False
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        token = self.headers.get("Authorization", "").split(" ", 1)[-1]
+        half = base64.b64decode(token).decode().partition(":")[2]
+        if self.html:
+            body = f"<html><body>Login. Your secret {half} has expired.</body>".encode()
+        else:
+            body = json.dumps({"invoices": [], "detail": f"signed with {half}"}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html" if self.html else "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.mark.parametrize("html", [False, True], ids=["json", "login-page"])
+def test_a_server_echoing_the_secret_half_of_a_basic_credential(tmp_path: Path, html: bool) -> None:
+    handler = type("Handler", (_HalfEchoHandler,), {"html": html})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    config = {
+        "period": {"start": "2026-10-01", "end": "2026-11-01"},
+        "sources": {
+            "frontier": {
+                "provider": "frontier",
+                "base_url": f"http://127.0.0.1:{server.server_address[1]}",
+                "credential_env": "HOSTILE_BASIC",
+                "http": {"max_attempts": 1},
+                "options": {"org_id": "org-1"},
+            }
+        },
+    }
+    (tmp_path / "close.yaml").write_text(json.dumps(config), encoding="utf-8")
+    try:
+        run = run_cli(
+            ["run", tmp_path / "close.yaml", "--out", tmp_path / "out"],
+            env={"HOSTILE_BASIC": f"{BASIC_ID}:{BASIC_HALF}"},
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+    written = [p for p in (tmp_path / "out").rglob("*") if p.is_file()]
+    assert not any(BASIC_HALF.encode() in p.read_bytes() for p in written)
+    assert BASIC_HALF not in run.output and "Traceback" not in run.output
+    if html:
+        assert run.returncode == 3, run.output
+        assert "not valid JSON" in run.stderr and "[redacted]" in run.stderr
+        pieces = {BASIC_HALF[i : i + 4] for i in range(len(BASIC_HALF) - 3)}
+        assert not any(piece in run.output for piece in pieces), run.output
+    else:
+        assert run.returncode == 0, run.output
+        snapshot = (tmp_path / "out" / "raw" / "frontier" / "0001.json").read_bytes()
+        assert json.loads(snapshot)["detail"] == "signed with [redacted]"
