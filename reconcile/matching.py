@@ -24,16 +24,19 @@ ends up in exactly one of:
 Matching is vectorized: a count per key (skipped when the key is the invoice
 id, unique by then), one inner join per pairing (on a 64-bit hash of the keys,
 checked for collisions; a side's unmatched records are the positions no pair
-took), and a group-by on the "many" side.
+took), and a group-by on the "many" side. The sides' keys (``Side``,
+``KeyNormalization``) and keyed records are defined in ``reconcile.matching_keys``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import polars as pl
 
 from reconcile import hashed
+from reconcile.matching_keys import KEY, Keyed, KeyNormalization, Side, ids_unchanged, keyed
 from reconcile.precision import EXACT
 from reconcile.rule_types._common import RIGHT, PairData, SourceData
 from reconcile.schema import INVOICE_SCHEMA, ROW, WIDE
@@ -42,87 +45,12 @@ CARDINALITIES = ("1:1", "1:N", "N:1")
 
 
 @dataclass(frozen=True)
-class KeyNormalization:
-    trim: bool = True
-    case: str | None = None  # "upper" | "lower" | None
-    strip_prefix: str | None = None
-    strip_suffix: str | None = None
-
-    def apply(self, expr: pl.Expr) -> pl.Expr:
-        """The normalized key; an empty key is no key (null)."""
-        expr = self.transform(expr)
-        return pl.when(expr == "").then(None).otherwise(expr)
-
-    def transform(self, expr: pl.Expr) -> pl.Expr:
-        expr = expr.cast(pl.String)
-        if self.trim:
-            expr = expr.str.strip_chars()
-        if self.case == "upper":
-            expr = expr.str.to_uppercase()
-        elif self.case == "lower":
-            expr = expr.str.to_lowercase()
-        if self.strip_prefix:
-            expr = expr.str.strip_prefix(self.strip_prefix)
-        if self.strip_suffix:
-            expr = expr.str.strip_suffix(self.strip_suffix)
-        return expr
-
-    def key(self, columns: tuple[str, ...]) -> pl.Expr:
-        """The normalized key; a composite key joins its parts (null if any part is)."""
-        if len(columns) == 1:
-            return self.apply(pl.col(columns[0]))
-        return pl.concat_str([self.apply(pl.col(c)) for c in columns], separator=" | ")
-
-
-@dataclass(frozen=True)
-class Side:
-    source: str
-    #: a canonical column, several (a composite key), or, with ``expr``, the SQL text
-    key: str | tuple[str, ...]
-    filter: pl.Expr | None = None
-    filter_sql: str | None = None
-    #: a key computed by a SQL expression over canonical columns (its text is ``key``),
-    #: e.g. a ledger's own way of writing the provider's id; None: a column or columns
-    expr: pl.Expr | None = None
-    #: this side's own key normalization (None: the pairing's)
-    normalize: KeyNormalization | None = None
-
-    @property
-    def columns(self) -> tuple[str, ...]:
-        """The canonical columns the key reads."""
-        if self.expr is not None:
-            return tuple(sorted(set(self.expr.meta.root_names())))
-        return (self.key,) if isinstance(self.key, str) else tuple(self.key)
-
-    @property
-    def key_name(self) -> str:
-        if self.expr is not None:
-            return str(self.key)
-        return " + ".join(self.columns)
-
-    def key_of(self, norm: KeyNormalization) -> pl.Expr:
-        """The side's normalized key (its own normalization, else ``norm``)."""
-        norm = self.normalize or norm
-        if self.expr is not None:
-            return norm.apply(self.expr)
-        return norm.key(self.columns)
-
-    def is_invoice_id(self) -> bool:
-        """Whether the key is the invoice id itself (unique once repeats are set aside)."""
-        return self.expr is None and self.columns == ("invoice_id",)
-
-    @property
-    def reads(self) -> frozenset[str]:
-        """The canonical columns the side's key is made of."""
-        return frozenset(self.columns)
-
-
-@dataclass(frozen=True)
 class Pairing:
     name: str
     left: Side
     right: Side
-    normalize: KeyNormalization = KeyNormalization()
+    #: (KeyNormalization is frozen: one default instance shared is safe)
+    normalize: KeyNormalization = KeyNormalization()  # noqa: RUF009
     cardinality: str = "1:1"
     #: the pairing's own tolerance for amount comparisons (a ruleset.Tolerance), or None
     tolerance: object | None = None
@@ -142,7 +70,6 @@ class Pairing:
         return self.cardinality == "1:N"
 
 
-KEY = "__key"
 TIMING = "__timing"  # an unmatched record whose counterpart is in a neighbouring period
 #: an unmatched record whose counterpart is a quarantined record: where that was read
 #: and its schema finding's rule
@@ -164,43 +91,6 @@ def _carried(data: SourceData, side: Side, columns: frozenset[str]) -> list[str]
     # only its rounding made is classified as such (compare.classify)
     exact = [EXACT + c for c in sorted(wanted & _MONEY) if EXACT + c in names]
     return sorted(wanted) + exact + located
-
-
-@dataclass(frozen=True)
-class _Keyed:
-    records: pl.LazyFrame  # every record of the side, with its key column
-    key: str  # the key column: KEY, or the invoice id itself (unique, never null)
-
-    @property
-    def unique(self) -> bool:
-        return self.key != KEY
-
-
-def _records(side: Side, data: SourceData) -> pl.LazyFrame:
-    return data.invoices if side.filter is None else data.invoices.filter(side.filter)
-
-
-def _ids_unchanged(side: Side, data: SourceData, norm: KeyNormalization) -> pl.LazyFrame | None:
-    """When the side's key is the invoice id: a one-value plan, whether normalization
-    leaves every id as it is (and none is empty); None for any other key."""
-    if not side.is_invoice_id():
-        return None
-    norm = side.normalize or norm
-    raw = pl.col("invoice_id")
-    return _records(side, data).select(((norm.transform(raw) == raw) & (raw != "")).all())
-
-
-def _keyed(
-    side: Side, data: SourceData, norm: KeyNormalization, columns: list[str], ids_unchanged: bool
-) -> _Keyed:
-    frame = _records(side, data)
-    if ids_unchanged:
-        # Checked invoices are unique by invoice_id: when normalization leaves every
-        # id as it is (one cheap pass, see _ids_unchanged), no count per key is needed
-        # and the join reads the column itself (a normalized copy of millions of keys
-        # costs more).
-        return _Keyed(frame.select(columns), "invoice_id")
-    return _Keyed(frame.select(*columns, side.key_of(norm).alias(KEY)), KEY)
 
 
 def _aggregate(
@@ -292,86 +182,119 @@ def _in_quarantine(
     )
 
 
-def match(
-    pairing: Pairing, left: SourceData, right: SourceData, columns: frozenset[str] | None = None
-) -> PairData:
-    """Match once: matched / left only / right only / ambiguous, materialized once.
+@dataclass(frozen=True)
+class _Half:
+    """One side of a pairing being matched: its source, the columns carried, and its
+    records keyed (a normalized key materialized once)."""
 
-    ``columns`` are the canonical columns the pairwise rules read; only those
-    (plus identity, location and key columns) are carried, which keeps the join
-    narrow; ``None`` carries every canonical column. The source name is a literal
-    added afterwards. Row order is not kept: findings are sorted on stable keys.
-    """
-    if columns is None:
-        columns = frozenset(INVOICE_SCHEMA)
+    side: Side
+    data: SourceData
+    cols: list[str]  # the columns carried (see _carried)
+    many: bool  # the cardinality's "many" side: grouped by key, compared by its sums
+    keyed: Keyed
+    ordered: bool  # the keyed records are in source order: no sort before grouping
+    suffix: str  # its columns' suffix in the joined frame ("" or RIGHT)
+
+    @property
+    def unique(self) -> bool:
+        return self.keyed.unique
+
+    @cached_property
+    def with_key(self) -> pl.LazyFrame:
+        """The records with a key, as KEY (one plan, read by every pass of match)."""
+        return self.keyed.keyed_records()
+
+    @property
+    def keyed_cols(self) -> list[str]:
+        return [*self.cols, KEY]
+
+    @property
+    def on(self) -> str:
+        """The column the join reads the key from (suffixed as in the joined frame)."""
+        return (KEY if self.many or not self.unique else self.keyed.key) + self.suffix
+
+
+def _keyed_sides(
+    pairing: Pairing, left: SourceData, right: SourceData, columns: frozenset[str]
+) -> tuple[_Half, _Half]:
+    """Both sides keyed: one collect answers whether each invoice-id key can be read
+    as it is (ids_unchanged), a second materializes the normalized keys."""
+    norm = pairing.normalize
     l_cols = _carried(left, pairing.left, columns)
     r_cols = _carried(right, pairing.right, columns)
-    checks = [
-        _ids_unchanged(pairing.left, left, pairing.normalize),
-        _ids_unchanged(pairing.right, right, pairing.normalize),
-    ]
+    checks = [ids_unchanged(pairing.left, left, norm), ids_unchanged(pairing.right, right, norm)]
     answers = iter(pl.collect_all([c for c in checks if c is not None]))
     unchanged = [c is not None and bool(next(answers).item()) for c in checks]
-    lk = _keyed(pairing.left, left, pairing.normalize, l_cols, unchanged[0])
-    rk = _keyed(pairing.right, right, pairing.normalize, r_cols, unchanged[1])
-    empty = pl.DataFrame(schema={KEY: pl.String})
-
-    def keyed_records(k: _Keyed) -> pl.LazyFrame:
-        """The side's records with a key, as KEY; a normalized key is computed once."""
-        if k.unique:
-            return k.records.with_columns(pl.col(k.key).alias(KEY))
-        return k.records.filter(pl.col(KEY).is_not_null())
-
-    # One pass per side that can break the cardinality: the "many" side grouped
-    # (sums, and currencies per group), or a count of the keys that repeat.
-    keyed = [lk, rk]
-    many = [pairing.many_left, pairing.many_right]
+    sides = [
+        keyed(pairing.left, left, norm, l_cols, unchanged[0]),
+        keyed(pairing.right, right, norm, r_cols, unchanged[1]),
+    ]
     cols = [l_cols, r_cols]
     ordered = [False, False]
     # Keyed records materialized once (a normalized key is computed once and read by
-    # several passes); then one pass per side that can break the cardinality.
-    todo = [i for i in (0, 1) if not keyed[i].unique]
-    for i, frame in zip(todo, pl.collect_all([keyed[i].records for i in todo]), strict=True):
-        keyed[i] = _Keyed(frame.lazy(), KEY)
+    # several passes: the group or count per key, the join inputs, the unmatched).
+    todo = [i for i in (0, 1) if not sides[i].unique]
+    for i, frame in zip(todo, pl.collect_all([sides[i].records for i in todo]), strict=True):
+        sides[i] = Keyed(frame.lazy(), KEY)
         if ROW in cols[i] and frame.get_column(ROW).is_sorted():
             ordered[i] = True  # already in source order: no sort before grouping
+    return (
+        _Half(pairing.left, left, l_cols, pairing.many_left, sides[0], ordered[0], ""),
+        _Half(pairing.right, right, r_cols, pairing.many_right, sides[1], ordered[1], RIGHT),
+    )
+
+
+_Groups = tuple[pl.DataFrame | None, pl.DataFrame | None]
+
+
+def _groups_and_ambiguous(
+    halves: tuple[_Half, _Half], columns: frozenset[str]
+) -> tuple[_Groups, pl.DataFrame]:
+    """A "many" side's records grouped by key, and the keys that break the
+    cardinality (as KEY), in one collect."""
+    # One pass per side that can break the cardinality: the "many" side grouped
+    # (sums, and currencies per group), or a count of the keys that repeat.
     plans: list[pl.LazyFrame] = []
-    for i in (0, 1):
-        if many[i]:
-            side = pairing.left if i == 0 else pairing.right
-            raw_key = frozenset(side.columns) - {"invoice_id", "currency"} - columns
-            plans.append(_aggregate(keyed_records(keyed[i]), cols[i], ordered[i], raw_key))
-        elif not keyed[i].unique:
-            plans.append(
-                keyed_records(keyed[i]).group_by(KEY).len(name=N).filter(pl.col(N) > 1).select(KEY)
-            )
+    for h in halves:
+        if h.many:
+            raw_key = frozenset(h.side.columns) - {"invoice_id", "currency"} - columns
+            plans.append(_aggregate(h.with_key, h.cols, h.ordered, raw_key))
+        elif not h.unique:
+            plans.append(h.with_key.group_by(KEY).len(name=N).filter(pl.col(N) > 1).select(KEY))
     done = iter(pl.collect_all(plans) if plans else [])
-    groups: dict[int, pl.DataFrame] = {}
+    groups: list[pl.DataFrame | None] = [None, None]
     surplus: list[pl.DataFrame] = []
-    for i in (0, 1):
-        if many[i]:
-            groups[i] = next(done)
-            surplus.append(groups[i].filter(pl.col("__currencies") > 1).select(KEY))
-        elif not keyed[i].unique:
+    for i, h in enumerate(halves):
+        if h.many:
+            group = groups[i] = next(done)
+            surplus.append(group.filter(pl.col("__currencies") > 1).select(KEY))
+        elif not h.unique:
             surplus.append(next(done))
-    lk, rk = keyed
-    ambiguous_keys = pl.concat(surplus).unique() if surplus else empty
-    lc, rc = keyed_records(lk), keyed_records(rk)
+    empty = pl.DataFrame(schema={KEY: pl.String})
+    return (groups[0], groups[1]), pl.concat(surplus).unique() if surplus else empty
 
-    def cleared(i: int, frame: pl.LazyFrame, cols: list[str]) -> pl.LazyFrame:
-        """The side as the join reads it: ambiguous keys out, a many side grouped."""
-        if i in groups:
-            frame = groups[i].lazy()
-        if not ambiguous_keys.is_empty():
-            frame = frame.join(ambiguous_keys.lazy(), on=KEY, how="anti")
-        if i in groups:
-            return frame.select(*cols, KEY, N)
-        return frame.select(*cols, *([] if keyed[i].unique else [KEY]))
 
-    l_in = cleared(0, lc, l_cols)
-    r_in = cleared(1, rc, r_cols)
-    l_on = KEY if pairing.many_left or not lk.unique else lk.key
-    r_on = (KEY if pairing.many_right or not rk.unique else rk.key) + RIGHT
+def _cleared(h: _Half, group: pl.DataFrame | None, ambiguous_keys: pl.DataFrame) -> pl.LazyFrame:
+    """The side as the join reads it: ambiguous keys out, a many side grouped."""
+    frame = h.with_key if group is None else group.lazy()
+    if not ambiguous_keys.is_empty():
+        frame = frame.join(ambiguous_keys.lazy(), on=KEY, how="anti")
+    if group is not None:
+        return frame.select(*h.cols, KEY, N)
+    return frame.select(*h.cols, *([] if h.unique else [KEY]))
+
+
+_Frames = tuple[pl.DataFrame, pl.DataFrame]
+
+
+def _join_inputs(
+    halves: tuple[_Half, _Half], groups: _Groups, ambiguous_keys: pl.DataFrame
+) -> tuple[_Frames, _Frames, _Frames]:
+    """In one collect: each side as the join reads it (the right side's columns
+    suffixed), each side's records without a key, and the records of ambiguous keys."""
+    lh, rh = halves
+    l_in = _cleared(lh, groups[0], ambiguous_keys)
+    r_in = _cleared(rh, groups[1], ambiguous_keys)
     renamed = r_in.rename({c: c + RIGHT for c in r_in.collect_schema().names()})
     # Each side as the join reads it, materialized once: the inner join gives the
     # matched pairs and their rows, and a side's unmatched records are the rows no
@@ -379,95 +302,117 @@ def match(
     # millions of keys).
     plans = [l_in, renamed]
     # records without a key, and the records of ambiguous keys (usually none)
-    if not lk.unique:
-        plans.append(lk.records.filter(pl.col(KEY).is_null()))
-    if not rk.unique:
-        plans.append(rk.records.filter(pl.col(KEY).is_null()))
+    if not lh.unique:
+        plans.append(lh.keyed.records.filter(pl.col(KEY).is_null()))
+    if not rh.unique:
+        plans.append(rh.keyed.records.filter(pl.col(KEY).is_null()))
     if not ambiguous_keys.is_empty():
         plans += [
-            lc.join(ambiguous_keys.lazy(), on=KEY, how="semi"),
-            rc.join(ambiguous_keys.lazy(), on=KEY, how="semi"),
+            lh.with_key.join(ambiguous_keys.lazy(), on=KEY, how="semi"),
+            rh.with_key.join(ambiguous_keys.lazy(), on=KEY, how="semi"),
         ]
     l_df, r_df, *rest = pl.collect_all(plans)
-    keyed_l, keyed_r = [*l_cols, KEY], [*r_cols, KEY]
-    l_nokey = (
-        rest.pop(0) if not lk.unique else pl.DataFrame(schema=lc.select(keyed_l).collect_schema())
-    )
-    r_nokey = (
-        rest.pop(0) if not rk.unique else pl.DataFrame(schema=rc.select(keyed_r).collect_schema())
-    )
-    l_amb_rec = rest.pop(0) if rest else lc.select(*keyed_l).clear().collect()
-    r_amb_rec = rest.pop(0) if rest else rc.select(*keyed_r).clear().collect()
+    l_nokey = rest.pop(0) if not lh.unique else _no_rows(lh)
+    r_nokey = rest.pop(0) if not rh.unique else _no_rows(rh)
+    l_amb_rec = rest.pop(0) if rest else lh.with_key.select(*lh.keyed_cols).clear().collect()
+    r_amb_rec = rest.pop(0) if rest else rh.with_key.select(*rh.keyed_cols).clear().collect()
+    return (l_df, r_df), (l_nokey, r_nokey), (l_amb_rec, r_amb_rec)
 
-    def with_key(frame: pl.LazyFrame, on: str, cols: list[str], suffix: str = "") -> pl.LazyFrame:
-        """``cols`` and the key as KEY (the key column itself when it is unique)."""
-        key = pl.col(on).alias(KEY) if on.removesuffix(suffix) != KEY else pl.col(on)
-        return frame.select(*(pl.col(c + suffix).alias(c) for c in cols), key.alias(KEY))
 
-    both, l_taken, r_taken = hashed.inner_join(l_df, r_df, l_on, r_on)
+def _no_rows(h: _Half) -> pl.DataFrame:
+    """No records, with the columns of the side's keyed records (and KEY)."""
+    return pl.DataFrame(schema=h.with_key.select(h.keyed_cols).collect_schema())
+
+
+def _with_key(frame: pl.LazyFrame, on: str, cols: list[str], suffix: str = "") -> pl.LazyFrame:
+    """``cols`` and the key as KEY (the key column itself when it is unique)."""
+    key = pl.col(on).alias(KEY) if on.removesuffix(suffix) != KEY else pl.col(on)
+    return frame.select(*(pl.col(c + suffix).alias(c) for c in cols), key.alias(KEY))
+
+
+def _unmatched(h: _Half, rest: pl.LazyFrame, nokey: pl.DataFrame) -> pl.LazyFrame:
+    """The side's unmatched records with their key: those without one, then ``rest``
+    (the rows of its join input no pair took; a "many" side's groups as their records)."""
+    if h.many:
+        named = rest.select(pl.col(h.on).alias(KEY))
+        rest = h.with_key.join(named, on=KEY, how="semi").select(h.keyed_cols)
+    else:
+        rest = _with_key(rest, h.on, h.cols, h.suffix)
+    return pl.concat([nokey.lazy().select(h.keyed_cols), rest])
+
+
+def _paired(
+    halves: tuple[_Half, _Half], frames: _Frames, nokey: _Frames
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """The matched pairs (the hashed inner join) and each side's unmatched records."""
+    (lh, rh), (l_df, r_df) = halves, frames
+    both, l_taken, r_taken = hashed.inner_join(l_df, r_df, lh.on, rh.on)
     # Split once (each rule then reads its part without filtering again); an
     # unmatched group of a "many" side is unmatched record by record.
     l_un = l_df.filter(~_taken(l_taken, l_df.height)).lazy()
     r_un = r_df.filter(~_taken(r_taken, r_df.height)).lazy()
     l_only, r_only = pl.collect_all(
-        [
-            pl.concat(
-                [
-                    l_nokey.lazy().select(keyed_l),
-                    lc.join(l_un.select(pl.col(l_on).alias(KEY)), on=KEY, how="semi").select(
-                        keyed_l
-                    )
-                    if pairing.many_left
-                    else with_key(l_un, l_on, l_cols),
-                ]
-            ),
-            pl.concat(
-                [
-                    r_nokey.lazy().select(keyed_r),
-                    rc.join(r_un.select(pl.col(r_on).alias(KEY)), on=KEY, how="semi").select(
-                        keyed_r
-                    )
-                    if pairing.many_right
-                    else with_key(r_un, r_on, r_cols, RIGHT),
-                ]
-            ),
-        ]
+        [_unmatched(lh, l_un, nokey[0]), _unmatched(rh, r_un, nokey[1])]
     )
-    del l_df, r_df, l_un, r_un, l_taken, r_taken
-    # A record without counterpart whose key the other side has in a neighbouring
-    # period is explained by timing.
-    # ... and one whose counterpart was read but quarantined is not missing either.
-    l_keys, r_keys = l_only.get_column(KEY), r_only.get_column(KEY)
-    l_only = l_only.with_columns(
-        _in_neighbours(pairing.right, right, pairing.normalize, l_keys),
-        _in_quarantine(pairing.right, right, pairing.normalize, l_keys),
+    return both, l_only, r_only
+
+
+def _annotated(only: pl.DataFrame, other: _Half, norm: KeyNormalization) -> pl.DataFrame:
+    """A side's unmatched records with TIMING and QUARANTINED: whether the ``other``
+    side has the key in a neighbouring period, or in a quarantined record."""
+    keys = only.get_column(KEY)
+    return only.with_columns(
+        _in_neighbours(other.side, other.data, norm, keys),
+        _in_quarantine(other.side, other.data, norm, keys),
     )
-    r_only = r_only.with_columns(
-        _in_neighbours(pairing.left, left, pairing.normalize, r_keys),
-        _in_quarantine(pairing.left, left, pairing.normalize, r_keys),
-    )
-    l_name, r_name = pl.lit(left.name).alias("source"), pl.lit(right.name).alias("source")
+
+
+def _matched(both: pl.DataFrame, lh: _Half, rh: _Half) -> pl.LazyFrame:
+    """The pairs as PairData.matched: the sources, the columns carried, the key, and
+    each side's records in the pair (N, 1 unless the side was grouped)."""
     names = set(both.columns)
     one = pl.lit(1, pl.UInt32)
-    matched = both.lazy().select(
-        l_name,
-        *l_cols,
-        pl.col(l_on).alias(KEY),
+    return both.lazy().select(
+        pl.lit(lh.data.name).alias("source"),
+        *lh.cols,
+        pl.col(lh.on).alias(KEY),
         pl.col(N) if N in names else one.alias(N),
-        pl.lit(right.name).alias("source" + RIGHT),
-        *(c + RIGHT for c in r_cols),
+        pl.lit(rh.data.name).alias("source" + RIGHT),
+        *(c + RIGHT for c in rh.cols),
         pl.col(N + RIGHT) if N + RIGHT in names else one.alias(N + RIGHT),
     )
-    order_l = [ROW] if ROW in l_cols else []
-    order_r = [ROW] if ROW in r_cols else []
 
-    def amb_rows(frame: pl.DataFrame, is_left: bool) -> pl.LazyFrame:
-        n = pl.col(N) if N in frame.columns else pl.lit(1, pl.UInt32).alias(N)
-        return frame.lazy().select(
-            pl.lit(is_left).alias("__left"), "invoice_id", "currency", "total_minor", KEY, n
-        )
 
-    amb = pl.concat([amb_rows(l_amb_rec, True), amb_rows(r_amb_rec, False)]).collect()
+def _ambiguous_rows(frame: pl.DataFrame, is_left: bool) -> pl.LazyFrame:
+    n = pl.col(N) if N in frame.columns else pl.lit(1, pl.UInt32).alias(N)
+    return frame.lazy().select(
+        pl.lit(is_left).alias("__left"), "invoice_id", "currency", "total_minor", KEY, n
+    )
+
+
+def _members(h: _Half) -> pl.LazyFrame | None:
+    """A "many" side's records by key (ids listed by findings); None for a "one" side."""
+    if not h.many:
+        return None
+    # (a view of the keyed records materialized above, not a copy)
+    return h.with_key.select(KEY, *([ROW] if ROW in h.cols else []), "invoice_id")
+
+
+def _pair_data(
+    pairing: Pairing,
+    halves: tuple[_Half, _Half],
+    both: pl.DataFrame,
+    only: _Frames,
+    ambiguous: _Frames,
+    ambiguous_keys: pl.DataFrame,
+) -> PairData:
+    """The pairing after matching: matched pairs, each side's unmatched records, the
+    records of ambiguous keys, and the records per outcome."""
+    (lh, rh), (l_only, r_only), (l_amb_rec, r_amb_rec) = halves, only, ambiguous
+    l_name, r_name = pl.lit(lh.data.name).alias("source"), pl.lit(rh.data.name).alias("source")
+    matched = _matched(both, lh, rh)
+    amb = pl.concat([_ambiguous_rows(l_amb_rec, True), _ambiguous_rows(r_amb_rec, False)]).collect()
+    names = set(both.columns)
     counts = {
         "left_matched": int(both[N].sum()) if N in names else both.height,
         "right_matched": int(both[N + RIGHT].sum()) if N + RIGHT in names else both.height,
@@ -479,19 +424,48 @@ def match(
     }
     return PairData(
         pairing.name,
-        left,
-        right,
+        lh.data,
+        rh.data,
         pairing.left.key_name,
         pairing.right.key_name,
         matched,
-        l_only.lazy().select(l_name, *keyed_l, TIMING, QUARANTINED),
-        r_only.lazy().select(r_name, *keyed_r, TIMING, QUARANTINED),
+        l_only.lazy().select(l_name, *lh.keyed_cols, TIMING, QUARANTINED),
+        r_only.lazy().select(r_name, *rh.keyed_cols, TIMING, QUARANTINED),
         pairing=pairing,
-        # (views of the keyed records materialized above, not copies)
-        members=(
-            lc.select(KEY, *order_l, "invoice_id") if pairing.many_left else None,
-            rc.select(KEY, *order_r, "invoice_id") if pairing.many_right else None,
-        ),
+        members=(_members(lh), _members(rh)),
         ambiguous=amb,
         counts=counts,
     )
+
+
+def match(
+    pairing: Pairing, left: SourceData, right: SourceData, columns: frozenset[str] | None = None
+) -> PairData:
+    """Match once: matched / left only / right only / ambiguous, materialized once.
+
+    ``columns`` are the canonical columns the pairwise rules read; only those
+    (plus identity, location and key columns) are carried, which keeps the join
+    narrow; ``None`` carries every canonical column. The source name is a literal
+    added afterwards. Row order is not kept: findings are sorted on stable keys.
+
+    The plan is hand-tuned (see bench/README.md): one ``collect_all`` over both sides
+    per step (whether invoice-id keys are unchanged; the normalized keys; a "many"
+    side's groups and the repeated keys, when either is wanted; the join inputs; the
+    unmatched records), the hashed inner join, and the lookups of unmatched keys.
+    """
+    if columns is None:
+        columns = frozenset(INVOICE_SCHEMA)
+    halves = _keyed_sides(pairing, left, right, columns)
+    groups, ambiguous_keys = _groups_and_ambiguous(halves, columns)
+    frames, nokey, ambiguous = _join_inputs(halves, groups, ambiguous_keys)
+    both, l_only, r_only = _paired(halves, frames, nokey)
+    del frames  # (the join inputs: not read again, freed before the lookups below)
+    # A record without counterpart whose key the other side has in a neighbouring
+    # period is explained by timing.
+    # ... and one whose counterpart was read but quarantined is not missing either.
+    l_only = _annotated(l_only, halves[1], pairing.normalize)
+    r_only = _annotated(r_only, halves[0], pairing.normalize)
+    return _pair_data(pairing, halves, both, (l_only, r_only), ambiguous, ambiguous_keys)
+
+
+__all__ = ["CARDINALITIES", "KeyNormalization", "Pairing", "Side", "match"]

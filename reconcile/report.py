@@ -25,6 +25,7 @@ from reconcile.report_reconciliation import (
 from reconcile.schema import SEVERITIES
 
 if TYPE_CHECKING:
+    from reconcile.config import Config
     from reconcile.fetching import FetchReport
 
 
@@ -107,26 +108,19 @@ def _fetch_entry(report: FetchReport | None, identical_repeats: int) -> dict[str
     }
 
 
-def build(
-    result: RunResult,
-    *,
-    fail_on: str,
-    generated_at: dt.datetime,
-    detail: bool = True,
-    fetch: Mapping[str, FetchReport] | None = None,
-) -> dict[str, Any]:
-    """The report model; ``detail=False`` leaves out per-finding rows (no HTML/Markdown).
-
-    ``fetch``: per source, what its live fetch (or the replayed snapshot's fetch) did
-    (``reconcile.fetching.FetchLog.reports``)."""
-    fetch = fetch or {}
-    cfg = result.config
-    findings = result.findings
-    titles = _rule_titles(result)
+def _severity_counts(findings: pl.DataFrame) -> dict[str, int]:
+    """Findings per severity, every severity listed (most severe first)."""
     severity_counts = {s: 0 for s in SEVERITIES}
     for sev, n in findings.group_by("severity").len().iter_rows():
         severity_counts[sev] = n
+    return severity_counts
 
+
+def _by_rule(result: RunResult, detail: bool) -> list[dict[str, Any]]:
+    """Per rule with findings: its title and meta, the count, and (``detail``) its
+    findings with the delta formatted; most severe first, then by rule id."""
+    findings = result.findings
+    titles = _rule_titles(result)
     by_rule = []
     shown = findings.with_columns(
         money.format_minor_expr(pl.col("delta_minor"), pl.col("currency")).alias("delta")
@@ -139,7 +133,11 @@ def build(
         by_rule.append({"rule_id": rule_id, **meta, "count": counts[rule_id], "findings": rows})
     rank = {s: i for i, s in enumerate(SEVERITIES)}
     by_rule.sort(key=lambda g: (rank[g["severity"]], g["rule_id"]))
+    return by_rule
 
+
+def _coverage(result: RunResult) -> list[dict[str, Any]]:
+    """Per rule and target: whether it applied (what was missing) and its counts."""
     stats = {(r["rule_id"], r["target"]): r for r in result.engine.stats.to_dicts()}
     coverage = []
     for c in sorted(result.engine.coverage, key=lambda c: (c.rule_id, c.target)):
@@ -156,20 +154,12 @@ def build(
                 "absorbed": s.get("absorbed", 0),
             }
         )
+    return coverage
 
-    absorbed = [
-        {**a, "amount": amount(a["absorbed_minor"], a["currency"])}
-        for a in result.engine.absorbed.to_dicts()
-    ]
 
-    modes = {c.name: c.rounding for c in cfg.sources}
-    residues = [
-        {**r, "rounding": money.ROUNDING_NAMES[modes[r["source"]]]}
-        for r in result.rounding.to_dicts()
-    ]
-    rounded_identities = result.engine.rounded.to_dicts()
-
-    sources = [
+def _sources(result: RunResult, fetch: Mapping[str, FetchReport]) -> list[dict[str, Any]]:
+    """Per source: what was read, kept and set aside (and its fetch, if fetched)."""
+    return [
         {
             "name": s.name,
             "provider": s.provider,
@@ -192,6 +182,11 @@ def build(
         }
         for s in result.sources
     ]
+
+
+def _fetched(result: RunResult, fetch: Mapping[str, FetchReport]) -> list[dict[str, Any]]:
+    """The sources that were fetched (live, or a replayed snapshot), as the report's
+    fetch table shows them."""
     fetched: list[dict[str, Any]] = []
     for summary in result.sources:
         got = _fetch_entry(fetch.get(summary.name), summary.identical_repeats_dropped)
@@ -206,8 +201,12 @@ def build(
                     "how": "replayed snapshot" if got["mode"] == "replay" else "live",
                 }
             )
+    return fetched
 
-    pairings = [
+
+def _pairings(cfg: Config) -> list[dict[str, str]]:
+    """Per pairing: its description and each side's filter (as written)."""
+    return [
         {
             "name": p.name,
             "describe": p.describe(),
@@ -216,6 +215,54 @@ def build(
         }
         for p in cfg.pairings
     ]
+
+
+def _absorbed(result: RunResult) -> list[dict[str, Any]]:
+    """What tolerances absorbed, per rule, target and currency, the amount formatted."""
+    return [
+        {**a, "amount": amount(a["absorbed_minor"], a["currency"])}
+        for a in result.engine.absorbed.to_dicts()
+    ]
+
+
+def _residues(result: RunResult, modes: Mapping[str, str]) -> list[dict[str, Any]]:
+    """The rounding residues per source, with the source's rounding mode named."""
+    return [
+        {**r, "rounding": money.ROUNDING_NAMES[modes[r["source"]]]}
+        for r in result.rounding.to_dicts()
+    ]
+
+
+def _rounding(modes: Mapping[str, str]) -> str:
+    """The sources' rounding modes where not the default (else one line saying so)."""
+    return (
+        "; ".join(
+            f"{name}: {money.ROUNDING_NAMES[mode]}"
+            for name, mode in sorted(modes.items())
+            if mode != money.DEFAULT_ROUNDING
+        )
+        or f"every source: {money.ROUNDING_NAMES[money.DEFAULT_ROUNDING]}"
+    )
+
+
+def build(
+    result: RunResult,
+    *,
+    fail_on: str,
+    generated_at: dt.datetime,
+    detail: bool = True,
+    fetch: Mapping[str, FetchReport] | None = None,
+) -> dict[str, Any]:
+    """The report model; ``detail=False`` leaves out per-finding rows (no HTML/Markdown).
+
+    ``fetch``: per source, what its live fetch (or the replayed snapshot's fetch) did
+    (``reconcile.fetching.FetchLog.reports``)."""
+    fetch = fetch or {}
+    cfg = result.config
+    findings = result.findings
+    severity_counts = _severity_counts(findings)
+    coverage = _coverage(result)
+    modes = {c.name: c.rounding for c in cfg.sources}
     recon = reconciliation(result, detail=detail)
     falls, falls_total = waterfalls(result) if detail else ([], 0)
     gate = [s for s in SEVERITIES[: SEVERITIES.index(fail_on) + 1]] if fail_on != "never" else []
@@ -233,28 +280,23 @@ def build(
         "total_findings": findings.height,
         "severity_counts": severity_counts,
         "rules_count": len(result.rules),
-        "rounding": "; ".join(
-            f"{name}: {money.ROUNDING_NAMES[mode]}"
-            for name, mode in sorted(modes.items())
-            if mode != money.DEFAULT_ROUNDING
-        )
-        or f"every source: {money.ROUNDING_NAMES[money.DEFAULT_ROUNDING]}",
-        "sources": sources,
-        "fetched": fetched,
+        "rounding": _rounding(modes),
+        "sources": _sources(result, fetch),
+        "fetched": _fetched(result, fetch),
         "control_totals": control_totals(result),
-        "pairings": pairings,
+        "pairings": _pairings(cfg),
         "reconciliation": recon,
         "tie_parts": list(TIE_PARTS.values()),
         "findings_by_classification": class_counts(findings),
         "waterfalls": falls,
         "waterfalls_total": falls_total,
         "waterfalls_more": falls_total - len(falls),
-        "by_rule": by_rule,
+        "by_rule": _by_rule(result, detail),
         "coverage": coverage,
         "not_applicable": [c for c in coverage if not c["applicable"] or c["missing"]],
-        "absorbed": absorbed,
-        "residues": residues,
-        "rounded_identities": rounded_identities,
+        "absorbed": _absorbed(result),
+        "residues": _residues(result, modes),
+        "rounded_identities": result.engine.rounded.to_dicts(),
     }
 
 

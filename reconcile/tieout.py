@@ -198,6 +198,109 @@ def ambiguous_findings(pair: PairData) -> pl.DataFrame:
     )
 
 
+def _matched_parts(pair: PairData, mine: pl.LazyFrame, rules: Sequence[Rule]) -> list[pl.LazyFrame]:
+    """What the matched pairs explain, per currency: amount differences (a compare
+    finding on ``total_minor`` flagged them), tolerance absorbed (a rule checked them
+    but none flagged them), and currency mismatches (+right in its currency, −left in
+    its own)."""
+    mine_id = "invoice_id" + (RIGHT if pair.pairing.many_left else "")
+    # The amounts of the pairs a currency finding names, each in its own currency.
+    # (a currency finding names a pair whose currencies differ: only those few
+    # are looked up by id, not every matched pair)
+    differ = (pl.col("currency") != pl.col("currency" + RIGHT)).fill_null(True)
+    mismatched = pair.matched.filter(differ).join(
+        _named_pairs(mine, pair, "currency"), on=mine_id, how="semi"
+    )
+    # Matched pairs in one currency whose totals differ: flagged, absorbed or neither.
+    delta = pl.col("total_minor" + RIGHT) - pl.col("total_minor")
+    differing = pair.matched.filter(~differ & (delta != 0).fill_null(False)).with_columns(
+        delta.alias("__delta")
+    )
+    flagged = _named_pairs(mine, pair, "total_minor")
+    checked = _checked_by_total_rules(pair, rules)
+    return [
+        differing.join(flagged, on=mine_id, how="semi").select(
+            "currency", pl.col("__delta").alias("amount_differences_minor")
+        ),
+        differing.join(flagged, on=mine_id, how="anti")
+        .filter(checked)
+        .select("currency", pl.col("__delta").alias("absorbed_minor")),
+        mismatched.select("currency", (0 - pl.col("total_minor")).alias("currency_mismatch_minor")),
+        mismatched.select(
+            pl.col("currency" + RIGHT).alias("currency"),
+            pl.col("total_minor" + RIGHT).alias("currency_mismatch_minor"),
+        ),
+    ]
+
+
+def _record_parts(pair: PairData, mine: pl.LazyFrame) -> list[pl.LazyFrame]:
+    """What records without a compared counterpart explain, per currency: presence
+    findings' deltas by classification (missing, timing, counterpart quarantined), and
+    the records of ambiguous keys (+right, −left)."""
+    presence = mine.filter(pl.col("rule_type") == "presence")
+    return [
+        presence.filter(pl.col("classification") == "missing").select(
+            "currency", pl.col("delta_minor").alias("missing_minor")
+        ),
+        presence.filter(pl.col("classification") == "timing").select(
+            "currency", pl.col("delta_minor").alias("timing_minor")
+        ),
+        presence.filter(pl.col("classification") == "counterpart_quarantined").select(
+            "currency", pl.col("delta_minor").alias("quarantined_minor")
+        ),
+        pair.ambiguous.lazy().select(
+            "currency",
+            pl.when(pl.col("__left"))
+            .then(0 - pl.col("total_minor"))
+            .otherwise(pl.col("total_minor"))
+            .alias("ambiguous_minor"),
+        ),
+    ]
+
+
+def _tie_table(
+    name: str, left_t: pl.DataFrame, right_t: pl.DataFrame, expl: pl.DataFrame
+) -> pl.DataFrame:
+    """One pairing's tie-out rows (TIEOUT_SCHEMA) from each side's totals and what the
+    findings explain, per currency: the difference, and what no part explains."""
+    table = (
+        left_t.join(right_t, on="currency", how="full", coalesce=True)
+        .join(expl, on="currency", how="full", coalesce=True)
+        .with_columns(pl.lit(name).alias("pairing"))
+        .with_columns(
+            [
+                pl.col(c).fill_null(0)
+                for c in TIEOUT_SCHEMA
+                if c not in ("pairing", "currency", "difference_minor", "unexplained_minor")
+            ]
+        )
+    )
+    table = table.with_columns(
+        (pl.col("right_total_minor") - pl.col("left_total_minor")).alias("difference_minor")
+    )
+    table = table.with_columns(
+        (pl.col("difference_minor") - pl.sum_horizontal(*PARTS)).alias("unexplained_minor")
+    )
+    return table.select(list(TIEOUT_SCHEMA)).cast(TIEOUT_SCHEMA)  # type: ignore[arg-type]
+
+
+def _tie_rows(pair: PairData, rules: Sequence[Rule], findings: pl.DataFrame) -> pl.DataFrame:
+    """One pairing's tie-out rows: its totals and its explanations in one collect."""
+    pair = pair.widened()  # (differences and sums in 128 bits: Int64 would wrap)
+    # (lazy: the findings are read in the one collect below, in parallel)
+    mine = findings.lazy().filter(pl.col("pairing") == pair.name)
+    parts = [*_matched_parts(pair, mine, rules), *_record_parts(pair, mine)]
+    explained = (
+        pl.concat(parts, how="diagonal")
+        .group_by("currency")
+        .agg(pl.col(c).cast(WIDE).sum() for c in PARTS)
+    )
+    left_t, right_t, expl = pl.collect_all(
+        [_side_totals(pair, True), _side_totals(pair, False), explained]
+    )
+    return _tie_table(pair.name, left_t, right_t, expl)
+
+
 def tie_out(
     pairs: Sequence[PairData], rules: Sequence[Rule], findings: pl.DataFrame
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -210,85 +313,7 @@ def tie_out(
     else it stays unexplained. (The engine's per-rule absorbed table counts a pair
     once per rule that absorbed it: it is reported, not summed here.)
     """
-    rows: list[pl.DataFrame] = []
-    for pair in pairs:
-        pair = pair.widened()  # (differences and sums in 128 bits: Int64 would wrap)
-        # (lazy: the findings are read in the one collect below, in parallel)
-        mine = findings.lazy().filter(pl.col("pairing") == pair.name)
-        presence = mine.filter(pl.col("rule_type") == "presence")
-        mine_id = "invoice_id" + (RIGHT if pair.pairing.many_left else "")
-        # The amounts of the pairs a currency finding names, each in its own currency.
-        # (a currency finding names a pair whose currencies differ: only those few
-        # are looked up by id, not every matched pair)
-        differ = (pl.col("currency") != pl.col("currency" + RIGHT)).fill_null(True)
-        mismatched = pair.matched.filter(differ).join(
-            _named_pairs(mine, pair, "currency"), on=mine_id, how="semi"
-        )
-        # Matched pairs in one currency whose totals differ: flagged, absorbed or neither.
-        delta = pl.col("total_minor" + RIGHT) - pl.col("total_minor")
-        differing = pair.matched.filter(~differ & (delta != 0).fill_null(False)).with_columns(
-            delta.alias("__delta")
-        )
-        flagged = _named_pairs(mine, pair, "total_minor")
-        checked = _checked_by_total_rules(pair, rules)
-        parts = [
-            differing.join(flagged, on=mine_id, how="semi").select(
-                "currency", pl.col("__delta").alias("amount_differences_minor")
-            ),
-            differing.join(flagged, on=mine_id, how="anti")
-            .filter(checked)
-            .select("currency", pl.col("__delta").alias("absorbed_minor")),
-            mismatched.select(
-                "currency", (0 - pl.col("total_minor")).alias("currency_mismatch_minor")
-            ),
-            mismatched.select(
-                pl.col("currency" + RIGHT).alias("currency"),
-                pl.col("total_minor" + RIGHT).alias("currency_mismatch_minor"),
-            ),
-            presence.filter(pl.col("classification") == "missing").select(
-                "currency", pl.col("delta_minor").alias("missing_minor")
-            ),
-            presence.filter(pl.col("classification") == "timing").select(
-                "currency", pl.col("delta_minor").alias("timing_minor")
-            ),
-            presence.filter(pl.col("classification") == "counterpart_quarantined").select(
-                "currency", pl.col("delta_minor").alias("quarantined_minor")
-            ),
-            pair.ambiguous.lazy().select(
-                "currency",
-                pl.when(pl.col("__left"))
-                .then(0 - pl.col("total_minor"))
-                .otherwise(pl.col("total_minor"))
-                .alias("ambiguous_minor"),
-            ),
-        ]
-        explained = (
-            pl.concat(parts, how="diagonal")
-            .group_by("currency")
-            .agg(pl.col(c).cast(WIDE).sum() for c in PARTS)
-        )
-        left_t, right_t, expl = pl.collect_all(
-            [_side_totals(pair, True), _side_totals(pair, False), explained]
-        )
-        table = (
-            left_t.join(right_t, on="currency", how="full", coalesce=True)
-            .join(expl, on="currency", how="full", coalesce=True)
-            .with_columns(pl.lit(pair.name).alias("pairing"))
-            .with_columns(
-                [
-                    pl.col(c).fill_null(0)
-                    for c in TIEOUT_SCHEMA
-                    if c not in ("pairing", "currency", "difference_minor", "unexplained_minor")
-                ]
-            )
-        )
-        table = table.with_columns(
-            (pl.col("right_total_minor") - pl.col("left_total_minor")).alias("difference_minor")
-        )
-        table = table.with_columns(
-            (pl.col("difference_minor") - pl.sum_horizontal(*PARTS)).alias("unexplained_minor")
-        )
-        rows.append(table.select(list(TIEOUT_SCHEMA)).cast(TIEOUT_SCHEMA))  # type: ignore[arg-type]
+    rows = [_tie_rows(pair, rules, findings) for pair in pairs]
     result = (pl.concat(rows) if rows else pl.DataFrame(schema=TIEOUT_SCHEMA)).sort(
         "pairing", "currency"
     )
