@@ -193,7 +193,9 @@ def to_decimal(value: object, numbers: NumberFormat = PLAIN) -> Decimal:
         raise MoneyError(f"not an amount: {value!r}")
     if not result.is_finite():
         raise MoneyError(f"not a finite amount: {value!r}")
-    if result and (
+    if not result:  # 0E+9999 is zero, not a number of 10,000 digits
+        return Decimal(0)
+    if (
         result.adjusted() > _MAX_ADJUSTED
         or len(result.as_tuple().digits) > _MAX_DIGITS
         or result.adjusted() < -_MAX_DIGITS

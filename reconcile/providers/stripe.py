@@ -193,21 +193,30 @@ def _sum(items: list[Mapping[str, Any]], key: str, currency: str) -> int:
     return rescaled(total, currency, PROVIDER, key)
 
 
-def _discount_id(entry: Mapping[str, Any]) -> Any:
+def _id_of(value: Any, key: str) -> str | None:
+    """A discount's id: the id itself, or the discount object's when expanded."""
+    rid = value.get("id") if isinstance(value, Mapping) else value
+    if rid is not None and not isinstance(rid, str):
+        raise RecordError(
+            f"field {key!r}: a discount id should be a string, got {type(rid).__name__}"
+        )
+    return rid
+
+
+def _discount_id(entry: Mapping[str, Any]) -> str | None:
     """A discount amount's ``discount``: its id, or the discount object when expanded."""
-    discount = entry.get("discount")
-    return discount.get("id") if isinstance(discount, Mapping) else discount
+    return _id_of(entry.get("discount"), "discount")
 
 
-def _ids(values: Any) -> set[Any]:
+def _ids(values: Any) -> set[str | None]:
     """The ids of a ``discounts`` list (ids or expanded objects)."""
     if not isinstance(values, list):
         return set()
-    return {v.get("id") if isinstance(v, Mapping) else v for v in values}
+    return {_id_of(v, "discounts") for v in values}
 
 
 def _split_discounts(
-    entries: list[Mapping[str, Any]], own: set[Any]
+    entries: list[Mapping[str, Any]], own: set[str | None]
 ) -> tuple[list[Mapping[str, Any]], list[Mapping[str, Any]]]:
     """``(item-level, invoice-level)`` discount amounts: a line's own discounts (its
     ``discounts``) are already inside the invoice's ``subtotal``; the others are the
