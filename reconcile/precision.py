@@ -26,6 +26,7 @@ scale 0 and no exact columns: nothing is rounded, nothing is copied.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -39,7 +40,7 @@ from reconcile.schema import LINE_MONEY_COLUMNS, MONEY_COLUMNS, WIDE
 EXACT = "__x_"
 #: unit_amount (12 places) × quantity (9 places) needs 21 places to be exact; Polars
 #: rounds a decimal product to the larger operand's scale, so the lines' exact view
-#: widens unit_amount to this scale
+#: widens unit_amount to the places the product needs (see product_places)
 PRODUCT_DTYPE = pl.Decimal(38, 21)
 
 ROUNDING_SUMMARY_SCHEMA: dict[str, pl.DataType] = {
@@ -65,6 +66,9 @@ class Precision:
     #: the amounts were float64 results cleaned to this many decimals of the major
     #: unit (money.without_float_noise; Amberflo), else None
     float_decimals: int | None = None
+    #: line items: the places their (unit_amount, quantity) need (product_places);
+    #: None: unknown, the widest (12, 9)
+    product: tuple[int, int] | None = None
 
     def places_of(self, columns: Sequence[str]) -> int:
         """The places the finest of ``columns`` needs (0 for none)."""
@@ -154,8 +158,47 @@ def exact_view(frame: pl.LazyFrame, precision: Precision, lines: bool = False) -
         if c in names
     ]
     if lines and "unit_amount" in names:
-        swaps.append(pl.col("unit_amount").cast(PRODUCT_DTYPE))
+        swaps += _product_operands(precision.product, "quantity" in names)
     return frame.with_columns(swaps) if swaps else frame
+
+
+def _product_operands(product: tuple[int, int] | None, quantity: bool) -> list[pl.Expr]:
+    """unit_amount and quantity at the scales that make their product exact and as
+    roomy as can be: Polars multiplies two decimals at the sum of their scales (in
+    128 bits, 38 digits) and rounds to the larger one; unit_amount at ``pu + pq`` places
+    and quantity at ``pq`` keep the result exact, and whole-number lines get 38
+    digits, not the 8 that scales 21 × 9 leave."""
+    if product is None:
+        return [pl.col("unit_amount").cast(PRODUCT_DTYPE)]
+    unit, qty = product
+    swaps = [pl.col("unit_amount").cast(pl.Decimal(38, unit + qty))]
+    return [*swaps, pl.col("quantity").cast(pl.Decimal(38, qty))] if quantity else swaps
+
+
+def decimal_places(frame: pl.DataFrame, column: str) -> int:
+    """The fewest decimal places that state every value of a Decimal ``column`` exactly."""
+    dtype = frame.schema[column]
+    assert isinstance(dtype, pl.Decimal)
+    scale = dtype.scale
+    physical = pl.col(column).to_physical()
+    whole = frame.select(
+        [(physical % pl.lit(10**k, pl.Int128) == 0).all().alias(str(k)) for k in range(scale + 1)]
+    ).row(0)
+    return scale - max(k for k, ok in enumerate(whole) if ok)
+
+
+def product_places(precision: Precision, lines: pl.DataFrame | pl.LazyFrame) -> Precision:
+    """``precision`` (of ``lines``) knowing the places of their unit_amount and
+    quantity (a lazy scan of lines has neither column: both 0)."""
+    if isinstance(lines, pl.LazyFrame):
+        names = lines.collect_schema().names()
+        if "unit_amount" in names or "quantity" in names:
+            return precision  # unknown without reading them: the widest
+        return dataclasses.replace(precision, product=(0, 0))
+    places = [
+        decimal_places(lines, c) if c in lines.columns else 0 for c in ("unit_amount", "quantity")
+    ]
+    return dataclasses.replace(precision, product=(places[0], places[1]))
 
 
 def rounding_summary(name: str, invoices: pl.LazyFrame, precision: Precision) -> pl.LazyFrame:

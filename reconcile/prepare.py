@@ -480,7 +480,9 @@ def _prepare(
         sums_attached=out.has_lines,
         neighbours=neighbours,
         precision=loaded.precision,
-        line_precision=loaded.line_precision,
+        line_precision=loaded.line_precision
+        if summed.valid is None
+        else precision.product_places(loaded.line_precision, summed.valid),
         lines_file=loaded.lines_file,
         quarantined=held.records,
     )

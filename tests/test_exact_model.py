@@ -194,3 +194,46 @@ def test_repeated_invoice_ids_on_a_many_side_are_still_reported(write) -> None:
     )
     found = run(write, config).findings
     assert ("unique.invoice_id", "r") in found.select("rule_id", "source").rows()
+
+
+def test_a_line_of_a_million_dollars_or_more_is_multiplied_exactly(write) -> None:
+    """quantity × unit_amount at the places the lines need: whole-number lines have room
+    for 38 digits (a scale of 21 × 9 left 8, and a $1,000,000 unit price stopped the run
+    with an overflow); fractional ones stay exact, and a cent off is still found."""
+    write("a.csv", "id,sub,status\nA1,60000000000.00,paid\nA2,450000000.00,paid\n")
+    write(
+        "lines.csv",
+        "inv,kind,amount,qty,unit\n"
+        "A1,charge,20000000000.00,2,10000000000.00\n"
+        "A1,charge,40000000000.00,4,10000000000\n"
+        "A2,charge,150000000.01,1.5,100000000.00\n"
+        "A2,charge,300000000.00,0.75,400000000\n",
+    )
+    result = run(write, LINES_SOURCE, LINES_RULES)
+    found = result.findings.filter(pl.col("rule_id") == "line.amount")
+    assert found.select("location", "delta_minor").rows() == [("lines.csv row 4", 1)]
+    stats = {r["rule_id"]: r for r in result.engine.stats.to_dicts()}
+    assert stats["line.amount"]["checked"] == 4
+
+
+def test_the_places_a_product_needs_are_those_of_its_values() -> None:
+    from decimal import Decimal
+
+    from reconcile.precision import Precision, product_places
+    from reconcile.schema import QUANTITY_DTYPE, UNIT_AMOUNT_DTYPE
+
+    def places(units: list[str | None], qty: list[str | None]) -> tuple[int, int] | None:
+        lines = pl.DataFrame(
+            {
+                "unit_amount": [None if u is None else Decimal(u) for u in units],
+                "quantity": [None if q is None else Decimal(q) for q in qty],
+            },
+            schema={"unit_amount": UNIT_AMOUNT_DTYPE, "quantity": QUANTITY_DTYPE},
+        )
+        return product_places(Precision(), lines).product
+
+    assert places(["100", None], ["2", "3"]) == (0, 0)
+    assert places(["1.5", "2.25"], ["0.001", None]) == (2, 3)
+    assert places(["0.000000000001"], ["0.000000001"]) == (12, 9)
+    assert places([None], [None]) == (0, 0)
+    assert product_places(Precision(), pl.LazyFrame({"amount_minor": [1]})).product == (0, 0)
