@@ -28,7 +28,7 @@ from reconcile import jsonio, money
 from reconcile.config import FileSpec, SourceConfig
 from reconcile.errors import InputDataError
 from reconcile.precision import Precision, exact_names, money_columns
-from reconcile.providers._base import Converter, Normalized, Reject, rfc3339
+from reconcile.providers._base import Converter, Normalized, Reject, is_unicode, rfc3339
 from reconcile.providers.registry import NORMALIZERS
 from reconcile.recording import shown
 from reconcile.schema import (
@@ -171,7 +171,7 @@ def _read_table(spec: FileSpec, source: str) -> pl.DataFrame:
         raw = spec.path.read_bytes()
         if spec.format == "csv":
             return _read_csv(raw, spec)
-        data = jsonio.loads(_text(raw, spec).encode())
+        return _json_table(jsonio.loads(_text(raw, spec).encode()), spec, source)
     except FileNotFoundError:
         raise InputDataError("file not found", source=source, location=str(spec.path)) from None
     except _Unreadable as exc:
@@ -181,15 +181,23 @@ def _read_table(spec: FileSpec, source: str) -> pl.DataFrame:
         raise InputDataError(
             f"cannot read {spec.format}: {first}", source=source, location=str(spec.path)
         ) from None
+
+
+def _json_table(data: Any, spec: FileSpec, source: str) -> pl.DataFrame:
+    """A JSON export's rows as text columns (numbers keep their exact decimal spelling)."""
     if not isinstance(data, list) or not all(isinstance(r, Mapping) for r in data):
         raise InputDataError(
             "a JSON export must be a list of objects", source=source, location=str(spec.path)
         )
-    # Everything as text: numbers keep their exact decimal spelling.
-    return pl.DataFrame(
-        [{k: None if v is None else str(v) for k, v in r.items()} for r in data],
-        infer_schema_length=None,
-    )
+    rows = [{k: None if v is None else str(v) for k, v in r.items()} for r in data]
+    for i, row in enumerate(rows):
+        for key, value in row.items():
+            if not (is_unicode(key) and (value is None or is_unicode(value))):
+                raise _Unreadable(
+                    f"row {i}: the value of {key!r} is not Unicode text (a lone UTF-16 "
+                    "surrogate, such as \\ud83d)"
+                )
+    return pl.DataFrame(rows, infer_schema_length=None)
 
 
 class _Unreadable(Exception):
@@ -280,6 +288,10 @@ class _RowErrors:
         ]
 
 
+_NO_CURRENCY = (
+    "no currency to convert it with (no currency column, or a line whose invoice is not "
+    "in this source)"
+)
 #: a money column as read: an integer Series, or exact minor units per row
 _Amounts = pl.Series | list[Decimal | int | None]
 
@@ -326,10 +338,7 @@ def _convert(
                     if spec.amounts == "minor":
                         values.append(money.minor_int(money.to_decimal(raw, spec.numbers)))
                     elif not cur:
-                        raise money.MoneyError(
-                            "no currency to convert it with (no currency column, or a line "
-                            "whose invoice is not in this source)"
-                        )
+                        raise money.MoneyError(_NO_CURRENCY)
                     else:
                         values.append(
                             conv(money.to_decimal(raw, spec.numbers), cur, str(ids[row]), canon)
@@ -641,6 +650,8 @@ def _derived_amounts(
     )
     for i, (u, q, cur, iid) in enumerate(rows):
         try:
+            if spec.amounts == "major" and not cur:
+                raise money.MoneyError(_NO_CURRENCY)
             per_unit = (
                 money.to_decimal(u, spec.numbers)
                 if spec.amounts == "minor"

@@ -14,6 +14,7 @@ incomplete, so the run stops with exit 3.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -277,7 +278,7 @@ def exact_decimal(value: Any, key: str, places: int) -> Decimal | None:
         dec = money.to_decimal(value)
     except money.MoneyError as exc:
         raise RecordError(f"field {key!r}: {exc}") from None
-    if dec != dec.quantize(Decimal(1).scaleb(-places)):
+    if money.places(dec) > places:  # (not quantize: 1E+20 to 9 places needs 30 digits)
         raise RecordError(f"field {key!r}: {value} has more than {places} decimals")
     return dec
 
@@ -290,7 +291,10 @@ def epoch_seconds(value: Any, key: str) -> datetime | None:
         return None
     if isinstance(value, bool) or not isinstance(value, int):
         raise RecordError(f"field {key!r} should be epoch seconds (integer), got {value!r}")
-    return _EPOCH + timedelta(seconds=value)
+    try:
+        return _EPOCH + timedelta(seconds=value)
+    except OverflowError:  # beyond the years 1 to 9999
+        raise RecordError(f"field {key!r}: {value} epoch seconds is out of range") from None
 
 
 def rfc3339(value: Any, key: str) -> datetime | None:
@@ -309,7 +313,10 @@ def rfc3339(value: Any, key: str) -> datetime | None:
         raise RecordError(f"field {key!r}: {value!r} is not an RFC 3339 timestamp") from None
     if parsed.tzinfo is None:
         raise RecordError(f"field {key!r}: {value!r} has no time zone")
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+01:00 is before year 1 in UTC
+        raise RecordError(f"field {key!r}: {value!r} is out of range in UTC") from None
 
 
 def enum_value(raw: str | None, mapping: Mapping[str, str]) -> str:
@@ -383,14 +390,45 @@ def _record_id(record: Mapping[str, Any], id_key: IdKey) -> str | None:
             return None
     else:
         rid = record.get(id_key) if id_key else None
-    return rid if isinstance(rid, str) else None
+    return rid if isinstance(rid, str) and is_unicode(rid) else None
+
+
+def is_unicode(text: str) -> bool:
+    """False for text holding a lone UTF-16 surrogate: JSON's ``\\ud83d`` escape spells
+    one (an encoder that cut an emoji in two), and no frame or report can hold it."""
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _check_unicode(*rows: Iterable[Mapping[str, Any]]) -> None:
+    """Refuse a record whose rows hold text that is not Unicode, naming the column."""
+    for row in itertools.chain(*rows):
+        for column, value in row.items():
+            if isinstance(value, str) and not is_unicode(value):
+                raise RecordError(
+                    f"{column}: {value[:60]!r} is not Unicode text (a lone UTF-16 surrogate)"
+                )
+
+
+def unicode_safe(text: str) -> str:
+    """``text`` with any lone surrogate written as its ``\\udXXX`` escape."""
+    return text if is_unicode(text) else text.encode("utf-8", "backslashreplace").decode()
 
 
 def _record_keys(record: Mapping[str, Any], keys: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
     """The canonical keys a rejected record still carries (``keys``: canonical column
     -> wire field), where they are non-empty strings."""
     found = ((column, record.get(wire)) for column, wire in keys.items())
-    return tuple((column, value) for column, value in found if isinstance(value, str) and value)
+    return tuple(
+        (column, value)
+        for column, value in found
+        if isinstance(value, str) and value and is_unicode(value)
+    )
 
 
 def parse_records(
@@ -414,13 +452,14 @@ def parse_records(
         marks = len(out.invoices), len(out.lines)
         try:
             parse(record, location)
+            _check_unicode(out.invoices[marks[0] :], out.lines[marks[1] :])
         except RecordError as exc:
             del out.invoices[marks[0] :], out.lines[marks[1] :]
             out.rejects.append(
                 Reject(
                     source,
                     location,
-                    str(exc),
+                    unicode_safe(str(exc)),
                     _record_id(record, id_key),
                     _record_keys(record, keys or {}),
                 )

@@ -119,6 +119,17 @@ def _record_id(record: Mapping[str, Any]) -> str:
     return invoice_id(nested(record, "invoiceKey"))
 
 
+def _due(end: datetime, grace: Any) -> datetime | None:
+    """The due date: the period's end plus the grace period (None: no grace period)."""
+    if grace is None:
+        return None
+    hours = integer(grace, "gracePeriodInHours")
+    try:
+        return end + timedelta(hours=hours)
+    except OverflowError:  # beyond the years 1 to 9999
+        raise RecordError(f"field 'gracePeriodInHours': {hours} hours is out of range") from None
+
+
 def _status(record: Mapping[str, Any]) -> tuple[str, str | None]:
     raw = opt_text(record, "paymentStatus")
     status = enum_value(raw, _PAYMENT_STATUS)
@@ -223,8 +234,7 @@ def normalize(
         start = epoch_seconds(req(record, "invoiceStartTimeInSeconds"), "invoiceStartTimeInSeconds")
         end = epoch_seconds(req(record, "invoiceEndTimeInSeconds"), "invoiceEndTimeInSeconds")
         assert end is not None  # req() refused null
-        grace = record.get("gracePeriodInHours")
-        due = None if grace is None else end + timedelta(hours=integer(grace, "gracePeriodInHours"))
+        due = _due(end, record.get("gracePeriodInHours"))
         status, raw_status = _status(record)
         out.invoices.append(
             invoice_row(

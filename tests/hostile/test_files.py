@@ -137,3 +137,20 @@ def test_a_header_naming_a_column_twice_is_refused(tmp_path: Path) -> None:
     (tmp_path / "ledger.csv").write_text("id,amount,currency,name,amount\nA,1.00,USD,x,2\n")
     code, _, output = _run(tmp_path, config)
     assert code == 3 and "the header names column 'amount' twice" in output, output
+
+
+def test_a_lone_utf16_surrogate_in_a_json_export_names_the_row(tmp_path: Path) -> None:
+    write(tmp_path, "ledger.json", b'[{"id": "A", "amount": "1.00"}, {"id": "B\\ud83d"}]')
+    config = write(
+        tmp_path,
+        "close.yaml",
+        PERIOD
+        + """sources:
+  ledger: {provider: file, path: ledger.json, amounts: major,
+           columns: {invoice_id: id, total_minor: amount, currency: {value: USD}}}
+""",
+    )
+    code, findings, output = _run(tmp_path, config)
+    assert code == 3 and findings == [], output
+    assert "ledger.json: row 1: the value of 'id' is not Unicode text" in output, output
+    assert "Traceback" not in output and no_outputs(tmp_path / "out")

@@ -106,6 +106,16 @@ def test_a_huge_json_number_is_refused_without_expanding_it(
     )
 
 
+def test_a_lone_utf16_surrogate_quarantines_its_record(tmp_path: Path) -> None:
+    """JSON's escape ``\\ud83d`` (an encoder that cut an emoji in two) is valid JSON but
+    not Unicode text: no frame or report can hold it, so its record is quarantined
+    (found by tests/hostile/test_fuzz.py: it ended in exit 4)."""
+    body = f5_record(currency="USD\ud83d")
+    assert b"\\ud83d" in body
+    config = f5_close(tmp_path, body)
+    quarantined(invoke("run", config, "--out", tmp_path / "out"), tmp_path, "not Unicode text")
+
+
 PAGE_CASES: dict[str, tuple[Callable[[Path], Path], str]] = {
     "latin-1 page": (
         lambda d: f5_close(

@@ -258,3 +258,17 @@ def test_amounts_are_kept_exactly(price: Decimal) -> None:
     body = json.dumps(record).replace('"totalPrice": 117.225', f'"totalPrice": {price}')
     out = amberflo.normalize([Page(body.encode(), "mem")], "af", {})
     assert out.invoices[0]["total_minor"] == price * 100
+
+
+@pytest.mark.parametrize("hours", [-17758081, 10**12])
+def test_a_grace_period_beyond_the_calendar_is_a_reject(hours: int) -> None:
+    """(found by tests/hostile/test_fuzz.py: the due date overflowed the calendar)"""
+
+    def far(records: list[dict[str, Any]]) -> None:
+        records[1]["gracePeriodInHours"] = hours
+
+    out = _run(_edited(far))
+    assert [r["invoice_id"] for r in out.invoices] == [JULY]
+    (reject,) = out.rejects
+    assert reject.invoice_id == AUGUST
+    assert reject.reason == f"field 'gracePeriodInHours': {hours} hours is out of range"
