@@ -123,6 +123,7 @@ def instrument_engine() -> None:
         return
     import reconcile.engine
     import reconcile.pipeline
+    import reconcile.prepare
     import reconcile.schema
 
     for mod, attr, name in [
@@ -131,7 +132,7 @@ def instrument_engine() -> None:
         (reconcile.pipeline, "load_source", "read+convert"),
         (reconcile.schema, "validate_invoices", "validate invoices"),
         (reconcile.schema, "validate_lines", "validate lines"),
-        (reconcile.pipeline, "_prepare", "prepare (incl. validate)"),
+        (reconcile.prepare, "prepare_source", "prepare (incl. validate)"),
         (reconcile.pipeline, "match", "match"),
         (reconcile.engine, "evaluate", "engine.evaluate"),
         (reconcile.engine, "with_finding_ids", "with_finding_ids"),
