@@ -261,7 +261,7 @@ def checked_exact(minor: Decimal | int) -> Decimal:
             f"{_short(value)} minor units has more than {MAX_PLACES} decimal "
             "places beyond the currency's minor unit"
         )
-    if not INT64_MIN < value < INT64_MAX:
+    if not INT64_MIN <= value <= INT64_MAX:
         raise MoneyError(f"amount {_short(value)} minor units does not fit a signed 64-bit integer")
     return value
 

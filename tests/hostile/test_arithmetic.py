@@ -13,9 +13,10 @@ import pytest
 
 from tests.hostile.test_inputs import PERIOD, invoke, write
 
-#: the largest amount a canonical frame holds, in cents: 2^63 − 2 minor units
-EDGE = "92233720368547758.06"
-EDGE_MINOR = 2**63 - 2
+#: the largest amount a canonical frame holds, in cents: 2^63 − 1 minor units (the
+#: issue's two ledger rows that wrapped)
+EDGE = "92233720368547758.07"
+EDGE_MINOR = 2**63 - 1
 COLUMNS = "{invoice_id: id, total_minor: amount, currency: currency}"
 
 
@@ -64,7 +65,7 @@ def _books_rule(rule_id: str, expect: str) -> str:
 
 
 def test_two_edge_amounts_total_exactly_and_a_sign_difference_is_not_a_tie(tmp_path: Path) -> None:
-    """Int64 sums wrapped: two rows of 92,233,720,368,547,758.06 gave a control total of
+    """Int64 sums wrapped: two rows of 92,233,720,368,547,758.07 gave a control total of
     −0.04 and a tie-out that "ties". Now the totals are exact, and the ledger booking B
     negative is a difference of exactly 2 × the amount, explained by its finding."""
     config = _close(tmp_path, [EDGE, EDGE], [EDGE, "-" + EDGE])
@@ -81,8 +82,8 @@ def test_two_edge_amounts_total_exactly_and_a_sign_difference_is_not_a_tie(tmp_p
     (diff,) = [f for f in findings if f["invoice_id"] == "B" and f["field"] == "total_minor"]
     assert diff["delta_minor"] == -2 * EDGE_MINOR and diff["classification"] == "sign_flip"
     assert (
-        "-184467440737095516.12" in diff["message"]
-        or "184,467,440,737,095,516.12" in (diff["message"])
+        "-184467440737095516.14" in diff["message"]
+        or "184,467,440,737,095,516.14" in (diff["message"])
     ), diff["message"]
     # every output keeps the exact difference; Parquet as DECIMAL(38, 0), which any
     # reader knows (Polars' own Int128 is a bare 16-byte array to others)

@@ -110,6 +110,7 @@ def test_a_page_echoing_the_token_never_shows_a_piece_of_it(tmp_path: Path) -> N
         server.server_close()
     assert run.returncode == 3, run.output
     assert "not valid JSON" in run.stderr and "[redacted]" in run.stderr
+    assert "f5xc GET /api/web/namespaces/system/usage/invoices/custom_list" in run.stderr
     pieces = {SECRET[i : i + 4] for i in range(len(SECRET) - 3)}
     assert not any(piece in run.output for piece in pieces), run.output
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").rglob("*.json"))
