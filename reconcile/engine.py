@@ -10,11 +10,12 @@ collected together once (``pl.collect_all``), so shared inputs are scanned once.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 import xxhash
@@ -24,6 +25,9 @@ from reconcile.money import round_scaled_expr
 from reconcile.rule_types._common import PairData, SourceData
 from reconcile.ruleset import Rule
 from reconcile.schema import FINDING_ROW_SCHEMA, SEVERITIES, WIDE, no_findings
+
+if TYPE_CHECKING:
+    from reconcile.rule_types import PairCheck, SourceCheck
 
 
 @dataclass(frozen=True)
@@ -77,23 +81,28 @@ class _Check:
     rule: Rule
     target: str
     frame: pl.LazyFrame  # evaluated units: ok, delta_minor, currency, ...
-    data: SourceData | PairData  # what it was evaluated on (render may look back)
+    #: the failing units as finding columns: the rule type's ``render``, bound to the
+    #: rule and to what it was evaluated on (render may look back)
+    render: Callable[[pl.LazyFrame], pl.LazyFrame]
 
 
 def _checks(
     rule: Rule, sources: Sequence[SourceData], pairs: Sequence[PairData], coverage: list[Coverage]
 ) -> list[_Check]:
-    if rule.check.pairwise:
-        return _pair_checks(rule, pairs, coverage)
+    check = rule.check
+    if check.pairwise:  # (narrows the check: PairCheck, else SourceCheck)
+        return _pair_checks(rule, check, pairs, coverage)
     return [
-        check
+        found
         for src in sources
         if rule.scope.matches_source(src.name, src.provider)
-        for check in _source_checks(rule, src, pairs, coverage)
+        for found in _source_checks(rule, check, src, pairs, coverage)
     ]
 
 
-def _pair_checks(rule: Rule, pairs: Sequence[PairData], coverage: list[Coverage]) -> list[_Check]:
+def _pair_checks(
+    rule: Rule, check: PairCheck, pairs: Sequence[PairData], coverage: list[Coverage]
+) -> list[_Check]:
     checks = []
     needed = rule.invoice_columns
     for pair in pairs:
@@ -114,7 +123,8 @@ def _pair_checks(rule: Rule, pairs: Sequence[PairData], coverage: list[Coverage]
                 left_only=pair.left_only.filter(rule.filter),
                 right_only=pair.right_only.filter(rule.filter),
             )
-        checks.append(_Check(rule, pair.name, rule.check.evaluate(rule, pair), pair))
+        render = partial(check.render, rule, target=pair)
+        checks.append(_Check(rule, pair.name, check.evaluate(rule, pair), render))
     return checks
 
 
@@ -136,12 +146,16 @@ def _many_sides(
 
 
 def _source_checks(
-    rule: Rule, src: SourceData, pairs: Sequence[PairData], coverage: list[Coverage]
+    rule: Rule,
+    check: SourceCheck,
+    src: SourceData,
+    pairs: Sequence[PairData],
+    coverage: list[Coverage],
 ) -> list[_Check]:
     missing = sorted(rule.invoice_columns - src.provided)
-    if rule.check.needs_lines and not src.has_lines:
+    if check.needs_lines and not src.has_lines:
         missing.append("line items")
-    key = rule.check.unique_key
+    key = check.unique_key
     many = _many_sides(key, src, pairs) if key else []
     names = ", ".join(name for name, _ in many)
     if any(f is None for _, f in many):
@@ -167,7 +181,7 @@ def _source_checks(
     # widened so that no arithmetic wraps); the rule then reads the source's amounts
     # as stated
     src = src.widened()
-    if rule.filter is not None and rule.check.line_rows:
+    if rule.filter is not None and check.line_rows:
         assert src.lines is not None, "the pipeline keeps lines when a rule reads them"
         src = dataclasses.replace(src, lines=src.lines.filter(rule.filter))
     elif rule.filter is not None:
@@ -179,7 +193,8 @@ def _source_checks(
         )  # counts of the unfiltered records
     src = src.exact()
     if not many:
-        return [_Check(rule, src.name, rule.check.evaluate(rule, src), src)]
+        render = partial(check.render, rule, target=src)
+        return [_Check(rule, src.name, check.evaluate(rule, src), render)]
     keyed = pl.col(str(key)).is_not_null()  # (a record without the key is not a unit)
     exempt = keyed & pl.any_horizontal(f.fill_null(False) for _, f in many if f is not None)
     kept = dataclasses.replace(src, all_invoices=src.all_invoices.filter(~exempt), repeated=None)
@@ -192,8 +207,8 @@ def _source_checks(
         )
         .select("ok", "delta_minor", "currency")
     )
-    frame = pl.concat([rule.check.evaluate(rule, kept), na], how="diagonal_relaxed")
-    return [_Check(rule, src.name, frame, kept)]
+    frame = pl.concat([check.evaluate(rule, kept), na], how="diagonal_relaxed")
+    return [_Check(rule, src.name, frame, partial(check.render, rule, target=kept))]
 
 
 def _tagged(frame: pl.LazyFrame, check: _Check) -> pl.LazyFrame:
@@ -232,7 +247,7 @@ def evaluate(
         tag = [pl.lit(check.rule.id).alias("rule_id"), pl.lit(check.target).alias("target")]
         pairing = pl.lit(check.target if check.rule.check.pairwise else None, pl.String)
         findings_plans.append(
-            _tagged(check.rule.check.render(check.rule, frame.filter(failed), check.data), check)
+            _tagged(check.render(frame.filter(failed)), check)
             .with_columns(pairing.alias("pairing"))
             .select(finding_cols)
         )

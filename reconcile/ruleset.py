@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
@@ -30,6 +30,9 @@ from reconcile.money import places
 from reconcile.resources import packaged_path
 from reconcile.schema import INVOICE_SCHEMA, LINE_SCHEMA, SEVERITIES
 from reconcile.sql import compile_row_expression
+
+if TYPE_CHECKING:
+    from reconcile.rule_types import Check
 
 COMMON_KEYS = frozenset(
     {
@@ -142,7 +145,8 @@ class Rule:
     where: Where
     filter: pl.Expr | None
     filter_sql: str | None
-    check: Any  # the compiled rule type (reconcile.rule_types.*)
+    #: the compiled rule type (reconcile.rule_types.*): a SourceCheck or a PairCheck
+    check: Check
     description: str = ""
 
     @property
@@ -225,7 +229,7 @@ def compile_rule(raw: Any, where: Where) -> Rule:
         )
     where = Where(where.path, where.line, rule_id)
     kind = raw.get("type")
-    if kind not in RULE_TYPES:
+    if not isinstance(kind, str) or kind not in RULE_TYPES:
         raise where.error(
             f"'type' must be one of {', '.join(sorted(RULE_TYPES))} (got {kind!r})",
             yamlio.line_of(raw, "type"),

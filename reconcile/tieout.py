@@ -30,6 +30,7 @@ import polars as pl
 
 from reconcile.money import format_minor_expr
 from reconcile.rule_types._common import RIGHT, PairData, fmt, money
+from reconcile.rule_types.compare import Compare
 from reconcile.ruleset import Rule
 from reconcile.schema import WIDE, conform_findings, no_findings
 
@@ -105,7 +106,7 @@ def _checked_by_total_rules(pair: PairData, rules: Sequence[Rule]) -> pl.Expr:
     checks on this pairing (a rule without a filter checks every pair)."""
     covers: list[pl.Expr] = []
     for rule in rules:
-        if rule.type != "compare" or getattr(rule.check, "field", None) != "total_minor":
+        if not isinstance(rule.check, Compare) or rule.check.field != "total_minor":
             continue
         needed = rule.invoice_columns
         if (

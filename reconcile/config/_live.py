@@ -10,11 +10,12 @@ from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
     from reconcile.providers._http import HttpPolicy
+    from reconcile.providers.registry import ProviderModule
 
 from reconcile.config._reader import Reader
 
 
-def dates_as_text(module: Any, options: dict[str, Any]) -> dict[str, Any]:
+def dates_as_text(module: ProviderModule, options: dict[str, Any]) -> dict[str, Any]:
     """YAML reads an unquoted ``2026-07-31`` as a date; a text option means the text."""
     return {
         k: v.isoformat()
@@ -25,7 +26,7 @@ def dates_as_text(module: Any, options: dict[str, Any]) -> dict[str, Any]:
 
 
 def option_errors(
-    module: Any, options: Mapping[str, Any], live: bool
+    module: ProviderModule, options: Mapping[str, Any], live: bool
 ) -> list[tuple[str | None, str]]:
     from reconcile.providers._base import option_errors
 

@@ -17,13 +17,16 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
 from reconcile.money import format_minor_expr
 from reconcile.precision import Precision, exact_view, wide_view
 from reconcile.schema import INVOICE_SCHEMA, WIDE
+
+if TYPE_CHECKING:
+    from reconcile.sql import Where
 
 EVALUATED: dict[str, pl.DataType] = {
     "source": pl.String(),
@@ -243,9 +246,9 @@ _KINDS = {pl.Int64(): "a minor-unit money column", pl.String(): "a canonical tex
 
 
 def canonical_column(
-    raw: Any,
+    raw: Mapping[str, Any],
     key: str,
-    where: Any,
+    where: Where,
     dtype: pl.DataType,
     default: str | None = None,
     schema: Mapping[str, pl.DataType] = INVOICE_SCHEMA,

@@ -28,11 +28,14 @@ units of 10^-``__scale`` minor units, ``__at`` (the places compared at) and
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 import polars as pl
 
 from reconcile.money import exponent_expr, round_scaled_expr
+
+if TYPE_CHECKING:
+    from reconcile.ruleset import Rule
 
 _WIDE = pl.Int128
 
@@ -128,7 +131,7 @@ def _within_noise(
 def identity_columns(
     actual: Scaled,
     expected: Scaled,
-    rule: Any,
+    rule: Rule,
     mode: str,
     currency: pl.Expr | None = None,
     noise: FloatNoise | None = None,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import polars as pl
 
@@ -27,7 +27,10 @@ from reconcile.rule_types._identity import (
     shown,
 )
 from reconcile.schema import LINE_MONEY_COLUMNS, LINE_SCHEMA
-from reconcile.sql import compile_row_expression
+from reconcile.sql import Where, compile_row_expression
+
+if TYPE_CHECKING:
+    from reconcile.ruleset import Rule
 
 
 @dataclass(frozen=True)
@@ -37,7 +40,7 @@ class Aggregate:
     unique_key: ClassVar[str | None] = None
     #: its rows are line items (a rule filter then reads line columns)
     line_rows: ClassVar[bool] = False
-    pairwise: ClassVar[bool] = False
+    pairwise: ClassVar[Literal[False]] = False
 
     field: str
     total: pl.Expr
@@ -45,7 +48,7 @@ class Aggregate:
     needs_lines: ClassVar[bool] = True
 
     @classmethod
-    def compile(cls, raw: Mapping[str, Any], where: Any) -> Aggregate:
+    def compile(cls, raw: Mapping[str, Any], where: Where) -> Aggregate:
         field = canonical_column(raw, "field", where, pl.Int64())
         total = compile_row_expression(
             raw.get("sum", "amount_minor"),
@@ -121,13 +124,13 @@ class Aggregate:
             pl.col(self.field), dtype, src.precision.scale, src.precision.places.get(self.field, 0)
         )
 
-    def evaluate(self, rule: Any, src: SourceData) -> pl.LazyFrame:
+    def evaluate(self, rule: Rule, src: SourceData) -> pl.LazyFrame:
         joined, summed, noise = self._summed(src)
         return joined.with_columns(
             identity_columns(self._field(src), summed, rule, src.precision.rounding, noise=noise)
         )
 
-    def render(self, rule: Any, failed: pl.LazyFrame, target: Any) -> pl.LazyFrame:
+    def render(self, rule: Rule, failed: pl.LazyFrame, target: SourceData) -> pl.LazyFrame:
         _, summed, _ = self._summed(target)
         actual, expected, delta, scale = shown(self._field(target), summed)
         return evaluated(

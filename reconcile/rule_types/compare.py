@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import polars as pl
 
@@ -17,6 +17,10 @@ from reconcile import yamlio
 from reconcile.precision import EXACT
 from reconcile.rule_types._common import RIGHT, PairData, evaluated, fmt, money
 from reconcile.schema import INVOICE_SCHEMA, WIDE
+
+if TYPE_CHECKING:
+    from reconcile.ruleset import Rule
+    from reconcile.sql import Where
 
 
 @dataclass(frozen=True)
@@ -28,12 +32,12 @@ class Compare:
     unique_key: ClassVar[str | None] = None
     #: its rows are line items (a rule filter then reads line columns)
     line_rows: ClassVar[bool] = False
-    pairwise: ClassVar[bool] = True
+    pairwise: ClassVar[Literal[True]] = True
 
     field: str
 
     @classmethod
-    def compile(cls, raw: Mapping[str, Any], where: Any) -> Compare:
+    def compile(cls, raw: Mapping[str, Any], where: Where) -> Compare:
         field = raw.get("field")
         if field not in INVOICE_SCHEMA or field in {"source", "record_ref"}:
             raise where.error(
@@ -45,7 +49,7 @@ class Compare:
     def invoice_columns(self) -> frozenset[str]:
         return frozenset({self.field, "currency"})
 
-    def evaluate(self, rule: Any, pair: PairData) -> pl.LazyFrame:
+    def evaluate(self, rule: Rule, pair: PairData) -> pl.LazyFrame:
         left, right = pl.col(self.field), pl.col(self.field + RIGHT)
         cur_l, cur_r = pl.col("currency"), pl.col("currency" + RIGHT)
         if INVOICE_SCHEMA[self.field] != pl.Int64():
@@ -60,7 +64,7 @@ class Compare:
         ok = pl.when(cur_l == cur_r).then(delta.abs() <= tolerance.expr(cur_l, left))
         return pair.matched.with_columns(ok.alias("ok"), delta.alias("delta_minor"))
 
-    def render(self, rule: Any, failed: pl.LazyFrame, target: Any) -> pl.LazyFrame:
+    def render(self, rule: Rule, failed: pl.LazyFrame, target: PairData) -> pl.LazyFrame:
         failed = target.with_member_ids(failed)  # a "many" side names all its records
         left, right = pl.col(self.field), pl.col(self.field + RIGHT)
         cur_l, cur_r = pl.col("currency"), pl.col("currency" + RIGHT)

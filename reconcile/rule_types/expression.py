@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import polars as pl
 
@@ -32,7 +32,10 @@ from reconcile.schema import (
     MONEY_COLUMNS,
     WIDE,
 )
-from reconcile.sql import compile_row_expression
+from reconcile.sql import Where, compile_row_expression
+
+if TYPE_CHECKING:
+    from reconcile.ruleset import Rule
 
 ROWS = ("invoices", "lines")
 
@@ -42,7 +45,7 @@ class Expression:
     name: ClassVar[str] = "expression"
     keys: ClassVar[frozenset[str]] = frozenset({"assert", "field", "expect", "rows"})
     unique_key: ClassVar[str | None] = None
-    pairwise: ClassVar[bool] = False
+    pairwise: ClassVar[Literal[False]] = False
 
     assertion: pl.Expr | None
     field: str | None
@@ -52,7 +55,7 @@ class Expression:
     on_lines: bool = False
 
     @classmethod
-    def compile(cls, raw: Mapping[str, Any], where: Any) -> Expression:
+    def compile(cls, raw: Mapping[str, Any], where: Where) -> Expression:
         rows = raw.get("rows", "invoices")
         if rows not in ROWS:
             raise where.error(
@@ -131,7 +134,7 @@ class Expression:
         )
         return actual, expected, noise
 
-    def evaluate(self, rule: Any, src: SourceData) -> pl.LazyFrame:
+    def evaluate(self, rule: Rule, src: SourceData) -> pl.LazyFrame:
         rows = self._rows(src)
         if self.assertion is not None:
             return rows.with_columns(
@@ -143,7 +146,7 @@ class Expression:
             identity_columns(actual, expected, rule, precision.rounding, noise=noise)
         )
 
-    def render(self, rule: Any, failed: pl.LazyFrame, target: Any) -> pl.LazyFrame:
+    def render(self, rule: Rule, failed: pl.LazyFrame, target: SourceData) -> pl.LazyFrame:
         what = fmt("{} invoice {}", pl.lit(target.name), pl.col("invoice_id"))
         if self.on_lines:  # a line's position in the invoice, or a lines file's row
             what = (

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import polars as pl
 
-from reconcile.rule_types._common import PairData, evaluated, fmt
+from reconcile.rule_types._common import PairData, SourceData, evaluated, fmt
 from reconcile.schema import ROW, WIDE
+
+if TYPE_CHECKING:
+    from reconcile.ruleset import Rule
+    from reconcile.sql import Where
 
 
 @dataclass(frozen=True)
@@ -21,19 +25,19 @@ class Presence:
     unique_key: ClassVar[str | None] = None
     #: its rows are line items (a rule filter then reads line columns)
     line_rows: ClassVar[bool] = False
-    pairwise: ClassVar[bool] = True
+    pairwise: ClassVar[Literal[True]] = True
 
     @classmethod
-    def compile(cls, raw: Mapping[str, Any], where: Any) -> Presence:
+    def compile(cls, raw: Mapping[str, Any], where: Where) -> Presence:
         return cls()
 
     def invoice_columns(self) -> frozenset[str]:
         return frozenset()
 
-    def evaluate(self, rule: Any, pair: PairData) -> pl.LazyFrame:
+    def evaluate(self, rule: Rule, pair: PairData) -> pl.LazyFrame:
         """Every record of both sides, with the side's key and the other side's name."""
 
-        def side(frame: pl.LazyFrame, data: Any, key: str, matched: bool) -> pl.LazyFrame:
+        def side(frame: pl.LazyFrame, data: SourceData, key: str, matched: bool) -> pl.LazyFrame:
             # Where the record was read, built as text only for the failing rows
             # (render): a file source carries its row number, others record_ref.
             row = pl.col(ROW).cast(pl.Int64) if data.locator else pl.lit(None, pl.Int64)
@@ -63,14 +67,14 @@ class Presence:
             ]
         )
 
-    def render(self, rule: Any, failed: pl.LazyFrame, target: Any) -> pl.LazyFrame:
-        def where(data: Any) -> pl.Expr:
+    def render(self, rule: Rule, failed: pl.LazyFrame, target: PairData) -> pl.LazyFrame:
+        def where(data: SourceData) -> pl.Expr:
             if data.locator is None:
                 return pl.col("__at_ref")
             label, offset = data.locator
             return fmt("{} row {}", pl.lit(label), pl.col("__at_row") + offset)
 
-        def either(left: Any, right: Any) -> pl.Expr:
+        def either(left: str, right: str) -> pl.Expr:
             return pl.when(pl.col("__left")).then(pl.lit(left)).otherwise(pl.lit(right))
 
         left, right = target.left, target.right

@@ -7,12 +7,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import polars as pl
 
 from reconcile.rule_types._common import SourceData, canonical_column, evaluated, fmt
 from reconcile.schema import ROW, WIDE
+
+if TYPE_CHECKING:
+    from reconcile.ruleset import Rule
+    from reconcile.sql import Where
 
 
 @dataclass(frozen=True)
@@ -21,7 +25,9 @@ class Uniqueness:
     keys: ClassVar[frozenset[str]] = frozenset({"key"})
     needs_lines: ClassVar[bool] = False
     reads_lines: ClassVar[bool] = False
-    pairwise: ClassVar[bool] = False
+    #: its rows are line items (a rule filter then reads line columns)
+    line_rows: ClassVar[bool] = False
+    pairwise: ClassVar[Literal[False]] = False
 
     key: str
 
@@ -31,13 +37,13 @@ class Uniqueness:
         return self.key
 
     @classmethod
-    def compile(cls, raw: Mapping[str, Any], where: Any) -> Uniqueness:
+    def compile(cls, raw: Mapping[str, Any], where: Where) -> Uniqueness:
         return cls(canonical_column(raw, "key", where, pl.String(), "invoice_id"))
 
     def invoice_columns(self) -> frozenset[str]:
         return frozenset({self.key})
 
-    def evaluate(self, rule: Any, src: SourceData) -> pl.LazyFrame:
+    def evaluate(self, rule: Rule, src: SourceData) -> pl.LazyFrame:
         """One unit per key value: how many records carry it (a count per key is all
         the clean keys need; the records are looked up for repeated keys only)."""
         flags = [
@@ -63,7 +69,7 @@ class Uniqueness:
             .with_columns(flags)
         )
 
-    def render(self, rule: Any, failed: pl.LazyFrame, target: Any) -> pl.LazyFrame:
+    def render(self, rule: Rule, failed: pl.LazyFrame, target: SourceData) -> pl.LazyFrame:
         # Name every record of each repeated key, in source order: by invoice id,
         # or by where it was read when the invoice id is itself the key.
         counts = failed.select(self.key, "__n", "ok")

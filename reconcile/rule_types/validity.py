@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import polars as pl
 
@@ -12,6 +12,10 @@ from reconcile import yamlio
 from reconcile.money import active_codes
 from reconcile.rule_types._common import SourceData, canonical_column, evaluated, fmt
 from reconcile.schema import WIDE
+
+if TYPE_CHECKING:
+    from reconcile.ruleset import Rule
+    from reconcile.sql import Where
 
 
 @dataclass(frozen=True)
@@ -23,14 +27,14 @@ class Validity:
     unique_key: ClassVar[str | None] = None
     #: its rows are line items (a rule filter then reads line columns)
     line_rows: ClassVar[bool] = False
-    pairwise: ClassVar[bool] = False
+    pairwise: ClassVar[Literal[False]] = False
 
     field: str
     allowed: tuple[str, ...]
     allowed_name: str
 
     @classmethod
-    def compile(cls, raw: Mapping[str, Any], where: Any) -> Validity:
+    def compile(cls, raw: Mapping[str, Any], where: Where) -> Validity:
         field = canonical_column(raw, "field", where, pl.String(), "currency")
         allowed = raw.get("allowed", "iso4217")
         if allowed == "iso4217":
@@ -44,14 +48,14 @@ class Validity:
     def invoice_columns(self) -> frozenset[str]:
         return frozenset({self.field})
 
-    def evaluate(self, rule: Any, src: SourceData) -> pl.LazyFrame:
+    def evaluate(self, rule: Rule, src: SourceData) -> pl.LazyFrame:
         allowed = pl.Series(self.allowed, dtype=pl.String).implode()
         return src.invoices.with_columns(
             pl.col(self.field).is_in(allowed).alias("ok"),
             pl.lit(None, WIDE).alias("delta_minor"),
         )
 
-    def render(self, rule: Any, failed: pl.LazyFrame, target: Any) -> pl.LazyFrame:
+    def render(self, rule: Rule, failed: pl.LazyFrame, target: SourceData) -> pl.LazyFrame:
         value = pl.col(self.field)
         return evaluated(
             failed,
