@@ -298,6 +298,33 @@ def test_uniqueness_reports_each_duplicated_key_once(write) -> None:
     assert "JE-1, JE-2" in row["message"]
 
 
+def test_a_uniqueness_rule_with_a_filter_reads_invoice_columns(write) -> None:
+    """(a uniqueness rule with ``filter:`` raised AttributeError: it declared no
+    ``line_rows``; found when the rule-type seam was typed)"""
+    rs = rules(
+        write,
+        """
+  - id: uniq
+    title: open references unique
+    type: uniqueness
+    key: external_ref
+    filter: "status <> 'void'"
+""",
+    )
+    s = src(
+        "ledger",
+        [
+            {"invoice_id": "JE-1", "external_ref": "A", "currency": "USD", "status": "open"},
+            {"invoice_id": "JE-2", "external_ref": "A", "currency": "USD", "status": "void"},
+            {"invoice_id": "JE-3", "external_ref": "B", "currency": "USD", "status": "open"},
+            {"invoice_id": "JE-4", "external_ref": "B", "currency": "USD", "status": "open"},
+        ],
+        {"external_ref", "status"},
+    )
+    (row,) = engine.evaluate(rs, [s], []).findings.to_dicts()
+    assert (row["invoice_id"], row["actual"]) == ("JE-3", "2")
+
+
 def test_validity_flags_inactive_codes(write) -> None:
     rs = rules(
         write,

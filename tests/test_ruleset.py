@@ -234,3 +234,9 @@ def test_a_constant_expectation_and_a_wide_expression_compile(write) -> None:
         ]
     )
     assert [r.id for r in rules] == ["x.zero", "x.sum", "x.filter"]
+
+
+def test_a_type_that_is_not_text_names_its_line(write) -> None:
+    """(``type: [compare]`` raised a TypeError: found when the rule-type seam was typed)"""
+    err = _error(write, "rules:\n  - id: x.t\n    title: t\n    type: [compare]\n")
+    assert (err.line, err.rule_id) == (4, "x.t") and "'type' must be one of" in str(err)

@@ -8,8 +8,10 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 #: retries do not sleep (the live-fetch tests' switch); everything else is the real CLI
@@ -89,3 +91,36 @@ def run_cli(
         time.monotonic() - started,
         usage.ru_maxrss / 1024,
     )
+
+
+#: what a one-trick server answers: (request headers) -> (body, content type)
+Respond = Callable[[Mapping[str, str]], tuple[bytes, str]]
+
+
+@contextmanager
+def answering(respond: Respond) -> Iterator[str]:
+    """A server on 127.0.0.1 that answers every GET and POST with 200 and what
+    ``respond`` makes of the request's headers; yields its base URL."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            body, content_type = respond(dict(self.headers))
+            self.send_response(200)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_POST = do_GET
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()

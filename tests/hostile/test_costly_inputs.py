@@ -9,9 +9,8 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -19,7 +18,7 @@ from filelock import FileLock, Timeout
 
 from reconcile.recording import write_recording
 from reconcile.testing import ProviderServer, sample_records
-from tests.hostile.conftest import BOOT, run_cli
+from tests.hostile.conftest import BOOT, answering, run_cli
 from tests.hostile.test_inputs import GOOD, PERIOD, f5_close, f5_record, write
 from tests.hostile.test_servers import close as f5_live_close
 
@@ -242,41 +241,19 @@ rules: [rules.yaml]
     assert [(f["rule_id"], f["invoice_id"]) for f in findings] == [("x.year", "B")], rules
 
 
-class _NotUtf8Handler(BaseHTTPRequestHandler):
+def _not_utf8(headers: Mapping[str, str]) -> tuple[bytes, str]:
     """An F5 page with a 0xff byte inside a JSON string (declared application/json)."""
-
-    body = json.dumps(
-        {"invoices": [GOOD, {**GOOD, "name": "inv-2", "description": "Soci__X__t"}]}
-    ).encode()
-
-    def do_POST(self) -> None:
-        self.do_GET()
-
-    def do_GET(self) -> None:
-        body = self.body.replace(b"__X__", b"\xff")
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
+    page = {"invoices": [GOOD, {**GOOD, "name": "inv-2", "description": "Soci__X__t"}]}
+    return json.dumps(page).encode().replace(b"__X__", b"\xff"), "application/json"
 
 
 def test_a_live_page_that_is_not_utf8_is_exit_3_and_leaves_no_snapshot(tmp_path: Path) -> None:
     """A ``\\xff`` inside a live JSON string ended in exit 4 and left ``raw/`` behind."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _NotUtf8Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        fake = type("S", (), {"url": f"http://127.0.0.1:{server.server_address[1]}"})()
-        config = f5_live_close(tmp_path, fake, {"max_attempts": 1})
+    with answering(_not_utf8) as url:
+        config = f5_live_close(tmp_path, type("S", (), {"url": url})(), {"max_attempts": 1})
         run = run_cli(
             ["run", config, "--out", tmp_path / "out"], env={"HOSTILE_KEY": "k" * 24}, timeout=60
         )
-    finally:
-        server.shutdown()
-        server.server_close()
     assert run.returncode == 3, run.output
     assert "f5xc GET /api/web/namespaces/system/usage/invoices/custom_list page 1" in run.stderr
     assert "not UTF-8: byte" in run.stderr and "Traceback" not in run.output

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
 
 from reconcile.testing import Fault, ProviderServer, sample_records
-from tests.hostile.conftest import run_cli
+from tests.hostile.conftest import Respond, answering, run_cli
 
 SECRET = "sup3r-s3cret-T0KEN-4242-xy"
 
@@ -80,34 +79,19 @@ def test_a_hostile_body_is_cut_at_its_limit(
     assert not (tmp_path / "out" / "report.html").exists()
 
 
-class _EchoHandler(BaseHTTPRequestHandler):
+def _login_page(headers: Mapping[str, str]) -> tuple[bytes, str]:
     """A login page that echoes the token it was sent (status 200)."""
-
-    def do_GET(self) -> None:
-        token = self.headers.get("Authorization", "").split(" ", 1)[-1]
-        body = f"<html><body><form>Login. Your token {token} has expired.</form>".encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "text/html")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
+    token = headers.get("Authorization", "").split(" ", 1)[-1]
+    return f"<html><body><form>Login. Your token {token} has expired.</form>".encode(), "text/html"
 
 
 def test_a_page_echoing_the_token_never_shows_a_piece_of_it(tmp_path: Path) -> None:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _EchoHandler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        fake = type("S", (), {"url": f"http://127.0.0.1:{server.server_address[1]}"})()
+    with answering(_login_page) as url:
+        fake = type("S", (), {"url": url})()
         run = run_cli(
             ["run", close(tmp_path, fake, {"max_attempts": 1}), "--out", tmp_path / "out"],
             env={"HOSTILE_KEY": SECRET},
         )
-    finally:
-        server.shutdown()
-        server.server_close()
     assert run.returncode == 3, run.output
     assert "not valid JSON" in run.stderr and "[redacted]" in run.stderr
     assert "f5xc GET /api/web/namespaces/system/usage/invoices/custom_list" in run.stderr
@@ -119,56 +103,45 @@ def test_a_page_echoing_the_token_never_shows_a_piece_of_it(tmp_path: Path) -> N
 BASIC_ID, BASIC_HALF = "svc-client-7781", "Zq8v-Kx3m-Wp7t-Jr2n-Yb5h"
 
 
-class _HalfEchoHandler(BaseHTTPRequestHandler):
+def _half_echo(html: bool) -> Respond:
     """Frontier's ListInvoices answering with only the secret half of the Basic credential
     it was sent (``client_id:secret``), in JSON (kept in the snapshot) or in a login page."""
 
-    html = False
-
-    def do_POST(self) -> None:
-        self.rfile.read(int(self.headers.get("Content-Length", "0")))
-        token = self.headers.get("Authorization", "").split(" ", 1)[-1]
+    def respond(headers: Mapping[str, str]) -> tuple[bytes, str]:
+        token = headers.get("Authorization", "").split(" ", 1)[-1]
         half = base64.b64decode(token).decode().partition(":")[2]
-        if self.html:
-            body = f"<html><body>Login. Your secret {half} has expired.</body>".encode()
-        else:
-            body = json.dumps({"invoices": [], "detail": f"signed with {half}"}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "text/html" if self.html else "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        if html:
+            return (
+                f"<html><body>Login. Your secret {half} has expired.</body>".encode(),
+                "text/html",
+            )
+        body = json.dumps({"invoices": [], "detail": f"signed with {half}"}).encode()
+        return body, "application/json"
 
-    def log_message(self, format: str, *args: object) -> None:
-        pass
+    return respond
 
 
 @pytest.mark.parametrize("html", [False, True], ids=["json", "login-page"])
 def test_a_server_echoing_the_secret_half_of_a_basic_credential(tmp_path: Path, html: bool) -> None:
-    handler = type("Handler", (_HalfEchoHandler,), {"html": html})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
     config = {
         "period": {"start": "2026-10-01", "end": "2026-11-01"},
         "sources": {
             "frontier": {
                 "provider": "frontier",
-                "base_url": f"http://127.0.0.1:{server.server_address[1]}",
+                "base_url": "",
                 "credential_env": "HOSTILE_BASIC",
                 "http": {"max_attempts": 1},
                 "options": {"org_id": "org-1"},
             }
         },
     }
-    (tmp_path / "close.yaml").write_text(json.dumps(config), encoding="utf-8")
-    try:
+    with answering(_half_echo(html)) as url:
+        config["sources"]["frontier"]["base_url"] = url  # type: ignore[index]
+        (tmp_path / "close.yaml").write_text(json.dumps(config), encoding="utf-8")
         run = run_cli(
             ["run", tmp_path / "close.yaml", "--out", tmp_path / "out"],
             env={"HOSTILE_BASIC": f"{BASIC_ID}:{BASIC_HALF}"},
         )
-    finally:
-        server.shutdown()
-        server.server_close()
     written = [p for p in (tmp_path / "out").rglob("*") if p.is_file()]
     assert not any(BASIC_HALF.encode() in p.read_bytes() for p in written)
     assert BASIC_HALF not in run.output and "Traceback" not in run.output
