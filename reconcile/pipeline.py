@@ -51,6 +51,8 @@ class RunResult:
     data: dict[str, SourceData] = field(default_factory=dict)
     #: per pairing and currency: totals, difference, what explains it (tieout.py)
     tieouts: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=tieout.TIEOUT_SCHEMA))
+    #: the in-period drafts set outside the close, per source (prepare.DRAFT_SCHEMA)
+    drafts: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=prepare.DRAFT_SCHEMA))
 
 
 def run(
@@ -121,8 +123,9 @@ def run(
     ).sort("source", "currency")
     rounded = pl.concat([p.rounding for p in prepared]).sort("source", "field", "currency")
     summaries = [p.summary for p in prepared]
+    drafts = pl.concat([p.drafts for p in prepared]).sort("source", "invoice_id")
     return RunResult(
-        cfg, rules, findings, result, summaries, totals, rounded, pairs, by_name, tieouts
+        cfg, rules, findings, result, summaries, totals, rounded, pairs, by_name, tieouts, drafts
     )
 
 

@@ -37,6 +37,8 @@ class SourceSummary:
     out_of_period: int
     in_period: int
     repeated_ids: int  # valid in-period rows whose invoice_id repeats (set aside after the first)
+    #: in-period drafts: outside the close (not checked, matched or totalled; listed)
+    drafts: int
     checked: int
     identical_repeats_dropped: int
     #: records a fetch read for the neighbouring periods only (timing; not in records_read)
@@ -109,6 +111,45 @@ _HOMELESS: dict[str, pl.DataType] = {
     "__lines": pl.UInt32(),
     "__sum": WIDE,
 }
+
+
+#: what the report lists of each draft set outside the close
+DRAFT_SCHEMA: dict[str, pl.DataType] = {
+    "source": pl.String(),
+    "invoice_id": pl.String(),
+    "invoice_number": pl.String(),
+    "customer_name": pl.String(),
+    "currency": pl.String(),
+    "total_minor": pl.Int64(),
+    "location": pl.String(),
+}
+
+
+def _set_aside_drafts(
+    checked: pl.LazyFrame, loaded: Loaded, derived: dict[str, pl.Expr]
+) -> tuple[pl.LazyFrame, pl.DataFrame]:
+    """(the records the close checks, the drafts among them).
+
+    A draft is not yet an invoice: it may still change or never be sent. It is
+    outside the close: not checked, not matched, not in the control totals, not
+    expected in the ledger; it is counted and listed. (A source without a status
+    column, a ledger, has no drafts.)"""
+    none = pl.DataFrame(schema=DRAFT_SCHEMA)
+    if "status" not in checked.collect_schema().names():
+        return checked, none
+    is_draft = pl.col("status") == "draft"
+    located = schema.widen(
+        checked.filter(is_draft), schema.INVOICE_SCHEMA, loaded.constants, derived
+    )
+    drafts = located.select(
+        pl.lit(loaded.name).alias("source"),
+        *(pl.col(c) for c in ("invoice_id", "invoice_number", "customer_name", "currency")),
+        pl.col("total_minor"),
+        pl.col("record_ref").alias("location"),
+    ).collect()
+    if drafts.is_empty():
+        return checked, none
+    return checked.filter(~is_draft), drafts.cast(DRAFT_SCHEMA)  # type: ignore[arg-type]
 
 
 def _locator(loaded: Loaded) -> dict[str, pl.Expr]:
@@ -321,6 +362,10 @@ class Prepared:
     summary: SourceSummary
     findings: pl.DataFrame
     rounding: pl.DataFrame
+    #: the in-period drafts set outside the close (DRAFT_SCHEMA)
+    drafts: pl.DataFrame = dataclasses.field(
+        default_factory=lambda: pl.DataFrame(schema=DRAFT_SCHEMA)
+    )
 
 
 def prepare_source(cfg: Config, loaded: Loaded, keep_lines: bool) -> Prepared:
@@ -332,14 +377,14 @@ def prepare_source(cfg: Config, loaded: Loaded, keep_lines: bool) -> Prepared:
     out of memory. (Returning lets the frames as read go: only the checked
     invoices stay.)
     """
-    data, summary, findings = _prepare(cfg, loaded, keep_lines)
+    data, summary, findings, drafts = _prepare(cfg, loaded, keep_lines)
     totals, rounded = pl.collect_all(
         [
             tieout.control_totals(data.invoices),
             precision.rounding_summary(data.name, data.invoices, data.precision),
         ]
     )
-    return Prepared(dataclasses.replace(data, totals=totals), summary, findings, rounded)
+    return Prepared(dataclasses.replace(data, totals=totals), summary, findings, rounded, drafts)
 
 
 @dataclass(frozen=True)
@@ -438,7 +483,7 @@ def _kept_lines(
 
 def _prepare(
     cfg: Config, loaded: Loaded, keep_lines: bool
-) -> tuple[SourceData, SourceSummary, pl.DataFrame]:
+) -> tuple[SourceData, SourceSummary, pl.DataFrame, pl.DataFrame]:
     """The stage proper (see :func:`prepare_source`)."""
     src_cfg = next(s for s in cfg.sources if s.name == loaded.name)
     out = loaded.normalized
@@ -453,6 +498,7 @@ def _prepare(
         scoped = _with_line_sums(scoped, summed.tally)
     repeated_records, homeless = _repeats_and_homeless(scoped, summed.tally)
     checked, extras, repeated_records = _set_aside_repeats(scoped, repeated_records)
+    checked, drafts = _set_aside_drafts(checked, loaded, derived)
     orphans = _orphans(loaded, homeless)
     orphan_lines = int(orphans["__lines"].sum()) if orphans.height else 0
     findings = pl.concat(
@@ -469,6 +515,7 @@ def _prepare(
     data = SourceData(
         name=loaded.name,
         provider=src_cfg.provider,
+        role=src_cfg.role,
         invoices=schema.widen(checked, schema.INVOICE_SCHEMA, loaded.constants, derived),
         all_invoices=schema.widen(scoped, schema.INVOICE_SCHEMA, loaded.constants, derived),
         lines=_kept_lines(loaded, summed.valid, homeless),
@@ -495,7 +542,8 @@ def _prepare(
         out_of_period=inv.valid.height - scoped.height,
         in_period=scoped.height,
         repeated_ids=extras.height,
-        checked=scoped.height - extras.height,
+        drafts=drafts.height,
+        checked=scoped.height - extras.height - drafts.height,
         identical_repeats_dropped=out.duplicates_dropped,
         neighbours_read=out.neighbours_read,
         lines_read=summed.read + len(held.line_rejects),
@@ -505,4 +553,4 @@ def _prepare(
         has_lines=out.has_lines,
         period_field=src_cfg.period_field,
     )
-    return data, summary, findings.with_columns(pl.col("currency").cast(pl.String))
+    return data, summary, findings.with_columns(pl.col("currency").cast(pl.String)), drafts

@@ -20,6 +20,7 @@ from reconcile.report_reconciliation import (
     amount,
     class_counts,
     reconciliation,
+    shown_parts,
     waterfalls,
 )
 from reconcile.schema import SEVERITIES
@@ -169,6 +170,7 @@ def _sources(result: RunResult, fetch: Mapping[str, FetchReport]) -> list[dict[s
             "out_of_period": s.out_of_period,
             "in_period": s.in_period,
             "repeated_ids": s.repeated_ids,
+            "drafts": s.drafts,
             "checked": s.checked,
             "identical_repeats_dropped": s.identical_repeats_dropped,
             "neighbours_read": s.neighbours_read,
@@ -177,10 +179,18 @@ def _sources(result: RunResult, fetch: Mapping[str, FetchReport]) -> list[dict[s
             "lines_quarantined": s.lines_quarantined,
             "has_lines": s.has_lines,
             "period_field": s.period_field,
-            "balanced": s.records_read == s.valid + s.quarantined,
+            "balanced": s.records_read == s.valid + s.quarantined
+            and s.in_period == s.checked + s.repeated_ids + s.drafts,
             "fetch": _fetch_entry(fetch.get(s.name), s.identical_repeats_dropped),
         }
         for s in result.sources
+    ]
+
+
+def _drafts(result: RunResult) -> list[dict[str, Any]]:
+    """The in-period drafts set outside the close, their totals formatted."""
+    return [
+        {**d, "total": amount(d["total_minor"], d["currency"])} for d in result.drafts.to_dicts()
     ]
 
 
@@ -282,11 +292,12 @@ def build(
         "rules_count": len(result.rules),
         "rounding": _rounding(modes),
         "sources": _sources(result, fetch),
+        "drafts": _drafts(result),
         "fetched": _fetched(result, fetch),
         "control_totals": control_totals(result),
         "pairings": _pairings(cfg),
         "reconciliation": recon,
-        "tie_parts": list(TIE_PARTS.values()),
+        "tie_parts": [TIE_PARTS[p] for p in shown_parts(result.tieouts)],
         "findings_by_classification": class_counts(findings),
         "waterfalls": falls,
         "waterfalls_total": falls_total,
@@ -313,6 +324,7 @@ def summary_json(model: dict[str, Any]) -> dict[str, Any]:
         "total_findings",
         "severity_counts",
         "sources",
+        "drafts",
         "control_totals",
         "coverage",
         "absorbed",

@@ -31,8 +31,24 @@ TIE_PARTS = {
     "quarantined_minor": "Quarantined",
     "ambiguous_minor": "Ambiguous keys",
     "absorbed_minor": "Tolerance absorbed",
+    "void_unbooked_minor": "Void, not booked",
 }
 assert tuple(TIE_PARTS) == PARTS, "a tie-out part without a column title"
+#: parts shown only in a run where some pairing has one (most closes have no voids)
+_SHOWN_WHEN_USED = frozenset({"void_unbooked_minor"})
+
+
+def shown_parts(tieouts: pl.DataFrame) -> list[str]:
+    """The tie-out parts the report's tables show: every part, but a part of
+    _SHOWN_WHEN_USED only where some pairing has a non-zero one. (Explained and
+    Unexplained always count every part.)"""
+    return [
+        p
+        for p in PARTS
+        if p not in _SHOWN_WHEN_USED or (p in tieouts.columns and (tieouts[p] != 0).any())
+    ]
+
+
 _CLASS_RANK = {c: i for i, c in enumerate(CLASSIFICATIONS)}
 
 
@@ -81,7 +97,7 @@ def class_counts(findings: pl.DataFrame) -> dict[str, int]:
 # --- reconciliation per pairing ----------------------------------------------------------
 
 
-def _tie_row(row: dict[str, Any]) -> dict[str, Any]:
+def _tie_row(row: dict[str, Any], shown: list[str]) -> dict[str, Any]:
     cur = row["currency"]
     explained = sum(row[p] for p in PARTS)
     return {
@@ -91,7 +107,7 @@ def _tie_row(row: dict[str, Any]) -> dict[str, Any]:
         "left_total": amount_cell(row["left_total_minor"], cur),
         "right_total": amount_cell(row["right_total_minor"], cur),
         "difference": amount_cell(row["difference_minor"], cur),
-        "parts": [{"text": amount_cell(row[p], cur), "zero": row[p] == 0} for p in PARTS],
+        "parts": [{"text": amount_cell(row[p], cur), "zero": row[p] == 0} for p in shown],
         "explained": amount_cell(explained, cur),
         "unexplained": amount_cell(row["unexplained_minor"], cur),
         "ties": row["unexplained_minor"] == 0,
@@ -151,6 +167,7 @@ def reconciliation(result: RunResult, *, detail: bool = True) -> list[dict[str, 
         )
     )
     nothing = result.findings.clear()
+    shown = shown_parts(result.tieouts)
     out = []
     for pair in result.pairings:
         p = pair.pairing
@@ -182,7 +199,7 @@ def reconciliation(result: RunResult, *, detail: bool = True) -> list[dict[str, 
                 "cardinality": p.cardinality,
                 "sides": sides,
                 "ambiguous_keys": pair.counts.get("ambiguous_keys", 0),
-                "tieout": [_tie_row(r) for r in ties],
+                "tieout": [_tie_row(r, shown) for r in ties],
                 "ties": ties_out,
                 "classes": _classes(mine),
                 "findings": rows,

@@ -140,6 +140,7 @@ CLASSIFICATIONS: Final = (
     "counterpart_quarantined",
     "missing",
     "ambiguous",
+    "void_booked",
     "unexplained",
 )
 

@@ -31,6 +31,8 @@ import polars as pl
 from reconcile.money import format_minor_expr
 from reconcile.rule_types._common import RIGHT, PairData, fmt, money
 from reconcile.rule_types.compare import Compare
+from reconcile.rule_types.not_booked import billing_side
+from reconcile.rule_types.presence import Presence
 from reconcile.ruleset import Rule
 from reconcile.schema import WIDE, conform_findings, no_findings
 
@@ -49,6 +51,7 @@ TIEOUT_SCHEMA: dict[str, pl.DataType] = {
     "quarantined_minor": WIDE,
     "ambiguous_minor": WIDE,
     "absorbed_minor": WIDE,
+    "void_unbooked_minor": WIDE,
     "unexplained_minor": WIDE,
 }
 PARTS = (
@@ -59,6 +62,7 @@ PARTS = (
     "quarantined_minor",
     "ambiguous_minor",
     "absorbed_minor",
+    "void_unbooked_minor",
 )
 
 
@@ -259,6 +263,30 @@ def _record_parts(pair: PairData, mine: pl.LazyFrame) -> list[pl.LazyFrame]:
     ]
 
 
+def _unbooked_parts(pair: PairData, rules: Sequence[Rule]) -> list[pl.LazyFrame]:
+    """The billing records that need no booking (a presence rule's ``unbooked:``
+    statuses, on a billing ↔ ledger pairing) and have none: what they leave out of
+    the books, per currency (+right, −left)."""
+    side = billing_side(pair)
+    statuses = sorted(
+        {
+            s
+            for rule in rules
+            if isinstance(rule.check, Presence) and rule.scope.matches_pairing(pair.name)
+            for s in rule.check.unbooked
+        }
+    )
+    if side is None or not statuses:
+        return []
+    frame = pair.left_only if side == "" else pair.right_only
+    total = pl.col("total_minor") if side else 0 - pl.col("total_minor")
+    return [
+        frame.filter(pl.col("status").is_in(statuses)).select(
+            "currency", total.alias("void_unbooked_minor")
+        )
+    ]
+
+
 def _tie_table(
     name: str, left_t: pl.DataFrame, right_t: pl.DataFrame, expl: pl.DataFrame
 ) -> pl.DataFrame:
@@ -290,9 +318,17 @@ def _tie_rows(pair: PairData, rules: Sequence[Rule], findings: pl.DataFrame) -> 
     pair = pair.widened()  # (differences and sums in 128 bits: Int64 would wrap)
     # (lazy: the findings are read in the one collect below, in parallel)
     mine = findings.lazy().filter(pl.col("pairing") == pair.name)
-    parts = [*_matched_parts(pair, mine, rules), *_record_parts(pair, mine)]
+    parts = [
+        *_matched_parts(pair, mine, rules),
+        *_record_parts(pair, mine),
+        *_unbooked_parts(pair, rules),
+    ]
     explained = (
-        pl.concat(parts, how="diagonal")
+        # (an empty part of every column: a part no record has is a column of zeros)
+        pl.concat(
+            [*parts, pl.LazyFrame(schema={"currency": pl.String, **dict.fromkeys(PARTS, WIDE)})],
+            how="diagonal_relaxed",
+        )
         .group_by("currency")
         .agg(pl.col(c).cast(WIDE).sum() for c in PARTS)
     )

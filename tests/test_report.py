@@ -274,6 +274,7 @@ def test_summary_json_ties_out_in_minor_units(out: Path) -> None:
         "quarantined_minor": 0,
         "ambiguous_minor": 0,
         "absorbed_minor": 0,
+        "void_unbooked_minor": 0,
         "unexplained_minor": 0,
     }
     assert stripe_ledger["findings_by_classification"] == {"amount_mismatch": 1, "scale_error": 1}

@@ -119,7 +119,7 @@ def test_completeness_ties_per_source(result: pipeline.RunResult) -> None:
     for s in result.sources:
         assert s.records_read == s.valid + s.quarantined
         assert s.valid == s.out_of_period + s.in_period
-        assert s.in_period == s.checked + s.repeated_ids
+        assert s.in_period == s.checked + s.repeated_ids + s.drafts
     assert (by_name["amberflo"].records_read, by_name["amberflo"].quarantined) == (23, 1)
     assert (by_name["f5xc"].records_read, by_name["f5xc"].out_of_period) == (6, 2)
     assert by_name["ledger"].checked == 89

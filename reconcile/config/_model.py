@@ -20,6 +20,9 @@ PROVIDERS = ("f5xc", "amberflo", "commet", "frontier", "stripe")
 PERIOD_BOUNDS = (dt.datetime(1970, 1, 2), dt.datetime(2200, 1, 1))
 PERIOD_FIELDS = ("period_start", "period_end", "issued_at", "due_at", "none")
 OUTPUTS = ("html", "md", "json", "csv", "parquet")
+#: what a source is to the close: a billing system (it bills; a void invoice is not
+#: booked) or a ledger (the books)
+ROLES = ("billing", "ledger")
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,8 @@ class SourceConfig:
     #: how this source's amounts finer than the minor unit become minor units
     #: (money.ROUNDING_MODES): half_up (default) or half_even
     rounding: str = DEFAULT_ROUNDING
+    #: ROLES: "ledger" for a file source unless it says otherwise, else "billing"
+    role: str = "billing"
 
     @property
     def live(self) -> bool:

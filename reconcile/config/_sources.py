@@ -10,13 +10,21 @@ from typing import Any
 from reconcile import yamlio
 from reconcile.config._files import read_file_spec
 from reconcile.config._live import dates_as_text, option_errors, read_base_url, read_http_policy
-from reconcile.config._model import PERIOD_FIELDS, PROVIDERS, SourceConfig
+from reconcile.config._model import PERIOD_FIELDS, PROVIDERS, ROLES, SourceConfig
 from reconcile.config._reader import Reader
 from reconcile.money import DEFAULT_ROUNDING, ROUNDING_MODES
 from reconcile.schema import INVOICE_SCHEMA, LINE_SCHEMA
 
 _LIVE_KEYS = ("base_url", "credential_env", "http")
-_PROVIDER_KEYS = {"provider", "recording", "options", "period_field", "rounding", *_LIVE_KEYS}
+_PROVIDER_KEYS = {
+    "provider",
+    "recording",
+    "options",
+    "period_field",
+    "rounding",
+    "role",
+    *_LIVE_KEYS,
+}
 _FILE_KEYS = {
     "provider",
     "path",
@@ -29,6 +37,7 @@ _FILE_KEYS = {
     "rounding",
     "number_format",
     "encoding",
+    "role",
 }
 _ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]*")
 #: a live source's name names its snapshot folder (raw/<name>/)
@@ -45,7 +54,12 @@ def read_source(r: Reader, name: str, node: Any, parent: Any) -> SourceConfig:
             node,
             "rounding",
         )
-    return dataclasses.replace(source, rounding=str(rounding))
+    role = node.get("role", "ledger" if source.provider == "file" else "billing")
+    if role not in ROLES:
+        raise r.error(
+            f"source {name!r}: role must be one of {', '.join(ROLES)} (got {role!r})", node, "role"
+        )
+    return dataclasses.replace(source, rounding=str(rounding), role=str(role))
 
 
 def _source_settings(r: Reader, name: str, node: Any, parent: Any) -> SourceConfig:

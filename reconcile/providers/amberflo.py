@@ -93,8 +93,6 @@ _PAYMENT_STATUS = {
     "pre_payment": "open",
     "unknown": "unknown",
 }
-#: invoicePriceStatus values meaning the amount can still change
-_RUNNING = frozenset({"open", "grace_period"})
 
 #: canonical column <- totalBill field (major units)
 _BILL = {
@@ -131,12 +129,12 @@ def _due(end: datetime, grace: Any) -> datetime | None:
 
 
 def _status(record: Mapping[str, Any]) -> tuple[str, str | None]:
+    """The status by ``paymentStatus``. (``invoicePriceStatus`` OPEN or GRACE_PERIOD
+    says the amount may still change with late usage: the period's invoice is still
+    billed, and the books accrue it, so it stays in the close, not a draft.)"""
     raw = opt_text(record, "paymentStatus")
-    status = enum_value(raw, _PAYMENT_STATUS)
-    price_status = opt_text(record, "invoicePriceStatus")
-    if price_status is not None and price_status.strip().lower() in _RUNNING:
-        status = "draft"
-    return status, raw
+    opt_text(record, "invoicePriceStatus")  # (text or absent, like every enum)
+    return enum_value(raw, _PAYMENT_STATUS), raw
 
 
 #: line items of an invoice: (line_type, the array they come from)

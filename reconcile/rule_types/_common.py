@@ -66,6 +66,8 @@ class SourceData:
     incomplete_lines: pl.DataFrame = field(
         default_factory=lambda: pl.DataFrame(schema={"invoice_id": pl.String})
     )
+    #: "billing" (it bills: a void invoice is not booked) or "ledger" (the books)
+    role: str = "billing"
     #: for file sources: (file as findings show it, number of its first data row); the
     #: records carry their row index ``__row`` and ``record_ref`` is built from it only
     #: for the rows a finding names. ``None``: ``record_ref`` is a column.

@@ -1,4 +1,9 @@
-"""Presence: every record on either side of a pairing has a counterpart."""
+"""Presence: every record on either side of a pairing has a counterpart.
+
+``unbooked:`` (statuses, e.g. ``[void]``): on a pairing of a billing source with a
+ledger, the billing records of these statuses need none: a void invoice is not
+booked (reconcile.rule_types.not_booked finds one that is). The tie-out counts what
+they leave out of the books as its own part."""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 import polars as pl
 
 from reconcile.rule_types._common import PairData, SourceData, evaluated, fmt
+from reconcile.rule_types.not_booked import billing_side, statuses_of
 from reconcile.schema import ROW, WIDE
 
 if TYPE_CHECKING:
@@ -19,7 +25,7 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class Presence:
     name: ClassVar[str] = "presence"
-    keys: ClassVar[frozenset[str]] = frozenset()
+    keys: ClassVar[frozenset[str]] = frozenset({"unbooked"})
     needs_lines: ClassVar[bool] = False
     reads_lines: ClassVar[bool] = False
     unique_key: ClassVar[str | None] = None
@@ -27,12 +33,23 @@ class Presence:
     line_rows: ClassVar[bool] = False
     pairwise: ClassVar[Literal[True]] = True
 
+    #: statuses a billing record needs no booking in: its ledger counterpart may be absent
+    unbooked: tuple[str, ...] = ()
+
     @classmethod
     def compile(cls, raw: Mapping[str, Any], where: Where) -> Presence:
-        return cls()
+        return cls(statuses_of(raw, "unbooked", where))
 
     def invoice_columns(self) -> frozenset[str]:
-        return frozenset()
+        return frozenset({"status"}) if self.unbooked else frozenset()
+
+    def exempt(self, pair: PairData, left: bool) -> pl.Expr:
+        """True for an unmatched record of that side that needs no counterpart: a
+        billing record of an ``unbooked`` status, paired with a ledger."""
+        side = billing_side(pair)
+        if not self.unbooked or side is None or (side == "") != left:
+            return pl.lit(False)
+        return pl.col("status").is_in(list(self.unbooked)).fill_null(False)
 
     def evaluate(self, rule: Rule, pair: PairData) -> pl.LazyFrame:
         """Every record of both sides, with the side's key and the other side's name."""
@@ -54,7 +71,7 @@ class Presence:
                 (pl.col("__quarantined") if not matched else pl.lit(None, pl.String)).alias(
                     "__quarantined"
                 ),
-                pl.lit(matched).alias("ok"),
+                (pl.lit(True) if matched else self.exempt(pair, data is pair.left)).alias("ok"),
                 pl.lit(None, WIDE).alias("delta_minor"),
                 pl.lit(data is pair.left).alias("__left"),
             )

@@ -647,7 +647,7 @@ def check_summary(
         assert summary.records_read + summary.identical_repeats_dropped == records, summary
     assert summary.records_read == summary.valid + summary.quarantined, summary
     assert summary.valid == summary.out_of_period + summary.in_period, summary
-    assert summary.in_period == summary.checked + summary.repeated_ids, summary
+    assert summary.in_period == summary.checked + summary.repeated_ids + summary.drafts, summary
     assert summary.lines_read == summary.lines_valid + summary.lines_quarantined, summary
     rule, location = pl.col("rule_id"), pl.col("location")
     invoice_level = result.findings.filter(

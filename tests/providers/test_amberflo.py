@@ -73,7 +73,7 @@ def test_list_sample_invoices_exact() -> None:
     assert july["issued_at"] is None and july["tax_minor"] is None
     assert july["record_ref"] == f"{page.location} record 0"
     # PENDING payment but invoicePriceStatus OPEN: the amount is still moving
-    assert (august["status"], august["raw_status"]) == ("draft", "PENDING")
+    assert (august["status"], august["raw_status"]) == ("open", "PENDING")
     # 117.225 and 13.025 USD: kept exactly, in minor units (nothing rounded on reading)
     assert (august["total_minor"], august["discount_minor"], august["credit_minor"]) == (
         Decimal("11722.5"),
@@ -163,7 +163,7 @@ def test_enums_are_case_insensitive() -> None:
     out = _run(_edited(lower))
     assert [(r["status"], r["raw_status"]) for r in out.invoices] == [
         ("paid", "settled"),
-        ("draft", "pending"),
+        ("open", "pending"),
     ]
 
 
@@ -175,7 +175,8 @@ def test_enums_are_case_insensitive() -> None:
         ("REQUIRES_ACTION", "PRICE_LOCKED", "open"),
         ("PRE_PAYMENT", "PRICE_LOCKED", "open"),
         ("UNKNOWN", "PRICE_LOCKED", "unknown"),
-        ("SETTLED", "GRACE_PERIOD", "draft"),
+        ("SETTLED", "GRACE_PERIOD", "paid"),  # late usage may still come: not a draft
+        ("PENDING", "OPEN", "open"),
         ("CHARGEBACK", "PRICE_LOCKED", "unknown"),
     ],
 )
