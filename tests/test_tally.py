@@ -1,4 +1,4 @@
-"""prepare._tally: lines folded into runs of one invoice id give the same tally as
+"""line_tally.tally: lines folded into runs of one invoice id give the same tally as
 lines taken one by one, whatever their order."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from reconcile import prepare
+from reconcile import line_tally
 from reconcile.schema import ROW
 
 #: invoices as the tally reads them: id and row; "i2" repeats, "i4" has no line
@@ -26,8 +26,8 @@ OK = pl.col("amount_minor") != 30  # (a null amount passes: null is not false)
 
 
 def tally(lines: pl.DataFrame, sample: int, monkeypatch: pytest.MonkeyPatch) -> dict:
-    monkeypatch.setattr(prepare, "_RUN_SAMPLE", sample)
-    out = prepare._tally(SCOPED, lines.lazy(), OK).collect()
+    monkeypatch.setattr(line_tally, "RUN_SAMPLE", sample)
+    out = line_tally.tally(SCOPED, lines.lazy(), OK).collect()
     return {r["invoice_id"]: r for r in out.sort("invoice_id").to_dicts()}
 
 
@@ -49,8 +49,8 @@ def test_runs_and_single_lines_tally_alike(monkeypatch: pytest.MonkeyPatch) -> N
 
 def test_the_sample_decides_whether_lines_are_folded(monkeypatch: pytest.MonkeyPatch) -> None:
     runs: list[int] = []
-    real = prepare._runs
-    monkeypatch.setattr(prepare, "_runs", lambda *a: runs.append(1) or real(*a))
+    real = line_tally.runs
+    monkeypatch.setattr(line_tally, "runs", lambda *a: runs.append(1) or real(*a))
     tally(LINES, 1, monkeypatch)  # one line sampled: one run of one line
     assert runs == []
     tally(LINES, 100, monkeypatch)  # 12 lines in 6 runs
