@@ -160,12 +160,17 @@ def read_recording(
         if entry.get("expected_empty") is True:
             continue  # an answer of "nothing here", declared: no records
         endpoint = f"{entry.get('method', 'GET')} {entry.get('url', '')}"
+        headers = entry.get("headers")
         pages.append(
             Page(
                 body=body,
                 location=shown(path, base),
                 endpoint=endpoint,
                 kind=str(entry.get("kind", "list")),
+                headers={
+                    str(k).lower(): str(v)
+                    for k, v in (headers.items() if isinstance(headers, dict) else ())
+                },
             )
         )
     return provider, pages

@@ -43,6 +43,26 @@ class Page:
     #: several endpoints (Commet list + get) dispatch on ``kind``
     endpoint: str = ""
     kind: str = "list"
+    #: the response headers kept with it (lower-case names: content type, request id,
+    #: rate limits, the API version a provider answered in; see providers._http)
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+def check_version(
+    page: Page, source: str, header: str, readable: Callable[[str], bool], supported: str
+) -> None:
+    """Stop the run (exit 3) on a page answered in an API version whose shape the
+    normalizer does not read (the version the response names in ``header``), naming
+    the version and what is supported: a shape it cannot read would otherwise
+    quarantine every record, or worse, read some fields wrong."""
+    version = page.headers.get(header)
+    if version is not None and not readable(version):
+        raise InputDataError(
+            f"the page was answered in API version {header} {version[:40]!r}; "
+            f"this normalizer reads {supported}",
+            source=source,
+            location=page.location,
+        )
 
 
 @dataclass(frozen=True)
@@ -498,6 +518,10 @@ class Option:
     #: a live fetch cannot run without it (or one of ``alternatives``, which it excludes)
     required_live: bool = False
     alternatives: tuple[str, ...] = ()
+    #: a value of the right type must also pass this (e.g. an API version the
+    #: normalizer reads), described by ``accepts_help``
+    accepts: Callable[[Any], bool] | None = None
+    accepts_help: str = ""
 
 
 def option_errors(
@@ -528,6 +552,8 @@ def option_errors(
             if kind is list and opt_spec.choices:
                 what += " or " + " / ".join(repr(c) for c in opt_spec.choices)
             errors.append((key, f"option {key!r} must be {what} (got {value!r})"))
+        elif opt_spec.accepts is not None and not opt_spec.accepts(value):
+            errors.append((key, f"option {key!r} must be {opt_spec.accepts_help} (got {value!r})"))
         elif opt_spec.choices and kind is not list and value not in opt_spec.choices:
             errors.append(
                 (
