@@ -7,6 +7,16 @@ Page: ``{"invoices": [Invoice, ...]}`` in two eras that must give identical rows
 * Connect RPC (≥ v0.91): zero values omitted (no ``amount`` key = 0, no
   ``due_date`` when unset, ``{}`` for an empty list).
 
+A record is read as a ProtoJSON parser reads it (protobuf.dev, "ProtoJSON format";
+issue 13): a field under its lowerCamelCase json name (``dueDate``) as well as its
+proto name; an absent or ``null`` field is its default (``amount`` 0, a timestamp or
+a text null, ``{"invoices": null}`` no invoices); an int64 as a string or a number,
+exponent notation or a zero fraction too; a Timestamp in RFC 3339 with a zone and 0-9
+fractional digits (read to the microsecond); unknown fields ignored. What ProtoJSON
+refuses is a located reject naming the field (``"amount": "12.5"`` or ``" 5"``, a
+timestamp without a zone), and so is an invoice without ``id`` or ``currency``,
+which no close can use.
+
 ``amount`` is the Stripe invoice ``total`` as an int64 string in Stripe's minor
 units, rescaled to ISO minor units. ``customer`` is present only with
 ``expand=customer``. No line items, no subtotal/discount/tax.
@@ -29,16 +39,20 @@ self-hosted): ``base_url`` is required.
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
 
+from reconcile import money
 from reconcile.providers._base import (
     NO_OPTIONS,
     Normalized,
     Option,
     Page,
+    RecordError,
     Seen,
     bad_page,
     currency_code,
@@ -46,7 +60,6 @@ from reconcile.providers._base import (
     enum_value,
     invoice_row,
     load_json,
-    minor,
     opt_nested,
     opt_text,
     provided,
@@ -105,6 +118,21 @@ ORGS_PAGE_SIZE = 100
 
 #: Stripe's invoice statuses, copied verbatim into ``state``
 _STATUS = STATUSES
+#: ``Invoice``'s fields (models.proto) whose lowerCamelCase json_name differs from the
+#: proto name: servers write proto names (UseProtoNames), a ProtoJSON parser takes both
+_JSON_NAMES = {
+    "customerId": "customer_id",
+    "providerId": "provider_id",
+    "hostedUrl": "hosted_url",
+    "dueDate": "due_date",
+    "effectiveAt": "effective_at",
+    "periodStartAt": "period_start_at",
+    "periodEndAt": "period_end_at",
+    "createdAt": "created_at",
+}
+#: the text of a JSON number (RFC 8259): what a ProtoJSON int64 string must hold
+_JSON_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
+_INT64_TEXT_MAX = 64
 _COLUMNS = (
     "external_ref",
     "customer_id",
@@ -124,44 +152,20 @@ def normalize(
     seen = Seen()
 
     def parse(record: Mapping[str, Any], location: str) -> None:
-        currency = currency_code(req(record, "currency"))
-        customer = opt_nested(record, "customer")
-        raw_status = opt_text(record, "state")
-        amount = minor(record, "amount", required=False) or 0
-        out.invoices.append(
-            invoice_row(
-                source,
-                location,
-                invoice_id=text(req(record, "id"), "id"),
-                external_ref=opt_text(record, "provider_id"),
-                customer_id=opt_text(record, "customer_id"),
-                customer_name=opt_text(customer, "name") if customer else None,
-                currency=currency,
-                status=enum_value(raw_status, _STATUS),
-                raw_status=raw_status,
-                total_minor=rescaled(amount, currency, PROVIDER, "amount"),
-                period_start=rfc3339(record.get("period_start_at"), "period_start_at"),
-                period_end=rfc3339(record.get("period_end_at"), "period_end_at"),
-                issued_at=rfc3339(record.get("effective_at"), "effective_at")
-                or rfc3339(record.get("created_at"), "created_at"),
-                due_at=rfc3339(record.get("due_date"), "due_date"),
-            )
-        )
+        out.invoices.append(_invoice(record, source, location))
 
     for page in pages:
         if page.kind == "organizations":
             continue  # the organizations a fetch listed to know whose invoices to ask for
         body = load_json(page, source)
-        if body == {}:
-            continue  # Connect omits an empty repeated field
-        records = body.get("invoices") if isinstance(body, dict) else None
-        if not isinstance(records, list):
+        records = listed(body)
+        if records is None:
             raise bad_page(page, source, body, '{"invoices": [...]}')
         each_record(
             out,
             source,
             page,
-            records,
+            [_proto_names(record) for record in records],
             parse,
             id_key="id",
             seen=seen,
@@ -171,6 +175,73 @@ def normalize(
     expanded = any(row["customer_name"] for row in out.invoices)
     out.provided = provided(*_COLUMNS, *(("customer_name",) if expanded else ()))
     return out
+
+
+def listed(body: Any) -> list[Any] | None:
+    """The records of a ``ListInvoicesResponse``: ``{}`` (Connect omits an empty list)
+    and ``{"invoices": null}`` (ProtoJSON's null is the default) hold none; None for a
+    body of another shape (an error body among them)."""
+    if body == {}:
+        return []
+    if not isinstance(body, dict) or "invoices" not in body:
+        return None
+    records = body["invoices"]
+    return [] if records is None else records if isinstance(records, list) else None
+
+
+def _proto_names(record: Any) -> Any:
+    """A record with its lowerCamelCase keys (``dueDate``) under their proto names
+    (``due_date``). A field sent under both names keeps both (the proto name is read)."""
+    if not isinstance(record, Mapping) or not _JSON_NAMES.keys() & record.keys():
+        return record
+    proto = {key: _JSON_NAMES.get(key, key) for key in record}
+    return {
+        (proto[key] if proto[key] not in record else key): value for key, value in record.items()
+    }
+
+
+def _invoice(record: Mapping[str, Any], source: str, location: str) -> dict[str, Any]:
+    """One ``Invoice`` (its proto field names) as a canonical row, per ProtoJSON: an
+    absent or null field is its default (``amount`` 0, a timestamp or text null)."""
+    currency = currency_code(req(record, "currency"))
+    customer = opt_nested(record, "customer")
+    customer_name = opt_text(customer, "name") if customer else None
+    raw_status = opt_text(record, "state")
+    return invoice_row(
+        source,
+        location,
+        invoice_id=text(req(record, "id"), "id"),
+        external_ref=opt_text(record, "provider_id"),
+        customer_id=opt_text(record, "customer_id"),
+        customer_name=customer_name,
+        currency=currency,
+        status=enum_value(raw_status, _STATUS),
+        raw_status=raw_status,
+        total_minor=rescaled(_int64(record, "amount"), currency, PROVIDER, "amount"),
+        period_start=rfc3339(record.get("period_start_at"), "period_start_at"),
+        period_end=rfc3339(record.get("period_end_at"), "period_end_at"),
+        issued_at=rfc3339(record.get("effective_at"), "effective_at")
+        or rfc3339(record.get("created_at"), "created_at"),
+        due_at=rfc3339(record.get("due_date"), "due_date"),
+    )
+
+
+def _int64(record: Mapping[str, Any], key: str) -> int:
+    """An int64 field: absent or null is 0; else a JSON number or a string holding one
+    (servers write ``"4900"``; parsers also accept ``4900``, ``"4.9e3"``, ``"4900.0"``),
+    whole and within int64. ``" 5"``, ``"+5"``, ``"05"``, ``"12.5"`` are refused."""
+    value = record.get(key)
+    if isinstance(value, str):
+        if len(value) > _INT64_TEXT_MAX or not _JSON_NUMBER.fullmatch(value):
+            shown = value if len(value) <= 40 else value[:40] + "…"
+            raise RecordError(f"field {key!r}: {shown!r} is not an int64 (a decimal integer)")
+        value = Decimal(value)
+    if value is None or (isinstance(value, Decimal) and value.is_zero()):
+        return 0
+    try:
+        return money.minor_int(value)
+    except money.MoneyError as exc:
+        raise RecordError(f"field {key!r}: {exc}") from None
 
 
 # --- fetch (I/O) ------------------------------------------------------------------------
@@ -228,8 +299,8 @@ def _invoices(client: ProviderClient, options: Mapping[str, Any], org: str) -> P
         request = {"org_id": org, "nonzero_amount_only": nonzero, "expand": expand}
         page = client.post(CONNECT_PATH, json=request, headers={"Connect-Protocol-Version": "1"})
     body = json_body(client, page, 1)
-    records = [] if body in (None, {}) else body.get("invoices") if isinstance(body, dict) else None
-    if not isinstance(records, list):
+    records = [] if body is None else listed(body)
+    if records is None:
         raise shape(client, page, 1, '{"invoices": [...]}', body)
     client.add_records(len(records))
     return page

@@ -97,6 +97,9 @@ def test_expanded_customer_name() -> None:
 def test_empty_connect_page_means_no_invoices() -> None:
     out = _run(json_page({}, "rec/0001.json"), json_page({"invoices": []}, "rec/0002.json"))
     assert (out.invoices, out.rejects, out.records_read) == ([], [], 0)
+    # ProtoJSON: null for a repeated field is its default, the empty list
+    out = _run(json_page({"invoices": None}, "rec/0003.json"))
+    assert (out.invoices, out.rejects, out.records_read) == ([], [], 0)
 
 
 @pytest.mark.parametrize(
@@ -117,7 +120,7 @@ def test_not_json_and_wrong_envelope() -> None:
     with pytest.raises(InputDataError, match=r"rec/0001\.json: page is not valid JSON"):
         _run(raw_page(b"upstream connect error", "rec/0001.json"))
     with pytest.raises(InputDataError, match="documented shape"):
-        _run(json_page({"invoices": None}, "rec/0002.json"))
+        _run(json_page({"invoices": {}}, "rec/0002.json"))
     with pytest.raises(InputDataError, match="documented shape"):
         _run(json_page([{"id": "x"}], "rec/0003.json"))
 
@@ -156,6 +159,9 @@ def test_bad_records_become_rejects() -> None:
         ({**good, "id": "d", "currency": "isk", "amount": "50050"}, "not a whole ISO minor unit"),
         ({**good, "id": "e", "due_date": "2026-08-08"}, "due_date"),
         ({**good, "id": "f", "customer": "acme"}, "'customer'"),
+        # what ProtoJSON refuses (issue 13)
+        ({**good, "id": "g", "amount": " 5"}, "not an int64"),
+        ({**good, "id": "h", "amount": "+5"}, "not an int64"),
     ]
     page = json_page({"invoices": [good] + [r for r, _ in bad]}, "rec/0004.json")
     out = _run(page)
@@ -164,6 +170,28 @@ def test_bad_records_become_rejects() -> None:
     for index, (reject, (_, needle)) in enumerate(zip(out.rejects, bad, strict=True), start=1):
         assert reject.location == f"rec/0004.json record {index}"
         assert needle in reject.reason, reject.reason
+
+
+def test_lower_camel_case_names_read_as_proto_names() -> None:
+    """A ProtoJSON parser accepts a field's json_name (``dueDate``) as well as its proto
+    name: the same invoice under either gives the same row (issue 13)."""
+    good = sample_json(CONNECT)["invoices"][1]
+    camel = {
+        (k.split("_")[0] + "".join(p.capitalize() for p in k.split("_")[1:])): v
+        for k, v in good.items()
+    }
+    assert {"dueDate", "periodStartAt", "providerId", "customerId"} <= camel.keys()
+    rows = [_run(json_page({"invoices": [r]}, "rec/0001.json")).invoices[0] for r in (good, camel)]
+    assert rows[0] == rows[1]
+
+
+@pytest.mark.parametrize(
+    "amount", [b'"4900"', b"4900", b'"4.9e3"', b"4.9e3", b'"4900.0"', b"49E+2", b'"4900e0"']
+)
+def test_int64_in_the_forms_protojson_accepts(amount: bytes) -> None:
+    """A string or a number, exponent notation or a zero fraction (issue 13)."""
+    body = b'{"invoices": [{"id": "x", "currency": "usd", "amount": ' + amount + b"}]}"
+    assert _run(raw_page(body, "rec/0001.json")).invoices[0]["total_minor"] == 4900
 
 
 def test_identical_records_across_pages_dropped() -> None:
