@@ -14,8 +14,8 @@ a text null, ``{"invoices": null}`` no invoices); an int64 as a string or a numb
 exponent notation or a zero fraction too; a Timestamp in RFC 3339 with a zone and 0-9
 fractional digits (read to the microsecond); unknown fields ignored. What ProtoJSON
 refuses is a located reject naming the field (``"amount": "12.5"`` or ``" 5"``, a
-timestamp without a zone), and so is an invoice without ``id`` or ``currency``,
-which no close can use.
+timestamp without a zone, one field under both its names), and so is an invoice
+without ``id`` or ``currency``, which no close can use.
 
 ``amount`` is the Stripe invoice ``total`` as an int64 string in Stripe's minor
 units, rescaled to ISO minor units. ``customer`` is present only with
@@ -67,6 +67,7 @@ from reconcile.providers._base import (
     rescaled,
     rfc3339,
     text,
+    within,
 )
 from reconcile.providers._http import ProviderClient
 from reconcile.providers._paging import json_body, shape
@@ -133,6 +134,11 @@ _JSON_NAMES = {
 #: the text of a JSON number (RFC 8259): what a ProtoJSON int64 string must hold
 _JSON_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
 _INT64_TEXT_MAX = 64
+#: RFC 3339 date-time (section 5.6), at most 9 fractional digits: a ProtoJSON Timestamp
+_RFC3339_UNZONED = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,9})?"
+)
+_RFC3339 = re.compile(_RFC3339_UNZONED.pattern + r"(?:[Zz]|[+-][0-9]{2}:[0-9]{2})")
 _COLUMNS = (
     "external_ref",
     "customer_id",
@@ -191,7 +197,7 @@ def listed(body: Any) -> list[Any] | None:
 
 def _proto_names(record: Any) -> Any:
     """A record with its lowerCamelCase keys (``dueDate``) under their proto names
-    (``due_date``). A field sent under both names keeps both (the proto name is read)."""
+    (``due_date``). A field sent under both names keeps both, for ``_invoice`` to refuse."""
     if not isinstance(record, Mapping) or not _JSON_NAMES.keys() & record.keys():
         return record
     proto = {key: _JSON_NAMES.get(key, key) for key in record}
@@ -203,14 +209,23 @@ def _proto_names(record: Any) -> Any:
 def _invoice(record: Mapping[str, Any], source: str, location: str) -> dict[str, Any]:
     """One ``Invoice`` (its proto field names) as a canonical row, per ProtoJSON: an
     absent or null field is its default (``amount`` 0, a timestamp or text null)."""
+    twice = _JSON_NAMES.keys() & record.keys()
+    if twice:
+        name = min(twice)
+        raise RecordError(f"field {_JSON_NAMES[name]!r} is sent twice (also as {name!r})")
+    invoice_id = text(req(record, "id"), "id")
+    if not invoice_id:
+        raise RecordError("missing required field 'id' (empty)")
     currency = currency_code(req(record, "currency"))
-    customer = opt_nested(record, "customer")
-    customer_name = opt_text(customer, "name") if customer else None
+    with within("customer"):
+        customer = opt_nested(record, "customer")
+        customer_name = opt_text(customer, "name") if customer else None
     raw_status = opt_text(record, "state")
+    effective, created = _timestamp(record, "effective_at"), _timestamp(record, "created_at")
     return invoice_row(
         source,
         location,
-        invoice_id=text(req(record, "id"), "id"),
+        invoice_id=invoice_id,
         external_ref=opt_text(record, "provider_id"),
         customer_id=opt_text(record, "customer_id"),
         customer_name=customer_name,
@@ -218,11 +233,10 @@ def _invoice(record: Mapping[str, Any], source: str, location: str) -> dict[str,
         status=enum_value(raw_status, _STATUS),
         raw_status=raw_status,
         total_minor=rescaled(_int64(record, "amount"), currency, PROVIDER, "amount"),
-        period_start=rfc3339(record.get("period_start_at"), "period_start_at"),
-        period_end=rfc3339(record.get("period_end_at"), "period_end_at"),
-        issued_at=rfc3339(record.get("effective_at"), "effective_at")
-        or rfc3339(record.get("created_at"), "created_at"),
-        due_at=rfc3339(record.get("due_date"), "due_date"),
+        period_start=_timestamp(record, "period_start_at"),
+        period_end=_timestamp(record, "period_end_at"),
+        issued_at=effective or created,
+        due_at=_timestamp(record, "due_date"),
     )
 
 
@@ -242,6 +256,19 @@ def _int64(record: Mapping[str, Any], key: str) -> int:
         return money.minor_int(value)
     except money.MoneyError as exc:
         raise RecordError(f"field {key!r}: {exc}") from None
+
+
+def _timestamp(record: Mapping[str, Any], key: str) -> datetime | None:
+    """A ``google.protobuf.Timestamp`` field: absent or null is null; else RFC 3339 with a
+    zone (``Z`` or an offset) and at most 9 fractional digits, in years 1 to 9999 (UTC),
+    read to the microsecond (finer digits dropped)."""
+    value = record.get(key)
+    if isinstance(value, str) and not _RFC3339.fullmatch(value):
+        shown = value if len(value) <= 40 else value[:40] + "…"
+        if _RFC3339_UNZONED.fullmatch(value):
+            raise RecordError(f"field {key!r}: {shown!r} has no time zone")
+        raise RecordError(f"field {key!r}: {shown!r} is not an RFC 3339 timestamp")
+    return rfc3339(value, key)
 
 
 # --- fetch (I/O) ------------------------------------------------------------------------

@@ -162,6 +162,11 @@ def test_bad_records_become_rejects() -> None:
         # what ProtoJSON refuses (issue 13)
         ({**good, "id": "g", "amount": " 5"}, "not an int64"),
         ({**good, "id": "h", "amount": "+5"}, "not an int64"),
+        ({**good, "id": ""}, "missing required field 'id'"),
+        ({**good, "id": "i", "created_at": "2026-08-01T00:00:12"}, "'created_at'"),  # unused
+        ({**good, "id": "j", "period_start_at": "2026-07-01T00:00:00.Z"}, "'period_start_at'"),
+        ({**good, "id": "k", "dueDate": "2026-08-08T00:00:00Z"}, "'due_date' is sent twice"),
+        ({**good, "id": "l", "customer": {"name": 5}}, "customer: field 'name'"),
     ]
     page = json_page({"invoices": [good] + [r for r, _ in bad]}, "rec/0004.json")
     out = _run(page)
