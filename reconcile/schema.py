@@ -51,9 +51,21 @@ MONEY_COLUMNS: Final = (
     "pre_payment_credit_notes_minor",
     "post_payment_credit_notes_minor",
 )
-#: money columns that may be null where the source provides them (Stripe's
-#: ending_balance before finalization): the rules that read them are N/A there
-NULLABLE_MONEY: Final = frozenset({"ending_balance_minor"})
+#: money columns that may be null where the source provides them: the rules that read
+#: them are N/A for that record (never a quarantine). Stripe's published schema types
+#: ``total_taxes``, ``total_discount_amounts``, ``subtotal_excluding_tax``,
+#: ``total_excluding_tax`` and ``ending_balance`` as nullable (a draft's taxes, an
+#: unfinalized balance: tests/providers/stripe_schema.json). A file source's blank cell
+#: in one of these columns is N/A too.
+NULLABLE_MONEY: Final = frozenset(
+    {
+        "ending_balance_minor",
+        "tax_minor",
+        "discount_minor",
+        "subtotal_excluding_tax_minor",
+        "total_excluding_tax_minor",
+    }
+)
 #: line items' money columns: the line amount and, where a source states them per
 #: line, the discounts and (exclusive) taxes allocated to it
 LINE_MONEY_COLUMNS: Final = ("amount_minor", "discount_minor", "tax_minor")

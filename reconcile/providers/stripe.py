@@ -15,6 +15,22 @@ those in its ``discounts``, are already inside ``subtotal``); a line's
 ``subtotal``), its ``discount_minor`` its share of the invoice-level ones and
 its ``tax_minor`` its exclusive ``taxes``.
 
+Stripe's published schema (tests/providers/stripe_schema.json; the fields table
+in notes) decides what a valid record is. A field it makes nullable or optional
+is read as null when null (or absent), and the rules that need it are N/A for
+that record: ``total_taxes`` (null on a draft) leaves ``tax_minor`` null,
+``total_discount_amounts`` the invoice's ``discount_minor``, a line's
+``discount_amounts`` and ``taxes`` its ``discount_minor`` and ``tax_minor``;
+``subtotal_excluding_tax``, ``total_excluding_tax`` and ``ending_balance``
+theirs. Those four lists are required keys (``Array | null``): one absent is a
+record of an older API version (``total_tax_amounts``), quarantined. A record
+is quarantined, the message naming the field, where it contradicts the schema
+(a field of the wrong type, an amount that is not an integer) or lacks what no
+rule can do without (its id, currency, total, the other amounts the schema
+requires). An enum value the schema does not list is read as sent (a status
+as ``unknown``, a ``tax_behavior`` as not exclusive: newer SDKs type Stripe's
+enums as open).
+
 The fetch (``fetch``: what a live run asks Stripe for, the neighbouring periods
 read for timing, the remaining line pages) is in stripe_fetch.py.
 """
@@ -24,6 +40,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from reconcile import money
@@ -59,6 +76,7 @@ from reconcile.providers.stripe_fetch import BESIDE
 from reconcile.providers.stripe_fetch import auth_headers as auth_headers
 from reconcile.providers.stripe_fetch import base_url as base_url
 from reconcile.providers.stripe_fetch import fetch as fetch
+from reconcile.schema import QUANTITY_DTYPE, UNIT_AMOUNT_DTYPE
 
 PROVIDER = "stripe"
 OPTIONS = {
@@ -139,7 +157,12 @@ class _LinePages:
     def lines(self, invoice: Mapping[str, Any], iid: str, location: str) -> list[tuple[str, Any]]:
         """All line items of an invoice, embedded ones first, each line id once."""
         embedded = nested(invoice, "lines")
-        if embedded.get("has_more") is True and iid not in self.complete:
+        more = embedded.get("has_more")
+        if more is not None and not isinstance(more, bool):
+            raise RecordError(
+                f"field 'lines.has_more' should be true or false, got {type(more).__name__}"
+            )
+        if more is True and iid not in self.complete:
             why = "has_more is still true on the last" if iid in self.first_page else "no"
             raise RecordError(
                 f"line items incomplete: lines.has_more is true and {why} "
@@ -178,6 +201,28 @@ def _sum(items: list[Mapping[str, Any]], key: str, currency: str) -> int:
     return rescaled(total, currency, PROVIDER, key)
 
 
+def _nullable_objects(rec: Mapping[str, Any], key: str) -> list[Mapping[str, Any]] | None:
+    """A required ``Array<T> | null`` field: None when null, else its objects. Absent, it
+    contradicts the schema (an older API version's record: ``total_tax_amounts``)."""
+    if key not in rec:
+        raise RecordError(f"missing required field {key!r} (null or a list since 2025-03-31.basil)")
+    return None if rec[key] is None else objects(rec, key)
+
+
+def _exclusive_tax(rec: Mapping[str, Any], key: str, currency: str) -> int | None:
+    """The exclusive taxes of ``total_taxes`` / a line's ``taxes`` (None when null)."""
+    taxes = _nullable_objects(rec, key)
+    if taxes is None:
+        return None
+    for tax in taxes:
+        behavior = tax.get("tax_behavior")
+        if behavior is not None and not isinstance(behavior, str):
+            raise RecordError(
+                f"field {key!r}: a tax_behavior should be a string, got {type(behavior).__name__}"
+            )
+    return _sum([t for t in taxes if t.get("tax_behavior") == "exclusive"], key, currency)
+
+
 def _id_of(value: Any, key: str) -> str | None:
     """A discount's id: the id itself, or the discount object's when expanded."""
     rid = value.get("id") if isinstance(value, Mapping) else value
@@ -195,8 +240,10 @@ def _discount_id(entry: Mapping[str, Any]) -> str | None:
 
 def _ids(values: Any) -> set[str | None]:
     """The ids of a ``discounts`` list (ids or expanded objects)."""
-    if not isinstance(values, list):
+    if values is None:
         return set()
+    if not isinstance(values, list):
+        raise RecordError(f"field 'discounts' should be a list, got {type(values).__name__}")
     return {_id_of(v, "discounts") for v in values}
 
 
@@ -210,14 +257,26 @@ def _split_discounts(
     return item, [e for e in entries if _discount_id(e) not in own]
 
 
+#: decimal places Stripe's schema allows a ``quantity_decimal`` and a
+#: ``unit_amount_decimal`` ("a decimal value with at most 12 decimal places")
+_DECIMAL_PLACES = 12
+
+
+def _held(value: Decimal | None, places: int) -> Decimal | None:
+    """``value``, or None where it is finer than the canonical column holds: Stripe's
+    schema allows it, so the line is read, its quantity or unit price N/A (no rule
+    for Stripe reads either: its line amount is Stripe's own ``amount``)."""
+    return None if value is None or money.places(value) > places else value
+
+
 def _unit_amount(pricing: Mapping[str, Any], currency: str) -> Decimal | None:
     """``pricing.unit_amount_decimal`` (Stripe minor units) in ISO minor units, exact."""
     key = "pricing.unit_amount_decimal"
-    value = exact_decimal(pricing.get("unit_amount_decimal"), key, 12)
+    value = exact_decimal(pricing.get("unit_amount_decimal"), key, _DECIMAL_PLACES)
     if value is None:
         return None
     shift = money.minor_exponent(currency) - money.minor_exponent(currency, PROVIDER)
-    return exact_decimal(value.scaleb(shift) if shift else value, key, 12)
+    return _held(value.scaleb(shift) if shift else value, UNIT_AMOUNT_DTYPE.scale)
 
 
 def _line(
@@ -231,9 +290,10 @@ def _line(
     assert amount is not None
     quantity = item.get("quantity_decimal")
     quantity = item.get("quantity") if quantity is None else quantity
+    quantity = _held(exact_decimal(quantity, "quantity", _DECIMAL_PLACES), QUANTITY_DTYPE.scale)
     parent = opt_nested(item, "parent") or {}
-    own, shared = _split_discounts(objects(item, "discount_amounts"), _ids(item.get("discounts")))
-    taxes = [t for t in objects(item, "taxes") if t.get("tax_behavior") == "exclusive"]
+    amounts = _nullable_objects(item, "discount_amounts")
+    own, shared = _split_discounts(amounts or [], _ids(item.get("discounts")))
     return line_row(
         source,
         iid,
@@ -242,20 +302,66 @@ def _line(
         line_id=item["id"],
         line_type=opt_text(parent, "type"),
         description=opt_text(item, "description"),
-        quantity=exact_decimal(quantity, "quantity", 9),
+        quantity=quantity,
         unit_amount=_unit_amount(opt_nested(item, "pricing") or {}, currency),
         amount_minor=amount - _sum(own, "discount_amounts", currency),
-        discount_minor=_sum(shared, "discount_amounts", currency),
-        tax_minor=None if item.get("taxes") is None else _sum(taxes, "taxes", currency),
+        discount_minor=None if amounts is None else _sum(shared, "discount_amounts", currency),
+        tax_minor=_exclusive_tax(item, "taxes", currency),
         currency=currency,
     )
 
 
-def normalize(
-    pages: Sequence[Page], source: str, options: Mapping[str, Any] = NO_OPTIONS
-) -> Normalized:
-    out = Normalized(provided=provided(*_COLUMNS), has_lines=True)
-    seen = Seen()
+def _invoice(
+    out: Normalized, line_pages: _LinePages, source: str, record: Mapping[str, Any], location: str
+) -> None:
+    """One invoice of a list page, and its line items."""
+    iid = text(req(record, "id"), "id")
+    currency = currency_code(req(record, "currency"))
+    raw_status = opt_text(record, "status")
+    transitions = opt_nested(record, "status_transitions") or {}
+    finalized = epoch_seconds(transitions.get("finalized_at"), "finalized_at")
+    tax = _exclusive_tax(record, "total_taxes", currency)
+    # the neighbouring periods: out of the close, read for timing only (no lines)
+    items = [] if out.beside(location) else line_pages.lines(record, iid, location)
+    own = set().union(*(_ids(item.get("discounts")) for _, item in items))
+    discounts = _nullable_objects(record, "total_discount_amounts")
+    _, invoice_level = _split_discounts(discounts or [], own)
+    out.invoices.append(
+        invoice_row(
+            source,
+            location,
+            invoice_id=iid,
+            invoice_number=opt_text(record, "number"),
+            customer_id=_customer_id(record),
+            customer_name=opt_text(record, "customer_name"),
+            currency=currency,
+            status=enum_value(raw_status, STATUSES),
+            raw_status=raw_status,
+            **{
+                column: _amount(record, key, currency, required=key not in _NULLABLE)
+                for column, key in _MONEY.items()
+            },
+            discount_minor=None
+            if discounts is None
+            else _sum(invoice_level, "total_discount_amounts", currency),
+            tax_minor=tax,
+            period_start=epoch_seconds(req(record, "period_start"), "period_start"),
+            period_end=epoch_seconds(req(record, "period_end"), "period_end"),
+            issued_at=epoch_seconds(record.get("effective_at"), "effective_at") or finalized,
+            due_at=epoch_seconds(record.get("due_date"), "due_date"),
+            memo=opt_text(record, "description"),
+        )
+    )
+    for line_no, (where, item) in enumerate(items):
+        with within(f"line item {item['id']}"):
+            out.lines.append(_line(source, iid, line_no, where, item))
+
+
+def _read_pages(
+    pages: Sequence[Page], source: str
+) -> tuple[_LinePages, list[tuple[Page, list[Any]]]]:
+    """The line pages, and each list page's records; line items of an invoice that no
+    list page holds stop the run."""
     line_pages = _LinePages()
     lists: list[tuple[Page, list[Any]]] = []
     for page in pages:
@@ -264,7 +370,6 @@ def normalize(
             line_pages.add(page, source, body)
         else:
             lists.append((page, _list_data(page, source, body)))
-    out.beside_pages = {page.location for page, _ in lists if page.kind == BESIDE}
     listed = {str(rec.get("id")) for _, data in lists for rec in data if isinstance(rec, Mapping)}
     orphans = sorted(line_pages.first_page.keys() - listed)
     if orphans:
@@ -273,56 +378,23 @@ def normalize(
             source=source,
             location=line_pages.first_page[orphans[0]],
         )
+    return line_pages, lists
 
-    def parse(record: Mapping[str, Any], location: str) -> None:
-        iid = text(req(record, "id"), "id")
-        currency = currency_code(req(record, "currency"))
-        raw_status = opt_text(record, "status")
-        transitions = opt_nested(record, "status_transitions") or {}
-        finalized = epoch_seconds(transitions.get("finalized_at"), "finalized_at")
-        taxes = objects(record, "total_taxes", required=True)
-        exclusive = [tax for tax in taxes if tax.get("tax_behavior") == "exclusive"]
-        # the neighbouring periods: out of the close, read for timing only (no lines)
-        items = [] if out.beside(location) else line_pages.lines(record, iid, location)
-        own = set().union(*(_ids(item.get("discounts")) for _, item in items))
-        _, invoice_level = _split_discounts(
-            objects(record, "total_discount_amounts", required=True), own
-        )
-        out.invoices.append(
-            invoice_row(
-                source,
-                location,
-                invoice_id=iid,
-                invoice_number=opt_text(record, "number"),
-                customer_id=_customer_id(record),
-                customer_name=opt_text(record, "customer_name"),
-                currency=currency,
-                status=enum_value(raw_status, STATUSES),
-                raw_status=raw_status,
-                **{
-                    column: _amount(record, key, currency, required=key not in _NULLABLE)
-                    for column, key in _MONEY.items()
-                },
-                discount_minor=_sum(invoice_level, "total_discount_amounts", currency),
-                tax_minor=_sum(exclusive, "total_taxes", currency),
-                period_start=epoch_seconds(req(record, "period_start"), "period_start"),
-                period_end=epoch_seconds(req(record, "period_end"), "period_end"),
-                issued_at=epoch_seconds(record.get("effective_at"), "effective_at") or finalized,
-                due_at=epoch_seconds(record.get("due_date"), "due_date"),
-                memo=opt_text(record, "description"),
-            )
-        )
-        for line_no, (where, item) in enumerate(items):
-            with within(f"line item {item['id']}"):
-                out.lines.append(_line(source, iid, line_no, where, item))
 
+def normalize(
+    pages: Sequence[Page], source: str, options: Mapping[str, Any] = NO_OPTIONS
+) -> Normalized:
+    out = Normalized(provided=provided(*_COLUMNS), has_lines=True)
+    line_pages, lists = _read_pages(pages, source)
+    out.beside_pages = {page.location for page, _ in lists if page.kind == BESIDE}
+    seen = Seen()
     for page, data in lists:
         each_record(
             out,
             source,
             page,
             data,
-            parse,
+            partial(_invoice, out, line_pages, source),
             id_key="id",
             seen=seen,
             keys={"invoice_number": "number", "customer_id": "customer"},

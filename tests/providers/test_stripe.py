@@ -287,7 +287,7 @@ def test_inclusive_taxes_are_not_added() -> None:
 def test_bad_records_become_rejects() -> None:
     pre_basil = {k: v for k, v in _invoice(id="in_e").items() if k != "total_taxes"}
     bad_line = _invoice(id="in_f")
-    bad_line["lines"]["data"][0]["quantity_decimal"] = "1.0000000001"
+    bad_line["lines"]["data"][0]["quantity_decimal"] = "1.0000000000001"  # 13 places
     bad = [
         (_invoice(id="in_a", total="abc"), "'abc'"),
         (_invoice(id="in_b", total=12.5), "12.5"),  # JSON text 12.5
@@ -372,3 +372,72 @@ def test_item_level_discounts_are_inside_the_subtotal() -> None:
         row["subtotal_excluding_tax_minor"] - row["discount_minor"]
         == row["total_excluding_tax_minor"]
     )
+
+
+def test_nullable_lists_are_read_as_null() -> None:
+    """Stripe's schema types total_taxes, total_discount_amounts and a line's taxes and
+    discount_amounts ``Array | null`` (a draft's taxes are null): null is read as null,
+    the rules that need it N/A, never a quarantine."""
+    invoice = _invoice(total_taxes=None, total_discount_amounts=None)
+    line = invoice["lines"]["data"][0]
+    line.update(taxes=None, discount_amounts=None)
+    out = _run(_list(invoice))
+    assert not out.rejects
+    (row,), (item,) = out.invoices, out.lines
+    assert (row["tax_minor"], row["discount_minor"]) == (None, None)
+    assert (item["tax_minor"], item["discount_minor"]) == (None, None)
+    assert item["amount_minor"] == line["amount"]  # no own discount amounts to take off
+
+
+@pytest.mark.parametrize("key", ["total_taxes", "total_discount_amounts"])
+def test_required_nullable_list_absent_is_named(key: str) -> None:
+    """Required keys (null allowed): absent, the record is of another API version."""
+    invoice = {k: v for k, v in _invoice().items() if k != key}
+    (reject,) = _run(_list(invoice)).rejects
+    assert f"missing required field {key!r}" in reject.reason
+    assert "2025-03-31.basil" in reject.reason
+
+
+@pytest.mark.parametrize(
+    ("where", "key", "value", "needle"),
+    [
+        ("invoice", "status", 3, "field 'status' should be a string"),
+        ("invoice", "customer_name", ["x"], "field 'customer_name' should be a string"),
+        ("invoice", "due_date", "2026-08-01", "field 'due_date' should be epoch seconds"),
+        ("invoice", "total_taxes", {"amount": 1}, "field 'total_taxes' should be a list"),
+        ("tax", "tax_behavior", 1, "a tax_behavior should be a string, got int"),
+        ("lines", "has_more", "no", "field 'lines.has_more' should be true or false"),
+        ("line", "discounts", "di_x", "field 'discounts' should be a list, got str"),
+        ("line", "taxes", "none", "field 'taxes' should be a list"),
+        ("line", "quantity", "two", "field 'quantity'"),
+    ],
+)
+def test_wrong_types_are_quarantined_naming_the_field(
+    where: str, key: str, value: Any, needle: str
+) -> None:
+    invoice = _invoice()
+    target = {
+        "invoice": invoice,
+        "tax": invoice["total_taxes"][0],
+        "lines": invoice["lines"],
+        "line": invoice["lines"]["data"][0],
+    }[where]
+    target[key] = value
+    if where == "line" and key == "quantity":
+        target["quantity_decimal"] = None
+    (reject,) = _run(_list(invoice, location="rec/0009.json")).rejects
+    assert reject.location == "rec/0009.json record 0" and needle in reject.reason, reject.reason
+
+
+def test_quantity_finer_than_the_frame_is_null_not_quarantined() -> None:
+    """quantity_decimal and unit_amount_decimal: at most 12 decimal places (Stripe's
+    schema). The canonical quantity holds 9: a finer one is read as null (no Stripe
+    rule reads it), a unit price finer than 12 places once in ISO units (ISK) too."""
+    invoice = _invoice()
+    invoice["lines"]["data"][0]["quantity_decimal"] = "0.000000000001"
+    (line,) = _run(_list(invoice)).lines
+    assert line["quantity"] is None and line["amount_minor"] == 10000
+    isk = _in_currency("isk", 100)
+    isk["lines"]["data"][0]["pricing"]["unit_amount_decimal"] = "0.000000000001"
+    (line,) = _run(_list(isk)).lines
+    assert line["unit_amount"] is None
