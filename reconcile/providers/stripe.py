@@ -53,6 +53,7 @@ from reconcile.providers._base import (
     RecordError,
     Seen,
     bad_page,
+    check_version,
     currency_code,
     each_record,
     enum_value,
@@ -79,8 +80,28 @@ from reconcile.providers.stripe_fetch import fetch as fetch
 from reconcile.schema import QUANTITY_DTYPE, UNIT_AMOUNT_DTYPE
 
 PROVIDER = "stripe"
+#: the API versions whose invoice shape this normalizer reads: basil (2025-03-31) and
+#: later (total_taxes, parent, pricing; before it: tax, total_tax_amounts, price)
+READS_VERSIONS = "2025-03-31.basil or later"
+
+
+def readable_version(version: Any) -> bool:
+    """A Stripe-Version (``YYYY-MM-DD`` or ``YYYY-MM-DD.name``) of basil or later."""
+    return (
+        isinstance(version, str)
+        and re.fullmatch(r"\d{4}-\d{2}-\d{2}(\.[a-z]+)?", version) is not None
+        and version[:10] >= "2025-03-31"
+    )
+
+
 OPTIONS = {
-    "api_version": Option(str, "the Stripe-Version pinned (default 2025-03-31.basil)", live=True),
+    "api_version": Option(
+        str,
+        "the Stripe-Version pinned (default 2025-03-31.basil)",
+        live=True,
+        accepts=readable_version,
+        accepts_help=f"a Stripe API version this normalizer reads: {READS_VERSIONS}",
+    ),
     "limit": Option(
         int, "invoices per page (default and maximum 100)", minimum=1, maximum=100, live=True
     ),
@@ -365,6 +386,7 @@ def _read_pages(
     line_pages = _LinePages()
     lists: list[tuple[Page, list[Any]]] = []
     for page in pages:
+        check_version(page, source, "stripe-version", readable_version, READS_VERSIONS)
         body = load_json(page, source)
         if page.kind == "lines":
             line_pages.add(page, source, body)

@@ -43,3 +43,44 @@ def test_an_option_can_name_what_it_accepts() -> None:
     assert option_errors(spec, {"v": "2024-06-20"}, live=True) == [
         ("v", "option 'v' must be ≥ 2025 (got '2024-06-20')")
     ]
+
+
+def _stripe_close(folder, version: str, extra: str = "") -> object:
+    import json
+    from pathlib import Path
+
+    from tests.hostile.test_inputs import invoke
+
+    sample = Path(__file__).resolve().parents[2] / "sample_data" / "recordings" / "stripe"
+    body = (sample / "0001.json").read_bytes()
+    write_recording(
+        folder / "rec",
+        "stripe",
+        [{"body": body, "url": "/v1/invoices", "headers": {"Stripe-Version": version}}],
+    )
+    config = folder / "close.yaml"
+    config.write_text(
+        "period: {start: 2026-10-01, end: 2026-11-01}\n"
+        f"sources:\n  s: {{provider: stripe, recording: rec{extra}}}\n",
+        encoding="utf-8",
+    )
+    assert json.loads(body)["object"] == "list"
+    return invoke("run", config, "--out", folder / "out")
+
+
+def test_a_stripe_page_of_an_older_api_version_is_exit_3_naming_it(tmp_path) -> None:
+    """Before basil (2025-03-31) an invoice had tax and total_tax_amounts, not
+    total_taxes: every record would have been quarantined as malformed."""
+    result = _stripe_close(tmp_path, "2024-06-20")
+    assert result.exit_code == 3, result.output
+    assert "rec/0001.json" in result.output
+    assert "stripe-version '2024-06-20'; this normalizer reads 2025-03-31.basil or later" in (
+        result.output
+    )
+    assert _stripe_close(tmp_path / "b", "2025-09-30.clover").exit_code in (0, 1)
+
+
+def test_a_pinned_stripe_version_it_cannot_read_is_a_config_error(tmp_path) -> None:
+    result = _stripe_close(tmp_path, "2025-03-31.basil", ", options: {api_version: 2023-10-16}")
+    assert result.exit_code == 2, result.output
+    assert "api_version" in result.output and "2025-03-31.basil or later" in result.output
