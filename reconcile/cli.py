@@ -220,7 +220,8 @@ def run(
         click.echo(
             f"{s['name']:>10}: {fetched}read {s['records_read']}, quarantined "
             f"{s['quarantined']}, out of period {s['out_of_period']}, "
-            f"checked {s['checked']}"
+            + (f"drafts {s['drafts']}, " if s["drafts"] else "")
+            + f"checked {s['checked']}"
         )
     click.echo(
         f"findings: {model['total_findings']} ({counts['error']} error, "

@@ -145,3 +145,31 @@ def test_the_tie_out_shows_the_void_column_only_where_a_void_is_unbooked(
     close(write, "B1,10.00,paid,2026-10-02\n", "JE1,B1,10.00\n")
     assert invoke("run", tmp_path / "close.yaml", "--out", tmp_path / "b").exit_code == 0
     assert "Void, not booked" not in (tmp_path / "b" / "report.md").read_text()
+
+
+def test_stripe_s_own_draft_fixture_is_read_counted_as_a_draft_and_in_no_exception(
+    tmp_path: Path,
+) -> None:
+    """Stripe's published invoice fixture (fixtures3.json, MIT, Stripe; a draft with
+    ``total_taxes: null``) replayed as one list page: it was quarantined."""
+    from reconcile.recording import write_recording
+    from tests.conftest import DATASETS
+
+    fixtures = DATASETS / "stripe_fixtures" / "fixtures3.json"
+    if not fixtures.is_file():
+        pytest.skip(f"{fixtures} not present")
+    invoice = json.loads(fixtures.read_bytes())["resources"]["invoice"]
+    page = {"object": "list", "data": [invoice], "has_more": False, "url": "/v1/invoices"}
+    write_recording(
+        tmp_path / "rec", "stripe", [{"body": json.dumps(page).encode(), "url": "/v1/invoices"}]
+    )
+    (tmp_path / "close.yaml").write_text(
+        "period: {start: 2009-02-01, end: 2009-03-01}\n"  # its period_start: 2009-02-13
+        "sources:\n  stripe: {provider: stripe, recording: rec}\n",
+        encoding="utf-8",
+    )
+    result = pipeline.run(tmp_path / "close.yaml")
+    (summary,) = result.sources
+    assert (summary.records_read, summary.quarantined, summary.drafts) == (1, 0, 1)
+    assert summary.checked == 0 and result.findings.is_empty()
+    assert result.drafts["invoice_id"].to_list() == [invoice["id"]]
