@@ -56,10 +56,12 @@ MONEY_COLUMNS: Final = (
 #: ``total_taxes``, ``total_discount_amounts``, ``subtotal_excluding_tax``,
 #: ``total_excluding_tax`` and ``ending_balance`` as nullable (a draft's taxes, an
 #: unfinalized balance: tests/providers/stripe_schema.json). A file source's blank cell
-#: in one of these columns is N/A too.
+#: in one of these columns is N/A too. Commet's creditApplied is optional in its
+#: Invoice type.
 NULLABLE_MONEY: Final = frozenset(
     {
         "ending_balance_minor",
+        "credit_minor",
         "tax_minor",
         "discount_minor",
         "subtotal_excluding_tax_minor",

@@ -29,6 +29,7 @@ and the run keeps those whose ``periodStart`` (UTC) falls in ``[start, end)``
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
@@ -124,11 +125,127 @@ def _id(record: Any) -> str | None:
     return rid if isinstance(rid, str) else None
 
 
-def _completed(record: Any, details: Mapping[str, tuple[str, Mapping[str, Any]]]) -> Any:
-    """A list item merged with its ``GET /invoices/{id}`` response, when there is one."""
-    rid = _id(record)
-    detail = details.get(rid) if rid is not None else None
-    return {**record, **detail[1]} if detail else record
+@dataclass
+class _Read:
+    """A source's pages sorted out: the listed records in page order and the
+    ``GET /invoices/{id}`` responses by id."""
+
+    #: (location, record, is_summary): a list item, in page order
+    items: list[tuple[str, Any, bool]] = field(default_factory=list)
+    #: id -> (location, invoice) of each detail page
+    details: dict[str, tuple[str, Mapping[str, Any]]] = field(default_factory=dict)
+    #: id -> locations of detail pages that differ
+    conflicts: dict[str, list[str]] = field(default_factory=dict)
+    #: any full invoice or detail page read: the source has lineItems and creditApplied
+    complete: bool = False
+
+    def add_detail(self, page: Page, body: Mapping[str, Any], out: Normalized, seen: Seen) -> None:
+        iid = body["id"]
+        if seen.repeat(body):
+            out.duplicates_dropped += 1
+        elif iid in self.details:
+            self.conflicts.setdefault(iid, [self.details[iid][0]]).append(page.location)
+        else:
+            self.details[iid] = (page.location, body)
+        self.complete = True
+
+    def detail_of(self, record: Any) -> tuple[str, Mapping[str, Any]] | None:
+        rid = _id(record)
+        return self.details.get(rid) if rid is not None else None
+
+    def records(self) -> list[tuple[str, Any]]:
+        """Listed invoices (a list item merged with its detail page, when there is one),
+        then the detail pages nobody listed, standing alone."""
+        merged = []
+        for location, record, summary in self.items:
+            detail = self.detail_of(record) if summary else None
+            merged.append((location, {**record, **detail[1]} if detail else record))
+        listed = {_id(rec) for _, rec, summary in self.items if summary}
+        alone = [
+            (f"{loc} record 0", body)
+            for iid, (loc, body) in self.details.items()
+            if iid not in listed
+        ]
+        return merged + alone
+
+    def line_refs(self) -> dict[str, str]:
+        """Where a completed list item's lines come from: its detail page."""
+        return {
+            location: detail[0]
+            for location, record, summary in self.items
+            if summary and (detail := self.detail_of(record)) is not None
+        }
+
+    def undetailed(self) -> set[str]:
+        """List items (2026-07-31) without their detail page while others have one: their
+        lines and credit were not fetched."""
+        if not self.complete:
+            return set()
+        return {
+            location
+            for location, record, summary in self.items
+            if summary and self.detail_of(record) is None
+        }
+
+
+def _read_pages(pages: Sequence[Page], source: str, full_list: bool, out: Normalized) -> _Read:
+    # detail pages are told apart among themselves: one that carries none of the
+    # optional DETAIL fields is the list item's twin, and still that item's detail
+    read, seen, seen_details = _Read(), Seen(), Seen()
+    for page in pages:
+        kind, page_records = _classify(page, source, full_list)
+        if kind == "detail":
+            read.add_detail(page, page_records[0], out, seen_details)
+            continue
+        read.complete = read.complete or kind == "full"
+        for location, record in located(out, page, page_records, seen):
+            read.items.append((location, record, kind == "summary"))
+    return read
+
+
+def _invoice(
+    source: str, location: str, record: Mapping[str, Any], iid: str, complete: bool
+) -> dict[str, Any]:
+    """The canonical invoice row. Absent optional fields (``creditApplied``) are null."""
+    raw_status = opt_text(record, "status")
+    return invoice_row(
+        source,
+        location,
+        invoice_id=iid,
+        invoice_number=opt_text(record, "invoiceNumber"),
+        customer_id=opt_text(record, "customerId"),
+        currency=currency_code(req(record, "currency")),
+        status=enum_value(raw_status, _STATUS),
+        raw_status=raw_status,
+        credit_minor=minor(record, "creditApplied", required=False) if complete else None,
+        memo=opt_text(record, "memo"),
+        **{column: minor(record, key) for column, key in _MONEY.items()},
+        **{column: rfc3339(record.get(key), key) for column, key in _DATES.items()},
+    )
+
+
+def _lines(
+    source: str, record: Mapping[str, Any], iid: str, ref: str, currency: str
+) -> list[dict[str, Any]]:
+    """The canonical line rows of ``lineItems`` (optional: none when absent)."""
+    rows = []
+    for line_no, item in enumerate(objects(record, "lineItems")):
+        with within(f"lineItems[{line_no}]"):
+            rows.append(
+                line_row(
+                    source,
+                    iid,
+                    line_no,
+                    ref,
+                    line_type=opt_text(item, "lineType"),
+                    description=opt_text(item, "description"),
+                    quantity=exact_decimal(item.get("quantity"), "quantity", 9),
+                    unit_amount=exact_decimal(item.get("unitAmount"), "unitAmount", 12),
+                    amount_minor=minor(item, "amount"),
+                    currency=currency,
+                )
+            )
+    return rows
 
 
 def normalize(
@@ -136,98 +253,37 @@ def normalize(
 ) -> Normalized:
     full_list = str(options.get("api_version", SUMMARY_LIST_VERSION)) < SUMMARY_LIST_VERSION
     out = Normalized()
-    seen = Seen()
-    items: list[tuple[str, Any, bool]] = []  # (location, record, is_summary), page order
-    details: dict[str, tuple[str, Mapping[str, Any]]] = {}  # id -> (location, invoice)
-    conflicts: dict[str, list[str]] = {}  # id -> locations of differing detail pages
-    complete = False  # any record carrying lineItems/creditApplied
-
-    for page in pages:
-        kind, page_records = _classify(page, source, full_list)
-        if kind == "detail":
-            body, iid = page_records[0], page_records[0]["id"]
-            if seen.repeat(body):
-                out.duplicates_dropped += 1
-            elif iid in details:
-                conflicts.setdefault(iid, [details[iid][0]]).append(page.location)
-            else:
-                details[iid] = (page.location, body)
-            complete = True
-            continue
-        complete = complete or kind == "full"
-        located_records = located(out, page, page_records, seen)
-        items += [(loc, rec, kind == "summary") for loc, rec in located_records]
-
-    # listed invoices completed by their detail page; detail pages nobody listed stand alone
-    summary_ids = {_id(rec) for _, rec, summary in items if summary}
-    records = [(loc, _completed(rec, details) if summary else rec) for loc, rec, summary in items]
-    #: lines of a completed list item come from its detail page
-    line_refs = {
-        loc: details[iid][0]
-        for loc, rec, summary in items
-        if summary and (iid := _id(rec)) in details
-    }
-    records += [
-        (f"{loc} record 0", body) for iid, (loc, body) in details.items() if iid not in summary_ids
-    ]
+    read = _read_pages(pages, source, full_list, out)
+    line_refs, undetailed = read.line_refs(), read.undetailed()
 
     def parse(record: Mapping[str, Any], location: str) -> None:
         iid = text(req(record, "id"), "id")
-        if iid in conflicts:
-            raise RecordError(f"conflicting GET /invoices/{iid} responses: {conflicts[iid]}")
-        if complete and "lineItems" not in record:
+        if not iid:
+            raise RecordError("field 'id' is empty: no invoice id")
+        if iid in read.conflicts:
+            raise RecordError(f"conflicting GET /invoices/{iid} responses: {read.conflicts[iid]}")
+        if location in undetailed:
             raise RecordError(
-                f"line items missing: no lineItems in the record and no GET /invoices/{iid} "
-                "response for it (needed for lineItems and creditApplied)"
+                f"line items missing: no GET /invoices/{iid} response for this listed "
+                "invoice (needed for lineItems and creditApplied)"
             )
-        currency = currency_code(req(record, "currency"))
-        raw_status = opt_text(record, "status")
-        out.invoices.append(
-            invoice_row(
-                source,
-                location,
-                invoice_id=iid,
-                invoice_number=opt_text(record, "invoiceNumber"),
-                customer_id=opt_text(record, "customerId"),
-                currency=currency,
-                status=enum_value(raw_status, _STATUS),
-                raw_status=raw_status,
-                credit_minor=minor(record, "creditApplied") if complete else None,
-                memo=opt_text(record, "memo"),
-                **{column: minor(record, key) for column, key in _MONEY.items()},
-                **{column: rfc3339(record.get(key), key) for column, key in _DATES.items()},
-            )
-        )
-        if not complete:
-            return
-        for line_no, item in enumerate(objects(record, "lineItems", required=True)):
-            with within(f"lineItems[{line_no}]"):
-                out.lines.append(
-                    line_row(
-                        source,
-                        iid,
-                        line_no,
-                        line_refs.get(location, location),
-                        line_type=opt_text(item, "lineType"),
-                        description=opt_text(item, "description"),
-                        quantity=exact_decimal(item.get("quantity"), "quantity", 9),
-                        unit_amount=exact_decimal(item.get("unitAmount"), "unitAmount", 12),
-                        amount_minor=minor(item, "amount"),
-                        currency=currency,
-                    )
-                )
+        row = _invoice(source, location, record, iid, read.complete)
+        out.invoices.append(row)
+        if read.complete:
+            ref = line_refs.get(location, location)
+            out.lines.extend(_lines(source, record, iid, ref, row["currency"]))
 
     parse_records(
         out,
         source,
-        records,
+        read.records(),
         parse,
         id_key="id",
         keys={"invoice_number": "invoiceNumber", "customer_id": "customerId"},
     )
     columns = ("invoice_number", "customer_id", "raw_status", "memo", *_MONEY, *_DATES)
-    out.provided = provided(*columns, *(("credit_minor",) if complete else ()))
-    out.has_lines = complete
+    out.provided = provided(*columns, *(("credit_minor",) if read.complete else ()))
+    out.has_lines = read.complete
     return out
 
 
