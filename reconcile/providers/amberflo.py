@@ -108,9 +108,45 @@ _BILL = {
 def invoice_id(key: Mapping[str, Any]) -> str:
     """``customerId/productId/productPlanId/YYYY-MM-DD`` (the invoice start date)."""
     names = ("customerId", "productId", "productPlanId")
-    ids = [text(req(key, k), f"invoiceKey.{k}") for k in names]
-    year, month, day = (integer(req(key, k), f"invoiceKey.{k}") for k in ("year", "month", "day"))
+    ids = [text(_at(key, k, f"invoiceKey.{k}"), f"invoiceKey.{k}") for k in names]
+    year, month, day = (
+        integer(_at(key, k, f"invoiceKey.{k}"), f"invoiceKey.{k}") for k in ("year", "month", "day")
+    )
     return f"{'/'.join(ids)}/{year:04d}-{month:02d}-{day:02d}"
+
+
+def _at(obj: Mapping[str, Any], key: str, path: str) -> Any:
+    """A required field of a nested object; missing or null, the message names its path
+    (``totalBill.prepaid``)."""
+    value = obj.get(key)
+    if value is None:
+        raise RecordError(f"missing required field {path!r}")
+    return value
+
+
+def _object(obj: Mapping[str, Any], key: str, path: str) -> Mapping[str, Any]:
+    value = _at(obj, key, path)
+    if not isinstance(value, Mapping):
+        raise RecordError(f"field {path!r} should be an object, got {type(value).__name__}")
+    return value
+
+
+def _float64(value: Any, path: str, decimals: int) -> int | Decimal:
+    """A JSON number as Amberflo writes its float64 values. A string is not one (the
+    SDKs read numbers only); a value below half the last decimal kept is float residue
+    (``5.551115123125783e-17``, ``2.2250738585072014e-308``) and reads as zero, where
+    its exponent alone would put it out of any amount's range."""
+    if isinstance(value, str):
+        try:
+            money.to_decimal(value)
+        except money.MoneyError as exc:  # (not a number in any spelling)
+            raise RecordError(f"field {path!r}: {exc}") from None
+        raise RecordError(f"field {path!r} should be a JSON number, got the string {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int | Decimal):
+        raise RecordError(f"field {path!r} should be a JSON number, got {type(value).__name__}")
+    if isinstance(value, Decimal) and value.is_finite() and value.adjusted() < -decimals - 1:
+        return Decimal(0)
+    return value
 
 
 def _record_id(record: Mapping[str, Any]) -> str:
@@ -159,13 +195,13 @@ def _line(
 ) -> tuple[str | None, str | None, Decimal | None, Any, str]:
     """``(line_id, description, quantity, amount, amount's path)`` of one line item."""
     if line_type == "usage":
-        bill = nested(item, "totalBill")
-        quantity = _quantity(bill.get("meterUnits"), "meterUnits")
+        bill = _object(item, "totalBill", f"{path}.totalBill")
+        quantity = _quantity(bill.get("meterUnits"), f"{path}.totalBill.meterUnits")
         return (
             opt_text(item, "productItemId"),
             opt_text(item, "productItemName"),
             quantity,
-            req(bill, "price"),
+            _at(bill, "price", f"{path}.totalBill.price"),
             f"{path}.totalBill.price",
         )
     if line_type == "fee":
@@ -173,27 +209,28 @@ def _line(
             opt_text(item, "id"),
             opt_text(item, "name"),
             Decimal(1),
-            req(item, "cost"),
+            _at(item, "cost", f"{path}.cost"),
             f"{path}.cost",
         )
     return (
         opt_text(item, "promotionId"),
         opt_text(item, "promotionName"),
         None,
-        req(item, "discount"),
+        _at(item, "discount", f"{path}.discount"),
         f"{path}.discount",
     )
 
 
-def _quantity(value: Any, key: str) -> Decimal | None:
+def _quantity(value: Any, path: str) -> Decimal | None:
     """A float64 quantity (``meterUnits``) cleaned of its noise to the 9 decimals a
     canonical quantity holds (money.without_float_noise)."""
     if value is None:
         return None
     try:
-        return exact_decimal(money.without_float_noise(money.to_decimal(value), 9), key, 9)
+        number = money.to_decimal(_float64(value, path, 9))
+        return exact_decimal(money.without_float_noise(number, 9), path, 9)
     except money.MoneyError as exc:
-        raise RecordError(f"field {key!r}: {exc}") from None
+        raise RecordError(f"field {path!r}: {exc}") from None
 
 
 def _records(page: Page, source: str) -> list[Any]:
@@ -207,6 +244,76 @@ def _records(page: Page, source: str) -> list[Any]:
     raise bad_page(page, source, body, "a JSON array of invoices or one invoice object")
 
 
+class _Reader:
+    """One source's records to canonical rows, in major units cleaned of float noise."""
+
+    def __init__(self, source: str, options: Mapping[str, Any], out: Normalized) -> None:
+        self.source, self.out = source, out
+        self.decimals = out.float_decimals if out.float_decimals is not None else FLOAT_DECIMALS
+        self.options_currency = options.get("currency", "USD")
+        self.convert = Converter(source, PROVIDER, self.decimals)
+
+    def money(self, value: Any, currency: str, iid: str, path: str) -> Decimal:
+        return self.convert(_float64(value, path, self.decimals), currency, iid, path)
+
+    def __call__(self, record: Mapping[str, Any], location: str) -> None:
+        key = nested(record, "invoiceKey")
+        iid = invoice_id(key)
+        # (per record: a currency option that is no code rejects each record, named)
+        currency = currency_code(self.options_currency, "options.currency")
+        bill = nested(record, "totalBill")
+        amounts = {
+            column: self.money(
+                _at(bill, name, f"totalBill.{name}"), currency, iid, f"totalBill.{name}"
+            )
+            for column, name in _BILL.items()
+        }
+        start = epoch_seconds(req(record, "invoiceStartTimeInSeconds"), "invoiceStartTimeInSeconds")
+        end = epoch_seconds(req(record, "invoiceEndTimeInSeconds"), "invoiceEndTimeInSeconds")
+        assert end is not None  # req() refused null
+        status, raw_status = _status(record)
+        self.out.invoices.append(
+            invoice_row(
+                self.source,
+                location,
+                invoice_id=iid,
+                customer_id=text(key["customerId"], "invoiceKey.customerId"),
+                currency=currency,
+                status=status,
+                raw_status=raw_status,
+                period_start=start,
+                period_end=end,
+                due_at=_due(end, record.get("gracePeriodInHours")),
+                **amounts,
+            )
+        )
+        self.out.lines.extend(self.lines(record, iid, location, currency))
+
+    def lines(
+        self, record: Mapping[str, Any], iid: str, location: str, currency: str
+    ) -> list[dict[str, Any]]:
+        rows = []
+        for line_no, (line_type, path, item) in enumerate(_items(record)):
+            with within(path):
+                line_id, description, quantity, price, price_path = _line(line_type, path, item)
+                rows.append(
+                    line_row(
+                        self.source,
+                        iid,
+                        line_no,
+                        location,
+                        line_id=line_id,
+                        line_type=line_type,
+                        description=description,
+                        quantity=quantity,
+                        unit_amount=None,  # tiered pricing: no single unit price
+                        amount_minor=self.money(price, currency, iid, price_path),
+                        currency=currency,
+                    )
+                )
+        return rows
+
+
 def normalize(
     pages: Sequence[Page], source: str, options: Mapping[str, Any] = NO_OPTIONS
 ) -> Normalized:
@@ -217,57 +324,8 @@ def normalize(
         has_lines=True,
     )
     out.float_decimals = int(options.get("float_decimals", FLOAT_DECIMALS))
-    convert = Converter(source, PROVIDER, out.float_decimals)
+    parse = _Reader(source, options, out)
     seen = Seen()
-
-    def parse(record: Mapping[str, Any], location: str) -> None:
-        key = nested(record, "invoiceKey")
-        iid = invoice_id(key)
-        currency = currency_code(options.get("currency", "USD"), "options.currency")
-        bill = nested(record, "totalBill")
-        amounts = {
-            column: convert(req(bill, name), currency, iid, f"totalBill.{name}")
-            for column, name in _BILL.items()
-        }
-        start = epoch_seconds(req(record, "invoiceStartTimeInSeconds"), "invoiceStartTimeInSeconds")
-        end = epoch_seconds(req(record, "invoiceEndTimeInSeconds"), "invoiceEndTimeInSeconds")
-        assert end is not None  # req() refused null
-        due = _due(end, record.get("gracePeriodInHours"))
-        status, raw_status = _status(record)
-        out.invoices.append(
-            invoice_row(
-                source,
-                location,
-                invoice_id=iid,
-                customer_id=text(req(key, "customerId"), "invoiceKey.customerId"),
-                currency=currency,
-                status=status,
-                raw_status=raw_status,
-                period_start=start,
-                period_end=end,
-                due_at=due,
-                **amounts,
-            )
-        )
-        for line_no, (line_type, path, item) in enumerate(_items(record)):
-            with within(path):
-                line_id, description, quantity, price, price_path = _line(line_type, path, item)
-                out.lines.append(
-                    line_row(
-                        source,
-                        iid,
-                        line_no,
-                        location,
-                        line_id=line_id,
-                        line_type=line_type,
-                        description=description,
-                        quantity=quantity,
-                        unit_amount=None,  # tiered pricing: no single unit price
-                        amount_minor=convert(price, currency, iid, price_path),
-                        currency=currency,
-                    )
-                )
-
     for page in pages:
         if page.kind == "customers":
             continue  # the account's customer list a fetch used to know whom to ask
