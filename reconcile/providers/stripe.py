@@ -15,8 +15,8 @@ those in its ``discounts``, are already inside ``subtotal``); a line's
 ``subtotal``), its ``discount_minor`` its share of the invoice-level ones and
 its ``tax_minor`` its exclusive ``taxes``.
 
-Stripe's published schema (tests/providers/stripe_schema.json; the fields table
-in notes) decides what a valid record is. A field it makes nullable or optional
+Stripe's published schema (vendored in tests/providers/stripe_schema.json, its
+sources in the README beside it) decides what a valid record is. A field it makes nullable or optional
 is read as null when null (or absent), and the rules that need it are N/A for
 that record: ``total_taxes`` (null on a draft) leaves ``tax_minor`` null,
 ``total_discount_amounts`` the invoice's ``discount_minor``, a line's
