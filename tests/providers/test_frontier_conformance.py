@@ -311,9 +311,9 @@ def test_every_invoice_the_mapping_allows_is_read_exactly(
 def test_both_eras_of_one_invoice_give_one_row(data: st.DataObject) -> None:
     """The gateway's record and any Connect spelling of the same invoice read the same."""
     inv = data.draw(invoices(), label="invoice")
-    assert (
-        rows_of(read([rest(inv), data.draw(connect(inv), label="connect")])) == [expected(inv)] * 2
-    )
+    records = [rest(inv), data.draw(connect(inv), label="connect")]
+    # one page each: the two may be the same JSON, which one page reads once (Seen)
+    assert [rows_of(read([record])) for record in records] == [[expected(inv)]] * 2
 
 
 @examples(40)
