@@ -147,7 +147,9 @@ def _scoped(
     canonical schema is simply not a neighbour."""
     parts = []
     if loaded.beside is not None and loaded.beside.height:
-        near = schema.validate_invoices(loaded.beside, loaded.normalized.provided).valid
+        near = schema.validate_invoices(
+            loaded.beside, loaded.normalized.provided, loaded.normalized.nullable
+        ).valid
         parts.append(near.with_row_index(ROW))
     if period_field == "none":
         scoped = valid
@@ -307,7 +309,7 @@ def _prepare(
     out = loaded.normalized
     # finer-than-minor line amounts: their identities read the lines themselves
     keep_lines = keep_lines or loaded.line_precision.scale > 0
-    inv = schema.validate_invoices(loaded.invoices, out.provided)
+    inv = schema.validate_invoices(loaded.invoices, out.provided, out.nullable)
     derived = _locator(loaded)
     held = _quarantine(loaded, inv.failures, derived)
     scoped, neighbours = _scoped(cfg, src_cfg.period_field, inv.valid, loaded, derived)

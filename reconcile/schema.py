@@ -51,23 +51,12 @@ MONEY_COLUMNS: Final = (
     "pre_payment_credit_notes_minor",
     "post_payment_credit_notes_minor",
 )
-#: money columns that may be null where the source provides them: the rules that read
-#: them are N/A for that record (never a quarantine). Stripe's published schema types
-#: ``total_taxes``, ``total_discount_amounts``, ``subtotal_excluding_tax``,
-#: ``total_excluding_tax`` and ``ending_balance`` as nullable (a draft's taxes, an
-#: unfinalized balance: tests/providers/stripe_schema.json). A file source's blank cell
-#: in one of these columns is N/A too. Commet's creditApplied is optional in its
-#: Invoice type.
-NULLABLE_MONEY: Final = frozenset(
-    {
-        "ending_balance_minor",
-        "credit_minor",
-        "tax_minor",
-        "discount_minor",
-        "subtotal_excluding_tax_minor",
-        "total_excluding_tax_minor",
-    }
-)
+#: money columns that may be null wherever a source provides them (Stripe's
+#: ending_balance before finalization): the rules that read them are N/A for that
+#: record, never a quarantine. Each source adds the columns its own published schema
+#: lets be null (providers._base.Normalized.nullable: Stripe's draft taxes, Commet's
+#: optional creditApplied); a file's blank cell elsewhere is a quarantined row.
+NULLABLE_MONEY: Final = frozenset({"ending_balance_minor"})
 #: line items' money columns: the line amount and, where a source states them per
 #: line, the discounts and (exclusive) taxes allocated to it
 LINE_MONEY_COLUMNS: Final = ("amount_minor", "discount_minor", "tax_minor")
@@ -470,11 +459,14 @@ def _validate(frame: pl.DataFrame, schema: DataFrameSchema) -> Validated:
 REQUIRED_WHEN_PROVIDED: Final = (frozenset(MONEY_COLUMNS) - NULLABLE_MONEY) | ALWAYS_PROVIDED
 
 
-def validate_invoices(frame: pl.DataFrame, provided: frozenset[str]) -> Validated:
-    """Validate canonical invoices; money columns the source *provides* must be non-null."""
+def validate_invoices(
+    frame: pl.DataFrame, provided: frozenset[str], nullable: frozenset[str] = frozenset()
+) -> Validated:
+    """Validate canonical invoices; money columns the source *provides* must be non-null,
+    unless its published schema lets them be null (``nullable``, Normalized.nullable)."""
     invoices_model = _invoice_model()
     schema = invoices_model.to_schema()
-    required = {c: {"nullable": False} for c in provided & REQUIRED_WHEN_PROVIDED}
+    required = {c: {"nullable": False} for c in (provided & REQUIRED_WHEN_PROVIDED) - nullable}
     return _validate(frame, schema.update_columns(required) if required else schema)
 
 

@@ -85,6 +85,9 @@ class Normalized:
     rejects: list[Reject] = field(default_factory=list)
     #: canonical invoice columns this source actually sends (others are N/A)
     provided: frozenset[str] = frozenset()
+    #: provided money columns its published schema lets be null or absent on a record
+    #: (Stripe's taxes on a draft): null there is N/A for that record, not a quarantine
+    nullable: frozenset[str] = frozenset()
     #: whether this source sends line items at all
     has_lines: bool = False
     #: the amounts are float64 results cleaned to this many decimals (Amberflo)

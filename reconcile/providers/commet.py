@@ -283,6 +283,7 @@ def normalize(
     )
     columns = ("invoice_number", "customer_id", "raw_status", "memo", *_MONEY, *_DATES)
     out.provided = provided(*columns, *(("credit_minor",) if read.complete else ()))
+    out.nullable = frozenset({"credit_minor"})  # creditApplied is optional in its Invoice
     out.has_lines = read.complete
     return out
 

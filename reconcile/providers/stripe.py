@@ -16,9 +16,10 @@ those in its ``discounts``, are already inside ``subtotal``); a line's
 its ``tax_minor`` its exclusive ``taxes``.
 
 Stripe's published schema (vendored in tests/providers/stripe_schema.json, its
-sources in the README beside it) decides what a valid record is. A field it makes nullable or optional
-is read as null when null (or absent), and the rules that need it are N/A for
-that record: ``total_taxes`` (null on a draft) leaves ``tax_minor`` null,
+sources in the README beside it) decides what a valid record is. A field it makes
+nullable or optional is read as null when null (or absent), and the rules that
+need it are N/A for that record (Normalized.nullable: the canonical schema then
+lets it be null): ``total_taxes`` (null on a draft) leaves ``tax_minor`` null,
 ``total_discount_amounts`` the invoice's ``discount_minor``, a line's
 ``discount_amounts`` and ``taxes`` its ``discount_minor`` and ``tax_minor``;
 ``subtotal_excluding_tax``, ``total_excluding_tax`` and ``ending_balance``
@@ -106,6 +107,12 @@ OPTIONS = {
         int, "invoices per page (default and maximum 100)", minimum=1, maximum=100, live=True
     ),
 }
+
+#: money columns Stripe's published schema lets be null (a draft's total_taxes and
+#: total_discount_amounts, subtotal/total_excluding_tax: tests/providers/stripe_schema.json)
+NULLABLE = frozenset(
+    {"tax_minor", "discount_minor", "subtotal_excluding_tax_minor", "total_excluding_tax_minor"}
+)
 
 #: Stripe's invoice statuses (Frontier copies them verbatim into ``state``)
 STATUSES = {s: s for s in ("draft", "open", "paid", "uncollectible", "void")}
@@ -406,7 +413,7 @@ def _read_pages(
 def normalize(
     pages: Sequence[Page], source: str, options: Mapping[str, Any] = NO_OPTIONS
 ) -> Normalized:
-    out = Normalized(provided=provided(*_COLUMNS), has_lines=True)
+    out = Normalized(provided=provided(*_COLUMNS), has_lines=True, nullable=NULLABLE)
     line_pages, lists = _read_pages(pages, source)
     out.beside_pages = {page.location for page, _ in lists if page.kind == BESIDE}
     seen = Seen()

@@ -588,7 +588,7 @@ def read_case(spec: Provider, pages: list[dict[str, Any]]) -> None:
     rejected = [r.location for r in out.rejects]
     assert len(set(rejected)) == len(rejected) and all(map(a_record_of(where), rejected))
     assert all("Traceback" not in r.reason and r.reason for r in out.rejects)
-    invoices = schema.validate_invoices(loaded.invoices, out.provided)
+    invoices = schema.validate_invoices(loaded.invoices, out.provided, out.nullable)
     failed = invoices.failures.get_column("row").n_unique()
     assert invoices.valid.height + failed == loaded.invoices.height
     assert isinstance(loaded.lines, pl.DataFrame)

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 
 from reconcile import pipeline, schema, sources
@@ -40,19 +40,23 @@ PERIOD_START, PERIOD_END = datetime(2026, 1, 1, tzinfo=UTC), datetime(2027, 1, 1
 PERIOD = "period: {start: 2026-01-01, end: 2027-01-01}\n"
 SLOW = os.environ.get("HYPOTHESIS_PROFILE") == "slow"
 _QUIET = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]
+#: no "explain" phase: on records this large it takes minutes to say which parts vary
+_PHASES = (Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink)
 
 
 def bounded(examples: int) -> settings:
     """``examples`` fixed (derandomised) examples in the default run; with
     HYPOTHESIS_PROFILE=slow, the loaded profile's count, randomised."""
     if SLOW:  # (inherits the profile tests/providers/conftest.py loaded)
-        return settings(deadline=None, suppress_health_check=_QUIET)
+        return settings(deadline=None, suppress_health_check=_QUIET, phases=_PHASES)
     return settings(
         max_examples=examples,
         derandomize=True,
         database=None,
         deadline=None,
         suppress_health_check=_QUIET,
+        phases=_PHASES,
+        report_multiple_bugs=False,
     )
 
 
@@ -163,7 +167,7 @@ def read(provider: str, pages: list[dict[str, Any]], options: Mapping[str, Any])
         )
         loaded = sources.load_source(cfg, folder)
     normalized = loaded.normalized
-    invoices = schema.validate_invoices(loaded.invoices, normalized.provided)
+    invoices = schema.validate_invoices(loaded.invoices, normalized.provided, normalized.nullable)
     assert isinstance(loaded.lines, pl.DataFrame)
     lines = schema.validate_lines(loaded.lines)
     return Read(normalized, loaded.invoices, invoices.failures, lines.failures)

@@ -62,7 +62,7 @@ def check_invariants(out: Normalized, *, validate: bool = True) -> None:
     if not validate:
         return
     invoices, _ = frame(out.invoices, schema.INVOICE_SCHEMA)
-    checked = schema.validate_invoices(invoices, out.provided)
+    checked = schema.validate_invoices(invoices, out.provided, out.nullable)
     assert checked.failures.height == 0, checked.failures
     lines, _ = frame(out.lines, schema.LINE_SCHEMA)
     checked = schema.validate_lines(lines)

@@ -162,7 +162,7 @@ def read(pages: list[dict[str, Any]]) -> Read:
         loaded = sources.load_source(cfg, folder)
     out = loaded.normalized
     assert isinstance(loaded.lines, pl.DataFrame)
-    invoices = schema.validate_invoices(loaded.invoices, out.provided)
+    invoices = schema.validate_invoices(loaded.invoices, out.provided, out.nullable)
     lines = schema.validate_lines(loaded.lines)
     failures = pl.concat([invoices.failures, lines.failures]).to_dicts()
     return Read(out, loaded.invoices, loaded.lines, failures)
