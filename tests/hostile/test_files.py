@@ -154,3 +154,23 @@ def test_a_lone_utf16_surrogate_in_a_json_export_names_the_row(tmp_path: Path) -
     assert code == 3 and findings == [], output
     assert "ledger.json: row 1: the value of 'id' is not Unicode text" in output, output
     assert "Traceback" not in output and no_outputs(tmp_path / "out")
+
+
+def test_a_blank_tax_cell_in_a_ledger_is_a_quarantined_row(tmp_path: Path) -> None:
+    """Only a provider whose published schema lets a column be null (Stripe's draft
+    taxes) reads null as N/A; a ledger that maps a tax column and leaves a cell blank
+    has a row that cannot be checked, named by its row."""
+    write(tmp_path, "ledger.csv", b"id,amount,tax,currency\nA,1.00,0.10,USD\nB,2.00,,USD\n")
+    config = write(
+        tmp_path,
+        "close.yaml",
+        PERIOD
+        + """sources:
+  ledger: {provider: file, path: ledger.csv, amounts: major,
+           columns: {invoice_id: id, total_minor: amount, tax_minor: tax, currency: currency}}
+""",
+    )
+    code, findings, output = _run(tmp_path, config)
+    assert code == 1, output
+    (bad,) = findings
+    assert bad["rule_id"].startswith("schema.") and bad["location"] == "ledger.csv row 3", bad
