@@ -1,8 +1,12 @@
 """F5 Distributed Cloud (Volterra) ``ListInvoices``: wire JSON to canonical rows.
 
 Page: ``{"invoices": [InvoiceType, ...]}`` (proto3 JSON; an empty list may come
-as ``{}``). ``amount`` is an int64 string in cents and, like every proto3
-field, may be omitted when it holds the default (``"0"``, ``STATUS_UNKNOWN``).
+as ``{}`` or ``{"invoices": null}``). ``amount`` is an int64 string in cents (a
+JSON number is accepted, as proto3 JSON parsers do) and, like every proto3 field,
+may be omitted or ``null`` when it holds the default (``"0"``, ``false``,
+``STATUS_UNKNOWN``). F5's schema makes every field optional; a record without a
+``name`` (no id) or a ``currency`` is rejected, naming the field, since no rule can
+do without them.
 The API is tenant-scoped: the customer is the tenant, given as
 ``options["customer_id"]``. No line items, no subtotal/discount/tax.
 
@@ -89,13 +93,27 @@ _FINAL = frozenset({"paid", "void", "refunded"})
 
 def _status(record: Mapping[str, Any]) -> tuple[str, str | None]:
     raw = opt_text(record, "status")
-    active = record.get("active", False)
+    active = record.get("active")
+    if active is None:  # absent or null: proto3's default, false
+        active = False
     if not isinstance(active, bool):
         raise RecordError(f"field 'active' should be a boolean, got {active!r}")
     status = enum_value(raw, _STATUS)
     if active and status not in _FINAL:
         status = "draft"
     return status, raw
+
+
+def _invoices(body: Any) -> list[Any] | None:
+    """The records of a ``ListInvoices`` response (None: not that shape). proto3 JSON
+    omits an empty repeated field (``{}``) or writes it ``null``; unknown fields beside
+    ``invoices`` are allowed."""
+    if not isinstance(body, dict) or (body and "invoices" not in body):
+        return None
+    records = body.get("invoices")
+    if records is None:
+        return []
+    return records if isinstance(records, list) else None
 
 
 def normalize(
@@ -108,6 +126,8 @@ def normalize(
 
     def parse(record: Mapping[str, Any], location: str) -> None:
         invoice_id = text(req(record, "name"), "name")
+        if not invoice_id:  # proto3's default: no name sent
+            raise RecordError("field 'name' is empty: no invoice id")
         status, raw_status = _status(record)
         out.invoices.append(
             invoice_row(
@@ -128,10 +148,8 @@ def normalize(
         if page.kind == "pdf":
             continue  # a fetched invoice PDF: a source document, not invoice data
         body = load_json(page, source)
-        if body == {}:
-            continue  # proto3 JSON omits an empty repeated field
-        records = body.get("invoices") if isinstance(body, dict) else None
-        if not isinstance(records, list):
+        records = _invoices(body) if body is not None else None
+        if records is None:
             raise bad_page(page, source, body, '{"invoices": [...]}')
         each_record(out, source, page, records, parse, id_key="name", seen=seen)
     return out
@@ -165,8 +183,8 @@ def fetch(
     path = f"/api/web/namespaces/{namespace}/usage/invoices/custom_list"
     page = client.get(path, params={"limit": limit})
     body = json_body(client, page, 1)
-    records = [] if body in (None, {}) else body.get("invoices") if isinstance(body, dict) else None
-    if not isinstance(records, list):
+    records = [] if body is None else _invoices(body)
+    if records is None:
         raise shape(client, page, 1, '{"invoices": [...]}', body)
     client.add_records(len(records))
     if len(records) >= limit:
