@@ -167,7 +167,7 @@ def read(provider: str, pages: list[dict[str, Any]], options: Mapping[str, Any])
         )
         loaded = sources.load_source(cfg, folder)
     normalized = loaded.normalized
-    invoices = schema.validate_invoices(loaded.invoices, normalized.provided)
+    invoices = schema.validate_invoices(loaded.invoices, normalized.provided, normalized.nullable)
     assert isinstance(loaded.lines, pl.DataFrame)
     lines = schema.validate_lines(loaded.lines)
     return Read(normalized, loaded.invoices, invoices.failures, lines.failures)
