@@ -34,6 +34,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
+from reconcile import money
 from reconcile.providers._base import (
     NO_OPTIONS,
     Normalized,
@@ -203,6 +204,25 @@ def _read_pages(pages: Sequence[Page], source: str, full_list: bool, out: Normal
     return read
 
 
+def _number(record: Mapping[str, Any], key: str) -> Any:
+    """A field Commet's types publish as ``number``: a JSON number (or null). A number
+    written as a string (``"1250"``) contradicts the type: refused, naming the field."""
+    value = record.get(key)
+    if isinstance(value, str):
+        try:
+            money.to_decimal(value)
+        except money.MoneyError as exc:  # (not a number in any spelling)
+            raise RecordError(f"field {key!r}: {exc}") from None
+        raise RecordError(f"field {key!r} should be a JSON number, got the string {value!r}")
+    return value
+
+
+def _cents(record: Mapping[str, Any], key: str, *, required: bool = True) -> int | None:
+    """An amount in integer cents, a JSON number (see :func:`_number`)."""
+    _number(record, key)
+    return minor(record, key, required=required)
+
+
 def _invoice(
     source: str, location: str, record: Mapping[str, Any], iid: str, complete: bool
 ) -> dict[str, Any]:
@@ -217,9 +237,9 @@ def _invoice(
         currency=currency_code(req(record, "currency")),
         status=enum_value(raw_status, _STATUS),
         raw_status=raw_status,
-        credit_minor=minor(record, "creditApplied", required=False) if complete else None,
+        credit_minor=_cents(record, "creditApplied", required=False) if complete else None,
         memo=opt_text(record, "memo"),
-        **{column: minor(record, key) for column, key in _MONEY.items()},
+        **{column: _cents(record, key) for column, key in _MONEY.items()},
         **{column: rfc3339(record.get(key), key) for column, key in _DATES.items()},
     )
 
@@ -239,9 +259,9 @@ def _lines(
                     ref,
                     line_type=opt_text(item, "lineType"),
                     description=opt_text(item, "description"),
-                    quantity=exact_decimal(item.get("quantity"), "quantity", 9),
-                    unit_amount=exact_decimal(item.get("unitAmount"), "unitAmount", 12),
-                    amount_minor=minor(item, "amount"),
+                    quantity=exact_decimal(_number(item, "quantity"), "quantity", 9),
+                    unit_amount=exact_decimal(_number(item, "unitAmount"), "unitAmount", 12),
+                    amount_minor=_cents(item, "amount"),
                     currency=currency,
                 )
             )

@@ -295,6 +295,8 @@ CONTRADICTIONS: list[tuple[str, Any, str]] = [
     ("total", 12.5, "'total'"),
     ("total", 2**64, "'total'"),
     ("total", True, "'total'"),
+    ("total", "1250", "field 'total' should be a JSON number"),
+    ("creditApplied", "500", "field 'creditApplied' should be a JSON number"),
     ("subtotal", DROP, "'subtotal'"),
     ("discountAmount", None, "'discountAmount'"),
     ("taxAmount", "abc", "'taxAmount'"),
@@ -311,6 +313,8 @@ CONTRADICTIONS: list[tuple[str, Any, str]] = [
     ("lineItems[0].amount", 1.5, "lineItems[0]: field 'amount'"),
     ("lineItems[0].amount", DROP, "lineItems[0]: missing required field 'amount'"),
     ("lineItems[0].quantity", "two", "lineItems[0]: field 'quantity'"),
+    ("lineItems[0].quantity", "2", "lineItems[0]: field 'quantity' should be a JSON number"),
+    ("lineItems[0].amount", "100", "lineItems[0]: field 'amount' should be a JSON number"),
     ("lineItems[0].unitAmount", {}, "lineItems[0]: field 'unitAmount'"),
     ("lineItems[0].lineType", 1, "lineItems[0]: field 'lineType'"),
 ]
