@@ -326,6 +326,7 @@ def _prepare(
         + ([quarantine.orphan_findings(loaded.name, orphans)] if orphan_lines else [])
     )
     line_reject_ids = [r.invoice_id for r in held.line_rejects if r.invoice_id is not None]
+    line_reject_ids += sorted(out.lines_unknown)  # (sent without their lines)
     incomplete = pl.concat(
         [
             summed.quarantined.select("invoice_id"),

@@ -90,6 +90,9 @@ class Normalized:
     nullable: frozenset[str] = frozenset()
     #: whether this source sends line items at all
     has_lines: bool = False
+    #: ids of invoices sent without their (optional) line items: their line sums are
+    #: unknown, so the rules on them are N/A for those invoices, never a sum of zero
+    lines_unknown: set[str] = field(default_factory=set)
     #: the amounts are float64 results cleaned to this many decimals (Amberflo)
     float_decimals: int | None = None
     #: records of the beside pages (counted apart from ``records_read``)

@@ -43,6 +43,7 @@ from reconcile.providers._base import (
     RecordError,
     Seen,
     bad_page,
+    check_version,
     currency_code,
     enum_value,
     exact_decimal,
@@ -194,6 +195,9 @@ def _read_pages(pages: Sequence[Page], source: str, full_list: bool, out: Normal
     # optional DETAIL fields is the list item's twin, and still that item's detail
     read, seen, seen_details = _Read(), Seen(), Seen()
     for page in pages:
+        check_version(
+            page, source, "commet-version", API_VERSIONS.__contains__, ", ".join(API_VERSIONS)
+        )
         kind, page_records = _classify(page, source, full_list)
         if kind == "detail":
             read.add_detail(page, page_records[0], out, seen_details)
@@ -292,6 +296,8 @@ def normalize(
         if read.complete:
             ref = line_refs.get(location, location)
             out.lines.extend(_lines(source, record, iid, ref, row["currency"]))
+            if record.get("lineItems") is None:  # optional: not sent is not "no lines"
+                out.lines_unknown.add(iid)
 
     parse_records(
         out,

@@ -84,3 +84,33 @@ def test_a_pinned_stripe_version_it_cannot_read_is_a_config_error(tmp_path) -> N
     result = _stripe_close(tmp_path, "2025-03-31.basil", ", options: {api_version: 2023-10-16}")
     assert result.exit_code == 2, result.output
     assert "api_version" in result.output and "2025-03-31.basil or later" in result.output
+
+
+def test_a_commet_page_of_a_version_it_does_not_read_is_exit_3_naming_it(tmp_path) -> None:
+    from pathlib import Path
+
+    from tests.hostile.test_inputs import invoke
+
+    sample = Path(__file__).resolve().parents[2] / "sample_data" / "recordings" / "commet"
+    write_recording(
+        tmp_path / "rec",
+        "commet",
+        [
+            {
+                "body": (sample / "0001.json").read_bytes(),
+                "url": "/api/v1/invoices",
+                "headers": {"Commet-Version": "2026-11-02"},
+            }
+        ],
+    )
+    config = tmp_path / "close.yaml"
+    config.write_text(
+        "period: {start: 2026-10-01, end: 2026-11-01}\n"
+        "sources:\n  c: {provider: commet, recording: rec}\n",
+        encoding="utf-8",
+    )
+    result = invoke("run", config, "--out", tmp_path / "out")
+    assert result.exit_code == 3, result.output
+    assert "commet-version '2026-11-02'; this normalizer reads 2026-07-11, 2026-07-24" in (
+        result.output
+    )

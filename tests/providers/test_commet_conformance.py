@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -237,12 +236,6 @@ def test_an_invoice_without_line_items_is_read_without_lines() -> None:
     assert got.rows[full["id"]]["total_minor"] == full["total"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs a per-invoice 'lines not sent' mark: Normalized (providers/_base.py) has "
-    "none and prepare.py counts only quarantined lines as incomplete, so an invoice "
-    "without lineItems sums to 0 in commet.lines_sum_to_subtotal instead of being N/A",
-)
 def test_an_invoice_without_line_items_makes_the_lines_rule_not_applicable() -> None:
     full = _sample_invoice()
     del full["lineItems"]
