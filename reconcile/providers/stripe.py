@@ -13,7 +13,7 @@ invoice-level discounts of ``total_discount_amounts`` (a line's own discounts,
 those in its ``discounts``, are already inside ``subtotal``); a line's
 ``amount_minor`` is its ``amount`` net of its own discounts (what it adds to
 ``subtotal``), its ``discount_minor`` its share of the invoice-level ones and
-its ``tax_minor`` its exclusive ``taxes``.
+its ``tax_minor`` its ``taxes`` (exclusive and inclusive, as the invoice's).
 
 Stripe's published schema (vendored in tests/providers/stripe_schema.json, its
 sources in the README beside it) decides what a valid record is. A field it makes
@@ -29,8 +29,8 @@ is quarantined, the message naming the field, where it contradicts the schema
 (a field of the wrong type, an amount that is not an integer) or lacks what no
 rule can do without (its id, currency, total, the other amounts the schema
 requires). An enum value the schema does not list is read as sent (a status
-as ``unknown``, a ``tax_behavior`` as not exclusive: newer SDKs type Stripe's
-enums as open).
+as ``unknown``; every tax counts whatever its ``tax_behavior``): newer SDKs type
+Stripe's enums as open.
 
 The fetch (``fetch``: what a live run asks Stripe for, the neighbouring periods
 read for timing, the remaining line pages) is in stripe_fetch.py.
@@ -237,8 +237,11 @@ def _nullable_objects(rec: Mapping[str, Any], key: str) -> list[Mapping[str, Any
     return None if rec[key] is None else objects(rec, key)
 
 
-def _exclusive_tax(rec: Mapping[str, Any], key: str, currency: str) -> int | None:
-    """The exclusive taxes of ``total_taxes`` / a line's ``taxes`` (None when null)."""
+def _taxes(rec: Mapping[str, Any], key: str, currency: str) -> int | None:
+    """Every tax of ``total_taxes`` / a line's ``taxes``, exclusive and inclusive (None
+    when null): what ``total`` adds to ``total_excluding_tax``, which Stripe documents
+    as "excluding all tax" (an inclusive tax is inside ``subtotal`` and ``total``, not
+    inside ``total_excluding_tax``)."""
     taxes = _nullable_objects(rec, key)
     if taxes is None:
         return None
@@ -248,7 +251,7 @@ def _exclusive_tax(rec: Mapping[str, Any], key: str, currency: str) -> int | Non
             raise RecordError(
                 f"field {key!r}: a tax_behavior should be a string, got {type(behavior).__name__}"
             )
-    return _sum([t for t in taxes if t.get("tax_behavior") == "exclusive"], key, currency)
+    return _sum(taxes, key, currency)
 
 
 def _id_of(value: Any, key: str) -> str | None:
@@ -312,7 +315,7 @@ def _line(
 ) -> dict[str, Any]:
     """A line item: ``amount_minor`` net of the line's own (item-level) discounts, as it
     enters the invoice's ``subtotal``; ``discount_minor`` its share of invoice-level
-    discounts; ``tax_minor`` its exclusive taxes."""
+    discounts; ``tax_minor`` its taxes (exclusive and inclusive)."""
     currency = currency_code(req(item, "currency"))
     amount = _amount(item, "amount", currency)  # checks the currency before _unit_amount
     assert amount is not None
@@ -334,7 +337,7 @@ def _line(
         unit_amount=_unit_amount(opt_nested(item, "pricing") or {}, currency),
         amount_minor=amount - _sum(own, "discount_amounts", currency),
         discount_minor=None if amounts is None else _sum(shared, "discount_amounts", currency),
-        tax_minor=_exclusive_tax(item, "taxes", currency),
+        tax_minor=_taxes(item, "taxes", currency),
         currency=currency,
     )
 
@@ -348,7 +351,7 @@ def _invoice(
     raw_status = opt_text(record, "status")
     transitions = opt_nested(record, "status_transitions") or {}
     finalized = epoch_seconds(transitions.get("finalized_at"), "finalized_at")
-    tax = _exclusive_tax(record, "total_taxes", currency)
+    tax = _taxes(record, "total_taxes", currency)
     # the neighbouring periods: out of the close, read for timing only (no lines)
     items = [] if out.beside(location) else line_pages.lines(record, iid, location)
     own = set().union(*(_ids(item.get("discounts")) for _, item in items))

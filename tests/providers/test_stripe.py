@@ -278,10 +278,12 @@ def test_issued_due_and_memo() -> None:
     assert row["memo"] == "Thanks!"
 
 
-def test_inclusive_taxes_are_not_added() -> None:
+def test_inclusive_taxes_are_counted_with_the_exclusive_ones() -> None:
+    """total − total_excluding_tax is every tax: Stripe's total_excluding_tax excludes
+    all tax, and an inclusive tax is inside the total (not added to it)."""
     invoice = _invoice()
     invoice["total_taxes"].append({**invoice["total_taxes"][0], "tax_behavior": "inclusive"})
-    assert _run(_list(invoice)).invoices[0]["tax_minor"] == 720
+    assert _run(_list(invoice)).invoices[0]["tax_minor"] == 1440
 
 
 def test_bad_records_become_rejects() -> None:

@@ -403,17 +403,21 @@ def test_what_the_schema_allows_is_read(case: Case) -> None:
 
 @st.composite
 def consistent_invoice(draw: st.DrawFn, number: int) -> dict[str, Any]:
-    """An invoice of the schema whose amounts add up as Stripe's do (exclusive taxes;
-    see the report of issue 13 on inclusive ones), some of the nullable amounts null
-    (a draft's taxes, discounts not computed, an unfinalized balance)."""
+    """An invoice of the schema whose amounts add up as Stripe's do, some of the
+    nullable amounts null (a draft's taxes, discounts not computed, an unfinalized
+    balance). A line's tax is exclusive (added to the total) or inclusive (inside its
+    amount, so inside subtotal and total but not in the excluding-tax amounts)."""
     currency = draw(st.sampled_from(["usd", "eur", "jpy"]))
     no_taxes, no_discounts = draw(st.booleans()), draw(st.booleans())
-    lines, owns, shared_total, tax_total = [], [], 0, 0
+    lines, owns, shared_total = [], [], 0
+    taxed = {"exclusive": 0, "inclusive": 0}
     for index in range(draw(st.integers(min_value=0, max_value=3))):
         amount = draw(st.integers(min_value=0, max_value=10**9))
         own = 0 if no_discounts else draw(st.integers(min_value=0, max_value=amount))
         shared = 0 if no_discounts else draw(st.integers(min_value=0, max_value=amount - own))
-        tax = 0 if no_taxes else draw(st.integers(min_value=0, max_value=10**8))
+        behavior = draw(st.sampled_from(sorted(taxed)))
+        room = 10**8 if behavior == "exclusive" else amount - own - shared
+        tax = 0 if no_taxes else draw(st.integers(min_value=0, max_value=room))
         own_id = f"di_own_{number}_{index}"
         line = draw(of("InvoiceLineItem", currency=st.just(currency)))
         line.update(
@@ -424,13 +428,15 @@ def consistent_invoice(draw: st.DrawFn, number: int) -> dict[str, Any]:
             if no_discounts
             else [{"amount": own, "discount": own_id}] * bool(own)
             + [{"amount": shared, "discount": "di_invoice"}],
-            taxes=None if no_taxes else [{"amount": tax, "tax_behavior": "exclusive"}],
+            taxes=None if no_taxes else [{"amount": tax, "tax_behavior": behavior}],
         )
         lines.append(line)
         owns += [{"amount": own, "discount": own_id}] * bool(own)
-        shared_total, tax_total = shared_total + shared, tax_total + tax
+        shared_total += shared
+        taxed[behavior] += tax
     subtotal = sum(line["amount"] for line in lines) - sum(own["amount"] for own in owns)
-    total = subtotal - shared_total + tax_total
+    total = subtotal - shared_total + taxed["exclusive"]
+    subtotal_excluding_tax = subtotal - taxed["inclusive"]
     invoice = draw(of("Invoice", currency=st.just(currency), lines=st.just({})))
     invoice.update(
         id=f"in_{number}", status=draw(st.sampled_from(FIELDS["Invoice"]["status"].enum))
@@ -439,13 +445,15 @@ def consistent_invoice(draw: st.DrawFn, number: int) -> dict[str, Any]:
     excluding = draw(st.booleans())  # subtotal/total_excluding_tax: both null, or both set
     invoice.update(
         subtotal=subtotal,
-        subtotal_excluding_tax=subtotal if excluding else None,
+        subtotal_excluding_tax=subtotal_excluding_tax if excluding else None,
         total=total,
-        total_excluding_tax=subtotal - shared_total if excluding else None,
+        total_excluding_tax=subtotal_excluding_tax - shared_total if excluding else None,
         total_discount_amounts=None
         if no_discounts
         else [*owns, {"amount": shared_total, "discount": "di_invoice"}],
-        total_taxes=None if no_taxes else [{"amount": tax_total, "tax_behavior": "exclusive"}],
+        total_taxes=None
+        if no_taxes
+        else [{"amount": taxed[b], "tax_behavior": b} for b in sorted(taxed)],
         amount_shipping=0,
         period_start=1_767_225_600 + number,  # 2026-01-01
         period_end=1_769_904_000,  # 2026-02-01
