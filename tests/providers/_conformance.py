@@ -15,10 +15,11 @@ loads) each property runs that profile's many more, randomised examples.
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -197,6 +198,26 @@ def one_source_close(
             (folder / "extra.yaml").write_text(rules, encoding="utf-8")
             paths.append(folder / "extra.yaml")
         yield pipeline.run(close, rule_paths=paths)
+
+
+#: a copy of an original broken by one contradiction: (the record, what its quarantine
+#: message must name), or None where that contradiction does not apply
+Broken = Callable[[Any, int, Any], "tuple[Any, str] | None"]
+
+
+def beside_originals(
+    originals: Sequence[Any], contradictions: Sequence[Any], broken: Broken
+) -> tuple[list[Any], dict[int, str]]:
+    """``originals``, then per contradiction a copy of one of them that ``broken``
+    renames and breaks (``broken(copy, number, contradiction)``); and, per position of
+    each broken copy, the name its quarantine message must carry."""
+    records, expected = list(originals), {}
+    for number, contradiction in enumerate(contradictions):
+        made = broken(copy.deepcopy(originals[number % len(originals)]), number, contradiction)
+        if made is not None:
+            expected[len(records)] = made[1]
+            records.append(made[0])
+    return records, expected
 
 
 def stats(result: pipeline.RunResult, rule_id: str) -> dict[str, int]:

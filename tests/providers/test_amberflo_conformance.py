@@ -31,6 +31,7 @@ from reconcile import money
 from ._conformance import (
     NONEMPTY,
     TEXT,
+    beside_originals,
     bounded,
     enum,
     findings_of,
@@ -399,12 +400,13 @@ def test_each_contradicting_invoice_is_quarantined_naming_the_field(
     each copy is quarantined at its position, its message naming the field; the
     originals are read."""
     originals = [data.draw(invoices(i)) for i in range(len(sizes))]
-    records, expected = list(originals), {}
-    for number, (path, value, named) in enumerate(CONTRADICTIONS):
-        copy_ = copy.deepcopy(originals[number % len(originals)])
-        copy_["invoiceKey"]["customerId"] += f"-bad{number}"
-        expected[len(records)] = named
-        records.append(contradicted(copy_, path, value))
+
+    def broken(bad: Any, number: int, contradiction: Any) -> tuple[Any, str]:
+        path, value, named = contradiction
+        bad["invoiceKey"]["customerId"] += f"-bad{number}"
+        return contradicted(bad, path, value), named
+
+    records, expected = beside_originals(originals, CONTRADICTIONS, broken)
     got = read("amberflo", pages_of([(records, URL, "list")]), {})
     got.quarantined_as(expected)
     assert len(got.normalized.invoices) == len(sizes)

@@ -16,7 +16,6 @@ rule can check it, so it is quarantined, naming the field.
 
 from __future__ import annotations
 
-import copy
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -27,6 +26,7 @@ from reconcile.money import INT64_MAX, INT64_MIN
 
 from ._conformance import (
     NONEMPTY,
+    beside_originals,
     bounded,
     enum,
     findings_of,
@@ -205,16 +205,17 @@ def test_each_contradicting_invoice_is_quarantined_naming_the_field(
     each copy is quarantined at its position, its message naming the field; the
     originals are read."""
     originals = [data.draw(invoices(i)) for i in range(len(sizes))]
-    records, expected = list(originals), {}
-    for number, (key, value, named) in enumerate(CONTRADICTIONS):
-        bad = copy.deepcopy(originals[number % len(originals)])
+
+    def broken(bad: Any, number: int, contradiction: Any) -> tuple[Any, str]:
+        key, value, named = contradiction
         bad["name"] += f"-bad{number}"
         if value is DROP:
             bad.pop(key)
         else:
             bad[key] = value
-        expected[len(records)] = named
-        records.append(bad)
+        return bad, named
+
+    records, expected = beside_originals(originals, CONTRADICTIONS, broken)
     got = read("f5xc", pages_of([(wire(records), URL, "list")]), OPTIONS)
     got.quarantined_as(expected)
     assert len(got.normalized.invoices) == len(originals)
