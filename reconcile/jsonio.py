@@ -65,3 +65,20 @@ def loads(data: bytes | str) -> Any:
         ) from None
     except ValueError as exc:
         raise JSONError(str(exc).splitlines()[0][:200]) from None
+
+
+def is_unicode(text: str) -> bool:
+    """False for text holding a lone UTF-16 surrogate: JSON's ``\\ud83d`` escape spells
+    one (an encoder that cut an emoji in two), and no frame or report can hold it."""
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def unicode_safe(text: str) -> str:
+    """``text`` with any lone surrogate written as its ``\\udXXX`` escape."""
+    return text if is_unicode(text) else text.encode("utf-8", "backslashreplace").decode()

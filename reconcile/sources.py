@@ -27,8 +27,9 @@ import polars as pl
 from reconcile import jsonio, money
 from reconcile.config import FileSpec, SourceConfig
 from reconcile.errors import InputDataError
+from reconcile.jsonio import is_unicode
 from reconcile.precision import Precision, exact_names, money_columns
-from reconcile.providers._base import Converter, Normalized, Reject, is_unicode, rfc3339
+from reconcile.providers._base import Converter, Normalized, Reject, rfc3339
 from reconcile.providers.registry import NORMALIZERS
 from reconcile.recording import shown
 from reconcile.schema import (

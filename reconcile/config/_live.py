@@ -28,7 +28,7 @@ def dates_as_text(module: ProviderModule, options: dict[str, Any]) -> dict[str, 
 def option_errors(
     module: ProviderModule, options: Mapping[str, Any], live: bool
 ) -> list[tuple[str | None, str]]:
-    from reconcile.providers._base import option_errors
+    from reconcile.providers._options import option_errors
 
     return option_errors(module.OPTIONS, options, live=live)
 

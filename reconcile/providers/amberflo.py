@@ -38,10 +38,8 @@ from typing import Any
 from reconcile import money
 from reconcile.money import FLOAT_DECIMALS
 from reconcile.providers._base import (
-    NO_OPTIONS,
     Converter,
     Normalized,
-    Option,
     Page,
     RecordError,
     Seen,
@@ -64,6 +62,7 @@ from reconcile.providers._base import (
     within,
 )
 from reconcile.providers._http import FetchedPage, ProviderClient
+from reconcile.providers._options import NO_OPTIONS, Option
 from reconcile.providers._paging import Records, json_body, shape
 
 PROVIDER = "amberflo"

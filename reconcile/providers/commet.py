@@ -36,9 +36,7 @@ from urllib.parse import quote
 
 from reconcile import money
 from reconcile.providers._base import (
-    NO_OPTIONS,
     Normalized,
-    Option,
     Page,
     RecordError,
     Seen,
@@ -62,6 +60,7 @@ from reconcile.providers._base import (
     within,
 )
 from reconcile.providers._http import FetchedPage, ProviderClient
+from reconcile.providers._options import NO_OPTIONS, Option
 from reconcile.providers._paging import Cursors, Records, json_body, shape
 
 PROVIDER = "commet"

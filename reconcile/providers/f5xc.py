@@ -34,9 +34,7 @@ from datetime import datetime
 from typing import Any
 
 from reconcile.providers._base import (
-    NO_OPTIONS,
     Normalized,
-    Option,
     Page,
     RecordError,
     Seen,
@@ -54,6 +52,7 @@ from reconcile.providers._base import (
     text,
 )
 from reconcile.providers._http import Document, ProviderClient
+from reconcile.providers._options import NO_OPTIONS, Option
 from reconcile.providers._paging import json_body, shape
 
 PROVIDER = "f5xc"

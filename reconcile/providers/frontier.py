@@ -48,9 +48,7 @@ from urllib.parse import quote
 
 from reconcile import money
 from reconcile.providers._base import (
-    NO_OPTIONS,
     Normalized,
-    Option,
     Page,
     RecordError,
     Seen,
@@ -70,6 +68,7 @@ from reconcile.providers._base import (
     within,
 )
 from reconcile.providers._http import ProviderClient
+from reconcile.providers._options import NO_OPTIONS, Option
 from reconcile.providers._paging import json_body, shape
 from reconcile.providers.stripe import STATUSES
 

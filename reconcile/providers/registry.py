@@ -14,8 +14,9 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from reconcile.providers import amberflo, commet, f5xc, frontier, stripe
-from reconcile.providers._base import Normalized, Normalizer, Option, Page
+from reconcile.providers._base import Normalized, Normalizer, Page
 from reconcile.providers._http import ProviderClient
+from reconcile.providers._options import Option
 
 Fetcher = Callable[[ProviderClient, Mapping[str, Any], datetime, datetime], list[Page]]
 

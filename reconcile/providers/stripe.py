@@ -47,9 +47,7 @@ from typing import Any
 from reconcile import money
 from reconcile.errors import InputDataError
 from reconcile.providers._base import (
-    NO_OPTIONS,
     Normalized,
-    Option,
     Page,
     RecordError,
     Seen,
@@ -74,6 +72,7 @@ from reconcile.providers._base import (
     text,
     within,
 )
+from reconcile.providers._options import NO_OPTIONS, Option
 from reconcile.providers.stripe_fetch import BESIDE
 from reconcile.providers.stripe_fetch import auth_headers as auth_headers
 from reconcile.providers.stripe_fetch import base_url as base_url

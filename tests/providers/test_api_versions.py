@@ -7,7 +7,8 @@ from __future__ import annotations
 import pytest
 
 from reconcile.errors import InputDataError
-from reconcile.providers._base import Option, Page, check_version, option_errors
+from reconcile.providers._base import Page, check_version
+from reconcile.providers._options import Option, option_errors
 from reconcile.recording import read_recording, write_recording
 
 
