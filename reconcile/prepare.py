@@ -325,12 +325,13 @@ def _prepare(
         [held.findings, summed.findings]
         + ([quarantine.orphan_findings(loaded.name, orphans)] if orphan_lines else [])
     )
-    line_reject_ids = [r.invoice_id for r in held.line_rejects if r.invoice_id is not None]
-    line_reject_ids += sorted(out.lines_unknown)  # (sent without their lines)
+    # invoices whose line sums are unknown: a line quarantined, or sent without lines
+    unknown_sums = [r.invoice_id for r in held.line_rejects if r.invoice_id is not None]
+    unknown_sums += sorted(out.lines_unknown)
     incomplete = pl.concat(
         [
             summed.quarantined.select("invoice_id"),
-            pl.DataFrame({"invoice_id": line_reject_ids}, schema={"invoice_id": pl.String}),
+            pl.DataFrame({"invoice_id": unknown_sums}, schema={"invoice_id": pl.String}),
         ]
     ).unique()
     data = SourceData(

@@ -264,24 +264,26 @@ def _record_parts(pair: PairData, mine: pl.LazyFrame) -> list[pl.LazyFrame]:
 
 
 def _unbooked_parts(pair: PairData, rules: Sequence[Rule]) -> list[pl.LazyFrame]:
-    """The billing records that need no booking (a presence rule's ``unbooked:``
-    statuses, on a billing ↔ ledger pairing) and have none: what they leave out of
-    the books, per currency (+right, −left)."""
+    """The billing records the pairing's presence rules exempt (Presence.exempt: an
+    ``unbooked:`` status, on a billing ↔ ledger pairing) and that have no booking:
+    what they leave out of the books, per currency (+right, −left)."""
     side = billing_side(pair)
-    statuses = sorted(
-        {
-            s
-            for rule in rules
-            if isinstance(rule.check, Presence) and rule.scope.matches_pairing(pair.name)
-            for s in rule.check.unbooked
-        }
-    )
-    if side is None or not statuses:
+    if side is None:
         return []
-    frame = pair.left_only if side == "" else pair.right_only
-    total = pl.col("total_minor") if side else 0 - pl.col("total_minor")
+    left = side == ""
+    exempt = [
+        rule.check.exempt(pair, left)
+        for rule in rules
+        if isinstance(rule.check, Presence)
+        and rule.check.unbooked
+        and rule.scope.matches_pairing(pair.name)
+    ]
+    if not exempt:
+        return []
+    frame = pair.left_only if left else pair.right_only
+    total = 0 - pl.col("total_minor") if left else pl.col("total_minor")
     return [
-        frame.filter(pl.col("status").is_in(statuses)).select(
+        frame.filter(pl.any_horizontal(exempt)).select(
             "currency", total.alias("void_unbooked_minor")
         )
     ]
